@@ -1,0 +1,271 @@
+//! Builds the application from a configuration and an already-bound listener (tests bind
+//! port 0), and runs the HTTP server and the workers under one cancellation token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin;
+use crate::bus::Bus;
+use crate::bus::embedded::EmbeddedBus;
+use crate::bus::nats::NatsBus;
+use crate::config::{Config, DirectoryKind};
+use crate::directory::Directory;
+use crate::directory::jira_cloud::JiraCloud;
+use crate::directory::sandbox::Sandbox;
+use crate::http_error::{self, ApiError};
+use crate::ingress::{self, LoginSource};
+use crate::sandbox::{self, SandboxCredentials};
+use crate::signature::WebhookSecret;
+use crate::store::Store;
+use crate::worker::{self, WorkerContext, WorkerSettings};
+
+/// Shared by every handler.
+pub struct AppState {
+    pub store: Store,
+    pub bus: Arc<dyn Bus>,
+    pub login: LoginSource,
+    pub admin_hashes: Vec<[u8; 32]>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("event bus: {0}")]
+    Bus(#[from] crate::bus::BusError),
+    #[error("directory: {0}")]
+    Directory(#[from] crate::directory::DirectoryError),
+    #[error("sandbox credentials in {path}: {source}")]
+    Sandbox {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Config(String),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Application {
+    addr: std::net::SocketAddr,
+    cancel: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+    workers: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
+    store: Store,
+    sandbox: Option<SandboxCredentials>,
+    bus_kind: &'static str,
+}
+
+impl Application {
+    pub async fn build(config: Config, listener: TcpListener) -> Result<Application, StartError> {
+        let store = Store::open(&config.store.path)?;
+        let cancel = CancellationToken::new();
+
+        let mut secrets = config
+            .sources
+            .login
+            .secrets
+            .iter()
+            .map(|s| s.expose_secret().to_string())
+            .collect::<Vec<_>>();
+        let mut admin_hashes = config
+            .admin
+            .token_sha256
+            .iter()
+            .map(|h| {
+                let bytes = hex::decode(h)
+                    .map_err(|_| StartError::Config("admin.token_sha256: not hex".into()))?;
+                <[u8; 32]>::try_from(bytes)
+                    .map_err(|_| StartError::Config("admin.token_sha256: not 32 bytes".into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sandbox = if config.is_sandbox() {
+            let creds = sandbox::load_or_create(&config.store.path).map_err(|source| {
+                StartError::Sandbox {
+                    path: config.store.path.display().to_string(),
+                    source,
+                }
+            })?;
+            if secrets.is_empty() {
+                secrets.push(creds.login_secret.clone());
+            }
+            if admin_hashes.is_empty() {
+                admin_hashes.push(Sha256::digest(creds.admin_token.as_bytes()).into());
+            }
+            if store.rules()?.version == 0 {
+                store
+                    .replace_rules(sandbox::starter_rules(), "sandbox")
+                    .await?;
+            }
+            Some(creds)
+        } else {
+            None
+        };
+        let secrets = secrets
+            .iter()
+            .map(|s| {
+                WebhookSecret::parse(s)
+                    .map_err(|e| StartError::Config(format!("sources.login.secrets: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let bus: Arc<dyn Bus> = match &config.bus.nats_url {
+            Some(url) => Arc::new(
+                NatsBus::connect(&config.bus, url, config.worker.concurrency, cancel.clone())
+                    .await?,
+            ),
+            None => Arc::new(EmbeddedBus::open(&store, cancel.clone())?),
+        };
+        let directory: Arc<dyn Directory> = match config.directory.kind {
+            DirectoryKind::Sandbox => Arc::new(Sandbox::new()),
+            DirectoryKind::JiraCloud => Arc::new(JiraCloud::new(&config.directory)?),
+        };
+
+        let state = Arc::new(AppState {
+            store: store.clone(),
+            bus: bus.clone(),
+            login: LoginSource {
+                secrets,
+                tolerance_secs: config.sources.login.tolerance_secs as i64,
+            },
+            admin_hashes,
+        });
+        let ctx = Arc::new(WorkerContext {
+            store: store.clone(),
+            directory,
+            config: WorkerSettings::from(&config.worker),
+        });
+        let workers = tokio::spawn(worker::run(ctx, bus.clone(), cancel.clone()));
+        let sweeper = tokio::spawn(sweep(store.clone(), cancel.clone()));
+
+        let addr = listener.local_addr()?;
+        let shutdown = cancel.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+        });
+        tracing::info!(%addr, bus = bus.kind(), directory = ?config.directory.kind, "reinstate listening");
+        Ok(Application {
+            addr,
+            cancel,
+            server,
+            workers,
+            sweeper,
+            store,
+            sandbox,
+            bus_kind: bus.kind(),
+        })
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+    pub fn bus_kind(&self) -> &'static str {
+        self.bus_kind
+    }
+    /// The sandbox's credentials, when running as the sandbox.
+    pub fn sandbox(&self) -> Option<&SandboxCredentials> {
+        self.sandbox.as_ref()
+    }
+    /// Cancelling it stops accepting, lets in-flight events finish, then flushes.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Runs until the token is cancelled (SIGTERM in `serve`), then drains and flushes.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let served = self
+            .server
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        // The server stops only when cancelled or failed; either way stop the rest.
+        self.cancel.cancel();
+        let _ = self.workers.await;
+        let _ = self.sweeper.await;
+        if let Err(e) = self.store.flush().await {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        served
+    }
+
+    /// Stops and waits (for tests and tools).
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.cancel.cancel();
+        self.run_until_stopped().await
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/hooks/login", post(ingress::login))
+        .route("/api/v1/rules", get(admin::get_rules).put(admin::put_rules))
+        .route("/api/v1/audit", get(admin::audit))
+        .route("/api/v1/requests", get(admin::requests))
+        .route("/api/v1/users/{email}", get(admin::user))
+        .fallback(http_error::not_found)
+        .method_not_allowed_fallback(http_error::method_not_allowed)
+        .with_state(state)
+}
+
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(
+    State(state): State<Arc<AppState>>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let probe = async {
+        state
+            .store
+            .probe()
+            .await
+            .map_err(|e| format!("store: {e}"))?;
+        state.bus.ready().await.map_err(|e| format!("bus: {e}"))
+    };
+    match tokio::time::timeout(Duration::from_secs(5), probe).await {
+        Ok(Ok(())) => Ok(axum::Json(
+            serde_json::json!({ "status": "ready", "bus": state.bus.kind() }),
+        )),
+        Ok(Err(detail)) => Err(ApiError {
+            retry_after: None,
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", detail)
+        }),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "readiness probe timed out",
+        )),
+    }
+}
+
+/// Forgets processed-event ids past their expiry, hourly.
+async fn sweep(store: Store, cancel: CancellationToken) {
+    loop {
+        match store.purge_expired_processed(time::OffsetDateTime::now_utc()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired processed-event records removed"),
+            Err(e) => tracing::warn!(error = %e, "could not purge processed-event records"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = cancel.cancelled() => return,
+        }
+    }
+}

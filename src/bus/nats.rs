@@ -1,0 +1,252 @@
+//! The JetStream bus: one work-queue stream for inbound events, one durable pull consumer with
+//! explicit acks. Publishes carry `Nats-Msg-Id` = event id and wait for the stream's ack.
+//! Redelivery limits and backoff are enforced by the worker (the consumer itself never gives
+//! up on a message), so a crash during the last attempt cannot strand an event.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use async_trait::async_trait;
+use futures::StreamExt;
+use tokio::sync::{Mutex, OnceCell};
+use tokio_util::sync::CancellationToken;
+
+use super::{Acker, Bus, BusError, Delivery, Published, subject};
+use crate::config::BusConfig;
+use crate::event::Event;
+
+pub struct NatsBus {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    config: BusSettings,
+    consumer: OnceCell<jetstream::consumer::Consumer<pull::Config>>,
+    messages: Mutex<Option<pull::Stream>>,
+    batch: usize,
+    cancel: CancellationToken,
+}
+
+struct BusSettings {
+    stream: String,
+    consumer: String,
+    prefix: String,
+    publish_timeout: Duration,
+    duplicate_window: Duration,
+    ack_wait: Duration,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+impl NatsBus {
+    /// Connects in the background: reinstate starts (not ready) while NATS is unreachable.
+    pub async fn connect(
+        config: &BusConfig,
+        url: &str,
+        batch: usize,
+        cancel: CancellationToken,
+    ) -> Result<NatsBus, BusError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("reinstate")
+            .retry_on_initial_connect()
+            .connect(url)
+            .await
+            .map_err(|e| unavailable(format!("bus.nats_url {url}: {e}")))?;
+        let publish_timeout = Duration::from_millis(config.publish_timeout_ms);
+        let js = jetstream::ContextBuilder::new()
+            .timeout(publish_timeout)
+            .build(client.clone());
+        Ok(NatsBus {
+            client,
+            js,
+            config: BusSettings {
+                stream: config.stream.clone(),
+                consumer: config.consumer.clone(),
+                prefix: config.subject_prefix.clone(),
+                publish_timeout,
+                duplicate_window: Duration::from_secs(config.duplicate_window_secs),
+                ack_wait: Duration::from_secs(config.ack_wait_secs),
+            },
+            consumer: OnceCell::new(),
+            messages: Mutex::new(None),
+            batch: batch.max(1),
+            cancel,
+        })
+    }
+
+    /// Creates the stream and the durable consumer when absent (idempotent), once.
+    async fn setup(&self) -> Result<&jetstream::consumer::Consumer<pull::Config>, BusError> {
+        self.consumer
+            .get_or_try_init(|| async {
+                let c = &self.config;
+                let stream = self
+                    .js
+                    .get_or_create_stream(stream::Config {
+                        name: c.stream.clone(),
+                        subjects: vec![format!("{}.events.>", c.prefix)],
+                        retention: stream::RetentionPolicy::WorkQueue,
+                        storage: stream::StorageType::File,
+                        duplicate_window: c.duplicate_window,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| unavailable(format!("creating stream {}: {e}", c.stream)))?;
+                stream
+                    .get_or_create_consumer(
+                        &c.consumer,
+                        pull::Config {
+                            durable_name: Some(c.consumer.clone()),
+                            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                            ack_wait: c.ack_wait,
+                            max_deliver: -1,
+                            max_ack_pending: 1000,
+                            filter_subject: format!("{}.events.>", c.prefix),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .map_err(|e| unavailable(format!("creating consumer {}: {e}", c.consumer)))
+            })
+            .await
+    }
+
+    fn connected(&self) -> Result<(), BusError> {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            state => Err(unavailable(format!("NATS connection is {state:?}"))),
+        }
+    }
+
+    /// Messages in the stream (waiting or unacknowledged).
+    pub async fn depth(&self) -> Option<u64> {
+        let mut stream = self.js.get_stream(&self.config.stream).await.ok()?;
+        stream.info().await.ok().map(|i| i.state.messages)
+    }
+}
+
+#[async_trait]
+impl Bus for NatsBus {
+    async fn publish(&self, event: &Event) -> Result<Published, BusError> {
+        // Fail fast while disconnected, so the sender hears 503 at once and retries.
+        self.connected()?;
+        tokio::time::timeout(self.config.publish_timeout, self.setup())
+            .await
+            .map_err(|_| unavailable("timed out setting up the stream"))??;
+        let payload = serde_json::to_vec(event)?;
+        let ack = tokio::time::timeout(self.config.publish_timeout, async {
+            self.js
+                .send_publish(
+                    subject(&self.config.prefix, event),
+                    jetstream::message::PublishMessage::build()
+                        .payload(payload.into())
+                        .message_id(event.id.as_str()),
+                )
+                .await
+                .map_err(unavailable)?
+                .await
+                .map_err(unavailable)
+        })
+        .await
+        .map_err(|_| unavailable("timed out waiting for the stream's acknowledgement"))??;
+        Ok(if ack.duplicate {
+            Published::Duplicate
+        } else {
+            Published::New
+        })
+    }
+
+    async fn next(&self) -> Result<Delivery, BusError> {
+        let mut guard = self.messages.lock().await;
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(BusError::Closed);
+            }
+            if guard.is_none() {
+                let opened = async {
+                    let consumer = self.setup().await?;
+                    consumer
+                        .stream()
+                        .max_messages_per_batch(self.batch)
+                        .messages()
+                        .await
+                        .map_err(unavailable)
+                }
+                .await;
+                match opened {
+                    Ok(stream) => *guard = Some(stream),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot consume from NATS yet; retrying");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                            _ = self.cancel.cancelled() => return Err(BusError::Closed),
+                        }
+                    }
+                }
+            }
+            let Some(stream) = guard.as_mut() else {
+                continue;
+            };
+            let item = tokio::select! {
+                item = stream.next() => item,
+                _ = self.cancel.cancelled() => return Err(BusError::Closed),
+            };
+            match item {
+                Some(Ok(message)) => {
+                    let attempt = message
+                        .info()
+                        .map(|i| i.delivered.max(1) as u32)
+                        .unwrap_or(1);
+                    match serde_json::from_slice::<Event>(&message.payload) {
+                        Ok(event) => {
+                            return Ok(Delivery::new(
+                                event,
+                                attempt,
+                                Box::new(NatsAcker { message }),
+                            ));
+                        }
+                        Err(e) => {
+                            // Only reinstate publishes here; an unreadable message is a bug or
+                            // a version skew. Keep it out of the way, loudly.
+                            tracing::error!(subject = %message.subject, error = %e, "undecodable event on the bus; terminated");
+                            let _ = message.ack_with(AckKind::Term).await;
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "NATS consumer stream error; reopening");
+                    *guard = None;
+                }
+                None => *guard = None,
+            }
+        }
+    }
+
+    async fn ready(&self) -> Result<(), BusError> {
+        self.connected()?;
+        tokio::time::timeout(self.config.publish_timeout, self.setup())
+            .await
+            .map_err(|_| unavailable("timed out setting up the stream"))??;
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "nats"
+    }
+}
+
+struct NatsAcker {
+    message: jetstream::Message,
+}
+
+#[async_trait]
+impl Acker for NatsAcker {
+    async fn ack(self: Box<Self>) -> Result<(), BusError> {
+        self.message.ack().await.map_err(unavailable)
+    }
+    async fn nak(self: Box<Self>, delay: Duration) -> Result<(), BusError> {
+        self.message
+            .ack_with(AckKind::Nak(Some(delay)))
+            .await
+            .map_err(unavailable)
+    }
+}

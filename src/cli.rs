@@ -1,0 +1,275 @@
+//! Subcommands of the `reinstate` binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+
+use crate::config::Config;
+use crate::event::{Email, Product};
+use crate::signature::WebhookSecret;
+
+/// Gives Atlassian users their product licence back, without an admin ticket, when the
+/// organisation's rules allow it.
+#[derive(Parser)]
+#[command(name = "reinstate", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Runs the service: webhook receivers, workers and the admin API. With no configuration it
+    /// starts the sandbox, a complete single-node demo with a simulated Jira site.
+    Serve {
+        /// TOML configuration file; `REINSTATE__SECTION__KEY` variables override it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Sends a correctly signed login event to a running reinstate (the sandbox by default),
+    /// as an identity provider would.
+    SendLogin {
+        /// Email of the user who logged in.
+        #[arg(long)]
+        email: String,
+        /// Product logged in to (jira-software, confluence, jira-servicedesk); absent = any.
+        #[arg(long)]
+        product: Option<String>,
+        /// Atlassian account id, when known.
+        #[arg(long)]
+        account_id: Option<String>,
+        /// A role the identity provider reports (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Configuration of the target: its `server.public_url` and first login secret are used.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Base URL of the target, overriding the configuration.
+        #[arg(long)]
+        url: Option<String>,
+        /// Signing secret (`whsec_…`), overriding the configuration and the sandbox's.
+        #[arg(long, env = "REINSTATE_LOGIN_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+    },
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve { config } => serve(config),
+        Command::SendLogin {
+            email,
+            product,
+            account_id,
+            roles,
+            config,
+            url,
+            secret,
+        } => {
+            let args = SendLogin {
+                email,
+                product,
+                account_id,
+                roles,
+                config,
+                url,
+                secret,
+            };
+            match runtime().and_then(|rt| rt.block_on(send_login(args))) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("reinstate send-login: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if config.log.json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn serve(config_path: Option<PathBuf>) -> ExitCode {
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("reinstate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let result = runtime().and_then(|rt| rt.block_on(run_server(config)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("reinstate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_server(config: Config) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .map_err(|e| format!("server.listen {}: {e}", config.server.listen))?;
+    let public_url = config.server.public_url.clone();
+    let store_path = config.store.path.clone();
+    let app = crate::Application::build(config, listener)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(creds) = app.sandbox() {
+        print_banner(&public_url, &store_path, app.bus_kind(), creds);
+    }
+    let cancel = app.cancel_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; draining");
+        cancel.cancel();
+    });
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn print_banner(
+    url: &str,
+    store: &std::path::Path,
+    bus: &str,
+    creds: &crate::sandbox::SandboxCredentials,
+) {
+    let users: Vec<String> = crate::directory::sandbox::USERS
+        .iter()
+        .map(|(email, _, groups)| {
+            let licensed = groups.contains(&"jira-software-users");
+            format!(
+                "      {email:<34} {}",
+                if licensed {
+                    "has Jira Software"
+                } else {
+                    "no licence"
+                }
+            )
+        })
+        .collect();
+    println!(
+        "\nreinstate sandbox — a simulated Jira site, {bus} queue, state in {store}\n\
+         \n  listening on     {url}\n  login secret     {secret}\n  admin token      {token}\n\
+         \n  sandbox users:\n{users}\n\
+         \n  try it:\n      reinstate send-login --email grace@example.com --product jira-software\n      \
+         curl -H 'Authorization: Bearer {token}' '{url}/api/v1/audit?user=grace@example.com'\n\
+         \n  (the secret and token are kept in {creds_path}; never use them outside the sandbox)\n",
+        store = store.display(),
+        secret = creds.login_secret,
+        token = creds.admin_token,
+        users = users.join("\n"),
+        creds_path = crate::sandbox::credentials_path(store).display(),
+    );
+}
+
+pub struct SendLogin {
+    pub email: String,
+    pub product: Option<String>,
+    pub account_id: Option<String>,
+    pub roles: Vec<String>,
+    pub config: Option<PathBuf>,
+    pub url: Option<String>,
+    pub secret: Option<String>,
+}
+
+async fn send_login(args: SendLogin) -> Result<(), String> {
+    let config = Config::load(args.config.as_deref()).map_err(|e| e.to_string())?;
+    let email = Email::parse(&args.email)?;
+    if let Some(p) = &args.product {
+        Product::from_key(p).ok_or_else(|| {
+            format!("--product {p:?}: expected jira-software, confluence or jira-servicedesk")
+        })?;
+    }
+    let secret = match args.secret {
+        Some(s) => s,
+        None => match config.sources.login.secrets.first() {
+            Some(s) => s.expose_secret().to_string(),
+            None => crate::sandbox::load(&config.store.path)
+                .map(|c| c.login_secret)
+                .ok_or_else(|| {
+                    format!(
+                        "no signing secret: pass --secret, or configure sources.login.secrets, or start the sandbox first (it keeps its secret in {})",
+                        crate::sandbox::credentials_path(&config.store.path).display()
+                    )
+                })?,
+        },
+    };
+    let key = WebhookSecret::parse(&secret).map_err(|e| format!("signing secret: {e}"))?;
+    let base = args.url.unwrap_or(config.server.public_url);
+    let now = OffsetDateTime::now_utc();
+    let mut user = serde_json::json!({ "email": email.as_str(), "roles": args.roles });
+    if let Some(id) = args.account_id {
+        user["account_id"] = id.into();
+    }
+    let mut body = serde_json::json!({
+        "type": "login.succeeded",
+        "user": user,
+        "occurred_at": now.format(&time::format_description::well_known::Rfc3339).map_err(|e| e.to_string())?,
+    });
+    if let Some(p) = args.product {
+        body["product"] = p.into();
+    }
+    let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+    let mut nonce = [0u8; 12];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+    let id = format!("msg_{}", hex::encode(nonce));
+    let ts = now.unix_timestamp();
+    let url = format!("{}/v1/hooks/login", base.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header(crate::signature::HEADER_ID, &id)
+        .header(crate::signature::HEADER_TIMESTAMP, ts.to_string())
+        .header(crate::signature::HEADER_SIGNATURE, key.sign(&id, ts, &body))
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    println!("POST {url} → {status} {text}");
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the login event was not accepted ({status})"))
+    }
+}

@@ -1,0 +1,478 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `REINSTATE__SECTION__KEY`
+//! environment variables. Validated once, at start, into typed structs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::signature::WebhookSecret;
+
+/// The whole configuration. Every section is optional; the defaults make a sandbox.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// The sled state directory.
+    pub store: StoreConfig,
+    /// The event bus: NATS JetStream, or the embedded queue when `nats_url` is absent.
+    pub bus: BusConfig,
+    /// Inbound event sources.
+    pub sources: SourcesConfig,
+    /// The Atlassian directory that licences are restored in.
+    pub directory: DirectoryConfig,
+    /// Workers that consume events.
+    pub worker: WorkerConfig,
+    /// The admin API.
+    pub admin: AdminConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// The externally reachable base URL, used to build links.
+    pub public_url: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Directory of the sled database (created when absent). One process owns it.
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("./reinstate-data"),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusConfig {
+    /// NATS server URL; when absent, the embedded durable queue in sled is used.
+    pub nats_url: Option<String>,
+    /// JetStream stream name (created at start when absent).
+    pub stream: String,
+    /// First token of every subject: `<subject_prefix>.events.<kind>.<user-key>`.
+    pub subject_prefix: String,
+    /// Durable pull consumer name shared by the workers.
+    pub consumer: String,
+    /// How long a publish may wait for the bus's acknowledgement before ingress answers 503.
+    pub publish_timeout_ms: u64,
+    /// Window in which JetStream drops a re-published event id (`Nats-Msg-Id`).
+    pub duplicate_window_secs: u64,
+    /// How long a delivered message may stay unacknowledged before it is redelivered.
+    pub ack_wait_secs: u64,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: None,
+            stream: "REINSTATE_EVENTS".into(),
+            subject_prefix: "reinstate".into(),
+            consumer: "reinstate-worker".into(),
+            publish_timeout_ms: 3000,
+            duplicate_window_secs: 120,
+            ack_wait_secs: 120,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// The generic login webhook (Standard Webhooks).
+    pub login: LoginSourceConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginSourceConfig {
+    /// Standard Webhooks secrets (`whsec_<base64>`); several at once while rotating.
+    pub secrets: Vec<SecretString>,
+    /// How far `webhook-timestamp` may be from now, either way.
+    pub tolerance_secs: u64,
+}
+
+impl Default for LoginSourceConfig {
+    fn default() -> Self {
+        Self {
+            secrets: Vec::new(),
+            tolerance_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DirectoryKind {
+    /// A simulated Jira site inside the process, for trying reinstate out.
+    Sandbox,
+    /// Jira Cloud (Jira Software and Jira Service Management) through its REST API v3.
+    JiraCloud,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// `sandbox` or `jira-cloud`.
+    pub kind: DirectoryKind,
+    /// Base URL of the Atlassian site, e.g. `https://example.atlassian.net`.
+    pub site_url: Option<String>,
+    /// Email of the service account whose API token is used.
+    pub email: Option<String>,
+    /// API token of the service account (Basic auth with `email`).
+    pub api_token: Option<SecretString>,
+    /// Timeout of one HTTP request to the directory.
+    pub request_timeout_ms: u64,
+    /// Retries of one call on 429, 5xx, timeouts and connection errors, before the event is
+    /// handed back to the bus for a later redelivery.
+    pub max_retries: u32,
+    /// First retry delay when the directory sends no `Retry-After`; doubles per retry.
+    pub retry_initial_ms: u64,
+    /// Longest retry delay, and the cap applied to `Retry-After`.
+    pub retry_max_ms: u64,
+    /// Directory calls in flight at once.
+    pub max_concurrency: usize,
+    /// How long product definitions (`applicationrole`: groups and seats) are cached.
+    pub products_cache_secs: u64,
+}
+
+impl Default for DirectoryConfig {
+    fn default() -> Self {
+        Self {
+            kind: DirectoryKind::Sandbox,
+            site_url: None,
+            email: None,
+            api_token: None,
+            request_timeout_ms: 10_000,
+            max_retries: 4,
+            retry_initial_ms: 5_000,
+            retry_max_ms: 30_000,
+            max_concurrency: 8,
+            products_cache_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Events processed at once.
+    pub concurrency: usize,
+    /// Deliveries of one event before it is recorded as failed.
+    pub max_deliver: u32,
+    /// Delay before the first redelivery; doubles per delivery.
+    pub backoff_initial_ms: u64,
+    /// Longest delay between redeliveries.
+    pub backoff_max_ms: u64,
+    /// How long processed event ids are remembered (idempotency beyond the bus's window).
+    pub processed_ttl_days: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            max_deliver: 8,
+            backoff_initial_ms: 2_000,
+            backoff_max_ms: 300_000,
+            processed_ttl_days: 30,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Hex SHA-256 of each accepted admin bearer token.
+    pub token_sha256: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info` or `reinstate=debug,info`; `RUST_LOG` wins when set.
+    pub filter: String,
+    /// Log as JSON lines instead of human-readable text.
+    pub json: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            json: false,
+        }
+    }
+}
+
+/// A configuration that failed to load or validate; every message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Parse(String),
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Defaults, then the file (when given), then `REINSTATE__SECTION__KEY` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_path_buf()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("REINSTATE__").split("__"));
+        Self::extract(figment)
+    }
+
+    /// Parses a TOML document (no environment), for tests and tools.
+    pub fn from_toml(toml: &str) -> Result<Config, ConfigError> {
+        Self::extract(Figment::new().merge(Toml::string(toml)))
+    }
+
+    fn extract(figment: Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment.extract().map_err(|errors| {
+            ConfigError::Parse(
+                errors
+                    .into_iter()
+                    .map(|e| describe_figment_error(&e))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value and reports all problems at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "server.listen: {:?} is not an address like 127.0.0.1:8080",
+                self.server.listen
+            ));
+        }
+        check_http_url("server.public_url", &self.server.public_url, &mut problems);
+        if let Some(url) = &self.bus.nats_url
+            && url.trim().is_empty()
+        {
+            problems.push("bus.nats_url: is empty; omit it for the embedded queue".into());
+        }
+        for (key, value) in [
+            ("bus.stream", &self.bus.stream),
+            ("bus.consumer", &self.bus.consumer),
+        ] {
+            if value.is_empty()
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                problems.push(format!(
+                    "{key}: {value:?} must be letters, digits, '_' or '-'"
+                ));
+            }
+        }
+        let prefix = &self.bus.subject_prefix;
+        if prefix.is_empty()
+            || prefix
+                .split('.')
+                .any(|t| t.is_empty() || t.contains(['*', '>', ' ']))
+        {
+            problems.push(format!(
+                "bus.subject_prefix: {prefix:?} is not a NATS subject prefix"
+            ));
+        }
+        for (key, value) in [
+            ("bus.publish_timeout_ms", self.bus.publish_timeout_ms),
+            ("bus.ack_wait_secs", self.bus.ack_wait_secs),
+            ("bus.duplicate_window_secs", self.bus.duplicate_window_secs),
+            (
+                "directory.request_timeout_ms",
+                self.directory.request_timeout_ms,
+            ),
+            ("directory.retry_max_ms", self.directory.retry_max_ms),
+            ("worker.backoff_max_ms", self.worker.backoff_max_ms),
+            ("worker.processed_ttl_days", self.worker.processed_ttl_days),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key}: must be greater than 0"));
+            }
+        }
+        for (key, value) in [
+            ("directory.max_concurrency", self.directory.max_concurrency),
+            ("worker.concurrency", self.worker.concurrency),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key}: must be at least 1"));
+            }
+        }
+        if self.worker.max_deliver == 0 {
+            problems.push("worker.max_deliver: must be at least 1".into());
+        }
+        for (i, secret) in self.sources.login.secrets.iter().enumerate() {
+            if let Err(e) = WebhookSecret::parse(secret.expose_secret()) {
+                problems.push(format!("sources.login.secrets[{i}]: {e}"));
+            }
+        }
+        for (i, hash) in self.admin.token_sha256.iter().enumerate() {
+            if hash.len() != 64 || hex::decode(hash).is_err() {
+                problems.push(format!(
+                    "admin.token_sha256[{i}]: must be 64 hex digits (the SHA-256 of a token)"
+                ));
+            }
+        }
+        match self.directory.kind {
+            DirectoryKind::Sandbox => {}
+            DirectoryKind::JiraCloud => {
+                match &self.directory.site_url {
+                    Some(url) => check_http_url("directory.site_url", url, &mut problems),
+                    None => {
+                        problems.push("directory.site_url: required for kind jira-cloud".into())
+                    }
+                }
+                if self.directory.email.as_deref().is_none_or(str::is_empty) {
+                    problems.push("directory.email: required for kind jira-cloud".into());
+                }
+                if self
+                    .directory
+                    .api_token
+                    .as_ref()
+                    .is_none_or(|t| t.expose_secret().is_empty())
+                {
+                    problems.push("directory.api_token: required for kind jira-cloud".into());
+                }
+                if self.sources.login.secrets.is_empty() {
+                    problems.push(
+                        "sources.login.secrets: at least one secret is required outside the sandbox"
+                            .into(),
+                    );
+                }
+                if self.admin.token_sha256.is_empty() {
+                    problems.push(
+                        "admin.token_sha256: at least one token hash is required outside the sandbox"
+                            .into(),
+                    );
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// True when this configuration runs the self-contained demo.
+    pub fn is_sandbox(&self) -> bool {
+        self.directory.kind == DirectoryKind::Sandbox
+    }
+}
+
+fn check_http_url(key: &str, value: &str, problems: &mut Vec<String>) {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => problems.push(format!("{key}: {value:?} is not an http(s) URL")),
+    }
+}
+
+/// Figment's messages name the key as a path; drop its "default." profile prefix.
+fn describe_figment_error(error: &figment::Error) -> String {
+    let key = error.path.join(".");
+    let mut kind = error.kind.to_string();
+    if let figment::error::Kind::UnknownField(field, _) = &error.kind {
+        kind = format!("unknown key `{field}`");
+    }
+    let origin = error
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
+    if key.is_empty() {
+        format!("{kind}{origin}")
+    } else {
+        format!("{key}: {kind}{origin}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_the_sandbox() {
+        let c = Config::from_toml("").expect("defaults are valid");
+        assert!(c.is_sandbox());
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+        assert!(c.bus.nats_url.is_none());
+    }
+
+    #[test]
+    fn bad_values_are_reported_together_naming_each_key() {
+        let err = Config::from_toml(
+            "[server]\nlisten = \"nope\"\n[directory]\nkind = \"jira-cloud\"\n[admin]\ntoken_sha256 = [\"xyz\"]",
+        )
+        .expect_err("invalid");
+        let text = err.to_string();
+        for key in [
+            "server.listen",
+            "directory.site_url",
+            "directory.api_token",
+            "sources.login.secrets",
+            "admin.token_sha256[0]",
+        ] {
+            assert!(text.contains(key), "{key} missing from: {text}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_the_key() {
+        let text = Config::from_toml("[server]\nlisen = \"x\"")
+            .expect_err("typo")
+            .to_string();
+        assert!(text.contains("lisen"), "{text}");
+        let text = Config::from_toml("[worker]\nconcurrency = \"many\"")
+            .expect_err("type")
+            .to_string();
+        assert!(text.contains("worker.concurrency"), "{text}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c = Config::from_toml(
+            "[directory]\napi_token = \"very-secret-token\"\n[sources.login]\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]",
+        )
+        .expect("valid");
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("very-secret-token"));
+        assert!(!debug.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+    }
+}

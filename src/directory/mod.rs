@@ -1,0 +1,105 @@
+//! Connectors: the only code that talks to Atlassian. One trait; each implementation owns its
+//! retries, `Retry-After`, concurrency limit and "already a member" quirks.
+
+use async_trait::async_trait;
+
+use crate::event::{Email, Product};
+use crate::rules::Seats;
+use crate::store::DirectoryCall;
+
+pub mod jira_cloud;
+mod retry;
+pub mod sandbox;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// Worth trying again later (429, 5xx, timeouts, connection errors, after the retries).
+    #[error("directory temporarily unavailable: {0}")]
+    Transient(String),
+    /// Will not succeed by retrying (permissions, missing group, bad configuration).
+    #[error("directory refused: {0}")]
+    Permanent(String),
+}
+
+impl DirectoryError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, DirectoryError::Transient(_))
+    }
+}
+
+/// A user as the directory knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryUser {
+    pub account_id: String,
+    pub active: bool,
+}
+
+/// A group, by id (Cloud APIs) and name (rules and audit).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GroupRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// How a product's licence is granted on this site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductAccess {
+    pub product: Product,
+    /// Groups a restore adds the user to.
+    pub default_groups: Vec<GroupRef>,
+    /// Every group whose members hold the licence (names).
+    pub access_groups: Vec<String>,
+    pub seats: Seats,
+}
+
+/// Directory calls made while handling one event, for the audit log.
+#[derive(Debug, Default)]
+pub struct CallLog(pub Vec<DirectoryCall>);
+
+impl CallLog {
+    pub fn push(&mut self, method: &str, path: &str, status: Option<u16>, attempts: u32) {
+        self.0.push(DirectoryCall {
+            method: method.to_string(),
+            path: path.to_string(),
+            status,
+            attempts,
+        });
+    }
+}
+
+/// Result of adding a user to a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Added,
+    AlreadyMember,
+}
+
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// "jira-cloud", "sandbox", …
+    fn kind(&self) -> &'static str;
+    /// Finds the user by account id when given, else by exact email.
+    async fn find_user(
+        &self,
+        account_id: Option<&str>,
+        email: &Email,
+        calls: &mut CallLog,
+    ) -> Result<Option<DirectoryUser>, DirectoryError>;
+    /// Names of the groups the user is in.
+    async fn user_groups(
+        &self,
+        account_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError>;
+    /// The products this site licenses, with their groups and seats (may be cached briefly).
+    async fn products(&self, calls: &mut CallLog) -> Result<Vec<ProductAccess>, DirectoryError>;
+    /// Forgets cached product data (after a restore changed the seat counts).
+    fn invalidate_products(&self);
+    /// Adds the user to a group; already being a member counts as success.
+    async fn add_to_group(
+        &self,
+        account_id: &str,
+        group: &GroupRef,
+        calls: &mut CallLog,
+    ) -> Result<Added, DirectoryError>;
+}

@@ -1,0 +1,184 @@
+//! A simulated Jira site inside the process, so that `reinstate serve` with no configuration is
+//! a complete demo: a few users, some without a licence, and seats that run out.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, GroupRef, ProductAccess};
+use crate::event::{Email, Product};
+use crate::rules::Seats;
+
+struct SandboxUser {
+    account_id: String,
+    groups: Vec<String>,
+}
+
+struct SandboxProduct {
+    product: Product,
+    group: GroupRef,
+    seats: u64,
+}
+
+pub struct Sandbox {
+    users: Mutex<BTreeMap<String, SandboxUser>>,
+    products: Vec<SandboxProduct>,
+}
+
+/// The sandbox's users: (email, account id, groups).
+pub const USERS: &[(&str, &str, &[&str])] = &[
+    (
+        "ada@example.com",
+        "sandbox-ada",
+        &["jira-software-users", "engineering"],
+    ),
+    ("grace@example.com", "sandbox-grace", &["engineering"]),
+    ("linus@example.com", "sandbox-linus", &[]),
+    (
+        "mallory@contractor.example.net",
+        "sandbox-mallory",
+        &["contractors"],
+    ),
+];
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let users = USERS
+            .iter()
+            .map(|(email, id, groups)| {
+                (
+                    email.to_string(),
+                    SandboxUser {
+                        account_id: id.to_string(),
+                        groups: groups.iter().map(|g| g.to_string()).collect(),
+                    },
+                )
+            })
+            .collect();
+        Sandbox {
+            users: Mutex::new(users),
+            products: vec![
+                SandboxProduct {
+                    product: Product::JiraSoftware,
+                    group: GroupRef {
+                        id: "sandbox-group-jsw".into(),
+                        name: "jira-software-users".into(),
+                    },
+                    seats: 10,
+                },
+                SandboxProduct {
+                    product: Product::JiraServicedesk,
+                    group: GroupRef {
+                        id: "sandbox-group-jsm".into(),
+                        name: "jira-servicedesk-users".into(),
+                    },
+                    seats: 3,
+                },
+            ],
+        }
+    }
+
+    fn lock(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, SandboxUser>>, DirectoryError> {
+        self.users
+            .lock()
+            .map_err(|_| DirectoryError::Transient("sandbox lock poisoned".into()))
+    }
+}
+
+#[async_trait]
+impl Directory for Sandbox {
+    fn kind(&self) -> &'static str {
+        "sandbox"
+    }
+
+    async fn find_user(
+        &self,
+        account_id: Option<&str>,
+        email: &Email,
+        calls: &mut CallLog,
+    ) -> Result<Option<DirectoryUser>, DirectoryError> {
+        calls.push("GET", "sandbox:/user", Some(200), 1);
+        let users = self.lock()?;
+        let found = match account_id {
+            Some(id) => users.values().find(|u| u.account_id == id),
+            None => users.get(email.as_str()),
+        };
+        Ok(found.map(|u| DirectoryUser {
+            account_id: u.account_id.clone(),
+            active: true,
+        }))
+    }
+
+    async fn user_groups(
+        &self,
+        account_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        calls.push("GET", "sandbox:/user/groups", Some(200), 1);
+        let users = self.lock()?;
+        Ok(users
+            .values()
+            .find(|u| u.account_id == account_id)
+            .map(|u| u.groups.clone())
+            .unwrap_or_default())
+    }
+
+    async fn products(&self, calls: &mut CallLog) -> Result<Vec<ProductAccess>, DirectoryError> {
+        calls.push("GET", "sandbox:/applicationrole", Some(200), 1);
+        let users = self.lock()?;
+        Ok(self
+            .products
+            .iter()
+            .map(|p| {
+                let used = users
+                    .values()
+                    .filter(|u| u.groups.contains(&p.group.name))
+                    .count() as u64;
+                ProductAccess {
+                    product: p.product,
+                    default_groups: vec![p.group.clone()],
+                    access_groups: vec![p.group.name.clone()],
+                    seats: Seats {
+                        total: Some(p.seats),
+                        used: Some(used),
+                        remaining: Some(p.seats.saturating_sub(used)),
+                        unlimited: false,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    fn invalidate_products(&self) {}
+
+    async fn add_to_group(
+        &self,
+        account_id: &str,
+        group: &GroupRef,
+        calls: &mut CallLog,
+    ) -> Result<Added, DirectoryError> {
+        let mut users = self.lock()?;
+        let Some(user) = users.values_mut().find(|u| u.account_id == account_id) else {
+            calls.push("POST", "sandbox:/group/user", Some(404), 1);
+            return Err(DirectoryError::Permanent(format!(
+                "no sandbox user {account_id}"
+            )));
+        };
+        if user.groups.contains(&group.name) {
+            calls.push("POST", "sandbox:/group/user", Some(400), 1);
+            return Ok(Added::AlreadyMember);
+        }
+        user.groups.push(group.name.clone());
+        calls.push("POST", "sandbox:/group/user", Some(201), 1);
+        Ok(Added::Added)
+    }
+}

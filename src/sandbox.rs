@@ -1,0 +1,88 @@
+//! The zero-setup demo: a signing secret and an admin token generated on first start and kept
+//! beside the state (so `reinstate send-login` can sign with it), and a starter rule.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::event::Product;
+use crate::rules::{Conditions, Outcome, Rule};
+
+/// Credentials of a sandbox, stored in `<store.path>/sandbox-credentials.json` (mode 0600).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SandboxCredentials {
+    /// `whsec_…` secret the login receiver accepts.
+    pub login_secret: String,
+    /// Admin bearer token.
+    pub admin_token: String,
+}
+
+impl std::fmt::Debug for SandboxCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SandboxCredentials([redacted])")
+    }
+}
+
+pub fn credentials_path(store_path: &Path) -> PathBuf {
+    store_path.join("sandbox-credentials.json")
+}
+
+/// Loads the sandbox credentials, creating them on first start.
+pub fn load_or_create(store_path: &Path) -> std::io::Result<SandboxCredentials> {
+    let path = credentials_path(store_path);
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(c) = serde_json::from_slice(&bytes)
+    {
+        return Ok(c);
+    }
+    let mut secret = [0u8; 32];
+    let mut token = [0u8; 24];
+    rand::rng().fill_bytes(&mut secret);
+    rand::rng().fill_bytes(&mut token);
+    let creds = SandboxCredentials {
+        login_secret: format!("whsec_{}", STANDARD.encode(secret)),
+        admin_token: format!("sandbox-admin-{}", hex::encode(token)),
+    };
+    std::fs::create_dir_all(store_path)?;
+    write_private(&path, &serde_json::to_vec_pretty(&creds)?)?;
+    Ok(creds)
+}
+
+pub fn load(store_path: &Path) -> Option<SandboxCredentials> {
+    serde_json::from_slice(&std::fs::read(credentials_path(store_path)).ok()?).ok()
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// The sandbox's starter rules: its staff domain gets Jira Software back on login; the rest
+/// (another product, another domain) waits for an admin.
+pub fn starter_rules() -> Vec<Rule> {
+    vec![Rule {
+        name: "sandbox: example.com staff get Jira Software back".into(),
+        when: Conditions {
+            domains: Some(vec!["example.com".into()]),
+            products: Some(vec![Product::JiraSoftware]),
+            ..Default::default()
+        },
+        then: Outcome::Restore,
+    }]
+}

@@ -1,0 +1,464 @@
+//! Workers: consume events, decide, act through the directory, record, then ack.
+//! `process_one` is the step (tests drive it directly); `run` adds concurrency, ack/nak,
+//! backoff and the bounded number of deliveries.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::bus::{Bus, BusError, Delivery};
+use crate::config::WorkerConfig;
+use crate::directory::{CallLog, Directory, DirectoryError, ProductAccess};
+use crate::event::Event;
+use crate::rules::{self, Facts, Outcome};
+use crate::store::{
+    AuditEntry, AuditOutcome, EventOutcome, ProcessedRecord, ProductState, RequestRecord,
+    RequestState, Store, StoreError, UserRecord,
+};
+
+pub struct WorkerContext {
+    pub store: Store,
+    pub directory: Arc<dyn Directory>,
+    pub config: WorkerSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub concurrency: usize,
+    pub max_deliver: u32,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub processed_ttl: time::Duration,
+}
+
+impl From<&WorkerConfig> for WorkerSettings {
+    fn from(c: &WorkerConfig) -> Self {
+        WorkerSettings {
+            concurrency: c.concurrency,
+            max_deliver: c.max_deliver,
+            backoff_initial: Duration::from_millis(c.backoff_initial_ms),
+            backoff_max: Duration::from_millis(c.backoff_max_ms),
+            processed_ttl: time::Duration::days(c.processed_ttl_days as i64),
+        }
+    }
+}
+
+/// What handling an event came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The id was handled before; nothing was done.
+    Duplicate,
+    /// Handled; the outcome per product (or one outcome when no product applied).
+    Done(Vec<AuditOutcome>),
+}
+
+/// Could not finish now; the event goes back to the bus.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn base_entry(
+    event: &Event,
+    attempt: u32,
+    outcome: AuditOutcome,
+    reason: impl Into<String>,
+) -> AuditEntry {
+    let mut e = AuditEntry::new(outcome, reason);
+    e.event_id = Some(event.id.to_string());
+    e.source = Some(event.source);
+    e.user = Some(event.user.email.clone());
+    e.account_id = event.user.account_id.clone();
+    e.attempt = Some(attempt);
+    e.latency_ms =
+        Some((OffsetDateTime::now_utc() - event.occurred_at).whole_milliseconds() as i64);
+    e
+}
+
+fn processed(
+    ctx: &WorkerContext,
+    event: &Event,
+    outcome: &str,
+) -> Option<(String, ProcessedRecord)> {
+    let now = OffsetDateTime::now_utc();
+    Some((
+        event.id.to_string(),
+        ProcessedRecord {
+            v: 1,
+            outcome: outcome.into(),
+            at: now,
+            expires_at: now + ctx.config.processed_ttl,
+        },
+    ))
+}
+
+/// Handles one event: idempotent (a second call with the same id does nothing), and everything
+/// it changed is flushed to sled before it returns `Ok`.
+pub async fn process_one(
+    ctx: &WorkerContext,
+    event: &Event,
+    attempt: u32,
+) -> Result<Handled, WorkError> {
+    if ctx.store.processed(event.id.as_str())?.is_some() {
+        return Ok(Handled::Duplicate);
+    }
+    let mut calls = CallLog::default();
+    let found = match ctx
+        .directory
+        .find_user(
+            event.user.account_id.as_deref(),
+            &event.user.email,
+            &mut calls,
+        )
+        .await
+    {
+        Ok(found) => found,
+        Err(e) if e.is_transient() => return Err(e.into()),
+        Err(e) => {
+            return finish_with(
+                ctx,
+                event,
+                attempt,
+                AuditOutcome::Failed,
+                e.to_string(),
+                calls,
+            )
+            .await;
+        }
+    };
+    let Some(user) = found else {
+        let reason = "no directory account matches this user".to_string();
+        return finish_with(
+            ctx,
+            event,
+            attempt,
+            AuditOutcome::UnknownUser,
+            reason,
+            calls,
+        )
+        .await;
+    };
+    let mut groups = match ctx
+        .directory
+        .user_groups(&user.account_id, &mut calls)
+        .await
+    {
+        Ok(g) => g,
+        Err(e) if e.is_transient() => return Err(e.into()),
+        Err(e) => {
+            return finish_with(
+                ctx,
+                event,
+                attempt,
+                AuditOutcome::Failed,
+                e.to_string(),
+                calls,
+            )
+            .await;
+        }
+    };
+    groups.extend(event.user.groups.iter().cloned());
+    let products = match ctx.directory.products(&mut calls).await {
+        Ok(p) => p,
+        Err(e) if e.is_transient() => return Err(e.into()),
+        Err(e) => {
+            return finish_with(
+                ctx,
+                event,
+                attempt,
+                AuditOutcome::Failed,
+                e.to_string(),
+                calls,
+            )
+            .await;
+        }
+    };
+    let targets: Vec<&ProductAccess> = match event.product {
+        Some(p) => match products.iter().find(|a| a.product == p) {
+            Some(access) => vec![access],
+            None => {
+                let reason = format!(
+                    "the {} directory does not license {}",
+                    ctx.directory.kind(),
+                    p.key()
+                );
+                return finish_with(
+                    ctx,
+                    event,
+                    attempt,
+                    AuditOutcome::UnsupportedProduct,
+                    reason,
+                    calls,
+                )
+                .await;
+            }
+        },
+        None => products.iter().collect(),
+    };
+
+    let rules = ctx.store.rules()?.rules;
+    let mut user_record = ctx
+        .store
+        .user(&event.user.email)?
+        .unwrap_or_else(|| UserRecord {
+            v: 1,
+            email: event.user.email.clone(),
+            account_id: None,
+            last_login: None,
+            products: BTreeMap::new(),
+        });
+    user_record.account_id = Some(user.account_id.clone());
+    user_record.last_login = Some(
+        user_record
+            .last_login
+            .map_or(event.occurred_at, |l| l.max(event.occurred_at)),
+    );
+
+    let mut outcome = EventOutcome::default();
+    let mut outcomes = Vec::new();
+    for access in targets {
+        let product = access.product;
+        let state = user_record
+            .products
+            .entry(product)
+            .or_insert_with(ProductState::default);
+        state.last_login = Some(
+            state
+                .last_login
+                .map_or(event.occurred_at, |l| l.max(event.occurred_at)),
+        );
+        let mut entry = base_entry(event, attempt, AuditOutcome::AlreadyLicensed, "");
+        entry.account_id = Some(user.account_id.clone());
+        entry.product = Some(product);
+        entry.seats_before = Some(access.seats);
+
+        let holds = groups.iter().any(|g| {
+            access
+                .access_groups
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(g))
+        });
+        if holds {
+            state.licensed = true;
+            entry.reason = format!("already holds a {} licence", product.key());
+        } else {
+            let facts = Facts {
+                email: &event.user.email,
+                groups: &groups,
+                roles: &event.user.roles,
+                product,
+                source: event.source,
+            };
+            let decision = rules::decide(&facts, &rules, Some(access.seats));
+            entry = entry.with_decision(&decision);
+            entry.outcome = AuditOutcome::from_rule(decision.outcome);
+            entry.reason = decision.reason.clone();
+            match decision.outcome {
+                Outcome::Restore => {
+                    let mut added = Vec::new();
+                    let mut failure = None;
+                    for group in &access.default_groups {
+                        match ctx
+                            .directory
+                            .add_to_group(&user.account_id, group, &mut calls)
+                            .await
+                        {
+                            Ok(_) => added.push(group.name.clone()),
+                            Err(e) if e.is_transient() => {
+                                // Keep the audit of what was already done; the retry finds it done.
+                                outcome.audit.push(entry_failed(
+                                    &entry,
+                                    &e,
+                                    std::mem::take(&mut calls),
+                                ));
+                                outcome.user = Some(user_record);
+                                ctx.store.record(outcome).await?;
+                                return Err(e.into());
+                            }
+                            Err(e) => {
+                                failure = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    if access.default_groups.is_empty() {
+                        failure = Some(DirectoryError::Permanent(format!(
+                            "{} has no default access group to add the user to",
+                            product.key()
+                        )));
+                    }
+                    match failure {
+                        None => {
+                            state.licensed = true;
+                            state.restored_at = Some(OffsetDateTime::now_utc());
+                            state.groups_added = added;
+                            ctx.directory.invalidate_products();
+                        }
+                        Some(e) => {
+                            entry.outcome = AuditOutcome::Failed;
+                            entry.reason = format!("{}; restore failed: {e}", decision.reason);
+                        }
+                    }
+                }
+                Outcome::Approve => outcome.requests.push(RequestRecord {
+                    v: 1,
+                    id: event.id.to_string(),
+                    state: RequestState::PendingApproval,
+                    email: event.user.email.clone(),
+                    account_id: Some(user.account_id.clone()),
+                    product,
+                    source: event.source,
+                    event_id: event.id.to_string(),
+                    reason: decision.reason.clone(),
+                    created_at: OffsetDateTime::now_utc(),
+                }),
+                Outcome::Deny => {}
+            }
+        }
+        entry.directory_calls = std::mem::take(&mut calls.0);
+        outcomes.push(entry.outcome);
+        outcome.audit.push(entry);
+    }
+    let summary = outcomes
+        .iter()
+        .map(|o| o.key())
+        .collect::<Vec<_>>()
+        .join(",");
+    outcome.user = Some(user_record);
+    outcome.processed = processed(ctx, event, &summary);
+    ctx.store.record(outcome).await?;
+    Ok(Handled::Done(outcomes))
+}
+
+fn entry_failed(entry: &AuditEntry, e: &DirectoryError, calls: CallLog) -> AuditEntry {
+    let mut failed = entry.clone();
+    failed.outcome = AuditOutcome::Failed;
+    failed.reason = format!("{}; will retry: {e}", entry.reason);
+    failed.directory_calls = calls.0;
+    failed
+}
+
+/// Records an event that ends without a per-product decision.
+async fn finish_with(
+    ctx: &WorkerContext,
+    event: &Event,
+    attempt: u32,
+    outcome: AuditOutcome,
+    reason: String,
+    calls: CallLog,
+) -> Result<Handled, WorkError> {
+    let mut entry = base_entry(event, attempt, outcome, reason);
+    entry.product = event.product;
+    entry.directory_calls = calls.0;
+    ctx.store
+        .record(EventOutcome {
+            audit: vec![entry],
+            processed: processed(ctx, event, outcome.key()),
+            ..Default::default()
+        })
+        .await?;
+    Ok(Handled::Done(vec![outcome]))
+}
+
+/// Records an event that ran out of deliveries: audited as failed and remembered as processed,
+/// so that it is surfaced to admins instead of being retried forever or dropped.
+pub async fn record_exhausted(
+    ctx: &WorkerContext,
+    event: &Event,
+    attempt: u32,
+    error: &WorkError,
+) -> Result<(), StoreError> {
+    let reason = format!("gave up after {attempt} deliveries: {error}");
+    let mut entry = base_entry(event, attempt, AuditOutcome::Failed, reason);
+    entry.product = event.product;
+    ctx.store
+        .record(EventOutcome {
+            audit: vec![entry],
+            processed: processed(ctx, event, "failed"),
+            ..Default::default()
+        })
+        .await
+}
+
+/// Delay before redelivery `attempt + 1`.
+pub fn redelivery_delay(settings: &WorkerSettings, attempt: u32) -> Duration {
+    let exp = settings
+        .backoff_initial
+        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+    let jitter = rand::Rng::random_range(&mut rand::rng(), 0.8..=1.2);
+    exp.min(settings.backoff_max).mul_f64(jitter)
+}
+
+/// Handles one delivery and settles it with the bus.
+async fn handle(ctx: &WorkerContext, delivery: Delivery) {
+    let event = delivery.event.clone();
+    let attempt = delivery.attempt;
+    let settle = match process_one(ctx, &event, attempt).await {
+        Ok(handled) => {
+            tracing::info!(outcome = ?handled, "event handled");
+            delivery.ack().await
+        }
+        Err(error) if attempt >= ctx.config.max_deliver => {
+            tracing::error!(%error, attempt, "event ran out of deliveries; recorded as failed");
+            match record_exhausted(ctx, &event, attempt, &error).await {
+                Ok(()) => delivery.ack().await,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not record the failure; handing the event back");
+                    delivery.nak(ctx.config.backoff_max).await
+                }
+            }
+        }
+        Err(error) => {
+            let delay = redelivery_delay(&ctx.config, attempt);
+            tracing::warn!(%error, attempt, delay_ms = delay.as_millis() as u64, "event will be redelivered");
+            delivery.nak(delay).await
+        }
+    };
+    if let Err(e) = settle {
+        // The bus redelivers an unsettled message; the processed record makes that harmless.
+        tracing::warn!(error = %e, "could not settle the message with the bus");
+    }
+}
+
+/// Consumes until cancelled, with at most `concurrency` events in flight; then waits for them.
+pub async fn run(ctx: Arc<WorkerContext>, bus: Arc<dyn Bus>, cancel: CancellationToken) {
+    let limit = Arc::new(Semaphore::new(ctx.config.concurrency));
+    let tasks = TaskTracker::new();
+    loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = cancel.cancelled() => break,
+        };
+        let delivery = match bus.next().await {
+            Ok(d) => d,
+            Err(BusError::Closed) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not take the next event");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                    _ = cancel.cancelled() => break,
+                }
+            }
+        };
+        let span = tracing::info_span!("event", id = %delivery.event.id, user = %delivery.event.user_key(), attempt = delivery.attempt);
+        let ctx = ctx.clone();
+        tasks.spawn(
+            async move {
+                handle(&ctx, delivery).await;
+                drop(permit);
+            }
+            .instrument(span),
+        );
+    }
+    tasks.close();
+    tasks.wait().await;
+}

@@ -1,0 +1,142 @@
+//! Directory faults: rate limits, outages, and events that run out of deliveries.
+
+use std::time::Duration;
+
+use crate::both_buses;
+use crate::support::*;
+
+async fn a_429_with_retry_after_is_waited_out_then_the_licence_restored(mode: BusMode) {
+    let app = TestApp::start(mode).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim.push_fault(Fault::Status(429, Some(1)));
+    let sent = std::time::Instant::now();
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    let entry = app.wait_for_outcome("grace@example.com", "restored").await;
+    assert!(
+        sent.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
+    let calls = app.sim.calls();
+    assert_eq!(calls[0].status, 429);
+    assert_eq!(app.sim.group_adds("acc-grace").len(), 1);
+    let recorded = entry["directory_calls"].as_array().expect("calls");
+    assert!(recorded.iter().any(|c| c["attempts"] == 2), "{recorded:?}");
+}
+both_buses!(a_429_with_retry_after_is_waited_out_then_the_licence_restored);
+
+async fn a_directory_outage_is_retried_until_it_comes_back(mode: BusMode) {
+    let app = TestApp::start(mode).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim.set_down(true);
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    // Several calls fail (retries inside a delivery, then redeliveries) before it comes back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while app.sim.calls().iter().filter(|c| c.status == 503).count() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reinstate did not retry the directory"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        app.audit("grace@example.com")
+            .await
+            .iter()
+            .all(|e| e["outcome"] != "restored")
+    );
+    app.sim.set_down(false);
+    let entry = app.wait_for_outcome("grace@example.com", "restored").await;
+    assert!(
+        entry["attempt"].as_u64().expect("attempt") >= 2,
+        "restored on a redelivery: {entry}"
+    );
+    assert_eq!(
+        app.sim
+            .group_adds("acc-grace")
+            .iter()
+            .filter(|c| c.status == 201)
+            .count(),
+        1
+    );
+}
+both_buses!(a_directory_outage_is_retried_until_it_comes_back);
+
+async fn an_event_that_runs_out_of_deliveries_is_recorded_as_failed(mode: BusMode) {
+    let app = TestApp::start_with(
+        mode,
+        Options {
+            max_deliver: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim.set_down(true);
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    let entry = app.wait_for_outcome("grace@example.com", "failed").await;
+    let reason = entry["reason"].as_str().expect("reason");
+    assert!(reason.contains("gave up after 2 deliveries"), "{reason}");
+    assert_eq!(entry["attempt"], 2);
+    assert!(app.sim.group_adds("acc-grace").is_empty());
+}
+both_buses!(an_event_that_runs_out_of_deliveries_is_recorded_as_failed);
+
+async fn a_directory_that_refuses_permissions_fails_fast_without_retries(mode: BusMode) {
+    let app = TestApp::start(mode).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim.push_fault(Fault::Status(403, None));
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    let entry = app.wait_for_outcome("grace@example.com", "failed").await;
+    assert!(
+        entry["reason"].as_str().expect("reason").contains("403"),
+        "{entry}"
+    );
+    assert_eq!(entry["attempt"], 1);
+    assert_eq!(app.sim.calls().len(), 1);
+}
+both_buses!(a_directory_that_refuses_permissions_fails_fast_without_retries);
+
+async fn a_stalled_directory_call_times_out_and_is_retried(mode: BusMode) {
+    let app = TestApp::start(mode).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    // Longer than directory.request_timeout_ms (2 s in the test configuration).
+    app.sim.push_fault(Fault::Delay(Duration::from_secs(4)));
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    let entry = app.wait_for_outcome("grace@example.com", "restored").await;
+    let recorded = entry["directory_calls"].as_array().expect("calls");
+    assert!(recorded.iter().any(|c| c["attempts"] == 2), "{recorded:?}");
+    assert_eq!(
+        app.sim
+            .group_adds("acc-grace")
+            .iter()
+            .filter(|c| c.status == 201)
+            .count(),
+        1
+    );
+}
+both_buses!(a_stalled_directory_call_times_out_and_is_retried);

@@ -1,0 +1,11 @@
+//! One integration-test binary (faster builds): the real service against a real nats-server,
+//! the embedded queue, a temporary sled directory and a simulated Jira Cloud.
+
+mod support;
+
+mod admin_api;
+mod faults;
+mod login_receiver;
+mod restore;
+mod sandbox_cli;
+mod schemas;

@@ -1,0 +1,130 @@
+//! The newcomer's path, through the real binary: `reinstate serve` with no configuration, then
+//! `reinstate send-login` restores an unlicensed sandbox user.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_restores_a_user_after_send_login() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let bin = env!("CARGO_BIN_EXE_reinstate");
+    let env = [
+        ("REINSTATE__SERVER__LISTEN", format!("127.0.0.1:{port}")),
+        ("REINSTATE__SERVER__PUBLIC_URL", url.clone()),
+        (
+            "REINSTATE__STORE__PATH",
+            dir.path().join("data").display().to_string(),
+        ),
+    ];
+    let _server = Server(
+        Command::new(bin)
+            .arg("serve")
+            .envs(env.clone())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve"),
+    );
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !http
+        .get(format!("{url}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(Instant::now() < deadline, "sandbox did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = Command::new(bin)
+        .args([
+            "send-login",
+            "--email",
+            "grace@example.com",
+            "--product",
+            "jira-software",
+        ])
+        .envs(env)
+        .output()
+        .expect("send-login");
+    assert!(
+        out.status.success(),
+        "send-login failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("202"));
+    let creds: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("data/sandbox-credentials.json")).expect("creds"),
+    )
+    .expect("json");
+    let token = creds["admin_token"].as_str().expect("token");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v: Value = http
+            .get(format!("{url}/api/v1/audit?user=grace@example.com"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("audit")
+            .json()
+            .await
+            .expect("json");
+        if v["entries"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["outcome"] == "restored"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "grace was not restored: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn an_invalid_configuration_stops_serve_naming_the_key() {
+    let out = Command::new(env!("CARGO_BIN_EXE_reinstate"))
+        .arg("serve")
+        .env("REINSTATE__WORKER__CONCURRENCY", "0")
+        .env("REINSTATE__DIRECTORY__KIND", "jira-cloud")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("worker.concurrency") && err.contains("directory.site_url"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_describes_each_subcommand() {
+    let out = Command::new(env!("CARGO_BIN_EXE_reinstate"))
+        .arg("--help")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("serve") && text.contains("send-login"),
+        "{text}"
+    );
+}

@@ -1,0 +1,297 @@
+//! A simulated Jira Cloud site: the REST calls reinstate makes, with injectable faults
+//! (429 + Retry-After, 5xx, delays, "down"), and a log of every call received.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+pub const SIM_EMAIL: &str = "svc@example.com";
+pub const SIM_TOKEN: &str = "sim-api-token";
+
+#[derive(Debug, Clone)]
+pub enum Fault {
+    Status(u16, Option<u64>),
+    Delay(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: Value,
+    pub status: u16,
+}
+
+struct SimUser {
+    account_id: String,
+    email: String,
+    groups: Vec<String>,
+}
+
+pub struct Sim {
+    users: Mutex<Vec<SimUser>>,
+    faults: Mutex<VecDeque<Fault>>,
+    calls: Mutex<Vec<Call>>,
+    down: AtomicBool,
+}
+
+#[derive(Clone)]
+pub struct JiraSim {
+    pub url: String,
+    sim: Arc<Sim>,
+}
+
+const GROUPS: &[(&str, &str, &str)] = &[
+    ("jira-software", "g-jsw", "jira-software-users"),
+    ("jira-servicedesk", "g-jsm", "jira-servicedesk-users"),
+];
+
+impl JiraSim {
+    pub async fn start() -> JiraSim {
+        let users = [
+            (
+                "acc-ada",
+                "ada@example.com",
+                vec!["jira-software-users", "engineering"],
+            ),
+            ("acc-grace", "grace@example.com", vec!["engineering"]),
+            ("acc-zed", "zed@example.com", vec![]),
+            ("acc-bob", "bob@contractor.example.net", vec!["contractors"]),
+        ]
+        .into_iter()
+        .map(|(id, email, groups)| SimUser {
+            account_id: id.into(),
+            email: email.into(),
+            groups: groups.into_iter().map(String::from).collect(),
+        })
+        .collect();
+        let sim = Arc::new(Sim {
+            users: Mutex::new(users),
+            faults: Mutex::new(VecDeque::new()),
+            calls: Mutex::new(Vec::new()),
+            down: AtomicBool::new(false),
+        });
+        let app = Router::new()
+            .route("/rest/api/3/user/search", get(search))
+            .route("/rest/api/3/user", get(user))
+            .route("/rest/api/3/user/groups", get(user_groups))
+            .route("/rest/api/3/applicationrole", get(roles))
+            .route("/rest/api/3/group/user", post(add_member))
+            .layer(axum::middleware::from_fn_with_state(sim.clone(), faults))
+            .with_state(sim.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind sim");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        JiraSim { url, sim }
+    }
+
+    /// Faults applied, in order, to the next requests.
+    pub fn push_fault(&self, fault: Fault) {
+        self.sim.faults.lock().expect("lock").push_back(fault);
+    }
+    /// While down, every request is answered 503.
+    pub fn set_down(&self, down: bool) {
+        self.sim.down.store(down, Ordering::SeqCst);
+    }
+    pub fn calls(&self) -> Vec<Call> {
+        self.sim.calls.lock().expect("lock").clone()
+    }
+    /// Successful-or-not group additions received for an account.
+    pub fn group_adds(&self, account_id: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| {
+                c.method == "POST"
+                    && c.path == "/rest/api/3/group/user"
+                    && c.body["accountId"] == account_id
+            })
+            .collect()
+    }
+    pub fn groups_of(&self, account_id: &str) -> Vec<String> {
+        let users = self.sim.users.lock().expect("lock");
+        users
+            .iter()
+            .find(|u| u.account_id == account_id)
+            .map(|u| u.groups.clone())
+            .unwrap_or_default()
+    }
+}
+
+async fn faults(
+    State(sim): State<Arc<Sim>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let body_json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let record = |status: u16| Call {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        query: uri.query().unwrap_or_default().to_string(),
+        body: body_json.clone(),
+        status,
+    };
+    let auth_ok = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v == format!(
+                "Basic {}",
+                base64_encode(&format!("{SIM_EMAIL}:{SIM_TOKEN}"))
+            )
+        });
+    let response = if sim.down.load(Ordering::SeqCst) {
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    } else if !auth_ok {
+        (StatusCode::UNAUTHORIZED, "bad credentials").into_response()
+    } else {
+        let fault = sim.faults.lock().expect("lock").pop_front();
+        match fault {
+            Some(Fault::Status(code, retry_after)) => {
+                let mut r = (
+                    StatusCode::from_u16(code).expect("status"),
+                    "injected fault",
+                )
+                    .into_response();
+                if let Some(s) = retry_after {
+                    r.headers_mut().insert("retry-after", s.into());
+                }
+                r
+            }
+            Some(Fault::Delay(d)) => {
+                tokio::time::sleep(d).await;
+                next.run(axum::extract::Request::from_parts(
+                    parts,
+                    axum::body::Body::from(bytes.clone()),
+                ))
+                .await
+            }
+            None => {
+                next.run(axum::extract::Request::from_parts(
+                    parts,
+                    axum::body::Body::from(bytes.clone()),
+                ))
+                .await
+            }
+        }
+    };
+    sim.calls
+        .lock()
+        .expect("lock")
+        .push(record(response.status().as_u16()));
+    response
+}
+
+fn base64_encode(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+type Q = Query<std::collections::HashMap<String, String>>;
+
+fn user_json(u: &SimUser) -> Value {
+    json!({"accountId": u.account_id, "emailAddress": u.email, "active": true, "accountType": "atlassian", "displayName": u.email})
+}
+
+async fn search(State(sim): State<Arc<Sim>>, Query(q): Q) -> Json<Value> {
+    let query = q.get("query").cloned().unwrap_or_default().to_lowercase();
+    let users = sim.users.lock().expect("lock");
+    Json(Value::Array(
+        users
+            .iter()
+            .filter(|u| u.email.starts_with(&query))
+            .map(user_json)
+            .collect(),
+    ))
+}
+
+async fn user(State(sim): State<Arc<Sim>>, Query(q): Q) -> Response {
+    let users = sim.users.lock().expect("lock");
+    match users
+        .iter()
+        .find(|u| Some(&u.account_id) == q.get("accountId"))
+    {
+        Some(u) => Json(user_json(u)).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"errorMessages": ["User does not exist"]})),
+        )
+            .into_response(),
+    }
+}
+
+async fn user_groups(State(sim): State<Arc<Sim>>, Query(q): Q) -> Response {
+    let users = sim.users.lock().expect("lock");
+    match users
+        .iter()
+        .find(|u| Some(&u.account_id) == q.get("accountId"))
+    {
+        Some(u) => Json(Value::Array(
+            u.groups
+                .iter()
+                .map(|g| json!({"name": g, "groupId": format!("id-{g}")}))
+                .collect(),
+        ))
+        .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn roles(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let users = sim.users.lock().expect("lock");
+    Json(Value::Array(
+        GROUPS
+            .iter()
+            .map(|(key, id, name)| {
+                let used = users.iter().filter(|u| u.groups.iter().any(|g| g == name)).count();
+                json!({"key": key, "groups": [name], "defaultGroups": [name],
+                       "defaultGroupsDetails": [{"groupId": id, "name": name}],
+                       "numberOfSeats": 100, "remainingSeats": 100 - used, "userCount": used, "hasUnlimitedSeats": false})
+            })
+            .collect(),
+    ))
+}
+
+async fn add_member(State(sim): State<Arc<Sim>>, Query(q): Q, Json(body): Json<Value>) -> Response {
+    let Some((_, _, name)) = GROUPS
+        .iter()
+        .find(|(_, id, _)| Some(&id.to_string()) == q.get("groupId"))
+    else {
+        return (StatusCode::NOT_FOUND, "no such group").into_response();
+    };
+    let mut users = sim.users.lock().expect("lock");
+    let Some(user) = users
+        .iter_mut()
+        .find(|u| Some(u.account_id.as_str()) == body["accountId"].as_str())
+    else {
+        return (StatusCode::NOT_FOUND, "no such user").into_response();
+    };
+    if user.groups.iter().any(|g| g == name) {
+        return (StatusCode::BAD_REQUEST, Json(json!({"errorMessages": [format!("Cannot add user. User is already a member of '{name}'")]}))).into_response();
+    }
+    user.groups.push(name.to_string());
+    (
+        StatusCode::CREATED,
+        Json(json!({"name": name, "groupId": q.get("groupId")})),
+    )
+        .into_response()
+}

@@ -1,0 +1,278 @@
+//! Shared harness: the real application on a random port, against a real nats-server (or the
+//! embedded queue), a temporary sled directory and the Jira Cloud simulator.
+
+pub mod jira_sim;
+pub mod nats;
+
+use std::time::{Duration, Instant};
+
+use reinstate::signature::WebhookSecret;
+use reinstate::{Application, Config};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub use jira_sim::{Fault, JiraSim};
+pub use nats::NatsServer;
+
+/// The two Standard Webhooks secrets configured (rotation: both valid).
+pub const SECRET_A: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const SECRET_B: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusMode {
+    Nats,
+    Embedded,
+}
+
+/// Runs one scenario against both bus implementations.
+#[macro_export]
+macro_rules! both_buses {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn with_nats() {
+                super::$scenario($crate::support::BusMode::Nats).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn with_embedded_queue() {
+                super::$scenario($crate::support::BusMode::Embedded).await
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub sim: JiraSim,
+    pub nats: Option<NatsServer>,
+    app: Option<Application>,
+    _dir: tempfile::TempDir,
+}
+
+/// Settings a test may change.
+pub struct Options {
+    pub max_deliver: u32,
+    pub extra_toml: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_deliver: 6,
+            extra_toml: String::new(),
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn start(mode: BusMode) -> TestApp {
+        Self::start_with(mode, Options::default()).await
+    }
+
+    pub async fn start_with(mode: BusMode, options: Options) -> TestApp {
+        let sim = JiraSim::start().await;
+        let nats = (mode == BusMode::Nats).then(NatsServer::start);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let nats_line = nats
+            .as_ref()
+            .map(|n| format!("nats_url = \"{}\"", n.url()))
+            .unwrap_or_default();
+        let toml = format!(
+            r#"
+[server]
+listen = "{addr}"
+public_url = "http://{addr}"
+[store]
+path = "{store}"
+[bus]
+{nats_line}
+publish_timeout_ms = 1000
+[sources.login]
+secrets = ["{SECRET_A}", "{SECRET_B}"]
+[directory]
+kind = "jira-cloud"
+site_url = "{site}"
+email = "{email}"
+api_token = "{token}"
+request_timeout_ms = 2000
+max_retries = 2
+retry_initial_ms = 50
+retry_max_ms = 1500
+[worker]
+concurrency = 4
+max_deliver = {max_deliver}
+backoff_initial_ms = 100
+backoff_max_ms = 800
+[admin]
+token_sha256 = ["{admin}"]
+{extra}
+"#,
+            store = dir.path().join("state").display(),
+            site = sim.url,
+            email = jira_sim::SIM_EMAIL,
+            token = jira_sim::SIM_TOKEN,
+            max_deliver = options.max_deliver,
+            admin = hex::encode(Sha256::digest(ADMIN_TOKEN.as_bytes())),
+            extra = options.extra_toml,
+        );
+        let config = Config::from_toml(&toml).expect("test config is valid");
+        let app = Application::build(config, listener)
+            .await
+            .expect("app starts");
+        let test = TestApp {
+            url: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            sim,
+            nats,
+            app: Some(app),
+            _dir: dir,
+        };
+        test.wait_ready().await;
+        test
+    }
+
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let r = self.http.get(format!("{}/readyz", self.url)).send().await;
+            if r.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "reinstate did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await.expect("clean shutdown");
+        }
+    }
+
+    /// Posts a login body with explicit headers (no signing done here).
+    pub async fn post_login_raw(
+        &self,
+        body: Vec<u8>,
+        headers: &[(&str, String)],
+    ) -> reqwest::Response {
+        let mut r = self
+            .http
+            .post(format!("{}/v1/hooks/login", self.url))
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            r = r.header(*k, v);
+        }
+        r.send().await.expect("request")
+    }
+
+    /// Posts a body signed with `secret` under `id`, timestamped now + `skew_secs`.
+    pub async fn post_signed(
+        &self,
+        secret: &str,
+        id: &str,
+        body: Vec<u8>,
+        skew_secs: i64,
+    ) -> reqwest::Response {
+        let ts = time::OffsetDateTime::now_utc().unix_timestamp() + skew_secs;
+        let sig = WebhookSecret::parse(secret)
+            .expect("secret")
+            .sign(id, ts, &body);
+        self.post_login_raw(
+            body,
+            &[
+                ("webhook-id", id.to_string()),
+                ("webhook-timestamp", ts.to_string()),
+                ("webhook-signature", sig),
+            ],
+        )
+        .await
+    }
+
+    /// A correctly signed login of `email`, with a fresh id; returns the response.
+    pub async fn login(&self, email: &str, product: Option<&str>) -> reqwest::Response {
+        self.post_signed(SECRET_A, &new_id(), login_body(email, product), 0)
+            .await
+    }
+
+    pub async fn put_rules(&self, rules: Value) -> reqwest::Response {
+        self.http
+            .put(format!("{}/api/v1/rules", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&rules)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn audit(&self, email: &str) -> Vec<Value> {
+        let r = self
+            .http
+            .get(format!("{}/api/v1/audit", self.url))
+            .query(&[("user", email)])
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.expect("json");
+        v["entries"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the user's audit has an entry with this outcome (the worker is asynchronous).
+    pub async fn wait_for_outcome(&self, email: &str, outcome: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let entries = self.audit(email).await;
+            if let Some(e) = entries.iter().find(|e| e["outcome"] == outcome) {
+                return e.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {outcome} audit entry for {email}; audit: {entries:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.cancel_token().cancel();
+        }
+    }
+}
+
+pub fn new_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 12];
+    rand::rng().fill_bytes(&mut b);
+    format!("msg_{}", hex::encode(b))
+}
+
+pub fn login_body(email: &str, product: Option<&str>) -> Vec<u8> {
+    let mut v = json!({
+        "type": "login.succeeded",
+        "user": {"email": email, "roles": ["engineer"]},
+        "occurred_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).expect("format"),
+    });
+    if let Some(p) = product {
+        v["product"] = p.into();
+    }
+    serde_json::to_vec(&v).expect("json")
+}
+
+/// The rules most tests use: example.com restores Jira Software; contractors are denied.
+pub fn standard_rules() -> Value {
+    json!({"rules": [
+        {"name": "contractors never", "when": {"groups_any": ["contractors"]}, "then": "deny"},
+        {"name": "staff get jira back", "when": {"domains": ["example.com"], "products": ["jira-software"]}, "then": "restore"}
+    ]})
+}
