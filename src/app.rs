@@ -125,7 +125,10 @@ impl Application {
                 NatsBus::connect(&config.bus, url, config.worker.concurrency, cancel.clone())
                     .await?,
             ),
-            None => Arc::new(EmbeddedBus::open(&store, cancel.clone())?),
+            None => {
+                let retention = Duration::from_secs(config.worker.processed_ttl_days * 86_400);
+                Arc::new(EmbeddedBus::open(&store, retention, cancel.clone())?)
+            }
         };
         let directory: Arc<dyn Directory> = match config.directory.kind {
             DirectoryKind::Sandbox => Arc::new(Sandbox::new()),

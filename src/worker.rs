@@ -462,3 +462,119 @@ pub async fn run(ctx: Arc<WorkerContext>, bus: Arc<dyn Bus>, cancel: Cancellatio
     tasks.close();
     tasks.wait().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::sandbox::Sandbox;
+    use crate::event::{Email, EventId, EventKind, EventUser, Product, Source};
+
+    fn ctx(dir: &std::path::Path) -> WorkerContext {
+        WorkerContext {
+            store: Store::open(dir).expect("store"),
+            directory: Arc::new(Sandbox::new()),
+            config: WorkerSettings::from(&WorkerConfig::default()),
+        }
+    }
+
+    fn login(id: &str, email: &str, product: Option<Product>) -> Event {
+        let now = OffsetDateTime::now_utc();
+        Event {
+            v: 1,
+            id: EventId::new(Source::Login, id),
+            kind: EventKind::Login,
+            source: Source::Login,
+            user: EventUser {
+                email: Email::parse(email).expect("email"),
+                account_id: None,
+                roles: vec![],
+                groups: vec![],
+            },
+            product,
+            occurred_at: now,
+            received_at: now,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_restore_rule_restores_once_and_a_repeat_does_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = ctx(dir.path());
+        ctx.store
+            .replace_rules(crate::sandbox::starter_rules(), "test")
+            .await
+            .expect("rules");
+        let event = login("1", "grace@example.com", Some(Product::JiraSoftware));
+        assert_eq!(
+            process_one(&ctx, &event, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::Restored])
+        );
+        assert_eq!(
+            process_one(&ctx, &event, 2).await.expect("handled"),
+            Handled::Duplicate
+        );
+        // A new login of the same user finds the licence in place.
+        let again = login("2", "grace@example.com", Some(Product::JiraSoftware));
+        assert_eq!(
+            process_one(&ctx, &again, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::AlreadyLicensed])
+        );
+        let user = ctx
+            .store
+            .user(&event.user.email)
+            .expect("read")
+            .expect("user");
+        assert_eq!(
+            user.products[&Product::JiraSoftware].groups_added,
+            vec!["jira-software-users"]
+        );
+    }
+
+    #[tokio::test]
+    async fn outcomes_follow_the_rules_per_product() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = ctx(dir.path());
+        ctx.store
+            .replace_rules(crate::sandbox::starter_rules(), "test")
+            .await
+            .expect("rules");
+        let all = login("3", "linus@example.com", None);
+        assert_eq!(
+            process_one(&ctx, &all, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::Restored, AuditOutcome::ApprovalRequired])
+        );
+        let contractor = login(
+            "4",
+            "mallory@contractor.example.net",
+            Some(Product::JiraSoftware),
+        );
+        assert_eq!(
+            process_one(&ctx, &contractor, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::ApprovalRequired])
+        );
+        let stranger = login("5", "nobody@example.com", None);
+        assert_eq!(
+            process_one(&ctx, &stranger, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::UnknownUser])
+        );
+        let confluence = login("6", "grace@example.com", Some(Product::Confluence));
+        assert_eq!(
+            process_one(&ctx, &confluence, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::UnsupportedProduct])
+        );
+        let pending = ctx.store.requests().expect("requests");
+        assert_eq!(pending.len(), 2, "{pending:?}");
+    }
+
+    #[test]
+    fn redelivery_delays_grow_and_cap() {
+        let s = WorkerSettings::from(&WorkerConfig {
+            backoff_initial_ms: 1000,
+            backoff_max_ms: 4000,
+            ..Default::default()
+        });
+        assert!(redelivery_delay(&s, 1) <= Duration::from_millis(1200));
+        assert!(redelivery_delay(&s, 3) >= Duration::from_millis(3200));
+        assert!(redelivery_delay(&s, 30) <= Duration::from_millis(4800));
+    }
+}

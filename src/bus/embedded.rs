@@ -52,7 +52,32 @@ fn unavailable(e: impl std::fmt::Display) -> BusError {
 }
 
 impl EmbeddedBus {
-    pub fn open(store: &Store, cancel: CancellationToken) -> Result<EmbeddedBus, BusError> {
+    /// Opens the queue; ids of published events are remembered for `id_retention` (a
+    /// background task forgets older ones, so the dedupe record does not grow forever).
+    pub fn open(
+        store: &Store,
+        id_retention: Duration,
+        cancel: CancellationToken,
+    ) -> Result<EmbeddedBus, BusError> {
+        let bus = Self::open_trees(store, cancel)?;
+        let sweeper = bus.clone();
+        tokio::spawn(async move {
+            loop {
+                match sweeper.purge_ids(id_retention) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired queue ids removed"),
+                    Err(e) => tracing::warn!(error = %e, "could not purge queue ids"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    _ = sweeper.inner.cancel.cancelled() => return,
+                }
+            }
+        });
+        Ok(bus)
+    }
+
+    fn open_trees(store: &Store, cancel: CancellationToken) -> Result<EmbeddedBus, BusError> {
         let db = store.db();
         Ok(EmbeddedBus {
             inner: std::sync::Arc::new(Inner {
@@ -64,6 +89,23 @@ impl EmbeddedBus {
                 cancel,
             }),
         })
+    }
+
+    /// Forgets the ids of events published longer ago than `retention`; returns how many.
+    pub fn purge_ids(&self, retention: Duration) -> Result<usize, BusError> {
+        let cutoff = now_ms() - retention.as_millis() as i64;
+        let mut removed = 0;
+        for item in self.inner.ids.iter() {
+            let (key, value) = item.map_err(unavailable)?;
+            let published = <[u8; 8]>::try_from(value.as_ref())
+                .map(i64::from_be_bytes)
+                .unwrap_or(i64::MIN);
+            if published < cutoff {
+                self.inner.ids.remove(key).map_err(unavailable)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Messages waiting or in flight.
@@ -124,12 +166,13 @@ impl Bus for EmbeddedBus {
             not_before_ms: 0,
         })?;
         let id = event.id.as_str().as_bytes();
+        let published_at = now_ms().to_be_bytes();
         let added = (&inner.queue, &inner.ids)
             .transaction(|(queue, ids)| {
                 if ids.get(id)?.is_some() {
                     return Ok(false);
                 }
-                ids.insert(id, &seq.to_be_bytes())?;
+                ids.insert(id, &published_at)?;
                 queue.insert(&seq.to_be_bytes(), value.as_slice())?;
                 Ok::<bool, ConflictableTransactionError<()>>(true)
             })
@@ -225,5 +268,77 @@ impl Acker for EmbeddedAcker {
         self.release();
         inner.wake.notify_one();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventId, EventKind, EventUser, Source};
+
+    fn event(id: &str) -> Event {
+        let now = OffsetDateTime::now_utc();
+        Event {
+            v: 1,
+            id: EventId::new(Source::Login, id),
+            kind: EventKind::Login,
+            source: Source::Login,
+            user: EventUser {
+                email: crate::event::Email::parse("a@example.com").expect("email"),
+                account_id: None,
+                roles: vec![],
+                groups: vec![],
+            },
+            product: None,
+            occurred_at: now,
+            received_at: now,
+        }
+    }
+
+    #[tokio::test]
+    async fn published_events_survive_a_restart_and_acked_ones_do_not_come_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path()).expect("open");
+            let bus = EmbeddedBus::open_trees(&store, CancellationToken::new()).expect("bus");
+            assert_eq!(
+                bus.publish(&event("one")).await.expect("publish"),
+                Published::New
+            );
+            assert_eq!(
+                bus.publish(&event("two")).await.expect("publish"),
+                Published::New
+            );
+            assert_eq!(
+                bus.publish(&event("one")).await.expect("publish"),
+                Published::Duplicate
+            );
+            let first = bus.next().await.expect("delivery");
+            assert_eq!((first.event.id.as_str(), first.attempt), ("login:one", 1));
+            first.ack().await.expect("ack");
+            // "two" is delivered but never settled: a crash here must not lose it.
+            let second = bus.next().await.expect("delivery");
+            assert_eq!(second.event.id.as_str(), "login:two");
+            drop(second);
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        let bus = EmbeddedBus::open_trees(&store, CancellationToken::new()).expect("bus");
+        assert_eq!(bus.depth(), 1);
+        let again = bus.next().await.expect("redelivery");
+        assert_eq!((again.event.id.as_str(), again.attempt), ("login:two", 2));
+        again.nak(Duration::from_millis(30)).await.expect("nak");
+        let third = bus.next().await.expect("delayed redelivery");
+        assert_eq!(third.attempt, 3);
+        third.ack().await.expect("ack");
+        assert_eq!(bus.depth(), 0);
+        assert_eq!(
+            bus.publish(&event("two")).await.expect("publish"),
+            Published::Duplicate
+        );
+        assert_eq!(bus.purge_ids(Duration::ZERO).expect("purge"), 2);
+        assert_eq!(
+            bus.publish(&event("two")).await.expect("publish"),
+            Published::New
+        );
     }
 }

@@ -64,6 +64,11 @@ async fn bad_signature_is_rejected_and_restores_nothing(mode: BusMode) {
         )
         .await;
     assert_eq!(r.status(), 401);
+    // Verified before parsing: garbage with a bad signature is a 401, not a 400.
+    let r = app
+        .post_signed(other, &new_id(), b"{not json".to_vec(), 0)
+        .await;
+    assert_eq!(r.status(), 401);
     let (status, code, detail) = error_of(app.post_login_raw(body, &[]).await).await;
     assert_eq!((status, code.as_str()), (401, "missing_signature"));
     assert!(detail.contains("webhook-id"), "{detail}");
