@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use crate::bus::{Bus, BusError, Delivery};
 use crate::config::WorkerConfig;
-use crate::directory::{CallLog, Directory, DirectoryError, ProductAccess};
+use crate::directory::{CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess};
 use crate::event::Event;
 use crate::rules::{self, Facts, Outcome};
 use crate::store::{
@@ -112,97 +112,12 @@ pub async fn process_one(
         return Ok(Handled::Duplicate);
     }
     let mut calls = CallLog::default();
-    let found = match ctx
-        .directory
-        .find_user(
-            event.user.account_id.as_deref(),
-            &event.user.email,
-            &mut calls,
-        )
-        .await
-    {
+    let (user, groups, targets) = match look_up(ctx, event, &mut calls).await {
         Ok(found) => found,
-        Err(e) if e.is_transient() => return Err(e.into()),
-        Err(e) => {
-            return finish_with(
-                ctx,
-                event,
-                attempt,
-                AuditOutcome::Failed,
-                e.to_string(),
-                calls,
-            )
-            .await;
+        Err(Stop::Retry(e)) => return Err(e),
+        Err(Stop::End(outcome, reason)) => {
+            return finish_with(ctx, event, attempt, outcome, reason, calls).await;
         }
-    };
-    let Some(user) = found else {
-        let reason = "no directory account matches this user".to_string();
-        return finish_with(
-            ctx,
-            event,
-            attempt,
-            AuditOutcome::UnknownUser,
-            reason,
-            calls,
-        )
-        .await;
-    };
-    let mut groups = match ctx
-        .directory
-        .user_groups(&user.account_id, &mut calls)
-        .await
-    {
-        Ok(g) => g,
-        Err(e) if e.is_transient() => return Err(e.into()),
-        Err(e) => {
-            return finish_with(
-                ctx,
-                event,
-                attempt,
-                AuditOutcome::Failed,
-                e.to_string(),
-                calls,
-            )
-            .await;
-        }
-    };
-    groups.extend(event.user.groups.iter().cloned());
-    let products = match ctx.directory.products(&mut calls).await {
-        Ok(p) => p,
-        Err(e) if e.is_transient() => return Err(e.into()),
-        Err(e) => {
-            return finish_with(
-                ctx,
-                event,
-                attempt,
-                AuditOutcome::Failed,
-                e.to_string(),
-                calls,
-            )
-            .await;
-        }
-    };
-    let targets: Vec<&ProductAccess> = match event.product {
-        Some(p) => match products.iter().find(|a| a.product == p) {
-            Some(access) => vec![access],
-            None => {
-                let reason = format!(
-                    "the {} directory does not license {}",
-                    ctx.directory.kind(),
-                    p.key()
-                );
-                return finish_with(
-                    ctx,
-                    event,
-                    attempt,
-                    AuditOutcome::UnsupportedProduct,
-                    reason,
-                    calls,
-                )
-                .await;
-            }
-        },
-        None => products.iter().collect(),
     };
 
     let rules = ctx.store.rules()?.rules;
@@ -225,7 +140,7 @@ pub async fn process_one(
 
     let mut outcome = EventOutcome::default();
     let mut outcomes = Vec::new();
-    for access in targets {
+    for access in &targets {
         let product = access.product;
         let state = user_record
             .products
@@ -337,6 +252,61 @@ pub async fn process_one(
     outcome.processed = processed(ctx, event, &summary);
     ctx.store.record(outcome).await?;
     Ok(Handled::Done(outcomes))
+}
+
+/// Why handling stopped before any decision.
+enum Stop {
+    /// Try again later (the bus redelivers).
+    Retry(WorkError),
+    /// Record this outcome and stop.
+    End(AuditOutcome, String),
+}
+
+impl From<DirectoryError> for Stop {
+    fn from(e: DirectoryError) -> Stop {
+        if e.is_transient() {
+            Stop::Retry(e.into())
+        } else {
+            Stop::End(AuditOutcome::Failed, e.to_string())
+        }
+    }
+}
+
+/// Finds the user, their groups (directory and identity provider) and the products to decide.
+async fn look_up(
+    ctx: &WorkerContext,
+    event: &Event,
+    calls: &mut CallLog,
+) -> Result<(DirectoryUser, Vec<String>, Vec<ProductAccess>), Stop> {
+    let dir = &ctx.directory;
+    let user = dir
+        .find_user(event.user.account_id.as_deref(), &event.user.email, calls)
+        .await?
+        .ok_or_else(|| {
+            Stop::End(
+                AuditOutcome::UnknownUser,
+                "no directory account matches this user".into(),
+            )
+        })?;
+    let mut groups = dir.user_groups(&user.account_id, calls).await?;
+    groups.extend(event.user.groups.iter().cloned());
+    let products = dir.products(calls).await?;
+    let targets = match event.product {
+        None => products,
+        Some(p) => {
+            let access = products
+                .into_iter()
+                .find(|a| a.product == p)
+                .ok_or_else(|| {
+                    Stop::End(
+                        AuditOutcome::UnsupportedProduct,
+                        format!("the {} directory does not license {}", dir.kind(), p.key()),
+                    )
+                })?;
+            vec![access]
+        }
+    };
+    Ok((user, groups, targets))
 }
 
 fn entry_failed(entry: &AuditEntry, e: &DirectoryError, calls: CallLog) -> AuditEntry {

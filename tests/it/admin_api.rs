@@ -63,30 +63,12 @@ async fn rules_are_replaced_whole_and_invalid_ones_rejected_naming_rule_and_fiel
     );
 
     // The rejected list changed nothing.
-    let v: Value = app
-        .http
-        .get(format!("{}/api/v1/rules", app.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("r")
-        .json()
-        .await
-        .expect("json");
+    let v: Value = app.admin_get("/api/v1/rules").await;
     assert_eq!(v["version"], 1);
     assert_eq!(v["rules"].as_array().expect("rules").len(), 2);
 
     // The change itself is audited.
-    let v: Value = app
-        .http
-        .get(format!("{}/api/v1/audit", app.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("r")
-        .json()
-        .await
-        .expect("json");
+    let v: Value = app.admin_get("/api/v1/audit").await;
     assert_eq!(v["entries"][0]["outcome"], "rules_changed");
     assert!(
         v["entries"][0]["actor"]

@@ -37,16 +37,7 @@ async fn a_matching_restore_rule_adds_the_user_to_the_products_default_group(mod
         "{calls:?}"
     );
     // The user record shows the licence.
-    let user: Value = app
-        .http
-        .get(format!("{}/api/v1/users/grace@example.com", app.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let user: Value = app.admin_get("/api/v1/users/grace@example.com").await;
     assert_eq!(user["products"]["jira-software"]["licensed"], true);
     assert_eq!(
         user["products"]["jira-software"]["groups_added"][0],
@@ -85,16 +76,7 @@ async fn no_matching_rule_waits_for_an_admin(mode: BusMode) {
         .await;
     assert_eq!(entry["rule"], Value::Null);
     assert!(app.sim.group_adds("acc-zed").is_empty());
-    let pending: Value = app
-        .http
-        .get(format!("{}/api/v1/requests", app.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let pending: Value = app.admin_get("/api/v1/requests").await;
     let requests = pending["requests"].as_array().expect("requests");
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0]["email"], "zed@example.com");

@@ -211,6 +211,19 @@ token_sha256 = ["{admin}"]
             .expect("request")
     }
 
+    /// `GET` an admin endpoint with the admin token; asserts 200 and returns the JSON.
+    pub async fn admin_get(&self, path_and_query: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path_and_query}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 200, "GET {path_and_query}");
+        r.json().await.expect("json")
+    }
+
     pub async fn audit(&self, email: &str) -> Vec<Value> {
         let r = self
             .http
