@@ -250,3 +250,38 @@ async fn nats_unavailable_answers_503_and_loses_nothing_accepted() {
     assert_eq!(app.sim.group_adds("acc-grace").len(), 1);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn started_while_nats_is_down_it_is_not_ready_then_recovers_by_itself() {
+    let options = Options {
+        nats_down_at_start: true,
+        ..Default::default()
+    };
+    let mut app = TestApp::start_with(BusMode::Nats, options).await;
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 503);
+    let v: Value = ready.json().await.expect("json");
+    assert_eq!(v["error"], "not_ready");
+    assert!(
+        v["detail"].as_str().expect("detail").starts_with("bus:"),
+        "{v}"
+    );
+    let r = app.login("grace@example.com", Some("jira-software")).await;
+    assert_eq!(r.status(), 503);
+    app.nats.as_mut().expect("nats").restart();
+    app.wait_ready().await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_outcome("grace@example.com", "restored").await;
+    app.stop().await;
+}

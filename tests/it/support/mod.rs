@@ -54,14 +54,15 @@ pub struct TestApp {
 /// Settings a test may change.
 pub struct Options {
     pub max_deliver: u32,
-    pub extra_toml: String,
+    /// Start with NATS stopped (its port known), to test starting without the bus.
+    pub nats_down_at_start: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             max_deliver: 6,
-            extra_toml: String::new(),
+            nats_down_at_start: false,
         }
     }
 }
@@ -73,7 +74,10 @@ impl TestApp {
 
     pub async fn start_with(mode: BusMode, options: Options) -> TestApp {
         let sim = JiraSim::start().await;
-        let nats = (mode == BusMode::Nats).then(NatsServer::start);
+        let mut nats = (mode == BusMode::Nats).then(NatsServer::start);
+        if options.nats_down_at_start {
+            nats.as_mut().expect("nats mode").stop();
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -111,7 +115,6 @@ backoff_initial_ms = 100
 backoff_max_ms = 800
 [admin]
 token_sha256 = ["{admin}"]
-{extra}
 "#,
             store = dir.path().join("state").display(),
             site = sim.url,
@@ -119,7 +122,6 @@ token_sha256 = ["{admin}"]
             token = jira_sim::SIM_TOKEN,
             max_deliver = options.max_deliver,
             admin = hex::encode(Sha256::digest(ADMIN_TOKEN.as_bytes())),
-            extra = options.extra_toml,
         );
         let config = Config::from_toml(&toml).expect("test config is valid");
         let app = Application::build(config, listener)
@@ -133,7 +135,9 @@ token_sha256 = ["{admin}"]
             app: Some(app),
             _dir: dir,
         };
-        test.wait_ready().await;
+        if !options.nats_down_at_start {
+            test.wait_ready().await;
+        }
         test
     }
 
