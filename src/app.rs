@@ -131,7 +131,7 @@ impl Application {
             }
         };
         let directory: Arc<dyn Directory> = match config.directory.kind {
-            DirectoryKind::Sandbox => Arc::new(Sandbox::new()),
+            DirectoryKind::Sandbox => Arc::new(Sandbox::open(store.db())?),
             DirectoryKind::JiraCloud => Arc::new(JiraCloud::new(&config.directory)?),
         };
 

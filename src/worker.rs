@@ -288,6 +288,13 @@ async fn look_up(
                 "no directory account matches this user".into(),
             )
         })?;
+    if !user.active {
+        // A deactivated account cannot use a licence; restoring would only spend a seat.
+        return Err(Stop::End(
+            AuditOutcome::AccountInactive,
+            "the directory account is deactivated; reactivate it before restoring a licence".into(),
+        ));
+    }
     let mut groups = dir.user_groups(&user.account_id, calls).await?;
     groups.extend(event.user.groups.iter().cloned());
     let products = dir.products(calls).await?;

@@ -24,6 +24,8 @@ struct SandboxProduct {
 pub struct Sandbox {
     users: Mutex<BTreeMap<String, SandboxUser>>,
     products: Vec<SandboxProduct>,
+    /// Where memberships are kept, so a restarted sandbox remembers what was restored.
+    tree: Option<sled::Tree>,
 }
 
 /// The sandbox's users: (email, account id, groups).
@@ -49,6 +51,25 @@ impl Default for Sandbox {
 }
 
 impl Sandbox {
+    /// A sandbox whose memberships persist in the `sandbox_directory` tree of `db`.
+    pub fn open(db: &sled::Db) -> Result<Sandbox, DirectoryError> {
+        let fail = |e: sled::Error| DirectoryError::Permanent(format!("sandbox state: {e}"));
+        let tree = db.open_tree("sandbox_directory").map_err(fail)?;
+        let mut sandbox = Sandbox::new();
+        if let Ok(users) = sandbox.users.get_mut() {
+            for user in users.values_mut() {
+                if let Some(saved) = tree.get(&user.account_id).map_err(fail)?
+                    && let Ok(groups) = serde_json::from_slice(&saved)
+                {
+                    user.groups = groups;
+                }
+            }
+        }
+        sandbox.tree = Some(tree);
+        Ok(sandbox)
+    }
+
+    /// A sandbox in memory only.
     pub fn new() -> Sandbox {
         let users = USERS
             .iter()
@@ -82,6 +103,7 @@ impl Sandbox {
                     seats: 3,
                 },
             ],
+            tree: None,
         }
     }
 
@@ -178,7 +200,51 @@ impl Directory for Sandbox {
             return Ok(Added::AlreadyMember);
         }
         user.groups.push(group.name.clone());
+        if let Some(tree) = &self.tree {
+            let saved = serde_json::to_vec(&user.groups).unwrap_or_default();
+            tree.insert(account_id, saved)
+                .map_err(|e| DirectoryError::Transient(format!("sandbox state: {e}")))?;
+        }
         calls.push("POST", "sandbox:/group/user", Some(201), 1);
         Ok(Added::Added)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_restored_sandbox_membership_survives_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let group = GroupRef {
+            id: "sandbox-group-jsw".into(),
+            name: "jira-software-users".into(),
+        };
+        {
+            let db = sled::open(dir.path()).expect("db");
+            let sandbox = Sandbox::open(&db).expect("sandbox");
+            let added = sandbox
+                .add_to_group("sandbox-grace", &group, &mut CallLog::default())
+                .await
+                .expect("add");
+            assert_eq!(added, Added::Added);
+            db.flush().expect("flush");
+        }
+        let db = sled::open(dir.path()).expect("db");
+        let sandbox = Sandbox::open(&db).expect("sandbox");
+        let groups = sandbox
+            .user_groups("sandbox-grace", &mut CallLog::default())
+            .await
+            .expect("groups");
+        assert!(
+            groups.contains(&"jira-software-users".to_string()),
+            "{groups:?}"
+        );
+        let again = sandbox
+            .add_to_group("sandbox-grace", &group, &mut CallLog::default())
+            .await
+            .expect("add");
+        assert_eq!(again, Added::AlreadyMember);
     }
 }

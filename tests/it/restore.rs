@@ -117,3 +117,41 @@ async fn a_user_unknown_to_the_directory_is_audited_not_retried() {
     assert_eq!(entry["attempt"], 1);
     assert!(app.sim.calls().iter().all(|c| c.method == "GET"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivated_account_is_not_given_a_seat() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    let body = serde_json::json!({
+        "type": "login.succeeded",
+        "user": {"email": "ivy@example.com", "account_id": "acc-ivy"},
+        "product": "jira-software",
+        "occurred_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).expect("time"),
+    });
+    let r = app
+        .post_signed(
+            SECRET_A,
+            &new_id(),
+            serde_json::to_vec(&body).expect("json"),
+            0,
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let entry = app
+        .wait_for_outcome("ivy@example.com", "account_inactive")
+        .await;
+    assert!(
+        entry["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("deactivated")
+    );
+    assert!(app.sim.group_adds("acc-ivy").is_empty());
+    // Looked up by account id, not by search (which hides inactive users).
+    assert!(
+        app.sim
+            .calls()
+            .iter()
+            .any(|c| c.path == "/rest/api/3/user" && c.query == "accountId=acc-ivy")
+    );
+}

@@ -35,6 +35,7 @@ struct SimUser {
     account_id: String,
     email: String,
     groups: Vec<String>,
+    active: bool,
 }
 
 pub struct Sim {
@@ -66,12 +67,15 @@ impl JiraSim {
             ("acc-grace", "grace@example.com", vec!["engineering"]),
             ("acc-zed", "zed@example.com", vec![]),
             ("acc-bob", "bob@contractor.example.net", vec!["contractors"]),
+            ("acc-ivy", "ivy@example.com", vec![]),
         ]
         .into_iter()
         .map(|(id, email, groups)| SimUser {
             account_id: id.into(),
             email: email.into(),
             groups: groups.into_iter().map(String::from).collect(),
+            // ivy's account is deactivated.
+            active: id != "acc-ivy",
         })
         .collect();
         let sim = Arc::new(Sim {
@@ -209,7 +213,7 @@ fn base64_encode(s: &str) -> String {
 type Q = Query<std::collections::HashMap<String, String>>;
 
 fn user_json(u: &SimUser) -> Value {
-    json!({"accountId": u.account_id, "emailAddress": u.email, "active": true, "accountType": "atlassian", "displayName": u.email})
+    json!({"accountId": u.account_id, "emailAddress": u.email, "active": u.active, "accountType": "atlassian", "displayName": u.email})
 }
 
 async fn search(State(sim): State<Arc<Sim>>, Query(q): Q) -> Json<Value> {
