@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::admin;
+use crate::admin::{self, Role, TokenHash};
 use crate::bus::Bus;
 use crate::bus::embedded::EmbeddedBus;
 use crate::bus::nats::NatsBus;
@@ -33,8 +33,9 @@ use crate::worker::{self, WorkerContext, WorkerSettings};
 pub struct AppState {
     pub store: Store,
     pub bus: Arc<dyn Bus>,
+    pub directory: Arc<dyn Directory>,
     pub login: LoginSource,
-    pub admin_hashes: Vec<[u8; 32]>,
+    pub tokens: Vec<TokenHash>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,17 +80,27 @@ impl Application {
             .iter()
             .map(|s| s.expose_secret().to_string())
             .collect::<Vec<_>>();
-        let mut admin_hashes = config
-            .admin
-            .token_sha256
-            .iter()
-            .map(|h| {
-                let bytes = hex::decode(h)
-                    .map_err(|_| StartError::Config("admin.token_sha256: not hex".into()))?;
-                <[u8; 32]>::try_from(bytes)
-                    .map_err(|_| StartError::Config("admin.token_sha256: not 32 bytes".into()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let hashes = |key: &str, list: &[String], role: Role| {
+            list.iter()
+                .map(|h| {
+                    let bytes = hex::decode(h)
+                        .map_err(|_| StartError::Config(format!("{key}: not hex")))?;
+                    let sha256 = <[u8; 32]>::try_from(bytes)
+                        .map_err(|_| StartError::Config(format!("{key}: not 32 bytes")))?;
+                    Ok(TokenHash { sha256, role })
+                })
+                .collect::<Result<Vec<_>, StartError>>()
+        };
+        let mut tokens = hashes(
+            "admin.token_sha256",
+            &config.admin.token_sha256,
+            Role::Admin,
+        )?;
+        tokens.extend(hashes(
+            "admin.viewer_token_sha256",
+            &config.admin.viewer_token_sha256,
+            Role::Viewer,
+        )?);
         let sandbox = if config.is_sandbox() {
             let creds = sandbox::load_or_create(&config.store.path).map_err(|source| {
                 StartError::Sandbox {
@@ -100,8 +111,11 @@ impl Application {
             if secrets.is_empty() {
                 secrets.push(creds.login_secret.clone());
             }
-            if admin_hashes.is_empty() {
-                admin_hashes.push(Sha256::digest(creds.admin_token.as_bytes()).into());
+            if !tokens.iter().any(|t| t.role == Role::Admin) {
+                tokens.push(TokenHash {
+                    sha256: Sha256::digest(creds.admin_token.as_bytes()).into(),
+                    role: Role::Admin,
+                });
             }
             if store.rules()?.version == 0 {
                 store
@@ -138,11 +152,12 @@ impl Application {
         let state = Arc::new(AppState {
             store: store.clone(),
             bus: bus.clone(),
+            directory: directory.clone(),
             login: LoginSource {
                 secrets,
                 tolerance_secs: config.sources.login.tolerance_secs as i64,
             },
-            admin_hashes,
+            tokens,
         });
         let ctx = Arc::new(WorkerContext {
             store: store.clone(),
@@ -218,10 +233,17 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/hooks/login", post(ingress::login))
-        .route("/api/v1/rules", get(admin::get_rules).put(admin::put_rules))
-        .route("/api/v1/audit", get(admin::audit))
-        .route("/api/v1/requests", get(admin::requests))
-        .route("/api/v1/users/{email}", get(admin::user))
+        .route(
+            "/api/v1/rules",
+            get(admin::rules::get).put(admin::rules::put),
+        )
+        .route("/api/v1/rules/explain", post(admin::rules::explain))
+        .route("/api/v1/rules/simulate", post(admin::rules::simulate))
+        .route("/api/v1/audit", get(admin::audit::list))
+        .route("/api/v1/audit.csv", get(admin::audit::csv))
+        .route("/api/v1/requests", get(admin::users::requests))
+        .route("/api/v1/users/{email}", get(admin::users::user))
+        .route("/api/v1/reclaimed", post(admin::users::reclaimed))
         .fallback(http_error::not_found)
         .method_not_allowed_fallback(http_error::method_not_allowed)
         .with_state(state)

@@ -206,8 +206,10 @@ impl Default for WorkerConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminConfig {
-    /// Hex SHA-256 of each accepted admin bearer token.
+    /// Hex SHA-256 of each accepted admin bearer token (may read and change everything).
     pub token_sha256: Vec<String>,
+    /// Hex SHA-256 of each accepted viewer token (read-only: rules, explain, simulate, audit).
+    pub viewer_token_sha256: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -343,11 +345,16 @@ impl Config {
                 problems.push(format!("sources.login.secrets[{i}]: {e}"));
             }
         }
-        for (i, hash) in self.admin.token_sha256.iter().enumerate() {
-            if hash.len() != 64 || hex::decode(hash).is_err() {
-                problems.push(format!(
-                    "admin.token_sha256[{i}]: must be 64 hex digits (the SHA-256 of a token)"
-                ));
+        for (key, list) in [
+            ("admin.token_sha256", &self.admin.token_sha256),
+            ("admin.viewer_token_sha256", &self.admin.viewer_token_sha256),
+        ] {
+            for (i, hash) in list.iter().enumerate() {
+                if hash.len() != 64 || hex::decode(hash).is_err() {
+                    problems.push(format!(
+                        "{key}[{i}]: must be 64 hex digits (the SHA-256 of a token)"
+                    ));
+                }
             }
         }
         match self.directory.kind {

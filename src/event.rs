@@ -47,6 +47,15 @@ impl Email {
     }
 }
 
+impl JsonSchema for Email {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Email".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "email", "maxLength": 254})
+    }
+}
+
 impl TryFrom<String> for Email {
     type Error = String;
     fn try_from(value: String) -> Result<Self, Self::Error> {

@@ -18,6 +18,8 @@ use crate::signature::{self, SignatureError, SignedHeaders, WebhookSecret};
 
 /// Largest body a receiver reads.
 pub const MAX_BODY: usize = 64 * 1024;
+/// Largest admin body (a rule list of a few thousand rules).
+pub const MAX_ADMIN_BODY: usize = 4 * 1024 * 1024;
 
 /// Settings of the login receiver.
 pub struct LoginSource {
@@ -25,23 +27,23 @@ pub struct LoginSource {
     pub tolerance_secs: i64,
 }
 
-/// Reads at most `MAX_BODY` bytes, answering 413 past that (before reading it all).
-pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+/// Reads at most `limit` bytes, answering 413 past that (before reading it all).
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            format!("the body is larger than {MAX_BODY} bytes"),
+            format!("the body is larger than {limit} bytes"),
         )
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
+    if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, MAX_BODY)
+    axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())
 }
@@ -56,7 +58,7 @@ pub async fn login(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body = read_body(&headers, body).await?;
+    let body = read_body(&headers, body, MAX_BODY).await?;
     let source = &state.login;
     let now = OffsetDateTime::now_utc();
     let signed = SignedHeaders {

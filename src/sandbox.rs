@@ -77,6 +77,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// (another product, another domain) waits for an admin.
 pub fn starter_rules() -> Vec<Rule> {
     vec![Rule {
+        enabled: true,
+        message: None,
         name: "sandbox: example.com staff get Jira Software back".into(),
         when: Conditions {
             domains: Some(vec!["example.com".into()]),

@@ -2,7 +2,6 @@
 //! `process_one` is the step (tests drive it directly); `run` adds concurrency, ack/nak,
 //! backoff and the bounded number of deliveries.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +15,11 @@ use crate::bus::{Bus, BusError, Delivery};
 use crate::config::WorkerConfig;
 use crate::directory::{CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess};
 use crate::event::Event;
-use crate::rules::{self, Facts, Outcome};
+use crate::event::{EventUser, Product};
+use crate::rules::{Facts, Outcome, Seats};
 use crate::store::{
-    AuditEntry, AuditOutcome, EventOutcome, ProcessedRecord, ProductState, RequestRecord,
-    RequestState, Store, StoreError, UserRecord,
+    AuditEntry, AuditOutcome, EventOutcome, ProcessedRecord, RequestRecord, RequestState, Store,
+    StoreError, UserRecord,
 };
 
 pub struct WorkerContext {
@@ -112,7 +112,18 @@ pub async fn process_one(
         return Ok(Handled::Duplicate);
     }
     let mut calls = CallLog::default();
-    let (user, groups, targets) = match look_up(ctx, event, &mut calls).await {
+    let LookedUp {
+        user,
+        groups,
+        targets,
+    } = match look_up(
+        ctx.directory.as_ref(),
+        &event.user,
+        event.product,
+        &mut calls,
+    )
+    .await
+    {
         Ok(found) => found,
         Err(Stop::Retry(e)) => return Err(e),
         Err(Stop::End(outcome, reason)) => {
@@ -120,37 +131,22 @@ pub async fn process_one(
         }
     };
 
-    let rules = ctx.store.rules()?.rules;
+    let rules = ctx.store.compiled_rules()?;
     let mut user_record = ctx
         .store
         .user(&event.user.email)?
-        .unwrap_or_else(|| UserRecord {
-            v: 1,
-            email: event.user.email.clone(),
-            account_id: None,
-            last_login: None,
-            products: BTreeMap::new(),
-        });
+        .unwrap_or_else(|| UserRecord::new(&event.user.email));
     user_record.account_id = Some(user.account_id.clone());
-    user_record.last_login = Some(
-        user_record
-            .last_login
-            .map_or(event.occurred_at, |l| l.max(event.occurred_at)),
-    );
+    user_record.last_login = Some(latest(user_record.last_login, event.occurred_at));
+    user_record.groups = groups.clone();
+    user_record.roles = event.user.roles.clone();
 
     let mut outcome = EventOutcome::default();
     let mut outcomes = Vec::new();
     for access in &targets {
         let product = access.product;
-        let state = user_record
-            .products
-            .entry(product)
-            .or_insert_with(ProductState::default);
-        state.last_login = Some(
-            state
-                .last_login
-                .map_or(event.occurred_at, |l| l.max(event.occurred_at)),
-        );
+        let state = user_record.products.entry(product).or_default();
+        state.last_login = Some(latest(state.last_login, event.occurred_at));
         let mut entry = base_entry(event, attempt, AuditOutcome::AlreadyLicensed, "");
         entry.account_id = Some(user.account_id.clone());
         entry.product = Some(product);
@@ -164,24 +160,31 @@ pub async fn process_one(
         });
         if holds {
             state.licensed = true;
+            state.reclaimed = None;
             entry.reason = format!("already holds a {} licence", product.key());
         } else {
-            let facts = Facts {
-                email: &event.user.email,
-                groups: &groups,
-                roles: &event.user.roles,
+            let facts = Facts::new(
+                &event.user.email,
+                &groups,
+                &event.user.roles,
                 product,
-                source: event.source,
-            };
-            let decision = rules::decide(&facts, &rules, Some(access.seats));
+                event.source,
+                state.reclaimed.is_some(),
+            );
+            let decision = rules.decide(&facts, Some(access.seats));
             entry = entry.with_decision(&decision);
             entry.outcome = AuditOutcome::from_rule(decision.outcome);
             entry.reason = decision.reason.clone();
             match decision.outcome {
                 Outcome::Restore => {
+                    // Exactly the groups that were reclaimed, when recorded; else the defaults.
+                    let to_add = match &state.reclaimed {
+                        Some(r) if !r.groups.is_empty() => r.groups.clone(),
+                        _ => access.default_groups.clone(),
+                    };
                     let mut added = Vec::new();
                     let mut failure = None;
-                    for group in &access.default_groups {
+                    for group in &to_add {
                         match ctx
                             .directory
                             .add_to_group(&user.account_id, group, &mut calls)
@@ -205,7 +208,7 @@ pub async fn process_one(
                             }
                         }
                     }
-                    if access.default_groups.is_empty() {
+                    if to_add.is_empty() {
                         failure = Some(DirectoryError::Permanent(format!(
                             "{} has no default access group to add the user to",
                             product.key()
@@ -216,7 +219,9 @@ pub async fn process_one(
                             state.licensed = true;
                             state.restored_at = Some(OffsetDateTime::now_utc());
                             state.groups_added = added;
+                            state.reclaimed = None;
                             ctx.directory.invalidate_products();
+                            entry.seats_after = seats_now(ctx, product, &mut calls).await;
                         }
                         Some(e) => {
                             entry.outcome = AuditOutcome::Failed;
@@ -255,7 +260,7 @@ pub async fn process_one(
 }
 
 /// Why handling stopped before any decision.
-enum Stop {
+pub enum Stop {
     /// Try again later (the bus redelivers).
     Retry(WorkError),
     /// Record this outcome and stop.
@@ -272,15 +277,24 @@ impl From<DirectoryError> for Stop {
     }
 }
 
+/// What the directory says about the user of an event.
+pub struct LookedUp {
+    pub user: DirectoryUser,
+    /// Groups from the directory and the identity provider together.
+    pub groups: Vec<String>,
+    /// The products to decide: the event's, or every product the directory licenses.
+    pub targets: Vec<ProductAccess>,
+}
+
 /// Finds the user, their groups (directory and identity provider) and the products to decide.
-async fn look_up(
-    ctx: &WorkerContext,
-    event: &Event,
+pub async fn look_up(
+    dir: &dyn Directory,
+    event_user: &EventUser,
+    product: Option<Product>,
     calls: &mut CallLog,
-) -> Result<(DirectoryUser, Vec<String>, Vec<ProductAccess>), Stop> {
-    let dir = &ctx.directory;
+) -> Result<LookedUp, Stop> {
     let user = dir
-        .find_user(event.user.account_id.as_deref(), &event.user.email, calls)
+        .find_user(event_user.account_id.as_deref(), &event_user.email, calls)
         .await?
         .ok_or_else(|| {
             Stop::End(
@@ -296,9 +310,9 @@ async fn look_up(
         ));
     }
     let mut groups = dir.user_groups(&user.account_id, calls).await?;
-    groups.extend(event.user.groups.iter().cloned());
+    groups.extend(event_user.groups.iter().cloned());
     let products = dir.products(calls).await?;
-    let targets = match event.product {
+    let targets = match product {
         None => products,
         Some(p) => {
             let access = products
@@ -313,7 +327,29 @@ async fn look_up(
             vec![access]
         }
     };
-    Ok((user, groups, targets))
+    Ok(LookedUp {
+        user,
+        groups,
+        targets,
+    })
+}
+
+fn latest(known: Option<OffsetDateTime>, seen: OffsetDateTime) -> OffsetDateTime {
+    known.map_or(seen, |k| k.max(seen))
+}
+
+/// A product's seats as the directory reports them now (best effort: audit detail only).
+async fn seats_now(ctx: &WorkerContext, product: Product, calls: &mut CallLog) -> Option<Seats> {
+    match ctx.directory.products(calls).await {
+        Ok(products) => products
+            .into_iter()
+            .find(|p| p.product == product)
+            .map(|p| p.seats),
+        Err(e) => {
+            tracing::debug!(error = %e, "seats after the restore could not be read");
+            None
+        }
+    }
 }
 
 fn entry_failed(entry: &AuditEntry, e: &DirectoryError, calls: CallLog) -> AuditEntry {

@@ -319,7 +319,7 @@ impl Directory for JiraCloud {
                         .default_groups_details
                         .into_iter()
                         .map(|g| GroupRef {
-                            id: g.group_id,
+                            id: Some(g.group_id),
                             name: g.name,
                         })
                         .collect(),
@@ -355,7 +355,11 @@ impl Directory for JiraCloud {
             .call(
                 Method::POST,
                 "/rest/api/3/group/user",
-                &[("groupId", group.id.as_str())],
+                // By id when known (names can be renamed); by name for recorded reclaims.
+                &[match &group.id {
+                    Some(id) => ("groupId", id.as_str()),
+                    None => ("groupname", group.name.as_str()),
+                }],
                 Some(serde_json::json!({ "accountId": account_id })),
                 calls,
             )

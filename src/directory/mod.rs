@@ -34,10 +34,14 @@ pub struct DirectoryUser {
     pub active: bool,
 }
 
-/// A group, by id (Cloud APIs) and name (rules and audit).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A group, by id (Cloud APIs, when known) and name (rules, audit, Data Center).
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct GroupRef {
-    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub name: String,
 }
 

@@ -89,7 +89,7 @@ impl Sandbox {
                 SandboxProduct {
                     product: Product::JiraSoftware,
                     group: GroupRef {
-                        id: "sandbox-group-jsw".into(),
+                        id: Some("sandbox-group-jsw".into()),
                         name: "jira-software-users".into(),
                     },
                     seats: 10,
@@ -97,7 +97,7 @@ impl Sandbox {
                 SandboxProduct {
                     product: Product::JiraServicedesk,
                     group: GroupRef {
-                        id: "sandbox-group-jsm".into(),
+                        id: Some("sandbox-group-jsm".into()),
                         name: "jira-servicedesk-users".into(),
                     },
                     seats: 3,
@@ -218,7 +218,7 @@ mod tests {
     async fn a_restored_sandbox_membership_survives_a_restart() {
         let dir = tempfile::tempdir().expect("tempdir");
         let group = GroupRef {
-            id: "sandbox-group-jsw".into(),
+            id: Some("sandbox-group-jsw".into()),
             name: "jira-software-users".into(),
         };
         {

@@ -1,17 +1,20 @@
 //! State in sled: one tree per kind of record, JSON values carrying a version `v`. Records that
 //! change together change in one transaction, and are flushed to disk before a message is acked.
 
-use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use time::OffsetDateTime;
 
-use crate::event::{Email, Product, Source};
-use crate::rules::{Decision, Outcome, Rule, Seats};
+use crate::event::Email;
+use crate::rules::{Rule, RuleSet};
+
+mod records;
+pub use records::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,185 +28,6 @@ pub enum StoreError {
     FlushJoin,
 }
 
-/// What the worker did about one product for one event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuditOutcome {
-    Restored,
-    AlreadyLicensed,
-    ApprovalRequired,
-    Denied,
-    UnknownUser,
-    AccountInactive,
-    UnsupportedProduct,
-    Failed,
-    RulesChanged,
-}
-
-impl AuditOutcome {
-    pub fn from_rule(outcome: Outcome) -> AuditOutcome {
-        match outcome {
-            Outcome::Restore => AuditOutcome::Restored,
-            Outcome::Approve => AuditOutcome::ApprovalRequired,
-            Outcome::Deny => AuditOutcome::Denied,
-        }
-    }
-    pub fn key(self) -> &'static str {
-        match self {
-            AuditOutcome::Restored => "restored",
-            AuditOutcome::AlreadyLicensed => "already_licensed",
-            AuditOutcome::ApprovalRequired => "approval_required",
-            AuditOutcome::Denied => "denied",
-            AuditOutcome::UnknownUser => "unknown_user",
-            AuditOutcome::AccountInactive => "account_inactive",
-            AuditOutcome::UnsupportedProduct => "unsupported_product",
-            AuditOutcome::Failed => "failed",
-            AuditOutcome::RulesChanged => "rules_changed",
-        }
-    }
-}
-
-/// One call made to the directory, as recorded in the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DirectoryCall {
-    pub method: String,
-    pub path: String,
-    /// Final HTTP status; `None` when no answer came (timeout, connection error).
-    pub status: Option<u16>,
-    pub attempts: u32,
-}
-
-/// One audit record: every decision and action, who, what, which rule, source, latency.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub v: u32,
-    /// Time-ordered id (assigned when written).
-    #[serde(default)]
-    pub id: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    pub outcome: AuditOutcome,
-    pub event_id: Option<String>,
-    pub source: Option<Source>,
-    pub user: Option<Email>,
-    pub account_id: Option<String>,
-    pub product: Option<Product>,
-    pub rule: Option<String>,
-    pub reason: String,
-    #[serde(default)]
-    pub directory_calls: Vec<DirectoryCall>,
-    pub seats_before: Option<Seats>,
-    /// From the event's `occurred_at` to the moment this was recorded.
-    pub latency_ms: Option<i64>,
-    /// Delivery attempt of the event that led here.
-    pub attempt: Option<u32>,
-    /// For admin actions: a short hash of the admin token that acted.
-    pub actor: Option<String>,
-}
-
-impl AuditEntry {
-    pub fn new(outcome: AuditOutcome, reason: impl Into<String>) -> AuditEntry {
-        AuditEntry {
-            v: 1,
-            id: String::new(),
-            at: OffsetDateTime::now_utc(),
-            outcome,
-            event_id: None,
-            source: None,
-            user: None,
-            account_id: None,
-            product: None,
-            rule: None,
-            reason: reason.into(),
-            directory_calls: Vec::new(),
-            seats_before: None,
-            latency_ms: None,
-            attempt: None,
-            actor: None,
-        }
-    }
-    pub fn with_decision(mut self, d: &Decision) -> AuditEntry {
-        self.rule = d.rule.clone();
-        self
-    }
-}
-
-/// Licence state of one user for one product.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProductState {
-    pub licensed: bool,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub restored_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub last_login: Option<OffsetDateTime>,
-    /// Groups reinstate added, exactly.
-    #[serde(default)]
-    pub groups_added: Vec<String>,
-}
-
-/// A user reinstate has seen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserRecord {
-    pub v: u32,
-    pub email: Email,
-    pub account_id: Option<String>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub last_login: Option<OffsetDateTime>,
-    pub products: BTreeMap<Product, ProductState>,
-}
-
-/// A request waiting for an admin (one open request per user and product).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestRecord {
-    pub v: u32,
-    pub id: String,
-    pub state: RequestState,
-    pub email: Email,
-    pub account_id: Option<String>,
-    pub product: Product,
-    pub source: Source,
-    pub event_id: String,
-    pub reason: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestState {
-    PendingApproval,
-}
-
-/// The outcome of an event already handled (idempotency), with an expiry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcessedRecord {
-    pub v: u32,
-    pub outcome: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-}
-
-/// The live rule list, versioned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RulesDoc {
-    pub v: u32,
-    pub version: u64,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub updated_at: Option<OffsetDateTime>,
-    pub rules: Vec<Rule>,
-}
-
-/// Everything one event changes, written in one transaction.
-#[derive(Debug, Default)]
-pub struct EventOutcome {
-    pub user: Option<UserRecord>,
-    pub audit: Vec<AuditEntry>,
-    pub requests: Vec<RequestRecord>,
-    pub processed: Option<(String, ProcessedRecord)>,
-}
-
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -214,6 +38,24 @@ pub struct Store {
     audit_by_user: sled::Tree,
     requests: sled::Tree,
     rules: sled::Tree,
+    /// The live rules, compiled; replaced whenever the rules change (one process owns sled).
+    compiled: Arc<Mutex<Option<Arc<RuleSet>>>>,
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub user: Option<Email>,
+    /// Inclusive.
+    pub from: Option<OffsetDateTime>,
+    /// Exclusive.
+    pub to: Option<OffsetDateTime>,
+    pub outcome: Option<AuditOutcome>,
+    pub source: Option<crate::event::Source>,
+}
+
+fn ms_key(t: OffsetDateTime) -> [u8; 8] {
+    ((t.unix_timestamp_nanos() / 1_000_000).max(0) as u64).to_be_bytes()
 }
 
 const RULES_KEY: &[u8] = b"current";
@@ -241,6 +83,7 @@ impl Store {
             audit_by_user: db.open_tree("audit_by_user")?,
             requests: db.open_tree("requests")?,
             rules: db.open_tree("rules")?,
+            compiled: Arc::new(Mutex::new(None)),
             db,
         })
     }
@@ -353,45 +196,54 @@ impl Store {
         self.flush().await
     }
 
-    /// Audit entries newest first, optionally of one user, at most `limit`, older than `before`.
+    /// Audit entries matching `filter`, newest first, at most `limit`, older than the entry
+    /// whose id is `before` (the cursor of the previous page).
     pub fn audit(
         &self,
-        user: Option<&Email>,
+        filter: &AuditFilter,
         limit: usize,
         before: Option<&str>,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let before_key = before.and_then(|b| hex::decode(b).ok());
+        let mut hi: Vec<u8> = filter.to.map_or(vec![0xff; 16], |t| ms_key(t).to_vec());
+        if let Some(b) = before.and_then(|b| hex::decode(b).ok())
+            && b < hi
+        {
+            hi = b;
+        }
+        let lo: Vec<u8> = filter.from.map(|t| ms_key(t).to_vec()).unwrap_or_default();
+        let (tree, prefix) = match &filter.user {
+            Some(email) => (&self.audit_by_user, email.user_key().into_bytes()),
+            None => (&self.audit, Vec::new()),
+        };
+        let start = [prefix.as_slice(), &lo].concat();
+        let end = [prefix.as_slice(), &hi].concat();
         let mut out = Vec::new();
-        match user {
-            Some(email) => {
-                let prefix = email.user_key();
-                let mut iter = self.audit_by_user.scan_prefix(prefix.as_bytes());
-                while let Some(item) = iter.next_back() {
-                    let (key, _) = item?;
-                    let audit_key = &key[prefix.len()..];
-                    if before_key.as_deref().is_some_and(|b| audit_key >= b) {
-                        continue;
-                    }
-                    if let Some(value) = self.audit.get(audit_key)? {
-                        out.push(dec(&value)?);
-                        if out.len() >= limit {
-                            break;
-                        }
-                    }
+        for item in tree.range(start..end).rev() {
+            let (key, value) = item?;
+            let entry: AuditEntry = if filter.user.is_some() {
+                match self.audit.get(&key[prefix.len()..])? {
+                    Some(v) => dec(&v)?,
+                    None => continue,
                 }
+            } else {
+                dec(&value)?
+            };
+            if filter.outcome.is_some_and(|o| o != entry.outcome)
+                || filter.source.is_some_and(|s| Some(s) != entry.source)
+            {
+                continue;
             }
-            None => {
-                let range = match &before_key {
-                    Some(b) => self.audit.range(..b.as_slice()),
-                    None => self.audit.iter(),
-                };
-                for item in range.rev().take(limit) {
-                    let (_, value) = item?;
-                    out.push(dec(&value)?);
-                }
+            out.push(entry);
+            if out.len() >= limit {
+                break;
             }
         }
         Ok(out)
+    }
+
+    /// Every user reinstate knows, in key order.
+    pub fn users(&self) -> impl Iterator<Item = Result<UserRecord, StoreError>> + '_ {
+        self.users.iter().values().map(|v| dec(&v?))
     }
 
     pub fn requests(&self) -> Result<Vec<RequestRecord>, StoreError> {
@@ -424,13 +276,17 @@ impl Store {
             rules,
         };
         self.rules.insert(RULES_KEY, enc(&doc)?)?;
+        if let Ok(mut compiled) = self.compiled.lock() {
+            *compiled = Some(Arc::new(RuleSet::compile(&doc.rules)));
+        }
         let mut entry = AuditEntry::new(
             AuditOutcome::RulesChanged,
             format!(
-                "rules replaced: version {} → {} ({} rules)",
+                "rules version {} → {} ({} rules): {}",
                 old.version,
                 doc.version,
-                doc.rules.len()
+                doc.rules.len(),
+                crate::rules::describe_change(&old.rules, &doc.rules),
             ),
         );
         entry.actor = Some(actor.to_string());
@@ -440,6 +296,57 @@ impl Store {
         })
         .await?;
         Ok(doc)
+    }
+
+    /// The live rules, compiled once per change.
+    pub fn compiled_rules(&self) -> Result<Arc<RuleSet>, StoreError> {
+        if let Ok(cache) = self.compiled.lock()
+            && let Some(set) = cache.as_ref()
+        {
+            return Ok(set.clone());
+        }
+        let set = Arc::new(RuleSet::compile(&self.rules()?.rules));
+        if let Ok(mut cache) = self.compiled.lock() {
+            *cache = Some(set.clone());
+        }
+        Ok(set)
+    }
+
+    /// Records that a user's licence was reclaimed and which groups were removed, so that a
+    /// later restore puts back exactly those. Audited; flushed before it returns.
+    pub async fn record_reclaimed(
+        &self,
+        email: &Email,
+        account_id: Option<String>,
+        product: crate::event::Product,
+        reclaimed: Reclaimed,
+    ) -> Result<UserRecord, StoreError> {
+        let mut user = self.user(email)?.unwrap_or_else(|| UserRecord::new(email));
+        if account_id.is_some() {
+            user.account_id = account_id;
+        }
+        let names: Vec<&str> = reclaimed.groups.iter().map(|g| g.name.as_str()).collect();
+        let mut entry = AuditEntry::new(
+            AuditOutcome::ReclaimRecorded,
+            format!(
+                "{} licence recorded as reclaimed; groups removed: {names:?}",
+                product.key()
+            ),
+        );
+        entry.user = Some(email.clone());
+        entry.account_id = user.account_id.clone();
+        entry.product = Some(product);
+        entry.actor = Some(reclaimed.recorded_by.clone());
+        let state = user.products.entry(product).or_default();
+        state.licensed = false;
+        state.reclaimed = Some(reclaimed);
+        self.record(EventOutcome {
+            user: Some(user.clone()),
+            audit: vec![entry],
+            ..Default::default()
+        })
+        .await?;
+        Ok(user)
     }
 
     /// Deletes processed-event records past their expiry; returns how many.
@@ -481,7 +388,13 @@ mod tests {
             };
             store
                 .record(EventOutcome {
-                    audit: vec![entry(who, &format!("r{i}"))],
+                    audit: vec![{
+                        let mut e = entry(who, &format!("r{i}"));
+                        if i % 2 == 1 {
+                            e.outcome = AuditOutcome::Restored;
+                        }
+                        e
+                    }],
                     ..Default::default()
                 })
                 .await
@@ -489,18 +402,68 @@ mod tests {
         }
         let a = Email::parse("a@example.com").expect("email");
         let reasons: Vec<_> = store
-            .audit(Some(&a), 10, None)
+            .audit(
+                &AuditFilter {
+                    user: Some(a.clone()),
+                    ..Default::default()
+                },
+                10,
+                None,
+            )
             .expect("audit")
             .into_iter()
             .map(|e| e.reason)
             .collect();
         assert_eq!(reasons, vec!["r4", "r2", "r0"]);
-        let page = store.audit(None, 2, None).expect("audit");
+        let reasons = |f: AuditFilter| -> Vec<String> {
+            store
+                .audit(&f, 10, None)
+                .expect("audit")
+                .into_iter()
+                .map(|e| e.reason)
+                .collect()
+        };
+        let restored = AuditFilter {
+            outcome: Some(AuditOutcome::Restored),
+            ..Default::default()
+        };
+        assert_eq!(reasons(restored.clone()), vec!["r3", "r1"]);
+        assert!(
+            reasons(AuditFilter {
+                user: Some(a.clone()),
+                ..restored
+            })
+            .is_empty()
+        );
+        let hour = time::Duration::hours(1);
+        let now = OffsetDateTime::now_utc();
+        assert!(
+            reasons(AuditFilter {
+                to: Some(now - hour),
+                ..Default::default()
+            })
+            .is_empty()
+        );
+        assert_eq!(
+            reasons(AuditFilter {
+                user: Some(a),
+                from: Some(now - hour),
+                to: Some(now + hour),
+                ..Default::default()
+            })
+            .len(),
+            3
+        );
+        let page = store
+            .audit(&AuditFilter::default(), 2, None)
+            .expect("audit");
         assert_eq!(
             page.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(),
             vec!["r4", "r3"]
         );
-        let next = store.audit(None, 2, Some(&page[1].id)).expect("audit");
+        let next = store
+            .audit(&AuditFilter::default(), 2, Some(&page[1].id))
+            .expect("audit");
         assert_eq!(
             next.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(),
             vec!["r2", "r1"]
