@@ -172,7 +172,11 @@ impl RuleList {
                     ));
                 }
             }
-            if rule.message.as_ref().is_some_and(|m| m.trim().is_empty() || m.len() > 1000) {
+            if rule
+                .message
+                .as_ref()
+                .is_some_and(|m| m.trim().is_empty() || m.len() > 1000)
+            {
                 return Err(at("message", "must be 1 to 1000 characters".into()));
             }
             for (field, names) in [

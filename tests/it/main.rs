@@ -4,6 +4,7 @@
 mod support;
 
 mod admin_api;
+mod decisions;
 mod faults;
 mod login_receiver;
 mod restore;

@@ -43,6 +43,8 @@ pub struct Sim {
     faults: Mutex<VecDeque<Fault>>,
     calls: Mutex<Vec<Call>>,
     down: AtomicBool,
+    /// Seats of every product (100 unless set).
+    seats: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -54,6 +56,8 @@ pub struct JiraSim {
 const GROUPS: &[(&str, &str, &str)] = &[
     ("jira-software", "g-jsw", "jira-software-users"),
     ("jira-servicedesk", "g-jsm", "jira-servicedesk-users"),
+    // Not a product reinstate restores by default, but a group a reclaim may have removed.
+    ("jira-core", "g-core", "jira-core-users"),
 ];
 
 impl JiraSim {
@@ -83,6 +87,7 @@ impl JiraSim {
             faults: Mutex::new(VecDeque::new()),
             calls: Mutex::new(Vec::new()),
             down: AtomicBool::new(false),
+            seats: std::sync::atomic::AtomicUsize::new(100),
         });
         let app = Router::new()
             .route("/rest/api/3/user/search", get(search))
@@ -109,6 +114,10 @@ impl JiraSim {
     /// While down, every request is answered 503.
     pub fn set_down(&self, down: bool) {
         self.sim.down.store(down, Ordering::SeqCst);
+    }
+    /// Sets the seats of every product.
+    pub fn set_seats(&self, seats: usize) {
+        self.sim.seats.store(seats, Ordering::SeqCst);
     }
     pub fn calls(&self) -> Vec<Call> {
         self.sim.calls.lock().expect("lock").clone()
@@ -262,6 +271,7 @@ async fn user_groups(State(sim): State<Arc<Sim>>, Query(q): Q) -> Response {
 
 async fn roles(State(sim): State<Arc<Sim>>) -> Json<Value> {
     let users = sim.users.lock().expect("lock");
+    let seats = sim.seats.load(Ordering::SeqCst);
     Json(Value::Array(
         GROUPS
             .iter()
@@ -269,17 +279,17 @@ async fn roles(State(sim): State<Arc<Sim>>) -> Json<Value> {
                 let used = users.iter().filter(|u| u.groups.iter().any(|g| g == name)).count();
                 json!({"key": key, "groups": [name], "defaultGroups": [name],
                        "defaultGroupsDetails": [{"groupId": id, "name": name}],
-                       "numberOfSeats": 100, "remainingSeats": 100 - used, "userCount": used, "hasUnlimitedSeats": false})
+                       "numberOfSeats": seats, "remainingSeats": seats.saturating_sub(used), "userCount": used, "hasUnlimitedSeats": false})
             })
             .collect(),
     ))
 }
 
 async fn add_member(State(sim): State<Arc<Sim>>, Query(q): Q, Json(body): Json<Value>) -> Response {
-    let Some((_, _, name)) = GROUPS
-        .iter()
-        .find(|(_, id, _)| Some(&id.to_string()) == q.get("groupId"))
-    else {
+    let Some((_, _, name)) = GROUPS.iter().find(|(_, id, name)| {
+        q.get("groupId").map(String::as_str) == Some(*id)
+            || q.get("groupname").map(String::as_str) == Some(*name)
+    }) else {
         return (StatusCode::NOT_FOUND, "no such group").into_response();
     };
     let mut users = sim.users.lock().expect("lock");

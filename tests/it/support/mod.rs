@@ -18,6 +18,7 @@ pub use nats::NatsServer;
 pub const SECRET_A: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const SECRET_B: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const VIEWER_TOKEN: &str = "test-viewer-token-9876543210";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BusMode {
@@ -115,6 +116,7 @@ backoff_initial_ms = 100
 backoff_max_ms = 800
 [admin]
 token_sha256 = ["{admin}"]
+viewer_token_sha256 = ["{viewer}"]
 "#,
             store = dir.path().join("state").display(),
             site = sim.url,
@@ -122,6 +124,7 @@ token_sha256 = ["{admin}"]
             token = jira_sim::SIM_TOKEN,
             max_deliver = options.max_deliver,
             admin = hex::encode(Sha256::digest(ADMIN_TOKEN.as_bytes())),
+            viewer = hex::encode(Sha256::digest(VIEWER_TOKEN.as_bytes())),
         );
         let config = Config::from_toml(&toml).expect("test config is valid");
         let app = Application::build(config, listener)
@@ -226,6 +229,17 @@ token_sha256 = ["{admin}"]
             .expect("request");
         assert_eq!(r.status(), 200, "GET {path_and_query}");
         r.json().await.expect("json")
+    }
+
+    /// `POST` JSON to an admin endpoint with a token; returns the response.
+    pub async fn admin_post(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn audit(&self, email: &str) -> Vec<Value> {

@@ -1,0 +1,396 @@
+//! Decisions admins can trust: the seat cap, exact restores, explain, simulate, the audit
+//! export and read-only viewer tokens.
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_that_would_exceed_the_seat_cap_waits_for_an_admin() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    // ada holds the only seat.
+    app.sim.set_seats(1);
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    let entry = app
+        .wait_for_outcome("grace@example.com", "approval_required")
+        .await;
+    assert_eq!(entry["rule"], "staff get jira back");
+    let reason = entry["reason"].as_str().expect("reason");
+    assert!(reason.contains("no seats left (1 of 1 used)"), "{reason}");
+    assert!(app.sim.group_adds("acc-grace").is_empty());
+    let pending = app.admin_get("/api/v1/requests").await;
+    assert_eq!(pending["requests"][0]["email"], "grace@example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_reclaim_is_restored_exactly_with_seats_before_and_after() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    let record = json!({"email": "grace@example.com", "product": "jira-software",
+                        "groups": [{"id": "g-jsw", "name": "jira-software-users"}, "jira-core-users"]});
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/reclaimed", &record)
+        .await;
+    assert_eq!(r.status(), 201);
+    let user: Value = r.json().await.expect("json");
+    assert_eq!(
+        user["products"]["jira-software"]["reclaimed"]["groups"][1]["name"],
+        "jira-core-users"
+    );
+
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    let entry = app.wait_for_outcome("grace@example.com", "restored").await;
+    let adds: Vec<String> = app
+        .sim
+        .group_adds("acc-grace")
+        .into_iter()
+        .map(|c| c.query)
+        .collect();
+    assert_eq!(adds, vec!["groupId=g-jsw", "groupname=jira-core-users"]);
+    assert_eq!(entry["seats_before"]["used"], 1);
+    assert_eq!(entry["seats_after"]["used"], 2);
+    let user = app.admin_get("/api/v1/users/grace@example.com").await;
+    assert_eq!(
+        user["products"]["jira-software"]["groups_added"],
+        json!(["jira-software-users", "jira-core-users"])
+    );
+    assert_eq!(user["products"]["jira-software"]["reclaimed"], Value::Null);
+    // The reclaim record itself is in the audit, with who recorded it.
+    let audit = app.audit("grace@example.com").await;
+    let recorded = audit
+        .iter()
+        .find(|e| e["outcome"] == "reclaim_recorded")
+        .expect("reclaim audited");
+    assert!(
+        recorded["actor"]
+            .as_str()
+            .expect("actor")
+            .starts_with("admin:")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn previously_reclaimed_users_can_be_restored_by_their_own_rule() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    let rules = json!({"rules": [{"name": "returning users", "when": {"previously_reclaimed": true}, "then": "restore",
+                                  "message": "welcome back"}]});
+    assert_eq!(app.put_rules(rules).await.status(), 200);
+    assert_eq!(
+        app.login("zed@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_outcome("zed@example.com", "approval_required")
+        .await;
+    let record = json!({"email": "grace@example.com", "product": "jira-software", "groups": ["jira-software-users"]});
+    assert_eq!(
+        app.admin_post(ADMIN_TOKEN, "/api/v1/reclaimed", &record)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    let entry = app.wait_for_outcome("grace@example.com", "restored").await;
+    assert_eq!(
+        (entry["rule"].as_str(), entry["message"].as_str()),
+        (Some("returning users"), Some("welcome back"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_traces_each_rule_with_the_directorys_view_and_acts_on_nothing() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    let r = app
+        .admin_post(
+            VIEWER_TOKEN,
+            "/api/v1/rules/explain",
+            &json!({"user": {"email": "grace@example.com"}, "product": "jira-software"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["account_id"], "acc-grace");
+    assert_eq!(v["groups"], json!(["engineering"]));
+    let p = &v["products"][0];
+    assert_eq!(p["product"], "jira-software");
+    assert_eq!(p["already_licensed"], false);
+    assert_eq!(p["decision"]["outcome"], "restore");
+    assert_eq!(p["decision"]["rule"], "staff get jira back");
+    let first = &p["rules"][0];
+    assert_eq!(
+        (first["rule"].as_str(), first["matched"].as_bool()),
+        (Some("contractors never"), Some(false))
+    );
+    assert_eq!(first["conditions"][0]["condition"], "groups_any");
+    assert!(
+        first["conditions"][0]["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("engineering")
+    );
+    // A login event body can be pasted as is.
+    let event: Value = serde_json::from_slice(&login_body(
+        "bob@contractor.example.net",
+        Some("jira-software"),
+    ))
+    .expect("json");
+    let v: Value = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/rules/explain", &event)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["products"][0]["decision"]["outcome"], "deny");
+    // Unknown users say so.
+    let v: Value = app
+        .admin_post(
+            ADMIN_TOKEN,
+            "/api/v1/rules/explain",
+            &json!({"user": {"email": "nobody@example.com"}}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["outcome"], "unknown_user");
+    assert!(
+        app.sim.calls().iter().all(|c| c.method == "GET"),
+        "explain must not act"
+    );
+    assert!(
+        app.audit("grace@example.com").await.is_empty(),
+        "explain must not audit decisions"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_counts_outcomes_and_lists_what_would_change() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    let live = json!({"rules": [{"name": "contractors never", "when": {"groups_any": ["contractors"]}, "then": "deny"}]});
+    assert_eq!(app.put_rules(live).await.status(), 200);
+    for who in ["zed@example.com", "bob@contractor.example.net"] {
+        assert_eq!(app.login(who, Some("jira-software")).await.status(), 202);
+    }
+    assert_eq!(
+        app.login("ada@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_outcome("zed@example.com", "approval_required")
+        .await;
+    app.wait_for_outcome("bob@contractor.example.net", "denied")
+        .await;
+    app.wait_for_outcome("ada@example.com", "already_licensed")
+        .await;
+
+    let r = app
+        .admin_post(VIEWER_TOKEN, "/api/v1/rules/simulate", &standard_rules())
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["users"], 3);
+    assert_eq!(
+        v["live_counts"],
+        json!({"already_licensed": 1, "approve": 1, "deny": 1})
+    );
+    assert_eq!(
+        v["counts"],
+        json!({"already_licensed": 1, "deny": 1, "restore": 1})
+    );
+    assert_eq!(v["changed_total"], 1);
+    assert_eq!(
+        v["changed"][0],
+        json!({"email": "zed@example.com", "product": "jira-software", "live_outcome": "approve",
+                                       "live_rule": null, "proposed_outcome": "restore", "proposed_rule": "staff get jira back"})
+    );
+    let csv = app
+        .http
+        .post(format!("{}/api/v1/rules/simulate?format=csv", app.url))
+        .bearer_auth(VIEWER_TOKEN)
+        .json(&standard_rules())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.expect("text");
+    assert_eq!(
+        text,
+        "email,product,live_outcome,live_rule,proposed_outcome,proposed_rule\r\nzed@example.com,jira-software,approve,,restore,staff get jira back\r\n"
+    );
+    // Simulating changed nothing.
+    assert!(app.sim.group_adds("acc-zed").is_empty());
+    assert_eq!(app.admin_get("/api/v1/rules").await["version"], 1);
+    let bad = app
+        .admin_post(
+            ADMIN_TOKEN,
+            "/api/v1/rules/simulate",
+            &json!({"rules": [{"name": "x", "then": "sometimes"}]}),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_exports_as_csv_with_formula_cells_neutralised_and_filters_apply() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    let rules = json!({"rules": [
+        {"name": "=HYPERLINK(\"http://evil\")", "when": {"groups_any": ["contractors"]}, "then": "deny", "message": "@ask your manager"},
+        {"name": "+staff", "when": {"domains": ["example.com"], "products": ["jira-software"]}, "then": "restore", "message": "-welcome"}
+    ]});
+    assert_eq!(app.put_rules(rules).await.status(), 200);
+    assert_eq!(
+        app.login("bob@contractor.example.net", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_outcome("bob@contractor.example.net", "denied")
+        .await;
+    app.wait_for_outcome("grace@example.com", "restored").await;
+
+    let denied = app
+        .admin_get("/api/v1/audit?outcome=denied&source=login")
+        .await;
+    let entries = denied["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["user"], "bob@contractor.example.net");
+    let future = app
+        .admin_get("/api/v1/audit?from=2099-01-01T00:00:00Z")
+        .await;
+    assert!(future["entries"].as_array().expect("entries").is_empty());
+    let r = app
+        .http
+        .get(format!("{}/api/v1/audit?from=yesterday", app.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(r.status(), 400);
+
+    let r = app
+        .http
+        .get(format!("{}/api/v1/audit.csv", app.url))
+        .bearer_auth(VIEWER_TOKEN)
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = r.text().await.expect("text");
+    let mut lines = text.split("\r\n");
+    assert!(
+        lines
+            .next()
+            .expect("header")
+            .starts_with("id,at,outcome,source,event_id,user,")
+    );
+    assert_eq!(
+        text.matches("\r\n").count(),
+        4,
+        "header + rules change + 2 decisions:\n{text}"
+    );
+    assert!(
+        text.contains("\"'=HYPERLINK(\"\"http://evil\"\")\""),
+        "{text}"
+    );
+    assert!(text.contains(",'@ask your manager,"), "{text}");
+    assert!(
+        text.contains(",'+staff,") && text.contains(",'-welcome,"),
+        "{text}"
+    );
+    let only_grace = app
+        .http
+        .get(format!(
+            "{}/api/v1/audit.csv?user=grace@example.com",
+            app.url
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(
+        only_grace
+            .text()
+            .await
+            .expect("text")
+            .matches("\r\n")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewer_tokens_read_but_are_refused_on_every_change() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    for path in [
+        "/api/v1/rules",
+        "/api/v1/audit",
+        "/api/v1/audit.csv",
+        "/api/v1/requests",
+    ] {
+        let r = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .bearer_auth(VIEWER_TOKEN)
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let put = app
+        .http
+        .put(format!("{}/api/v1/rules", app.url))
+        .bearer_auth(VIEWER_TOKEN)
+        .json(&standard_rules())
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(put.status(), 403);
+    let v: Value = put.json().await.expect("json");
+    assert_eq!(v["error"], "forbidden");
+    let record = json!({"email": "grace@example.com", "product": "jira-software", "groups": ["jira-software-users"]});
+    assert_eq!(
+        app.admin_post(VIEWER_TOKEN, "/api/v1/reclaimed", &record)
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.admin_get("/api/v1/rules").await["version"],
+        0,
+        "nothing changed"
+    );
+    let r = app
+        .http
+        .get(format!("{}/api/v1/users/grace@example.com", app.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(r.status(), 404, "the refused reclaim recorded nothing");
+}
