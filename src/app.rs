@@ -63,6 +63,7 @@ pub struct Application {
     server: JoinHandle<std::io::Result<()>>,
     workers: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    sender: Option<JoinHandle<()>>,
     store: Store,
     sandbox: Option<SandboxCredentials>,
     bus_kind: &'static str,
@@ -162,10 +163,28 @@ impl Application {
         let ctx = Arc::new(WorkerContext {
             store: store.clone(),
             directory,
-            config: WorkerSettings::from(&config.worker),
+            config: WorkerSettings::new(&config),
         });
         let workers = tokio::spawn(worker::run(ctx, bus.clone(), cancel.clone()));
         let sweeper = tokio::spawn(sweep(store.clone(), cancel.clone()));
+        let sender = match &config.smtp.url {
+            Some(url) => {
+                let mailer =
+                    crate::notify::sender::mailer(&config.smtp, url).map_err(StartError::Config)?;
+                let from = config
+                    .smtp
+                    .from
+                    .parse()
+                    .map_err(|e| StartError::Config(format!("smtp.from: {e}")))?;
+                Some(tokio::spawn(crate::notify::sender::run(
+                    store.clone(),
+                    mailer,
+                    from,
+                    cancel.clone(),
+                )))
+            }
+            None => None,
+        };
 
         let addr = listener.local_addr()?;
         let shutdown = cancel.clone();
@@ -181,6 +200,7 @@ impl Application {
             server,
             workers,
             sweeper,
+            sender,
             store,
             sandbox,
             bus_kind: bus.kind(),
@@ -215,6 +235,9 @@ impl Application {
         self.cancel.cancel();
         let _ = self.workers.await;
         let _ = self.sweeper.await;
+        if let Some(sender) = self.sender {
+            let _ = sender.await;
+        }
         if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "final flush failed");
         }
@@ -266,7 +289,7 @@ async fn readyz(
     };
     match tokio::time::timeout(Duration::from_secs(5), probe).await {
         Ok(Ok(())) => Ok(axum::Json(
-            serde_json::json!({ "status": "ready", "bus": state.bus.kind() }),
+            serde_json::json!({ "status": "ready", "bus": state.bus.kind(), "outbox": state.store.outbox_len() }),
         )),
         Ok(Err(detail)) => Err(ApiError {
             retry_after: None,

@@ -29,6 +29,10 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// The admin API.
     pub admin: AdminConfig,
+    /// Outgoing email.
+    pub smtp: SmtpConfig,
+    /// Alerts to admins.
+    pub alerts: AlertsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -214,6 +218,51 @@ pub struct AdminConfig {
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// `smtp://host:port` (plain), `smtp://host:587?tls=required` (STARTTLS) or
+    /// `smtps://host:465`; absent = no email.
+    pub url: Option<String>,
+    /// Sender address.
+    pub from: String,
+    /// Credentials, when the server wants them.
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// Timeout of one SMTP conversation.
+    pub timeout_ms: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            from: "reinstate@localhost.localdomain".into(),
+            username: None,
+            password: None,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Admins who receive alerts (seats running out, restores waiting for seats).
+    pub emails: Vec<String>,
+    /// Alert once when a product's seat use reaches this percentage (0 = never).
+    pub seat_threshold_percent: u8,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            emails: Vec::new(),
+            seat_threshold_percent: 90,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// `tracing` filter, e.g. `info` or `reinstate=debug,info`; `RUST_LOG` wins when set.
     pub filter: String,
@@ -356,6 +405,35 @@ impl Config {
                     ));
                 }
             }
+        }
+        if let Some(url) = &self.smtp.url {
+            let builder = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url);
+            if let Err(e) = builder {
+                problems.push(format!("smtp.url: {url:?}: {e}"));
+            }
+            if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+                problems.push(format!(
+                    "smtp.from: {:?} is not an email address",
+                    self.smtp.from
+                ));
+            }
+            if self.smtp.username.is_some() != self.smtp.password.is_some() {
+                problems.push("smtp.username and smtp.password: give both or neither".into());
+            }
+            if self.smtp.timeout_ms == 0 {
+                problems.push("smtp.timeout_ms: must be greater than 0".into());
+            }
+        } else if !self.alerts.emails.is_empty() {
+            problems
+                .push("smtp.url: required to send the alerts configured in alerts.emails".into());
+        }
+        for (i, e) in self.alerts.emails.iter().enumerate() {
+            if crate::event::Email::parse(e).is_err() {
+                problems.push(format!("alerts.emails[{i}]: {e:?} is not an email address"));
+            }
+        }
+        if self.alerts.seat_threshold_percent > 100 {
+            problems.push("alerts.seat_threshold_percent: must be 0 (off) to 100".into());
         }
         match self.directory.kind {
             DirectoryKind::Sandbox => {}

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod event;
 pub mod http_error;
 pub mod ingress;
+pub mod notify;
 pub mod rules;
 pub mod sandbox;
 pub mod signature;

@@ -30,6 +30,11 @@ pub struct WorkerContext {
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
+    /// Admins who receive seat alerts.
+    pub alert_emails: Vec<String>,
+    pub seat_threshold_percent: u8,
+    /// Base URL for links in emails.
+    pub public_url: String,
     pub concurrency: usize,
     pub max_deliver: u32,
     pub backoff_initial: Duration,
@@ -37,9 +42,23 @@ pub struct WorkerSettings {
     pub processed_ttl: time::Duration,
 }
 
+impl WorkerSettings {
+    pub fn new(config: &crate::config::Config) -> WorkerSettings {
+        WorkerSettings {
+            alert_emails: config.alerts.emails.clone(),
+            seat_threshold_percent: config.alerts.seat_threshold_percent,
+            public_url: config.server.public_url.clone(),
+            ..WorkerSettings::from(&config.worker)
+        }
+    }
+}
+
 impl From<&WorkerConfig> for WorkerSettings {
     fn from(c: &WorkerConfig) -> Self {
         WorkerSettings {
+            alert_emails: Vec::new(),
+            seat_threshold_percent: 0,
+            public_url: String::new(),
             concurrency: c.concurrency,
             max_deliver: c.max_deliver,
             backoff_initial: Duration::from_millis(c.backoff_initial_ms),
@@ -143,6 +162,7 @@ pub async fn process_one(
 
     let mut outcome = EventOutcome::default();
     let mut outcomes = Vec::new();
+    let mut capped_user = None;
     for access in &targets {
         let product = access.product;
         let state = user_record.products.entry(product).or_default();
@@ -172,6 +192,9 @@ pub async fn process_one(
                 state.reclaimed.is_some(),
             );
             let decision = rules.decide(&facts, Some(access.seats));
+            if decision.seat_capped {
+                capped_user = Some(event.user.email.clone());
+            }
             entry = entry.with_decision(&decision);
             entry.outcome = AuditOutcome::from_rule(decision.outcome);
             entry.reason = decision.reason.clone();
@@ -244,6 +267,9 @@ pub async fn process_one(
                 Outcome::Deny => {}
             }
         }
+        let seats = entry.seats_after.unwrap_or(access.seats);
+        let capped = capped_user.take();
+        seat_alerts(ctx, product, seats, capped.as_ref(), &mut outcome)?;
         entry.directory_calls = std::mem::take(&mut calls.0);
         outcomes.push(entry.outcome);
         outcome.audit.push(entry);
@@ -332,6 +358,35 @@ pub async fn look_up(
         groups,
         targets,
     })
+}
+
+/// Queues the seat alerts a fresh seat reading calls for (once per crossing), in `outcome`.
+fn seat_alerts(
+    ctx: &WorkerContext,
+    product: Product,
+    seats: Seats,
+    capped: Option<&crate::event::Email>,
+    outcome: &mut EventOutcome,
+) -> Result<(), StoreError> {
+    let c = &ctx.config;
+    let before = ctx.store.alert_state(product)?;
+    let (after, alerts) =
+        crate::notify::seat_alerts(seats, capped, c.seat_threshold_percent, before);
+    if after != before {
+        outcome.alerts.push((product, after));
+    }
+    for alert in alerts {
+        tracing::warn!(product = product.key(), ?seats, "seat alert");
+        if !c.alert_emails.is_empty() {
+            outcome.emails.push(crate::notify::seat_alert_email(
+                product,
+                &alert,
+                &c.alert_emails,
+                &c.public_url,
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn latest(known: Option<OffsetDateTime>, seen: OffsetDateTime) -> OffsetDateTime {

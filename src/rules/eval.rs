@@ -72,6 +72,9 @@ pub struct Decision {
     /// The deciding rule's message for the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// A rule said restore, but the product had no seat left.
+    #[serde(default)]
+    pub seat_capped: bool,
 }
 
 /// One condition of one rule, as evaluated.
@@ -350,6 +353,7 @@ fn finish(rule: Option<&Rule>, product: Product, seats: Option<Seats>) -> Decisi
             rule: None,
             reason: "no rule matched; an admin must approve".into(),
             message: None,
+            seat_capped: false,
         };
     };
     let mut decision = Decision {
@@ -357,12 +361,14 @@ fn finish(rule: Option<&Rule>, product: Product, seats: Option<Seats>) -> Decisi
         rule: Some(rule.name.clone()),
         reason: format!("rule {:?} matched", rule.name),
         message: rule.message.clone(),
+        seat_capped: false,
     };
     // Restoring costs a seat: a full product waits for an admin instead of overrunning.
     if decision.outcome == Outcome::Restore
         && let Some(s) = seats.filter(Seats::full)
     {
         decision.outcome = Outcome::Approve;
+        decision.seat_capped = true;
         decision.reason = format!(
             "rule {:?} would restore, but {} has no seats left ({} of {} used); an admin must approve",
             rule.name,

@@ -38,6 +38,10 @@ pub struct Store {
     audit_by_user: sled::Tree,
     requests: sled::Tree,
     rules: sled::Tree,
+    outbox: sled::Tree,
+    alerts: sled::Tree,
+    /// Signalled whenever emails are written to the outbox.
+    outbox_wake: Arc<tokio::sync::Notify>,
     /// The live rules, compiled; replaced whenever the rules change (one process owns sled).
     compiled: Arc<Mutex<Option<Arc<RuleSet>>>>,
 }
@@ -52,6 +56,11 @@ pub struct AuditFilter {
     pub to: Option<OffsetDateTime>,
     pub outcome: Option<AuditOutcome>,
     pub source: Option<crate::event::Source>,
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn ms_key(t: OffsetDateTime) -> [u8; 8] {
@@ -83,6 +92,9 @@ impl Store {
             audit_by_user: db.open_tree("audit_by_user")?,
             requests: db.open_tree("requests")?,
             rules: db.open_tree("rules")?,
+            outbox: db.open_tree("outbox")?,
+            alerts: db.open_tree("alerts")?,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
             compiled: Arc::new(Mutex::new(None)),
             db,
         })
@@ -158,42 +170,130 @@ impl Store {
             Some((id, p)) => Some((id.clone(), enc(p)?)),
             None => None,
         };
+        let mut email_rows = Vec::with_capacity(outcome.emails.len());
+        for email in &outcome.emails {
+            email_rows.push((self.audit_key()?, enc(email)?));
+        }
+        let alert_rows = outcome
+            .alerts
+            .iter()
+            .map(|(p, state)| Ok((p.key(), enc(state)?)))
+            .collect::<Result<Vec<_>, serde_json::Error>>()?;
         let result: Result<(), TransactionError<()>> = (
             &self.users,
             &self.processed,
             &self.audit,
             &self.audit_by_user,
             &self.requests,
+            &self.outbox,
+            &self.alerts,
         )
-            .transaction(|(users, processed, audit, by_user, requests)| {
-                if let Some((key, value)) = &user_row {
-                    users.insert(key.as_bytes(), value.as_slice())?;
-                }
-                for (key, user_key, value) in &audit_rows {
-                    audit.insert(key.as_slice(), value.as_slice())?;
-                    if let Some(uk) = user_key {
-                        let mut index = uk.as_bytes().to_vec();
-                        index.extend_from_slice(key);
-                        by_user.insert(index, &[])?;
+            .transaction(
+                |(users, processed, audit, by_user, requests, outbox, alerts)| {
+                    for (key, value) in &email_rows {
+                        outbox.insert(key.as_slice(), value.as_slice())?;
                     }
-                }
-                for (key, value) in &request_rows {
-                    // One open request per user and product: the first one stays.
-                    if requests.get(key.as_bytes())?.is_none() {
-                        requests.insert(key.as_bytes(), value.as_slice())?;
+                    for (key, value) in &alert_rows {
+                        alerts.insert(key.as_bytes(), value.as_slice())?;
                     }
-                }
-                if let Some((key, value)) = &processed_row {
-                    processed.insert(key.as_bytes(), value.as_slice())?;
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            });
+                    if let Some((key, value)) = &user_row {
+                        users.insert(key.as_bytes(), value.as_slice())?;
+                    }
+                    for (key, user_key, value) in &audit_rows {
+                        audit.insert(key.as_slice(), value.as_slice())?;
+                        if let Some(uk) = user_key {
+                            let mut index = uk.as_bytes().to_vec();
+                            index.extend_from_slice(key);
+                            by_user.insert(index, &[])?;
+                        }
+                    }
+                    for (key, value) in &request_rows {
+                        // One open request per user and product: the first one stays.
+                        if requests.get(key.as_bytes())?.is_none() {
+                            requests.insert(key.as_bytes(), value.as_slice())?;
+                        }
+                    }
+                    if let Some((key, value)) = &processed_row {
+                        processed.insert(key.as_bytes(), value.as_slice())?;
+                    }
+                    Ok::<(), ConflictableTransactionError<()>>(())
+                },
+            );
         match result {
             Ok(()) => {}
             Err(TransactionError::Storage(e)) => return Err(e.into()),
             Err(TransactionError::Abort(())) => {}
         }
+        self.flush().await?;
+        if !email_rows.is_empty() {
+            self.outbox_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Signalled when emails are queued.
+    pub fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_wake.clone()
+    }
+
+    /// Emails due at `now_ms`, oldest first, at most `limit`.
+    pub fn outbox_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(sled::IVec, crate::notify::OutboxEmail)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.outbox.iter() {
+            let (key, value) = item?;
+            let email: crate::notify::OutboxEmail = dec(&value)?;
+            if email.next_attempt_ms <= now_ms {
+                out.push((key, email));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the next waiting email is due, if any.
+    pub fn outbox_next_due(&self) -> Result<Option<i64>, StoreError> {
+        let mut next: Option<i64> = None;
+        for value in self.outbox.iter().values() {
+            let email: crate::notify::OutboxEmail = dec(&value?)?;
+            next = Some(next.map_or(email.next_attempt_ms, |n| n.min(email.next_attempt_ms)));
+        }
+        Ok(next)
+    }
+
+    /// Emails waiting to be sent.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    pub async fn outbox_sent(&self, key: &[u8]) -> Result<(), StoreError> {
+        self.outbox.remove(key)?;
         self.flush().await
+    }
+
+    pub async fn outbox_retry(
+        &self,
+        key: &[u8],
+        email: &crate::notify::OutboxEmail,
+    ) -> Result<(), StoreError> {
+        self.outbox.insert(key, enc(email)?)?;
+        self.flush().await
+    }
+
+    /// Which seat alerts were sent for the product's current crossing.
+    pub fn alert_state(
+        &self,
+        product: crate::event::Product,
+    ) -> Result<crate::notify::AlertState, StoreError> {
+        Ok(match self.alerts.get(product.key())? {
+            Some(v) => dec(&v)?,
+            None => Default::default(),
+        })
     }
 
     /// Audit entries matching `filter`, newest first, at most `limit`, older than the entry

@@ -228,4 +228,8 @@ pub struct EventOutcome {
     pub audit: Vec<AuditEntry>,
     pub requests: Vec<RequestRecord>,
     pub processed: Option<(String, ProcessedRecord)>,
+    /// Emails to send, written to the outbox with the rest.
+    pub emails: Vec<crate::notify::OutboxEmail>,
+    /// Seat-alert states that changed.
+    pub alerts: Vec<(Product, crate::notify::AlertState)>,
 }

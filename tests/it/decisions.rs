@@ -394,3 +394,147 @@ async fn viewer_tokens_read_but_are_refused_on_every_change() {
         .expect("r");
     assert_eq!(r.status(), 404, "the refused reclaim recorded nothing");
 }
+
+/// Waits until every queued email has been delivered (the outbox is empty).
+async fn outbox_drained(app: &TestApp) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let v: Value = app
+            .http
+            .get(format!("{}/readyz", app.url))
+            .send()
+            .await
+            .expect("readyz")
+            .json()
+            .await
+            .expect("json");
+        if v["outbox"] == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "outbox not drained: {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_are_emailed_once_when_restores_wait_for_seats() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim.set_seats(1);
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_outcome("grace@example.com", "approval_required")
+        .await;
+    // Full (1 of 1) is also above the 90 % threshold: two alerts, each once.
+    let mails = app.smtp.wait_for(2).await;
+    let full = mails
+        .iter()
+        .find(|m| m.data.contains("has no seats left"))
+        .expect("seats-full alert");
+    assert_eq!(full.to, vec![ALERT_EMAIL]);
+    assert_eq!(full.from, "reinstate@example.com");
+    assert!(full.data.contains("grace@example.com"), "{}", full.data);
+    assert!(
+        full.data.contains("Content-Type: text/plain")
+            && full.data.contains("Content-Type: text/html"),
+        "{}",
+        full.data
+    );
+    assert!(!full.data.contains("<img") && !full.data.contains("<script"));
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.data.contains("jira-software seats: 1 of 1 in use"))
+    );
+    // Another restore waiting for seats: recorded, but no second alert.
+    assert_eq!(
+        app.login("zed@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_outcome("zed@example.com", "approval_required")
+        .await;
+    outbox_drained(&app).await;
+    assert_eq!(app.smtp.mails().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crossing_the_seat_threshold_alerts_once() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim.set_seats(3);
+    // ada holds 1 of 3; grace makes 2 of 3 (67 %), zed 3 of 3 (100 % ≥ 90 %).
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_outcome("grace@example.com", "restored").await;
+    outbox_drained(&app).await;
+    assert!(app.smtp.mails().is_empty(), "67 % is below the threshold");
+    assert_eq!(
+        app.login("zed@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    let entry = app.wait_for_outcome("zed@example.com", "restored").await;
+    assert_eq!(entry["seats_after"]["used"], 3);
+    let mails = app.smtp.wait_for(1).await;
+    assert!(
+        mails[0].data.contains("jira-software seats: 3 of 3 in use"),
+        "{}",
+        mails[0].data
+    );
+    // Still above the threshold: later events send nothing more.
+    assert_eq!(
+        app.login("ada@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_outcome("ada@example.com", "already_licensed")
+        .await;
+    outbox_drained(&app).await;
+    assert_eq!(app.smtp.mails().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_queued_during_an_smtp_outage_survives_a_restart_and_is_delivered() {
+    let mut app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.smtp.set_paused(true);
+    app.sim.set_seats(1);
+    assert_eq!(
+        app.login("grace@example.com", Some("jira-software"))
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_outcome("grace@example.com", "approval_required")
+        .await;
+    let v: Value = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["outbox"], 2, "both alerts wait in the outbox");
+    app.restart().await;
+    app.smtp.set_paused(false);
+    let mails = app.smtp.wait_for(2).await;
+    assert!(mails.iter().any(|m| m.data.contains("has no seats left")));
+    outbox_drained(&app).await;
+}

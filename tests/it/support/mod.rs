@@ -3,6 +3,7 @@
 
 pub mod jira_sim;
 pub mod nats;
+pub mod smtp;
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub use jira_sim::{Fault, JiraSim};
 pub use nats::NatsServer;
+pub use smtp::SmtpSink;
 
 /// The two Standard Webhooks secrets configured (rotation: both valid).
 pub const SECRET_A: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -47,10 +49,16 @@ pub struct TestApp {
     pub url: String,
     pub http: reqwest::Client,
     pub sim: JiraSim,
+    pub smtp: SmtpSink,
     pub nats: Option<NatsServer>,
     app: Option<Application>,
+    /// The configuration, without `[server]` (a restart listens on a new port).
+    toml: String,
     _dir: tempfile::TempDir,
 }
+
+/// Admins who receive alerts in tests.
+pub const ALERT_EMAIL: &str = "admins@example.com";
 
 /// Settings a test may change.
 pub struct Options {
@@ -75,6 +83,7 @@ impl TestApp {
 
     pub async fn start_with(mode: BusMode, options: Options) -> TestApp {
         let sim = JiraSim::start().await;
+        let smtp = SmtpSink::start().await;
         let mut nats = (mode == BusMode::Nats).then(NatsServer::start);
         if options.nats_down_at_start {
             nats.as_mut().expect("nats mode").stop();
@@ -90,9 +99,12 @@ impl TestApp {
             .unwrap_or_default();
         let toml = format!(
             r#"
-[server]
-listen = "{addr}"
-public_url = "http://{addr}"
+[smtp]
+url = "{smtp_url}"
+from = "reinstate@example.com"
+[alerts]
+emails = ["{ALERT_EMAIL}"]
+seat_threshold_percent = 90
 [store]
 path = "{store}"
 [bus]
@@ -119,6 +131,7 @@ token_sha256 = ["{admin}"]
 viewer_token_sha256 = ["{viewer}"]
 "#,
             store = dir.path().join("state").display(),
+            smtp_url = smtp.url(),
             site = sim.url,
             email = jira_sim::SIM_EMAIL,
             token = jira_sim::SIM_TOKEN,
@@ -126,16 +139,15 @@ viewer_token_sha256 = ["{viewer}"]
             admin = hex::encode(Sha256::digest(ADMIN_TOKEN.as_bytes())),
             viewer = hex::encode(Sha256::digest(VIEWER_TOKEN.as_bytes())),
         );
-        let config = Config::from_toml(&toml).expect("test config is valid");
-        let app = Application::build(config, listener)
-            .await
-            .expect("app starts");
+        let app = build(&toml, listener).await;
         let test = TestApp {
             url: format!("http://{addr}"),
             http: reqwest::Client::new(),
             sim,
+            smtp,
             nats,
             app: Some(app),
+            toml,
             _dir: dir,
         };
         if !options.nats_down_at_start {
@@ -154,6 +166,17 @@ viewer_token_sha256 = ["{viewer}"]
             assert!(Instant::now() < deadline, "reinstate did not become ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Stops the service and starts it again on the same state (on a new port).
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        self.url = format!("http://{}", listener.local_addr().expect("addr"));
+        self.app = Some(build(&self.toml, listener).await);
+        self.wait_ready().await;
     }
 
     pub async fn stop(&mut self) {
@@ -271,6 +294,15 @@ viewer_token_sha256 = ["{viewer}"]
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+async fn build(toml: &str, listener: tokio::net::TcpListener) -> Application {
+    let addr = listener.local_addr().expect("addr");
+    let full = format!("[server]\nlisten = \"{addr}\"\npublic_url = \"http://{addr}\"\n{toml}");
+    let config = Config::from_toml(&full).expect("test config is valid");
+    Application::build(config, listener)
+        .await
+        .expect("app starts")
 }
 
 impl Drop for TestApp {

@@ -1,0 +1,237 @@
+//! Notifications: emails are written to the sled outbox in the same transaction as the
+//! decision that caused them, and a background sender delivers them with retries, so neither a
+//! crash nor an SMTP outage loses one.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::event::{Email, Product};
+use crate::rules::Seats;
+
+pub mod sender;
+
+/// An email waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEmail {
+    pub v: u32,
+    /// What it is about, e.g. `seat_threshold`, `seats_full`.
+    pub kind: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub attempts: u32,
+    /// Unix milliseconds before which it is not tried again.
+    pub next_attempt_ms: i64,
+    pub last_error: Option<String>,
+}
+
+impl OutboxEmail {
+    pub fn new(kind: &str, to: &[String], subject: String, text: String) -> OutboxEmail {
+        let html = format!(
+            "<!doctype html><html><body><pre style=\"font-family:sans-serif;white-space:pre-wrap\">{}</pre></body></html>",
+            escape_html(&text)
+        );
+        OutboxEmail {
+            v: 1,
+            kind: kind.into(),
+            to: to.to_vec(),
+            subject,
+            text,
+            html,
+            created_at: OffsetDateTime::now_utc(),
+            attempts: 0,
+            next_attempt_ms: 0,
+            last_error: None,
+        }
+    }
+}
+
+/// Escapes text for HTML bodies (every value shown comes from data, never markup).
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Per product: which seat alerts have been sent for the current crossing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertState {
+    /// Use is at or above the threshold, and admins were told.
+    pub above_threshold: bool,
+    /// A restore waited for lack of seats, and admins were told.
+    pub full: bool,
+}
+
+/// A seat alert to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeatAlert {
+    Threshold { used: u64, total: u64, percent: u8 },
+    Full { waiting: Email },
+}
+
+/// Decides which seat alerts a fresh seat reading calls for: each once per crossing. Pure.
+/// `capped_user` is set when a restore for that user was held back for lack of seats.
+pub fn seat_alerts(
+    seats: Seats,
+    capped_user: Option<&Email>,
+    threshold_percent: u8,
+    before: AlertState,
+) -> (AlertState, Vec<SeatAlert>) {
+    let mut after = before;
+    let mut alerts = Vec::new();
+    if let (Some(used), Some(total), false) = (seats.used, seats.total, seats.unlimited)
+        && total > 0
+        && threshold_percent > 0
+    {
+        let above = used.saturating_mul(100) >= total.saturating_mul(threshold_percent as u64);
+        if above && !before.above_threshold {
+            alerts.push(SeatAlert::Threshold {
+                used,
+                total,
+                percent: threshold_percent,
+            });
+        }
+        after.above_threshold = above;
+    }
+    match capped_user {
+        Some(user) => {
+            if !before.full {
+                alerts.push(SeatAlert::Full {
+                    waiting: user.clone(),
+                });
+            }
+            after.full = true;
+        }
+        None if !seats.full() => after.full = false,
+        None => {}
+    }
+    (after, alerts)
+}
+
+/// The email for a seat alert.
+pub fn seat_alert_email(
+    product: Product,
+    alert: &SeatAlert,
+    to: &[String],
+    public_url: &str,
+) -> OutboxEmail {
+    let admin = format!("{}/api/v1/requests", public_url.trim_end_matches('/'));
+    match alert {
+        SeatAlert::Threshold {
+            used,
+            total,
+            percent,
+        } => OutboxEmail::new(
+            "seat_threshold",
+            to,
+            format!(
+                "[reinstate] {} seats: {used} of {total} in use",
+                product.key()
+            ),
+            format!(
+                "{} has {used} of {total} seats in use, at or above the alert threshold of {percent}%.\n\n\
+                 reinstate keeps restoring licences while seats remain; when none remain, restores wait \
+                 for an admin's approval. You will be told again only after use drops below the threshold \
+                 and crosses it again.",
+                product.key()
+            ),
+        ),
+        SeatAlert::Full { waiting } => OutboxEmail::new(
+            "seats_full",
+            to,
+            format!(
+                "[reinstate] {} has no seats left: restores are waiting",
+                product.key()
+            ),
+            format!(
+                "A restore of {} for {waiting} was held back because no seat is left.\n\n\
+                 It waits for approval, with any others that arrive while the product is full: {admin}\n\
+                 Free or buy seats, then approve. You will be told again only after seats free up and run out again.",
+                product.key()
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seats(used: u64, total: u64) -> Seats {
+        Seats {
+            total: Some(total),
+            used: Some(used),
+            remaining: Some(total.saturating_sub(used)),
+            unlimited: false,
+        }
+    }
+
+    #[test]
+    fn threshold_alerts_once_per_crossing() {
+        let s0 = AlertState::default();
+        let (s1, a) = seat_alerts(seats(8, 10), None, 90, s0);
+        assert!(a.is_empty());
+        let (s2, a) = seat_alerts(seats(9, 10), None, 90, s1);
+        assert_eq!(
+            a,
+            vec![SeatAlert::Threshold {
+                used: 9,
+                total: 10,
+                percent: 90
+            }]
+        );
+        let (s3, a) = seat_alerts(seats(10, 10), None, 90, s2);
+        assert!(a.is_empty(), "still above: no second alert");
+        let (s4, a) = seat_alerts(seats(5, 10), None, 90, s3);
+        assert!(a.is_empty() && !s4.above_threshold);
+        let (_, a) = seat_alerts(seats(9, 10), None, 90, s4);
+        assert_eq!(a.len(), 1, "a new crossing alerts again");
+        let (_, a) = seat_alerts(seats(10, 10), None, 0, AlertState::default());
+        assert!(a.is_empty(), "0 disables the threshold alert");
+    }
+
+    #[test]
+    fn a_full_product_alerts_once_until_seats_free_up() {
+        let who = Email::parse("grace@example.com").expect("email");
+        let (s1, a) = seat_alerts(seats(10, 10), Some(&who), 0, AlertState::default());
+        assert_eq!(
+            a,
+            vec![SeatAlert::Full {
+                waiting: who.clone()
+            }]
+        );
+        let (s2, a) = seat_alerts(seats(10, 10), Some(&who), 0, s1);
+        assert!(a.is_empty());
+        let (s3, _) = seat_alerts(seats(9, 10), None, 0, s2);
+        assert!(!s3.full);
+        let (_, a) = seat_alerts(seats(10, 10), Some(&who), 0, s3);
+        assert_eq!(a.len(), 1);
+    }
+
+    #[test]
+    fn html_bodies_escape_what_they_show() {
+        let e = OutboxEmail::new(
+            "x",
+            &[],
+            "s".into(),
+            "<script>alert('x')</script> & more".into(),
+        );
+        assert!(
+            e.html
+                .contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more")
+        );
+        assert!(!e.html.contains("<img") && !e.html.contains("<script"));
+    }
+}

@@ -1,0 +1,115 @@
+//! Delivers the outbox: due emails are sent over SMTP with lettre and removed once accepted;
+//! failures are retried with growing delays. Nothing leaves the outbox unsent.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use tokio_util::sync::CancellationToken;
+
+use super::OutboxEmail;
+use crate::config::SmtpConfig;
+use crate::store::Store;
+
+pub type Mailer = AsyncSmtpTransport<Tokio1Executor>;
+
+/// Builds the SMTP transport from `smtp.url` (`smtp://`, `smtps://`, `?tls=required`).
+pub fn mailer(config: &SmtpConfig, url: &str) -> Result<Mailer, String> {
+    let mut builder = Mailer::from_url(url).map_err(|e| format!("smtp.url: {e}"))?;
+    builder = builder.timeout(Some(Duration::from_millis(config.timeout_ms)));
+    if let (Some(user), Some(password)) = (&config.username, &config.password) {
+        builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
+            user.clone(),
+            password.expose_secret().to_string(),
+        ));
+    }
+    Ok(builder.build())
+}
+
+fn message(from: &Mailbox, email: &OutboxEmail) -> Result<Message, String> {
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .subject(email.subject.clone());
+    for to in &email.to {
+        builder = builder.to(to
+            .parse::<Mailbox>()
+            .map_err(|e| format!("recipient {to:?}: {e}"))?);
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            email.html.clone(),
+        ))
+        .map_err(|e| e.to_string())
+}
+
+/// Delay before attempt `attempts + 1`: 1 s, 2 s, 4 s … at most 10 minutes.
+fn retry_delay(attempts: u32) -> Duration {
+    Duration::from_secs(1u64 << attempts.min(10)).min(Duration::from_secs(600))
+}
+
+/// Sends until cancelled. The attempt in progress when cancelled is finished first.
+pub async fn run(store: Store, mailer: Mailer, from: Mailbox, cancel: CancellationToken) {
+    let wake = store.outbox_wake();
+    loop {
+        let notified = wake.notified();
+        let now = crate::store::now_ms();
+        let due = match store.outbox_due(now, 16) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the outbox");
+                Vec::new()
+            }
+        };
+        for (key, mut email) in due {
+            let result = match message(&from, &email) {
+                Ok(m) => mailer.send(m).await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            let settled = match result {
+                Ok(()) => {
+                    tracing::info!(kind = %email.kind, attempts = email.attempts + 1, "email sent");
+                    store.outbox_sent(&key).await
+                }
+                Err(error) => {
+                    email.attempts += 1;
+                    let delay = retry_delay(email.attempts);
+                    tracing::warn!(kind = %email.kind, attempts = email.attempts, %error, retry_in_s = delay.as_secs(), "email not sent; will retry");
+                    email.last_error = Some(error);
+                    email.next_attempt_ms = crate::store::now_ms() + delay.as_millis() as i64;
+                    store.outbox_retry(&key, &email).await
+                }
+            };
+            if let Err(e) = settled {
+                tracing::warn!(error = %e, "cannot update the outbox");
+            }
+            if cancel.is_cancelled() {
+                return;
+            }
+        }
+        let wait = match store.outbox_next_due() {
+            Ok(Some(at)) => {
+                Duration::from_millis((at - crate::store::now_ms()).clamp(10, 60_000) as u64)
+            }
+            _ => Duration::from_secs(60),
+        };
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_ten_minutes() {
+        assert_eq!(retry_delay(1), Duration::from_secs(2));
+        assert_eq!(retry_delay(5), Duration::from_secs(32));
+        assert_eq!(retry_delay(40), Duration::from_secs(600));
+    }
+}
