@@ -538,3 +538,62 @@ async fn an_alert_queued_during_an_smtp_outage_survives_a_restart_and_is_deliver
     assert!(mails.iter().any(|m| m.data.contains("has no seats left")));
     outbox_drained(&app).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_round_trip_through_export_and_import_files() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_reinstate");
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .args(args)
+            .args(["--url", &app.url])
+            .env("REINSTATE_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("REINSTATE__STORE__PATH", dir.path())
+            .output()
+            .expect("run reinstate")
+    };
+    let out = run(&["rules", "export"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exported: Value = serde_json::from_slice(&out.stdout).expect("exported JSON");
+    assert_eq!(exported, standard_rules());
+
+    let mut edited = exported.clone();
+    edited["rules"][1]["enabled"] = json!(false);
+    let file = dir.path().join("rules.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&edited).expect("json")).expect("write");
+    let out = run(&["rules", "import", file.to_str().expect("path")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let live = app.admin_get("/api/v1/rules").await;
+    assert_eq!(
+        (live["version"].as_u64(), &live["rules"][1]["enabled"]),
+        (Some(2), &json!(false))
+    );
+
+    std::fs::write(
+        &file,
+        br#"{"rules": [{"name": "x", "when": {"domian": ["example.com"]}, "then": "restore"}]}"#,
+    )
+    .expect("write");
+    let out = run(&["rules", "import", file.to_str().expect("path")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rules[0].when") && err.contains("domian"),
+        "{err}"
+    );
+    assert_eq!(
+        app.admin_get("/api/v1/rules").await["version"],
+        2,
+        "a rejected import changes nothing"
+    );
+}

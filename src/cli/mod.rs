@@ -11,6 +11,8 @@ use crate::config::Config;
 use crate::event::{Email, Product};
 use crate::signature::WebhookSecret;
 
+mod rules;
+
 /// Gives Atlassian users their product licence back, without an admin ticket, when the
 /// organisation's rules allow it.
 #[derive(Parser)]
@@ -22,6 +24,11 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Exports or imports the rules of a running reinstate, for admins who keep rules in git.
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
+    },
     /// Runs the service: webhook receivers, workers and the admin API. With no configuration it
     /// starts the sandbox, a complete single-node demo with a simulated Jira site.
     Serve {
@@ -59,6 +66,15 @@ pub enum Command {
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(config),
+        Command::Rules { command } => {
+            match runtime().and_then(|rt| rt.block_on(rules::run(command))) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("reinstate rules: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::SendLogin {
             email,
             product,
