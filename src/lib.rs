@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod bench;
 pub mod bus;
 pub mod cli;
 pub mod config;

@@ -194,7 +194,7 @@ pub struct SimulateQuery {
 
 /// One user and product whose outcome the proposed rules would change.
 #[derive(Serialize)]
-struct Change {
+pub struct Change {
     email: Email,
     product: Product,
     live_outcome: &'static str,
@@ -281,12 +281,12 @@ pub async fn simulate(
     .into_response())
 }
 
-struct Simulation {
-    users: usize,
-    decisions: usize,
-    live_counts: BTreeMap<&'static str, usize>,
-    proposed_counts: BTreeMap<&'static str, usize>,
-    changes: Vec<Change>,
+pub struct Simulation {
+    pub users: usize,
+    pub decisions: usize,
+    pub live_counts: BTreeMap<&'static str, usize>,
+    pub proposed_counts: BTreeMap<&'static str, usize>,
+    pub changes: Vec<Change>,
 }
 
 fn outcome_key(o: crate::rules::Outcome) -> &'static str {
@@ -297,7 +297,8 @@ fn outcome_key(o: crate::rules::Outcome) -> &'static str {
     }
 }
 
-fn run_simulation(
+/// Evaluates both rule sets for every known user and product; pure apart from reading users.
+pub fn run_simulation(
     store: &crate::store::Store,
     live: &RuleSet,
     proposed: &RuleSet,

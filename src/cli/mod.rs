@@ -24,6 +24,15 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Measures decisions and simulations, each next to a baseline from the same run (run it
+    /// from a release build).
+    Bench {
+        /// What to measure: `rules`.
+        what: String,
+        /// A short run that only proves the benchmark works.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Exports or imports the rules of a running reinstate, for admins who keep rules in git.
     Rules {
         #[command(subcommand)]
@@ -66,6 +75,19 @@ pub enum Command {
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(config),
+        Command::Bench { what, quick } => {
+            if what != "rules" {
+                eprintln!("reinstate bench: {what:?} is not a benchmark; try `rules`");
+                return ExitCode::from(2);
+            }
+            match crate::bench::run(crate::bench::Options { quick }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("reinstate bench: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Rules { command } => {
             match runtime().and_then(|rt| rt.block_on(rules::run(command))) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -313,6 +313,16 @@ impl RuleSet {
         finish(hit.map(|c| &c.rule), facts.product, seats)
     }
 
+    /// The same decision by walking every rule in order, without the index: the reference the
+    /// index is checked against (property tests) and the baseline of the benchmark.
+    pub fn decide_unindexed(&self, facts: &Facts, seats: Option<Seats>) -> Decision {
+        let hit = self
+            .compiled
+            .iter()
+            .find(|c| c.evaluate(facts, false, |_, _| {}));
+        finish(hit.map(|c| &c.rule), facts.product, seats)
+    }
+
     /// Decides, and shows rule by rule which condition matched or failed.
     pub fn explain(&self, facts: &Facts, seats: Option<Seats>) -> Explanation {
         let mut traces = Vec::new();

@@ -460,6 +460,7 @@ proptest! {
         // The index never skips a rule that matches: the linear walk gives the same answer.
         let explained = set.explain(&f, None);
         prop_assert_eq!(&first, &explained.decision);
+        prop_assert_eq!(&first, &set.decide_unindexed(&f, None));
     }
 
     #[test]

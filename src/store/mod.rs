@@ -341,6 +341,12 @@ impl Store {
         Ok(out)
     }
 
+    /// Writes one user record (not flushed: for tools and benchmarks that flush at the end).
+    pub fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        self.users.insert(user.email.user_key(), enc(user)?)?;
+        Ok(())
+    }
+
     /// Every user reinstate knows, in key order.
     pub fn users(&self) -> impl Iterator<Item = Result<UserRecord, StoreError>> + '_ {
         self.users.iter().values().map(|v| dec(&v?))
