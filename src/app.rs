@@ -140,10 +140,7 @@ impl Application {
                 NatsBus::connect(&config.bus, url, config.worker.concurrency, cancel.clone())
                     .await?,
             ),
-            None => {
-                let retention = Duration::from_secs(config.worker.processed_ttl_days * 86_400);
-                Arc::new(EmbeddedBus::open(&store, retention, cancel.clone())?)
-            }
+            None => Arc::new(EmbeddedBus::open(&store, cancel.clone())?),
         };
         let directory: Arc<dyn Directory> = match config.directory.kind {
             DirectoryKind::Sandbox => Arc::new(Sandbox::open(store.db())?),
@@ -166,7 +163,8 @@ impl Application {
             config: WorkerSettings::new(&config),
         });
         let workers = tokio::spawn(worker::run(ctx, bus.clone(), cancel.clone()));
-        let sweeper = tokio::spawn(sweep(store.clone(), cancel.clone()));
+        let retention = Duration::from_secs(config.worker.processed_ttl_days * 86_400);
+        let sweeper = tokio::spawn(sweep(store.clone(), bus.clone(), retention, cancel.clone()));
         let sender = match &config.smtp.url {
             Some(url) => {
                 let mailer =
@@ -303,9 +301,14 @@ async fn readyz(
     }
 }
 
-/// Forgets processed-event ids past their expiry, hourly.
-async fn sweep(store: Store, cancel: CancellationToken) {
+/// Forgets processed-event ids past their expiry, and the bus's old dedupe records, hourly.
+async fn sweep(store: Store, bus: Arc<dyn Bus>, retention: Duration, cancel: CancellationToken) {
     loop {
+        match bus.sweep(retention) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired bus dedupe records removed"),
+            Err(e) => tracing::warn!(error = %e, "could not purge bus dedupe records"),
+        }
         match store.purge_expired_processed(time::OffsetDateTime::now_utc()) {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "expired processed-event records removed"),

@@ -470,7 +470,28 @@ pub fn redelivery_delay(settings: &WorkerSettings, attempt: u32) -> Duration {
 async fn handle(ctx: &WorkerContext, delivery: Delivery) {
     let event = delivery.event.clone();
     let attempt = delivery.attempt;
-    let settle = match process_one(ctx, &event, attempt).await {
+    let result = {
+        let work = process_one(ctx, &event, attempt);
+        tokio::pin!(work);
+        match delivery.progress_every() {
+            None => work.await,
+            Some(every) => {
+                // Long directory retries must not let the bus hand the event to another worker.
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                loop {
+                    tokio::select! {
+                        r = &mut work => break r,
+                        _ = tick.tick() => {
+                            if let Err(e) = delivery.in_progress().await {
+                                tracing::debug!(error = %e, "could not tell the bus the event is in progress");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let settle = match result {
         Ok(handled) => {
             tracing::info!(outcome = ?handled, "event handled");
             delivery.ack().await

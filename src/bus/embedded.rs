@@ -52,29 +52,9 @@ fn unavailable(e: impl std::fmt::Display) -> BusError {
 }
 
 impl EmbeddedBus {
-    /// Opens the queue; ids of published events are remembered for `id_retention` (a
-    /// background task forgets older ones, so the dedupe record does not grow forever).
-    pub fn open(
-        store: &Store,
-        id_retention: Duration,
-        cancel: CancellationToken,
-    ) -> Result<EmbeddedBus, BusError> {
-        let bus = Self::open_trees(store, cancel)?;
-        let sweeper = bus.clone();
-        tokio::spawn(async move {
-            loop {
-                match sweeper.purge_ids(id_retention) {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(removed = n, "expired queue ids removed"),
-                    Err(e) => tracing::warn!(error = %e, "could not purge queue ids"),
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                    _ = sweeper.inner.cancel.cancelled() => return,
-                }
-            }
-        });
-        Ok(bus)
+    /// Opens the queue. Ids of published events are remembered until `Bus::sweep` forgets them.
+    pub fn open(store: &Store, cancel: CancellationToken) -> Result<EmbeddedBus, BusError> {
+        Self::open_trees(store, cancel)
     }
 
     fn open_trees(store: &Store, cancel: CancellationToken) -> Result<EmbeddedBus, BusError> {
@@ -224,6 +204,10 @@ impl Bus for EmbeddedBus {
 
     fn kind(&self) -> &'static str {
         "embedded"
+    }
+
+    fn sweep(&self, retention: Duration) -> Result<usize, BusError> {
+        self.purge_ids(retention)
     }
 }
 

@@ -50,6 +50,13 @@ impl Delivery {
     pub async fn ack(self) -> Result<(), BusError> {
         self.acker.ack().await
     }
+    /// Still working (see `Acker::in_progress`).
+    pub async fn in_progress(&self) -> Result<(), BusError> {
+        self.acker.in_progress().await
+    }
+    pub fn progress_every(&self) -> Option<Duration> {
+        self.acker.progress_every()
+    }
     /// Not done: deliver again after `delay`.
     pub async fn nak(self, delay: Duration) -> Result<(), BusError> {
         self.acker.nak(delay).await
@@ -60,6 +67,14 @@ impl Delivery {
 pub trait Acker: Send + Sync {
     async fn ack(self: Box<Self>) -> Result<(), BusError>;
     async fn nak(self: Box<Self>, delay: Duration) -> Result<(), BusError>;
+    /// Still working: keeps the bus from redelivering while the work takes long.
+    async fn in_progress(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+    /// How often `in_progress` must be said; `None` when the bus does not redeliver in-flight work.
+    fn progress_every(&self) -> Option<Duration> {
+        None
+    }
 }
 
 #[async_trait]
@@ -73,6 +88,10 @@ pub trait Bus: Send + Sync {
     async fn ready(&self) -> Result<(), BusError>;
     /// "nats" or "embedded".
     fn kind(&self) -> &'static str;
+    /// Periodic housekeeping (forgetting old dedupe records); returns how many were removed.
+    fn sweep(&self, _retention: Duration) -> Result<usize, BusError> {
+        Ok(0)
+    }
 }
 
 /// The subject of an event: `<prefix>.events.<kind>.<user-key>`.

@@ -201,7 +201,10 @@ impl Bus for NatsBus {
                             return Ok(Delivery::new(
                                 event,
                                 attempt,
-                                Box::new(NatsAcker { message }),
+                                Box::new(NatsAcker {
+                                    message,
+                                    every: self.config.ack_wait / 3,
+                                }),
                             ));
                         }
                         Err(e) => {
@@ -236,6 +239,7 @@ impl Bus for NatsBus {
 
 struct NatsAcker {
     message: jetstream::Message,
+    every: Duration,
 }
 
 #[async_trait]
@@ -248,5 +252,14 @@ impl Acker for NatsAcker {
             .ack_with(AckKind::Nak(Some(delay)))
             .await
             .map_err(unavailable)
+    }
+    async fn in_progress(&self) -> Result<(), BusError> {
+        self.message
+            .ack_with(AckKind::Progress)
+            .await
+            .map_err(unavailable)
+    }
+    fn progress_every(&self) -> Option<Duration> {
+        Some(self.every)
     }
 }

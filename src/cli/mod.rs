@@ -47,81 +47,35 @@ pub enum Command {
     },
     /// Sends a correctly signed login event to a running reinstate (the sandbox by default),
     /// as an identity provider would.
-    SendLogin {
-        /// Email of the user who logged in.
-        #[arg(long)]
-        email: String,
-        /// Product logged in to (jira-software, confluence, jira-servicedesk); absent = any.
-        #[arg(long)]
-        product: Option<String>,
-        /// Atlassian account id, when known.
-        #[arg(long)]
-        account_id: Option<String>,
-        /// A role the identity provider reports (repeatable).
-        #[arg(long = "role")]
-        roles: Vec<String>,
-        /// Configuration of the target: its `server.public_url` and first login secret are used.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Base URL of the target, overriding the configuration.
-        #[arg(long)]
-        url: Option<String>,
-        /// Signing secret (`whsec_…`), overriding the configuration and the sandbox's.
-        #[arg(long, env = "REINSTATE_LOGIN_SECRET", hide_env_values = true)]
-        secret: Option<String>,
-    },
+    SendLogin(SendLogin),
 }
 
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(config),
+        Command::Rules { command } => run_async("rules", rules::run(command)),
+        Command::SendLogin(args) => run_async("send-login", send_login(args)),
         Command::Bench { what, quick } => {
             if what != "rules" {
                 eprintln!("reinstate bench: {what:?} is not a benchmark; try `rules`");
                 return ExitCode::from(2);
             }
-            match crate::bench::run(crate::bench::Options { quick }) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("reinstate bench: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            report("bench", crate::bench::run(crate::bench::Options { quick }))
         }
-        Command::Rules { command } => {
-            match runtime().and_then(|rt| rt.block_on(rules::run(command))) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("reinstate rules: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::SendLogin {
-            email,
-            product,
-            account_id,
-            roles,
-            config,
-            url,
-            secret,
-        } => {
-            let args = SendLogin {
-                email,
-                product,
-                account_id,
-                roles,
-                config,
-                url,
-                secret,
-            };
-            match runtime().and_then(|rt| rt.block_on(send_login(args))) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("reinstate send-login: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+    }
+}
+
+/// Runs a subcommand's future on a fresh runtime.
+fn run_async(name: &str, work: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    report(name, runtime().and_then(|rt| rt.block_on(work)))
+}
+
+fn report(name: &str, result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("reinstate {name}: {e}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -239,13 +193,28 @@ fn print_banner(
     );
 }
 
+#[derive(clap::Args)]
 pub struct SendLogin {
+    /// Email of the user who logged in.
+    #[arg(long)]
     pub email: String,
+    /// Product logged in to (jira-software, confluence, jira-servicedesk); absent = any.
+    #[arg(long)]
     pub product: Option<String>,
+    /// Atlassian account id, when known.
+    #[arg(long)]
     pub account_id: Option<String>,
+    /// A role the identity provider reports (repeatable).
+    #[arg(long = "role")]
     pub roles: Vec<String>,
+    /// Configuration of the target: its `server.public_url` and first login secret are used.
+    #[arg(long, short)]
     pub config: Option<PathBuf>,
+    /// Base URL of the target, overriding the configuration.
+    #[arg(long)]
     pub url: Option<String>,
+    /// Signing secret (`whsec_…`), overriding the configuration and the sandbox's.
+    #[arg(long, env = "REINSTATE_LOGIN_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
 }
 

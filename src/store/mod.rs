@@ -78,13 +78,27 @@ fn dec<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
+        // sled lets go of its file lock when its flusher thread next wakes, so a previous
+        // owner that is shutting down (a restart in the same process, a pod being replaced)
+        // can hold it a moment longer: wait a little before giving up.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(source) => {
+                    return Err(StoreError::Open {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                }
+            }
+        };
         Ok(Store {
             users: db.open_tree("users")?,
             processed: db.open_tree("processed")?,

@@ -44,13 +44,9 @@ async fn a_recorded_reclaim_is_restored_exactly_with_seats_before_and_after() {
         "jira-core-users"
     );
 
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    let entry = app.wait_for_outcome("grace@example.com", "restored").await;
+    let entry = app
+        .login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
     let adds: Vec<String> = app
         .sim
         .group_adds("acc-grace")
@@ -86,13 +82,7 @@ async fn previously_reclaimed_users_can_be_restored_by_their_own_rule() {
     let rules = json!({"rules": [{"name": "returning users", "when": {"previously_reclaimed": true}, "then": "restore",
                                   "message": "welcome back"}]});
     assert_eq!(app.put_rules(rules).await.status(), 200);
-    assert_eq!(
-        app.login("zed@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    app.wait_for_outcome("zed@example.com", "approval_required")
+    app.login_and_wait("zed@example.com", "jira-software", "approval_required")
         .await;
     let record = json!({"email": "grace@example.com", "product": "jira-software", "groups": ["jira-software-users"]});
     assert_eq!(
@@ -101,13 +91,9 @@ async fn previously_reclaimed_users_can_be_restored_by_their_own_rule() {
             .status(),
         201
     );
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    let entry = app.wait_for_outcome("grace@example.com", "restored").await;
+    let entry = app
+        .login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
     assert_eq!(
         (entry["rule"].as_str(), entry["message"].as_str()),
         (Some("returning users"), Some("welcome back"))
@@ -424,13 +410,7 @@ async fn admins_are_emailed_once_when_restores_wait_for_seats() {
     let app = TestApp::start(BusMode::Embedded).await;
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
     app.sim.set_seats(1);
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    app.wait_for_outcome("grace@example.com", "approval_required")
+    app.login_and_wait("grace@example.com", "jira-software", "approval_required")
         .await;
     // Full (1 of 1) is also above the 90 % threshold: two alerts, each once.
     let mails = app.smtp.wait_for(2).await;
@@ -454,13 +434,7 @@ async fn admins_are_emailed_once_when_restores_wait_for_seats() {
             .any(|m| m.data.contains("jira-software seats: 1 of 1 in use"))
     );
     // Another restore waiting for seats: recorded, but no second alert.
-    assert_eq!(
-        app.login("zed@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    app.wait_for_outcome("zed@example.com", "approval_required")
+    app.login_and_wait("zed@example.com", "jira-software", "approval_required")
         .await;
     outbox_drained(&app).await;
     assert_eq!(app.smtp.mails().len(), 2);
@@ -472,22 +446,13 @@ async fn crossing_the_seat_threshold_alerts_once() {
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
     app.sim.set_seats(3);
     // ada holds 1 of 3; grace makes 2 of 3 (67 %), zed 3 of 3 (100 % ≥ 90 %).
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    app.wait_for_outcome("grace@example.com", "restored").await;
+    app.login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
     outbox_drained(&app).await;
     assert!(app.smtp.mails().is_empty(), "67 % is below the threshold");
-    assert_eq!(
-        app.login("zed@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    let entry = app.wait_for_outcome("zed@example.com", "restored").await;
+    let entry = app
+        .login_and_wait("zed@example.com", "jira-software", "restored")
+        .await;
     assert_eq!(entry["seats_after"]["used"], 3);
     let mails = app.smtp.wait_for(1).await;
     assert!(
@@ -496,13 +461,7 @@ async fn crossing_the_seat_threshold_alerts_once() {
         mails[0].data
     );
     // Still above the threshold: later events send nothing more.
-    assert_eq!(
-        app.login("ada@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    app.wait_for_outcome("ada@example.com", "already_licensed")
+    app.login_and_wait("ada@example.com", "jira-software", "already_licensed")
         .await;
     outbox_drained(&app).await;
     assert_eq!(app.smtp.mails().len(), 1);
@@ -514,13 +473,7 @@ async fn an_alert_queued_during_an_smtp_outage_survives_a_restart_and_is_deliver
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
     app.smtp.set_paused(true);
     app.sim.set_seats(1);
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    app.wait_for_outcome("grace@example.com", "approval_required")
+    app.login_and_wait("grace@example.com", "jira-software", "approval_required")
         .await;
     let v: Value = app
         .http

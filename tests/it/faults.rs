@@ -10,13 +10,9 @@ async fn a_429_with_retry_after_is_waited_out_then_the_licence_restored(mode: Bu
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
     app.sim.push_fault(Fault::Status(429, Some(1)));
     let sent = std::time::Instant::now();
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    let entry = app.wait_for_outcome("grace@example.com", "restored").await;
+    let entry = app
+        .login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
     assert!(
         sent.elapsed() >= Duration::from_secs(1),
         "Retry-After was not honoured"
@@ -82,13 +78,9 @@ async fn an_event_that_runs_out_of_deliveries_is_recorded_as_failed(mode: BusMod
     .await;
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
     app.sim.set_down(true);
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    let entry = app.wait_for_outcome("grace@example.com", "failed").await;
+    let entry = app
+        .login_and_wait("grace@example.com", "jira-software", "failed")
+        .await;
     let reason = entry["reason"].as_str().expect("reason");
     assert!(reason.contains("gave up after 2 deliveries"), "{reason}");
     assert_eq!(entry["attempt"], 2);
@@ -100,13 +92,9 @@ async fn a_directory_that_refuses_permissions_fails_fast_without_retries(mode: B
     let app = TestApp::start(mode).await;
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
     app.sim.push_fault(Fault::Status(403, None));
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    let entry = app.wait_for_outcome("grace@example.com", "failed").await;
+    let entry = app
+        .login_and_wait("grace@example.com", "jira-software", "failed")
+        .await;
     assert!(
         entry["reason"].as_str().expect("reason").contains("403"),
         "{entry}"
@@ -121,13 +109,9 @@ async fn a_stalled_directory_call_times_out_and_is_retried(mode: BusMode) {
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
     // Longer than directory.request_timeout_ms (2 s in the test configuration).
     app.sim.push_fault(Fault::Delay(Duration::from_secs(4)));
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    let entry = app.wait_for_outcome("grace@example.com", "restored").await;
+    let entry = app
+        .login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
     let recorded = entry["directory_calls"].as_array().expect("calls");
     assert!(recorded.iter().any(|c| c["attempts"] == 2), "{recorded:?}");
     assert_eq!(
@@ -140,3 +124,27 @@ async fn a_stalled_directory_call_times_out_and_is_retried(mode: BusMode) {
     );
 }
 both_buses!(a_stalled_directory_call_times_out_and_is_retried);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_slower_than_the_ack_wait_is_not_handed_to_a_second_worker() {
+    let options = Options {
+        ack_wait_secs: 2,
+        request_timeout_ms: 8000,
+        ..Default::default()
+    };
+    let app = TestApp::start_with(BusMode::Nats, options).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    // The first directory call takes 5 s: longer than the 2 s ack wait.
+    app.sim.push_fault(Fault::Delay(Duration::from_secs(5)));
+    app.login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
+    assert_eq!(
+        app.sim.group_adds("acc-grace").len(),
+        1,
+        "processed twice: {:#?}",
+        app.sim.calls()
+    );
+    let audit = app.audit("grace@example.com").await;
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    assert_eq!(audit[0]["attempt"], 1);
+}

@@ -20,13 +20,8 @@ async fn error_of(r: reqwest::Response) -> (u16, String, String) {
 /// After a rejected request, a valid one for another user is processed; the rejected user
 /// never reached the directory.
 async fn assert_nothing_reached_directory_for(app: &TestApp, account_id: &str, email: &str) {
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    app.wait_for_outcome("grace@example.com", "restored").await;
+    app.login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
     assert!(
         app.sim.group_adds(account_id).is_empty(),
         "directory was asked to add {account_id}"
@@ -192,13 +187,8 @@ async fn a_repeated_webhook_id_is_accepted_and_acts_once(mode: BusMode) {
     let later = app.post_signed(SECRET_A, &id, body, 0).await;
     assert_eq!(later.status(), 202);
     // Let the worker catch up on anything it might still do, then count.
-    assert_eq!(
-        app.login("zed@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    app.wait_for_outcome("zed@example.com", "restored").await;
+    app.login_and_wait("zed@example.com", "jira-software", "restored")
+        .await;
     assert_eq!(app.sim.group_adds("acc-grace").len(), 1);
     assert_eq!(app.audit("grace@example.com").await.len(), 1);
 }
@@ -276,12 +266,7 @@ async fn started_while_nats_is_down_it_is_not_ready_then_recovers_by_itself() {
     app.nats.as_mut().expect("nats").restart();
     app.wait_ready().await;
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    app.wait_for_outcome("grace@example.com", "restored").await;
+    app.login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
     app.stop().await;
 }

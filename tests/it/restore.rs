@@ -8,13 +8,9 @@ use crate::support::*;
 async fn a_matching_restore_rule_adds_the_user_to_the_products_default_group(mode: BusMode) {
     let app = TestApp::start(mode).await;
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
-    assert_eq!(
-        app.login("grace@example.com", Some("jira-software"))
-            .await
-            .status(),
-        202
-    );
-    let entry = app.wait_for_outcome("grace@example.com", "restored").await;
+    let entry = app
+        .login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
     assert_eq!(entry["rule"], "staff get jira back");
     assert_eq!(entry["product"], "jira-software");
     assert_eq!(entry["account_id"], "acc-grace");

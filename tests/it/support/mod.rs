@@ -65,6 +65,8 @@ pub struct Options {
     pub max_deliver: u32,
     /// Start with NATS stopped (its port known), to test starting without the bus.
     pub nats_down_at_start: bool,
+    pub ack_wait_secs: u64,
+    pub request_timeout_ms: u64,
 }
 
 impl Default for Options {
@@ -72,6 +74,8 @@ impl Default for Options {
         Options {
             max_deliver: 6,
             nats_down_at_start: false,
+            ack_wait_secs: 10,
+            request_timeout_ms: 2000,
         }
     }
 }
@@ -110,6 +114,7 @@ path = "{store}"
 [bus]
 {nats_line}
 publish_timeout_ms = 1000
+ack_wait_secs = {ack_wait}
 [sources.login]
 secrets = ["{SECRET_A}", "{SECRET_B}"]
 [directory]
@@ -117,7 +122,7 @@ kind = "jira-cloud"
 site_url = "{site}"
 email = "{email}"
 api_token = "{token}"
-request_timeout_ms = 2000
+request_timeout_ms = {request_timeout}
 max_retries = 2
 retry_initial_ms = 50
 retry_max_ms = 1500
@@ -132,6 +137,8 @@ viewer_token_sha256 = ["{viewer}"]
 "#,
             store = dir.path().join("state").display(),
             smtp_url = smtp.url(),
+            ack_wait = options.ack_wait_secs,
+            request_timeout = options.request_timeout_ms,
             site = sim.url,
             email = jira_sim::SIM_EMAIL,
             token = jira_sim::SIM_TOKEN,
@@ -277,6 +284,16 @@ viewer_token_sha256 = ["{viewer}"]
         assert_eq!(r.status(), 200);
         let v: Value = r.json().await.expect("json");
         v["entries"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Logs the user in (asserting 202) and waits for the outcome in the audit.
+    pub async fn login_and_wait(&self, email: &str, product: &str, outcome: &str) -> Value {
+        assert_eq!(
+            self.login(email, Some(product)).await.status(),
+            202,
+            "login of {email}"
+        );
+        self.wait_for_outcome(email, outcome).await
     }
 
     /// Waits until the user's audit has an entry with this outcome (the worker is asynchronous).
