@@ -31,6 +31,7 @@ use crate::worker::{self, WorkerContext, WorkerSettings};
 
 /// Shared by every handler.
 pub struct AppState {
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub store: Store,
     pub bus: Arc<dyn Bus>,
     pub directory: Arc<dyn Directory>,
@@ -147,7 +148,9 @@ impl Application {
             DirectoryKind::JiraCloud => Arc::new(JiraCloud::new(&config.directory)?),
         };
 
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let state = Arc::new(AppState {
+            metrics: metrics.clone(),
             store: store.clone(),
             bus: bus.clone(),
             directory: directory.clone(),
@@ -158,6 +161,7 @@ impl Application {
             tokens,
         });
         let ctx = Arc::new(WorkerContext {
+            metrics: metrics.clone(),
             store: store.clone(),
             directory,
             config: WorkerSettings::new(&config),
@@ -178,6 +182,7 @@ impl Application {
                     store.clone(),
                     mailer,
                     from,
+                    metrics.clone(),
                     cancel.clone(),
                 )))
             }
@@ -253,6 +258,7 @@ fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::serve))
         .route("/v1/hooks/login", post(ingress::login))
         .route(
             "/api/v1/rules",
@@ -267,6 +273,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/reclaimed", post(admin::users::reclaimed))
         .fallback(http_error::not_found)
         .method_not_allowed_fallback(http_error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
         .with_state(state)
 }
 

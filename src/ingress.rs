@@ -100,7 +100,13 @@ pub async fn accept(
         Ok(None) => {}
         Err(e) => return Err(ApiError::internal(&e)),
     }
-    match state.bus.publish(&event).await {
+    let started = std::time::Instant::now();
+    let published = state.bus.publish(&event).await;
+    state
+        .metrics
+        .publish_seconds
+        .observe(started.elapsed().as_secs_f64());
+    match published {
         Ok(Published::New) => {
             tracing::info!(id = %event.id, user = %event.user_key(), "event accepted");
             Ok(accepted(&event, "accepted"))

@@ -23,6 +23,7 @@ use crate::store::{
 };
 
 pub struct WorkerContext {
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub store: Store,
     pub directory: Arc<dyn Directory>,
     pub config: WorkerSettings,
@@ -130,7 +131,7 @@ pub async fn process_one(
     if ctx.store.processed(event.id.as_str())?.is_some() {
         return Ok(Handled::Duplicate);
     }
-    let mut calls = CallLog::default();
+    let mut calls = CallLog::with_metrics(ctx.metrics.clone(), ctx.directory.kind());
     let LookedUp {
         user,
         groups,
@@ -216,11 +217,7 @@ pub async fn process_one(
                             Ok(_) => added.push(group.name.clone()),
                             Err(e) if e.is_transient() => {
                                 // Keep the audit of what was already done; the retry finds it done.
-                                outcome.audit.push(entry_failed(
-                                    &entry,
-                                    &e,
-                                    std::mem::take(&mut calls),
-                                ));
+                                outcome.audit.push(entry_failed(&entry, &e, calls.take()));
                                 outcome.user = Some(user_record);
                                 ctx.store.record(outcome).await?;
                                 return Err(e.into());
@@ -270,7 +267,7 @@ pub async fn process_one(
         let seats = entry.seats_after.unwrap_or(access.seats);
         let capped = capped_user.take();
         seat_alerts(ctx, product, seats, capped.as_ref(), &mut outcome)?;
-        entry.directory_calls = std::mem::take(&mut calls.0);
+        entry.directory_calls = calls.take();
         outcomes.push(entry.outcome);
         outcome.audit.push(entry);
     }
@@ -407,11 +404,15 @@ async fn seats_now(ctx: &WorkerContext, product: Product, calls: &mut CallLog) -
     }
 }
 
-fn entry_failed(entry: &AuditEntry, e: &DirectoryError, calls: CallLog) -> AuditEntry {
+fn entry_failed(
+    entry: &AuditEntry,
+    e: &DirectoryError,
+    calls: Vec<crate::store::DirectoryCall>,
+) -> AuditEntry {
     let mut failed = entry.clone();
     failed.outcome = AuditOutcome::Failed;
     failed.reason = format!("{}; will retry: {e}", entry.reason);
-    failed.directory_calls = calls.0;
+    failed.directory_calls = calls;
     failed
 }
 
@@ -426,7 +427,7 @@ async fn finish_with(
 ) -> Result<Handled, WorkError> {
     let mut entry = base_entry(event, attempt, outcome, reason);
     entry.product = event.product;
-    entry.directory_calls = calls.0;
+    entry.directory_calls = calls.calls;
     ctx.store
         .record(EventOutcome {
             audit: vec![entry],
@@ -466,10 +467,34 @@ pub fn redelivery_delay(settings: &WorkerSettings, attempt: u32) -> Duration {
     exp.min(settings.backoff_max).mul_f64(jitter)
 }
 
+/// Counts an event's outcomes in the metrics.
+fn count(ctx: &WorkerContext, event: &Event, handled: &Handled) {
+    let Handled::Done(outcomes) = handled else {
+        return;
+    };
+    let m = &ctx.metrics;
+    let latency = (OffsetDateTime::now_utc() - event.occurred_at)
+        .as_seconds_f64()
+        .max(0.0);
+    for outcome in outcomes {
+        let labels = crate::metrics::EventLabels {
+            source: event.source.key().into(),
+            outcome: outcome.key().into(),
+        };
+        m.events.get_or_create(&labels).inc();
+        if *outcome == AuditOutcome::Restored {
+            m.restore_latency_seconds.observe(latency);
+        }
+    }
+}
+
 /// Handles one delivery and settles it with the bus.
 async fn handle(ctx: &WorkerContext, delivery: Delivery) {
     let event = delivery.event.clone();
     let attempt = delivery.attempt;
+    if attempt > 1 {
+        ctx.metrics.redeliveries.inc();
+    }
     let result = {
         let work = process_one(ctx, &event, attempt);
         tokio::pin!(work);
@@ -494,12 +519,17 @@ async fn handle(ctx: &WorkerContext, delivery: Delivery) {
     let settle = match result {
         Ok(handled) => {
             tracing::info!(outcome = ?handled, "event handled");
+            count(ctx, &event, &handled);
             delivery.ack().await
         }
         Err(error) if attempt >= ctx.config.max_deliver => {
             tracing::error!(%error, attempt, "event ran out of deliveries; recorded as failed");
             match record_exhausted(ctx, &event, attempt, &error).await {
-                Ok(()) => delivery.ack().await,
+                Ok(()) => {
+                    ctx.metrics.events_failed.inc();
+                    count(ctx, &event, &Handled::Done(vec![AuditOutcome::Failed]));
+                    delivery.ack().await
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "could not record the failure; handing the event back");
                     delivery.nak(ctx.config.backoff_max).await
@@ -560,6 +590,7 @@ mod tests {
 
     fn ctx(dir: &std::path::Path) -> WorkerContext {
         WorkerContext {
+            metrics: Arc::new(crate::metrics::Metrics::new()),
             store: Store::open(dir).expect("store"),
             directory: Arc::new(Sandbox::new()),
             config: WorkerSettings::from(&WorkerConfig::default()),

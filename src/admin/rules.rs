@@ -112,7 +112,7 @@ pub async fn explain(
         roles: req.user.roles,
         groups: req.user.groups,
     };
-    let mut calls = CallLog::default();
+    let mut calls = CallLog::with_metrics(state.metrics.clone(), state.directory.kind());
     let found = match look_up(
         state.directory.as_ref(),
         &event_user,

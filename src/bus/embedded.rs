@@ -206,6 +206,20 @@ impl Bus for EmbeddedBus {
         "embedded"
     }
 
+    async fn depth(&self) -> Option<super::BusDepth> {
+        let messages = self.inner.queue.len() as u64;
+        let in_flight = self
+            .inner
+            .in_flight
+            .lock()
+            .map(|s| s.len() as u64)
+            .unwrap_or(0);
+        Some(super::BusDepth {
+            messages,
+            pending: messages.saturating_sub(in_flight),
+        })
+    }
+
     fn sweep(&self, retention: Duration) -> Result<usize, BusError> {
         self.purge_ids(retention)
     }

@@ -21,6 +21,15 @@ pub enum BusError {
     Closed,
 }
 
+/// How many events the bus holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusDepth {
+    /// Waiting or in flight.
+    pub messages: u64,
+    /// Not yet delivered to a worker (consumer lag).
+    pub pending: u64,
+}
+
 /// What a publish achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Published {
@@ -88,6 +97,8 @@ pub trait Bus: Send + Sync {
     async fn ready(&self) -> Result<(), BusError>;
     /// "nats" or "embedded".
     fn kind(&self) -> &'static str;
+    /// Events held, for metrics; `None` when the bus cannot be asked now.
+    async fn depth(&self) -> Option<BusDepth>;
     /// Periodic housekeeping (forgetting old dedupe records); returns how many were removed.
     fn sweep(&self, _retention: Duration) -> Result<usize, BusError> {
         Ok(0)

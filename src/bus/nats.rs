@@ -116,12 +116,6 @@ impl NatsBus {
             state => Err(unavailable(format!("NATS connection is {state:?}"))),
         }
     }
-
-    /// Messages in the stream (waiting or unacknowledged).
-    pub async fn depth(&self) -> Option<u64> {
-        let mut stream = self.js.get_stream(&self.config.stream).await.ok()?;
-        stream.info().await.ok().map(|i| i.state.messages)
-    }
 }
 
 #[async_trait]
@@ -234,6 +228,19 @@ impl Bus for NatsBus {
 
     fn kind(&self) -> &'static str {
         "nats"
+    }
+
+    async fn depth(&self) -> Option<super::BusDepth> {
+        self.connected().ok()?;
+        let mut consumer = self.consumer.get()?.clone();
+        let info = tokio::time::timeout(self.config.publish_timeout, consumer.info())
+            .await
+            .ok()?
+            .ok()?;
+        Some(super::BusDepth {
+            messages: info.num_pending + info.num_ack_pending as u64,
+            pending: info.num_pending,
+        })
     }
 }
 

@@ -116,6 +116,10 @@ impl JiraCloud {
                     Err(e) => Err(e),
                 }
             };
+            calls.attempt(
+                result.as_ref().ok().map(|(s, _, _)| s.as_u16()),
+                attempts > 1,
+            );
             let (retry_after, failure, last_status) = match result {
                 Ok((status, _, body)) if !retryable_status(status.as_u16()) => {
                     calls.push(method.as_str(), path, Some(status.as_u16()), attempts);

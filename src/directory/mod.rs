@@ -56,13 +56,40 @@ pub struct ProductAccess {
     pub seats: Seats,
 }
 
-/// Directory calls made while handling one event, for the audit log.
-#[derive(Debug, Default)]
-pub struct CallLog(pub Vec<DirectoryCall>);
+/// Directory calls made while handling one event, for the audit log; each HTTP attempt is also
+/// counted in the metrics when a registry is attached.
+#[derive(Default)]
+pub struct CallLog {
+    pub calls: Vec<DirectoryCall>,
+    metrics: Option<(std::sync::Arc<crate::metrics::Metrics>, &'static str)>,
+}
 
 impl CallLog {
+    pub fn with_metrics(
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        connector: &'static str,
+    ) -> CallLog {
+        CallLog {
+            calls: Vec::new(),
+            metrics: Some((metrics, connector)),
+        }
+    }
+
+    /// One HTTP attempt (`status` `None`: no answer came).
+    pub fn attempt(&self, status: Option<u16>, retry: bool) {
+        if let Some((m, connector)) = &self.metrics {
+            m.directory_attempt(connector, status, retry);
+        }
+    }
+
+    /// The calls recorded so far, leaving the log empty.
+    pub fn take(&mut self) -> Vec<DirectoryCall> {
+        std::mem::take(&mut self.calls)
+    }
+
+    /// One call, after its retries.
     pub fn push(&mut self, method: &str, path: &str, status: Option<u16>, attempts: u32) {
-        self.0.push(DirectoryCall {
+        self.calls.push(DirectoryCall {
             method: method.to_string(),
             path: path.to_string(),
             status,

@@ -116,6 +116,12 @@ impl Sandbox {
     }
 }
 
+/// Records a simulated call (audit and metrics alike).
+fn log(calls: &mut CallLog, method: &str, path: &str, status: u16) {
+    calls.attempt(Some(status), false);
+    calls.push(method, path, Some(status), 1);
+}
+
 #[async_trait]
 impl Directory for Sandbox {
     fn kind(&self) -> &'static str {
@@ -128,7 +134,7 @@ impl Directory for Sandbox {
         email: &Email,
         calls: &mut CallLog,
     ) -> Result<Option<DirectoryUser>, DirectoryError> {
-        calls.push("GET", "sandbox:/user", Some(200), 1);
+        log(calls, "GET", "sandbox:/user", 200);
         let users = self.lock()?;
         let found = match account_id {
             Some(id) => users.values().find(|u| u.account_id == id),
@@ -145,7 +151,7 @@ impl Directory for Sandbox {
         account_id: &str,
         calls: &mut CallLog,
     ) -> Result<Vec<String>, DirectoryError> {
-        calls.push("GET", "sandbox:/user/groups", Some(200), 1);
+        log(calls, "GET", "sandbox:/user/groups", 200);
         let users = self.lock()?;
         Ok(users
             .values()
@@ -155,7 +161,7 @@ impl Directory for Sandbox {
     }
 
     async fn products(&self, calls: &mut CallLog) -> Result<Vec<ProductAccess>, DirectoryError> {
-        calls.push("GET", "sandbox:/applicationrole", Some(200), 1);
+        log(calls, "GET", "sandbox:/applicationrole", 200);
         let users = self.lock()?;
         Ok(self
             .products
@@ -190,13 +196,13 @@ impl Directory for Sandbox {
     ) -> Result<Added, DirectoryError> {
         let mut users = self.lock()?;
         let Some(user) = users.values_mut().find(|u| u.account_id == account_id) else {
-            calls.push("POST", "sandbox:/group/user", Some(404), 1);
+            log(calls, "POST", "sandbox:/group/user", 404);
             return Err(DirectoryError::Permanent(format!(
                 "no sandbox user {account_id}"
             )));
         };
         if user.groups.contains(&group.name) {
-            calls.push("POST", "sandbox:/group/user", Some(400), 1);
+            log(calls, "POST", "sandbox:/group/user", 400);
             return Ok(Added::AlreadyMember);
         }
         user.groups.push(group.name.clone());
@@ -205,7 +211,7 @@ impl Directory for Sandbox {
             tree.insert(account_id, saved)
                 .map_err(|e| DirectoryError::Transient(format!("sandbox state: {e}")))?;
         }
-        calls.push("POST", "sandbox:/group/user", Some(201), 1);
+        log(calls, "POST", "sandbox:/group/user", 201);
         Ok(Added::Added)
     }
 }

@@ -50,7 +50,21 @@ fn retry_delay(attempts: u32) -> Duration {
 }
 
 /// Sends until cancelled. The attempt in progress when cancelled is finished first.
-pub async fn run(store: Store, mailer: Mailer, from: Mailbox, cancel: CancellationToken) {
+pub async fn run(
+    store: Store,
+    mailer: Mailer,
+    from: Mailbox,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    cancel: CancellationToken,
+) {
+    let counted = |result: &str| {
+        metrics
+            .emails
+            .get_or_create(&crate::metrics::ResultLabels {
+                result: result.into(),
+            })
+            .inc()
+    };
     let wake = store.outbox_wake();
     loop {
         let notified = wake.notified();
@@ -69,10 +83,12 @@ pub async fn run(store: Store, mailer: Mailer, from: Mailbox, cancel: Cancellati
             };
             let settled = match result {
                 Ok(()) => {
+                    counted("sent");
                     tracing::info!(kind = %email.kind, attempts = email.attempts + 1, "email sent");
                     store.outbox_sent(&key).await
                 }
                 Err(error) => {
+                    counted("failed");
                     email.attempts += 1;
                     let delay = retry_delay(email.attempts);
                     tracing::warn!(kind = %email.kind, attempts = email.attempts, %error, retry_in_s = delay.as_secs(), "email not sent; will retry");

@@ -7,6 +7,7 @@ mod admin_api;
 mod decisions;
 mod faults;
 mod login_receiver;
+mod operations;
 mod restore;
 mod sandbox_cli;
 mod schemas;

@@ -1,0 +1,143 @@
+//! Running it like production: metrics.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn sample(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {prefix} in:\n{metrics}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_cover_requests_events_bus_directory_email_and_restore_latency() {
+    let app = TestApp::start(BusMode::Nats).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim.set_seats(3);
+    app.sim.push_fault(Fault::Status(429, Some(1)));
+    app.login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
+    // A second restore fills the product past the alert threshold: an email goes out.
+    app.login_and_wait("zed@example.com", "jira-software", "restored")
+        .await;
+    app.smtp.wait_for(1).await;
+    app.login_and_wait("bob@contractor.example.net", "jira-software", "denied")
+        .await;
+
+    let r = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("application/openmetrics-text")
+    );
+    let m = r.text().await.expect("text");
+    for family in [
+        "http_requests",
+        "events",
+        "publish_seconds",
+        "bus_messages",
+        "bus_pending",
+        "redeliveries",
+        "events_failed",
+        "directory_calls",
+        "directory_retries",
+        "directory_rate_limited",
+        "emails",
+        "outbox",
+        "restore_latency_seconds",
+    ] {
+        assert!(
+            m.contains(&format!("# TYPE reinstate_{family} ")),
+            "family {family} missing:\n{m}"
+        );
+    }
+    assert_eq!(
+        sample(
+            &m,
+            r#"reinstate_http_requests_total{route="/v1/hooks/login",method="POST",status="202"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"reinstate_events_total{source="login",outcome="restored"}"#
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"reinstate_events_total{source="login",outcome="denied"}"#
+        ),
+        1.0
+    );
+    assert_eq!(sample(&m, "reinstate_publish_seconds_count"), 3.0);
+    assert_eq!(
+        sample(
+            &m,
+            r#"reinstate_directory_calls_total{connector="jira-cloud",status="201"}"#
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"reinstate_directory_calls_total{connector="jira-cloud",status="429"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"reinstate_directory_rate_limited_total{connector="jira-cloud"}"#
+        ),
+        1.0
+    );
+    assert!(
+        sample(
+            &m,
+            r#"reinstate_directory_retries_total{connector="jira-cloud"}"#
+        ) >= 1.0
+    );
+    assert_eq!(sample(&m, r#"reinstate_emails_total{result="sent"}"#), 1.0);
+    assert_eq!(sample(&m, "reinstate_restore_latency_seconds_count"), 2.0);
+    let latency_sum = sample(&m, "reinstate_restore_latency_seconds_sum");
+    assert!(
+        latency_sum > 1.0 && latency_sum < 60.0,
+        "the 429 made one restore wait about a second: {latency_sum}"
+    );
+    assert_eq!(
+        sample(&m, "reinstate_bus_messages "),
+        0.0,
+        "everything was acked"
+    );
+    assert_eq!(sample(&m, "reinstate_bus_pending "), 0.0);
+    assert_eq!(sample(&m, "reinstate_outbox "), 0.0);
+    // Route templates, never raw paths with user data, label the requests.
+    let _: Value = app.admin_get("/api/v1/users/grace@example.com").await;
+    let m = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        m.contains(r#"route="/api/v1/users/{email}""#) && !m.contains("grace@example.com"),
+        "{m}"
+    );
+}
