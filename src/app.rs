@@ -65,6 +65,7 @@ pub struct Application {
     workers: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     sender: Option<JoinHandle<()>>,
+    grace: Duration,
     store: Store,
     sandbox: Option<SandboxCredentials>,
     bus_kind: &'static str,
@@ -204,6 +205,7 @@ impl Application {
             workers,
             sweeper,
             sender,
+            grace: Duration::from_secs(config.server.shutdown_grace_secs),
             store,
             sandbox,
             bus_kind: bus.kind(),
@@ -230,20 +232,42 @@ impl Application {
 
     /// Runs until the token is cancelled (SIGTERM in `serve`), then drains and flushes.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self
-            .server
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let mut server = self.server;
         // The server stops only when cancelled or failed; either way stop the rest.
+        let early = tokio::select! {
+            result = &mut server => Some(result),
+            _ = self.cancel.cancelled() => None,
+        };
         self.cancel.cancel();
-        let _ = self.workers.await;
-        let _ = self.sweeper.await;
-        if let Some(sender) = self.sender {
-            let _ = sender.await;
-        }
+        let (workers, sweeper, sender) = (self.workers, self.sweeper, self.sender);
+        // Stop accepting, let in-flight requests and events finish (the rest is handed back to
+        // the bus), finish the email being sent — within the grace period.
+        let drain = async move {
+            let served = match early {
+                Some(result) => result,
+                None => server.await,
+            };
+            let _ = workers.await;
+            let _ = sweeper.await;
+            if let Some(sender) = sender {
+                let _ = sender.await;
+            }
+            served.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        };
+        let served = match tokio::time::timeout(self.grace, drain).await {
+            Ok(served) => served,
+            Err(_) => {
+                tracing::warn!(
+                    grace_secs = self.grace.as_secs(),
+                    "grace period over; unfinished events will be delivered again"
+                );
+                Ok(())
+            }
+        };
         if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "final flush failed");
         }
+        tracing::info!("stopped");
         served
     }
 

@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub listen: String,
     /// The externally reachable base URL, used to build links.
     pub public_url: String,
+    /// On SIGTERM, how long in-flight requests, events and the email being sent may take
+    /// before the process exits anyway (unfinished events are delivered again later).
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
         Self {
             listen: "127.0.0.1:8080".into(),
             public_url: "http://127.0.0.1:8080".into(),
+            shutdown_grace_secs: 25,
         }
     }
 }
@@ -363,6 +367,10 @@ impl Config {
             ));
         }
         for (key, value) in [
+            (
+                "server.shutdown_grace_secs",
+                self.server.shutdown_grace_secs,
+            ),
             ("bus.publish_timeout_ms", self.bus.publish_timeout_ms),
             ("bus.ack_wait_secs", self.bus.ack_wait_secs),
             ("bus.duplicate_window_secs", self.bus.duplicate_window_secs),

@@ -580,6 +580,7 @@ pub async fn run(ctx: Arc<WorkerContext>, bus: Arc<dyn Bus>, cancel: Cancellatio
     }
     tasks.close();
     tasks.wait().await;
+    bus.close().await;
 }
 
 #[cfg(test)]

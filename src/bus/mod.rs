@@ -99,6 +99,9 @@ pub trait Bus: Send + Sync {
     fn kind(&self) -> &'static str;
     /// Events held, for metrics; `None` when the bus cannot be asked now.
     async fn depth(&self) -> Option<BusDepth>;
+    /// After the last `next`: hands back deliveries fetched but never started, so they are
+    /// redelivered at once rather than after the ack wait.
+    async fn close(&self) {}
     /// Periodic housekeeping (forgetting old dedupe records); returns how many were removed.
     fn sweep(&self, _retention: Duration) -> Result<usize, BusError> {
         Ok(0)

@@ -230,6 +230,22 @@ impl Bus for NatsBus {
         "nats"
     }
 
+    async fn close(&self) {
+        let mut guard = self.messages.lock().await;
+        if let Some(stream) = guard.as_mut() {
+            // Only what is already buffered (at most one batch); never pull more.
+            for _ in 0..self.batch {
+                match tokio::time::timeout(Duration::from_millis(20), stream.next()).await {
+                    Ok(Some(Ok(message))) => {
+                        let _ = message.ack_with(AckKind::Nak(None)).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        *guard = None;
+    }
+
     async fn depth(&self) -> Option<super::BusDepth> {
         self.connected().ok()?;
         let mut consumer = self.consumer.get()?.clone();

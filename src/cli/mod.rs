@@ -24,6 +24,12 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Validates a configuration (file and REINSTATE__ variables) and reports every problem at once.
+    CheckConfig {
+        /// TOML configuration file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Measures decisions and simulations, each next to a baseline from the same run (run it
     /// from a release build).
     Bench {
@@ -53,6 +59,7 @@ pub enum Command {
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(config),
+        Command::CheckConfig { config } => check_config(config),
         Command::Rules { command } => run_async("rules", rules::run(command)),
         Command::SendLogin(args) => run_async("send-login", send_login(args)),
         Command::Bench { what, quick } => {
@@ -96,6 +103,31 @@ fn init_logging(config: &Config) {
     } else {
         builder.try_init()
     };
+}
+
+fn check_config(path: Option<PathBuf>) -> ExitCode {
+    match Config::load(path.as_deref()) {
+        Ok(c) => {
+            println!(
+                "configuration is valid: directory {:?}, bus {}, {} login secret(s), {} admin and {} viewer token(s), email {}",
+                c.directory.kind,
+                if c.bus.nats_url.is_some() {
+                    "nats"
+                } else {
+                    "embedded"
+                },
+                c.sources.login.secrets.len(),
+                c.admin.token_sha256.len(),
+                c.admin.viewer_token_sha256.len(),
+                if c.smtp.url.is_some() { "on" } else { "off" },
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("reinstate: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn serve(config_path: Option<PathBuf>) -> ExitCode {

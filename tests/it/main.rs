@@ -11,3 +11,4 @@ mod operations;
 mod restore;
 mod sandbox_cli;
 mod schemas;
+mod shutdown;
