@@ -4,6 +4,7 @@
 mod support;
 
 mod admin_api;
+mod chart;
 mod decisions;
 mod faults;
 mod login_receiver;
