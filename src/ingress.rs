@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::bus::Published;
@@ -94,6 +95,15 @@ pub async fn accept(
     state: &AppState,
     event: Event,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    // One span per event, carrying its id (the worker's span carries it on).
+    let span = tracing::info_span!("ingress", id = %event.id, user = %event.user_key());
+    publish(state, event).instrument(span).await
+}
+
+async fn publish(
+    state: &AppState,
+    event: Event,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     // Handled before (later than the bus's duplicate window): accept and do nothing more.
     match state.store.processed(event.id.as_str()) {
         Ok(Some(_)) => return Ok(accepted(&event, "duplicate")),
@@ -108,7 +118,7 @@ pub async fn accept(
         .observe(started.elapsed().as_secs_f64());
     match published {
         Ok(Published::New) => {
-            tracing::info!(id = %event.id, user = %event.user_key(), "event accepted");
+            tracing::info!("event accepted");
             Ok(accepted(&event, "accepted"))
         }
         Ok(Published::Duplicate) => Ok(accepted(&event, "duplicate")),
