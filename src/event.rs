@@ -186,6 +186,29 @@ impl Event {
     }
 }
 
+impl Event {
+    /// A login event, for tests.
+    #[doc(hidden)]
+    pub fn login_for_tests(sender_id: &str, email: &str, product: Option<Product>) -> Event {
+        let now = OffsetDateTime::now_utc();
+        Event {
+            v: Event::VERSION,
+            id: EventId::new(Source::Login, sender_id),
+            kind: EventKind::Login,
+            source: Source::Login,
+            user: EventUser {
+                email: Email::parse(email).unwrap_or_else(|e| panic!("{e}")),
+                account_id: None,
+                roles: vec![],
+                groups: vec![],
+            },
+            product,
+            occurred_at: now,
+            received_at: now,
+        }
+    }
+}
+
 // ---- The login webhook body (documented as schemas/login-event.schema.json) ----
 
 /// A successful login reported by an identity provider.

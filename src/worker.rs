@@ -587,7 +587,7 @@ pub async fn run(ctx: Arc<WorkerContext>, bus: Arc<dyn Bus>, cancel: Cancellatio
 mod tests {
     use super::*;
     use crate::directory::sandbox::Sandbox;
-    use crate::event::{Email, EventId, EventKind, EventUser, Product, Source};
+    use crate::event::Product;
 
     fn ctx(dir: &std::path::Path) -> WorkerContext {
         WorkerContext {
@@ -599,22 +599,7 @@ mod tests {
     }
 
     fn login(id: &str, email: &str, product: Option<Product>) -> Event {
-        let now = OffsetDateTime::now_utc();
-        Event {
-            v: 1,
-            id: EventId::new(Source::Login, id),
-            kind: EventKind::Login,
-            source: Source::Login,
-            user: EventUser {
-                email: Email::parse(email).expect("email"),
-                account_id: None,
-                roles: vec![],
-                groups: vec![],
-            },
-            product,
-            occurred_at: now,
-            received_at: now,
-        }
+        Event::login_for_tests(id, email, product)
     }
 
     #[tokio::test]

@@ -272,25 +272,9 @@ impl Acker for EmbeddedAcker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EventId, EventKind, EventUser, Source};
 
     fn event(id: &str) -> Event {
-        let now = OffsetDateTime::now_utc();
-        Event {
-            v: 1,
-            id: EventId::new(Source::Login, id),
-            kind: EventKind::Login,
-            source: Source::Login,
-            user: EventUser {
-                email: crate::event::Email::parse("a@example.com").expect("email"),
-                account_id: None,
-                roles: vec![],
-                groups: vec![],
-            },
-            product: None,
-            occurred_at: now,
-            received_at: now,
-        }
+        Event::login_for_tests(id, "a@example.com", None)
     }
 
     #[tokio::test]

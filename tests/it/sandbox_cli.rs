@@ -14,18 +14,10 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_restores_a_user_after_send_login() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
+    let port = crate::support::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let bin = env!("CARGO_BIN_EXE_reinstate");
     let env = [
@@ -45,17 +37,8 @@ async fn the_sandbox_restores_a_user_after_send_login() {
             .spawn()
             .expect("serve"),
     );
+    crate::support::wait_ready_at(&url).await;
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !http
-        .get(format!("{url}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(Instant::now() < deadline, "sandbox did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let out = Command::new(bin)
         .args([
             "send-login",

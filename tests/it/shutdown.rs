@@ -22,14 +22,6 @@ impl Drop for Service {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 async fn start(config: &std::path::Path) -> Service {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
@@ -42,17 +34,7 @@ async fn start(config: &std::path::Path) -> Service {
         .stderr(Stdio::null())
         .spawn()
         .expect("start reinstate");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !http
-        .get(format!("{url}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(Instant::now() < deadline, "reinstate did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready_at(&url).await;
     Service { child, url }
 }
 

@@ -164,15 +164,7 @@ viewer_token_sha256 = ["{viewer}"]
     }
 
     pub async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let r = self.http.get(format!("{}/readyz", self.url)).send().await;
-            if r.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "reinstate did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_ready_at(&self.url).await;
     }
 
     /// Stops the service and starts it again on the same state (on a new port).
@@ -327,6 +319,33 @@ impl Drop for TestApp {
         if let Some(app) = self.app.take() {
             app.cancel_token().cancel();
         }
+    }
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Waits until the reinstate at `url` answers `/readyz` with 200.
+pub async fn wait_ready_at(url: &str) {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !http
+        .get(format!("{url}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "reinstate at {url} did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
