@@ -102,7 +102,7 @@ impl Default for BusConfig {
             consumer: "reinstate-worker".into(),
             publish_timeout_ms: 3000,
             duplicate_window_secs: 120,
-            ack_wait_secs: 120,
+            ack_wait_secs: 30,
         }
     }
 }

@@ -235,7 +235,7 @@ impl Bus for NatsBus {
         if let Some(stream) = guard.as_mut() {
             // Only what is already buffered (at most one batch); never pull more.
             for _ in 0..self.batch {
-                match tokio::time::timeout(Duration::from_millis(20), stream.next()).await {
+                match tokio::time::timeout(Duration::from_millis(100), stream.next()).await {
                     Ok(Some(Ok(message))) => {
                         let _ = message.ack_with(AckKind::Nak(None)).await;
                     }
