@@ -92,18 +92,16 @@ impl NatsBus {
                     .await
                     .map_err(|e| unavailable(format!("creating stream {}: {e}", c.stream)))?;
                 stream
-                    .get_or_create_consumer(
-                        &c.consumer,
-                        pull::Config {
-                            durable_name: Some(c.consumer.clone()),
-                            ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                            ack_wait: c.ack_wait,
-                            max_deliver: -1,
-                            max_ack_pending: 1000,
-                            filter_subject: format!("{}.events.>", c.prefix),
-                            ..Default::default()
-                        },
-                    )
+                    // Create, or update an existing one so configuration changes take effect.
+                    .create_consumer(pull::Config {
+                        durable_name: Some(c.consumer.clone()),
+                        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                        ack_wait: c.ack_wait,
+                        max_deliver: -1,
+                        max_ack_pending: 1000,
+                        filter_subject: format!("{}.events.>", c.prefix),
+                        ..Default::default()
+                    })
                     .await
                     .map_err(|e| unavailable(format!("creating consumer {}: {e}", c.consumer)))
             })

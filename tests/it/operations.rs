@@ -141,3 +141,40 @@ async fn metrics_cover_requests_events_bus_directory_email_and_restore_latency()
         "{m}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_consumer_configuration_takes_effect_on_restart() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = |ack_wait: u64| {
+        let toml = format!(
+            "[store]\npath = \"{}\"\n[bus]\nnats_url = \"{}\"\nack_wait_secs = {ack_wait}\n",
+            dir.path().join("state").display(),
+            nats.url()
+        );
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let url = format!("http://{}", listener.local_addr().expect("addr"));
+            let app = reinstate::Application::build(
+                reinstate::Config::from_toml(&toml).expect("config"),
+                listener,
+            )
+            .await
+            .expect("start");
+            wait_ready_at(&url).await;
+            app
+        }
+    };
+    start(40).await.shutdown().await.expect("stop");
+    let app = start(7).await;
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
+    let stream = js.get_stream("REINSTATE_EVENTS").await.expect("stream");
+    let info = stream
+        .consumer_info("reinstate-worker")
+        .await
+        .expect("consumer");
+    assert_eq!(info.config.ack_wait, std::time::Duration::from_secs(7));
+    app.shutdown().await.expect("stop");
+}
