@@ -37,6 +37,8 @@ pub struct AppState {
     pub directory: Arc<dyn Directory>,
     pub login: LoginSource,
     pub tokens: Vec<TokenHash>,
+    /// Email links, when keys are configured (or in the sandbox).
+    pub links: Option<Arc<crate::links::LinkSettings>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +139,20 @@ impl Application {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        let ring = match config.links.key_ring().map_err(StartError::Config)? {
+            Some(ring) => Some(ring),
+            None => match &sandbox {
+                Some(creds) => Some(creds.link_keys().map_err(StartError::Config)?),
+                None => None,
+            },
+        };
+        let links = ring.map(|keys| {
+            Arc::new(crate::links::LinkSettings {
+                keys,
+                ttl: Duration::from_secs(config.links.ttl_hours * 3600),
+                public_url: config.server.public_url.clone(),
+            })
+        });
         let bus: Arc<dyn Bus> = match &config.bus.nats_url {
             Some(url) => Arc::new(
                 NatsBus::connect(&config.bus, url, config.worker.concurrency, cancel.clone())
@@ -160,6 +176,7 @@ impl Application {
                 tolerance_secs: config.sources.login.tolerance_secs as i64,
             },
             tokens,
+            links: links.clone(),
         });
         let ctx = Arc::new(WorkerContext {
             metrics: metrics.clone(),
@@ -284,6 +301,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::serve))
         .route("/v1/hooks/login", post(ingress::login))
+        .route(
+            "/v1/links/{token}",
+            get(crate::links::confirm).post(crate::links::redeem),
+        )
         .route(
             "/api/v1/rules",
             get(admin::rules::get).put(admin::rules::put),

@@ -29,6 +29,8 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// The admin API.
     pub admin: AdminConfig,
+    /// Signed links in emails.
+    pub links: LinksConfig,
     /// Outgoing email.
     pub smtp: SmtpConfig,
     /// Alerts to admins.
@@ -218,6 +220,56 @@ pub struct AdminConfig {
     pub token_sha256: Vec<String>,
     /// Hex SHA-256 of each accepted viewer token (read-only: rules, explain, simulate, audit).
     pub viewer_token_sha256: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinksConfig {
+    /// Signing keys; every key verifies, `active` signs. Remove a key to revoke its links.
+    pub keys: Vec<LinkKey>,
+    /// The key id that signs new links.
+    pub active: Option<String>,
+    /// How long a link stays valid.
+    pub ttl_hours: u64,
+}
+
+impl Default for LinksConfig {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            active: None,
+            ttl_hours: 72,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkKey {
+    pub id: String,
+    /// At least 32 characters of random secret.
+    pub secret: SecretString,
+}
+
+impl LinksConfig {
+    /// The key ring, when keys are configured.
+    pub fn key_ring(&self) -> Result<Option<crate::links::KeyRing>, String> {
+        if self.keys.is_empty() {
+            return Ok(None);
+        }
+        let keys: Vec<(String, Vec<u8>)> = self
+            .keys
+            .iter()
+            .map(|k| (k.id.clone(), k.secret.expose_secret().as_bytes().to_vec()))
+            .collect();
+        let active = self
+            .active
+            .as_deref()
+            .ok_or("links.active: name the key that signs new links")?;
+        crate::links::KeyRing::new(&keys, active)
+            .map(Some)
+            .map_err(|e| format!("links.keys: {e}"))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -439,6 +491,12 @@ impl Config {
             if crate::event::Email::parse(e).is_err() {
                 problems.push(format!("alerts.emails[{i}]: {e:?} is not an email address"));
             }
+        }
+        if let Err(e) = self.links.key_ring() {
+            problems.push(e);
+        }
+        if !(1..=720).contains(&self.links.ttl_hours) {
+            problems.push("links.ttl_hours: must be 1 to 720".into());
         }
         if self.alerts.seat_threshold_percent > 100 {
             problems.push("alerts.seat_threshold_percent: must be 0 (off) to 100".into());

@@ -108,12 +108,24 @@ impl Product {
 pub enum Source {
     /// The generic signed login webhook (`POST /v1/hooks/login`).
     Login,
+    /// A signed link in an email ("keep my access", "give it back").
+    Link,
+    /// reinstate's own portal page (confirmed through an emailed link).
+    Portal,
+    /// A Jira Service Management request.
+    Jsm,
+    /// An admin, through the admin API.
+    Admin,
 }
 
 impl Source {
     pub fn key(self) -> &'static str {
         match self {
             Source::Login => "login",
+            Source::Link => "link",
+            Source::Portal => "portal",
+            Source::Jsm => "jsm",
+            Source::Admin => "admin",
         }
     }
 }
@@ -152,12 +164,18 @@ pub struct EventUser {
 pub enum EventKind {
     /// The user logged in successfully at the identity provider.
     Login,
+    /// The user asked for their licence back (a link, the portal).
+    Restore,
+    /// The user asked to keep their licence (before a reclaim).
+    Keep,
 }
 
 impl EventKind {
     pub fn key(self) -> &'static str {
         match self {
             EventKind::Login => "login",
+            EventKind::Restore => "restore",
+            EventKind::Keep => "keep",
         }
     }
 }

@@ -18,6 +18,18 @@ pub struct SandboxCredentials {
     pub login_secret: String,
     /// Admin bearer token.
     pub admin_token: String,
+    /// Signs the sandbox's email links.
+    #[serde(default)]
+    pub link_secret: String,
+}
+
+impl SandboxCredentials {
+    pub fn link_keys(&self) -> Result<crate::links::KeyRing, String> {
+        crate::links::KeyRing::new(
+            &[("sandbox".into(), self.link_secret.as_bytes().to_vec())],
+            "sandbox",
+        )
+    }
 }
 
 impl std::fmt::Debug for SandboxCredentials {
@@ -33,22 +45,38 @@ pub fn credentials_path(store_path: &Path) -> PathBuf {
 /// Loads the sandbox credentials, creating them on first start.
 pub fn load_or_create(store_path: &Path) -> std::io::Result<SandboxCredentials> {
     let path = credentials_path(store_path);
-    if let Ok(bytes) = std::fs::read(&path)
-        && let Ok(c) = serde_json::from_slice(&bytes)
+    let mut creds: SandboxCredentials = match std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
     {
-        return Ok(c);
+        Some(c) => c,
+        None => generate(),
+    };
+    if creds.link_secret.is_empty() {
+        // Credentials from before links existed: add a link key.
+        creds.link_secret = random_hex(32);
     }
+    std::fs::create_dir_all(store_path)?;
+    write_private(&path, &serde_json::to_vec_pretty(&creds)?)?;
+    Ok(creds)
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+fn generate() -> SandboxCredentials {
     let mut secret = [0u8; 32];
     let mut token = [0u8; 24];
     rand::rng().fill_bytes(&mut secret);
     rand::rng().fill_bytes(&mut token);
-    let creds = SandboxCredentials {
+    SandboxCredentials {
         login_secret: format!("whsec_{}", STANDARD.encode(secret)),
         admin_token: format!("sandbox-admin-{}", hex::encode(token)),
-    };
-    std::fs::create_dir_all(store_path)?;
-    write_private(&path, &serde_json::to_vec_pretty(&creds)?)?;
-    Ok(creds)
+        link_secret: random_hex(32),
+    }
 }
 
 pub fn load(store_path: &Path) -> Option<SandboxCredentials> {

@@ -131,6 +131,9 @@ pub async fn process_one(
     if ctx.store.processed(event.id.as_str())?.is_some() {
         return Ok(Handled::Duplicate);
     }
+    if event.kind == crate::event::EventKind::Keep {
+        return record_keep(ctx, event, attempt).await;
+    }
     let mut calls = CallLog::with_metrics(ctx.metrics.clone(), ctx.directory.kind());
     let LookedUp {
         user,
@@ -414,6 +417,38 @@ fn entry_failed(
     failed.reason = format!("{}; will retry: {e}", entry.reason);
     failed.directory_calls = calls;
     failed
+}
+
+/// "Keep my licence": remembered on the user for the reclaim that would take it; no
+/// directory call is needed.
+async fn record_keep(
+    ctx: &WorkerContext,
+    event: &Event,
+    attempt: u32,
+) -> Result<Handled, WorkError> {
+    let mut user = ctx
+        .store
+        .user(&event.user.email)?
+        .unwrap_or_else(|| UserRecord::new(&event.user.email));
+    user.keep_requested_at = Some(event.occurred_at);
+    let what = event.product.map_or("their licences".to_string(), |p| {
+        format!("their {} licence", p.key())
+    });
+    let mut entry = base_entry(
+        event,
+        attempt,
+        AuditOutcome::KeepRecorded,
+        format!("the user asked to keep {what}"),
+    );
+    entry.product = event.product;
+    let outcome = EventOutcome {
+        user: Some(user),
+        audit: vec![entry],
+        processed: processed(ctx, event, AuditOutcome::KeepRecorded.key()),
+        ..Default::default()
+    };
+    ctx.store.record(outcome).await?;
+    Ok(Handled::Done(vec![AuditOutcome::KeepRecorded]))
 }
 
 /// Records an event that ends without a per-product decision.

@@ -24,6 +24,11 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Prints a signed email link for a user (keep, restore or request), for admins.
+    Link {
+        #[command(subcommand)]
+        command: LinkCommand,
+    },
     /// Validates a configuration (file and REINSTATE__ variables) and reports every problem at once.
     CheckConfig {
         /// TOML configuration file.
@@ -59,6 +64,18 @@ pub enum Command {
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(config),
+        Command::Link {
+            command:
+                LinkCommand::Create {
+                    email,
+                    purpose,
+                    product,
+                    config,
+                },
+        } => report(
+            "link",
+            create_link(&email, &purpose, product.as_deref(), config.as_deref()),
+        ),
         Command::CheckConfig { config } => check_config(config),
         Command::Rules { command } => run_async("rules", rules::run(command)),
         Command::SendLogin(args) => run_async("send-login", send_login(args)),
@@ -103,6 +120,57 @@ fn init_logging(config: &Config) {
     } else {
         builder.try_init()
     };
+}
+
+#[derive(Subcommand)]
+pub enum LinkCommand {
+    /// Creates a link with the configured active key (the sandbox's by default).
+    Create {
+        /// The user the link is for.
+        #[arg(long)]
+        email: String,
+        /// keep, restore or request.
+        #[arg(long)]
+        purpose: String,
+        /// jira-software, confluence or jira-servicedesk; absent = every product the rules allow.
+        #[arg(long)]
+        product: Option<String>,
+        /// Configuration: `[links]` keys, `server.public_url`.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn create_link(
+    email: &str,
+    purpose: &str,
+    product: Option<&str>,
+    config: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let config = Config::load(config).map_err(|e| e.to_string())?;
+    let email = Email::parse(email)?;
+    let purpose = crate::links::Purpose::parse(purpose)
+        .ok_or_else(|| format!("--purpose {purpose:?}: expected keep, restore or request"))?;
+    let product = product
+        .map(|p| {
+            Product::from_key(p).ok_or_else(|| {
+                format!("--product {p:?}: expected jira-software, confluence or jira-servicedesk")
+            })
+        })
+        .transpose()?;
+    let keys = match config.links.key_ring()? {
+        Some(keys) => keys,
+        None => crate::sandbox::load(&config.store.path)
+            .ok_or("no link keys: configure [links] keys and active, or start the sandbox first")?
+            .link_keys()?,
+    };
+    let settings = crate::links::LinkSettings {
+        keys,
+        ttl: std::time::Duration::from_secs(config.links.ttl_hours * 3600),
+        public_url: config.server.public_url.clone(),
+    };
+    println!("{}", settings.create(&email, purpose, product, None));
+    Ok(())
 }
 
 fn check_config(path: Option<PathBuf>) -> ExitCode {

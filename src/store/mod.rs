@@ -40,6 +40,7 @@ pub struct Store {
     rules: sled::Tree,
     outbox: sled::Tree,
     alerts: sled::Tree,
+    links: sled::Tree,
     /// Signalled whenever emails are written to the outbox.
     outbox_wake: Arc<tokio::sync::Notify>,
     /// The live rules, compiled; replaced whenever the rules change (one process owns sled).
@@ -108,6 +109,7 @@ impl Store {
             rules: db.open_tree("rules")?,
             outbox: db.open_tree("outbox")?,
             alerts: db.open_tree("alerts")?,
+            links: db.open_tree("links")?,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             compiled: Arc::new(Mutex::new(None)),
             db,
@@ -297,6 +299,36 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.outbox.insert(key, enc(email)?)?;
         self.flush().await
+    }
+
+    /// Marks a link's nonce used, atomically: `true` for the first caller only. Flushed.
+    pub async fn consume_link(&self, nonce: &str, event_id: &str) -> Result<bool, StoreError> {
+        let record =
+            enc(&serde_json::json!({ "v": 1, "event_id": event_id, "used_at": now_ms() }))?;
+        let first = self
+            .links
+            .compare_and_swap(nonce, None as Option<&[u8]>, Some(record))?
+            .is_ok();
+        if first {
+            self.flush().await?;
+        }
+        Ok(first)
+    }
+
+    /// Undoes `consume_link` when the event could not be accepted, so the link works again.
+    pub async fn release_link(&self, nonce: &str) -> Result<(), StoreError> {
+        self.links.remove(nonce)?;
+        self.flush().await
+    }
+
+    /// The event a used link produced, if it was used.
+    pub fn link_use(&self, nonce: &str) -> Result<Option<String>, StoreError> {
+        Ok(match self.links.get(nonce)? {
+            Some(v) => dec::<serde_json::Value>(&v)?["event_id"]
+                .as_str()
+                .map(String::from),
+            None => None,
+        })
     }
 
     /// Which seat alerts were sent for the product's current crossing.

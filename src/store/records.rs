@@ -20,6 +20,7 @@ pub enum AuditOutcome {
     UnknownUser,
     AccountInactive,
     ReclaimRecorded,
+    KeepRecorded,
     UnsupportedProduct,
     Failed,
     RulesChanged,
@@ -42,6 +43,7 @@ impl AuditOutcome {
             AuditOutcome::UnknownUser => "unknown_user",
             AuditOutcome::AccountInactive => "account_inactive",
             AuditOutcome::ReclaimRecorded => "reclaim_recorded",
+            AuditOutcome::KeepRecorded => "keep_recorded",
             AuditOutcome::UnsupportedProduct => "unsupported_product",
             AuditOutcome::Failed => "failed",
             AuditOutcome::RulesChanged => "rules_changed",
@@ -157,6 +159,9 @@ pub struct UserRecord {
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_login: Option<OffsetDateTime>,
     pub products: BTreeMap<Product, ProductState>,
+    /// When the user last asked to keep their licences (a "keep my access" link).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub keep_requested_at: Option<OffsetDateTime>,
     /// Groups (directory and identity provider) and roles last seen, for simulations.
     #[serde(default)]
     pub groups: Vec<String>,
@@ -172,6 +177,7 @@ impl UserRecord {
             account_id: None,
             last_login: None,
             products: BTreeMap::new(),
+            keep_requested_at: None,
             groups: Vec::new(),
             roles: Vec::new(),
         }

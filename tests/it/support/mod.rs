@@ -21,6 +21,14 @@ pub const SECRET_A: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const SECRET_B: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub const VIEWER_TOKEN: &str = "test-viewer-token-9876543210";
+/// The link key configured in tests (`k1`, active).
+pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef0123";
+
+/// The key ring the test service signs links with.
+pub fn link_keys() -> reinstate::links::KeyRing {
+    reinstate::links::KeyRing::new(&[("k1".into(), LINK_SECRET.as_bytes().to_vec())], "k1")
+        .expect("keys")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BusMode {
@@ -106,6 +114,9 @@ impl TestApp {
 [smtp]
 url = "{smtp_url}"
 from = "reinstate@example.com"
+[links]
+keys = [{{ id = "k1", secret = "{LINK_SECRET}" }}]
+active = "k1"
 [alerts]
 emails = ["{ALERT_EMAIL}"]
 seat_threshold_percent = 90
