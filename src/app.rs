@@ -186,7 +186,18 @@ impl Application {
         });
         let workers = tokio::spawn(worker::run(ctx, bus.clone(), cancel.clone()));
         let retention = Duration::from_secs(config.worker.processed_ttl_days * 86_400);
-        let sweeper = tokio::spawn(sweep(store.clone(), bus.clone(), retention, cancel.clone()));
+        let request_sweep = RequestSweep {
+            config: config.requests.clone(),
+            admins: config.alerts.emails.clone(),
+            public_url: config.server.public_url.clone(),
+        };
+        let sweeper = tokio::spawn(sweep(
+            store.clone(),
+            bus.clone(),
+            retention,
+            request_sweep,
+            cancel.clone(),
+        ));
         let sender = match &config.smtp.url {
             Some(url) => {
                 let mailer =
@@ -313,7 +324,12 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/rules/simulate", post(admin::rules::simulate))
         .route("/api/v1/audit", get(admin::audit::list))
         .route("/api/v1/audit.csv", get(admin::audit::csv))
-        .route("/api/v1/requests", get(admin::users::requests))
+        .route("/api/v1/requests", get(admin::requests::list))
+        .route(
+            "/api/v1/requests/{id}/approve",
+            post(admin::requests::approve),
+        )
+        .route("/api/v1/requests/{id}/deny", post(admin::requests::deny))
         .route("/api/v1/users/{email}", get(admin::users::user))
         .route("/api/v1/reclaimed", post(admin::users::reclaimed))
         .fallback(http_error::not_found)
@@ -356,22 +372,54 @@ async fn readyz(
     }
 }
 
-/// Forgets processed-event ids past their expiry, and the bus's old dedupe records, hourly.
-async fn sweep(store: Store, bus: Arc<dyn Bus>, retention: Duration, cancel: CancellationToken) {
+/// Housekeeping: waiting requests every `requests.check_every` (expiry, reminders); hourly,
+/// processed-event ids past their expiry and the bus's old dedupe records.
+async fn sweep(
+    store: Store,
+    bus: Arc<dyn Bus>,
+    retention: Duration,
+    requests: RequestSweep,
+    cancel: CancellationToken,
+) {
+    let mut last_purge: Option<std::time::Instant> = None;
     loop {
-        match bus.sweep(retention) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "expired bus dedupe records removed"),
-            Err(e) => tracing::warn!(error = %e, "could not purge bus dedupe records"),
+        match crate::worker::requests::sweep(
+            &store,
+            &requests.config,
+            &requests.admins,
+            &requests.public_url,
+        )
+        .await
+        {
+            Ok((0, 0)) => {}
+            Ok((expired, reminded)) => {
+                tracing::info!(expired, reminded, "waiting requests checked")
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check waiting requests"),
         }
-        match store.purge_expired_processed(time::OffsetDateTime::now_utc()) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "expired processed-event records removed"),
-            Err(e) => tracing::warn!(error = %e, "could not purge processed-event records"),
+        if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_purge = Some(std::time::Instant::now());
+            match bus.sweep(retention) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired bus dedupe records removed"),
+                Err(e) => tracing::warn!(error = %e, "could not purge bus dedupe records"),
+            }
+            match store.purge_expired_processed(time::OffsetDateTime::now_utc()) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired processed-event records removed"),
+                Err(e) => tracing::warn!(error = %e, "could not purge processed-event records"),
+            }
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = tokio::time::sleep(requests.config.check_every) => {}
             _ = cancel.cancelled() => return,
         }
     }
+}
+
+/// What the request sweep needs.
+struct RequestSweep {
+    config: crate::config::RequestsConfig,
+    admins: Vec<String>,
+    public_url: String,
 }

@@ -31,6 +31,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// Signed links in emails.
     pub links: LinksConfig,
+    /// Requests waiting for an admin.
+    pub requests: RequestsConfig,
     /// Outgoing email.
     pub smtp: SmtpConfig,
     /// Alerts to admins.
@@ -220,6 +222,31 @@ pub struct AdminConfig {
     pub token_sha256: Vec<String>,
     /// Hex SHA-256 of each accepted viewer token (read-only: rules, explain, simulate, audit).
     pub viewer_token_sha256: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestsConfig {
+    /// A request nobody decides within this long expires (the requester is told), e.g. "14d".
+    #[serde(with = "humantime_serde")]
+    pub expire_after: std::time::Duration,
+    /// Admins are reminded this long before a request expires, e.g. "3d".
+    #[serde(with = "humantime_serde")]
+    pub remind_before: std::time::Duration,
+    /// How often waiting requests are checked.
+    #[serde(with = "humantime_serde")]
+    pub check_every: std::time::Duration,
+}
+
+impl Default for RequestsConfig {
+    fn default() -> Self {
+        let day = std::time::Duration::from_secs(86_400);
+        Self {
+            expire_after: day * 14,
+            remind_before: day * 3,
+            check_every: std::time::Duration::from_secs(300),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -494,6 +521,13 @@ impl Config {
         }
         if let Err(e) = self.links.key_ring() {
             problems.push(e);
+        }
+        if self.requests.remind_before >= self.requests.expire_after {
+            problems
+                .push("requests.remind_before: must be shorter than requests.expire_after".into());
+        }
+        if self.requests.check_every.is_zero() {
+            problems.push("requests.check_every: must be greater than 0".into());
         }
         if !(1..=720).contains(&self.links.ttl_hours) {
             problems.push("links.ttl_hours: must be 1 to 720".into());

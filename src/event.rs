@@ -194,6 +194,9 @@ pub struct Event {
     pub occurred_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
+    /// Set when an admin approved this request: the restore needs no rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 impl Event {
@@ -223,6 +226,7 @@ impl Event {
             product,
             occurred_at: now,
             received_at: now,
+            request: None,
         }
     }
 }
@@ -352,6 +356,7 @@ pub fn parse_login(
         product: parsed.product,
         occurred_at,
         received_at,
+        request: None,
     })
 }
 

@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::http_error::ApiError;
 
 pub mod audit;
+pub mod requests;
 pub mod rules;
 pub mod users;
 

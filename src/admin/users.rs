@@ -17,15 +17,6 @@ use crate::http_error::ApiError;
 use crate::ingress::read_body;
 use crate::store::Reclaimed;
 
-/// `GET /api/v1/requests`: requests waiting for an admin.
-pub async fn requests(
-    _: Viewer,
-    State(state): State<Arc<AppState>>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let requests = state.store.requests().map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(serde_json::json!({ "requests": requests })))
-}
-
 /// `GET /api/v1/users/{email}`: what reinstate knows of a user's licences.
 pub async fn user(
     _: Viewer,

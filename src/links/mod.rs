@@ -208,6 +208,7 @@ pub async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String
         product: claims.product,
         occurred_at: now,
         received_at: now,
+        request: None,
     };
     match state
         .store

@@ -37,6 +37,8 @@ pub struct Store {
     audit: sled::Tree,
     audit_by_user: sled::Tree,
     requests: sled::Tree,
+    /// `<user key>/<product>` → id of the open request.
+    open_requests: sled::Tree,
     rules: sled::Tree,
     outbox: sled::Tree,
     alerts: sled::Tree,
@@ -106,6 +108,7 @@ impl Store {
             audit: db.open_tree("audit")?,
             audit_by_user: db.open_tree("audit_by_user")?,
             requests: db.open_tree("requests")?,
+            open_requests: db.open_tree("open_requests")?,
             rules: db.open_tree("rules")?,
             outbox: db.open_tree("outbox")?,
             alerts: db.open_tree("alerts")?,
@@ -175,11 +178,12 @@ impl Store {
         let request_rows = outcome
             .requests
             .iter()
-            .map(|r| {
-                Ok((
-                    format!("{}/{}", r.email.user_key(), r.product.key()),
-                    enc(r)?,
-                ))
+            .map(|change| {
+                let (open, r) = match change {
+                    RequestChange::Open(r) => (true, r),
+                    RequestChange::Update(r) => (false, r),
+                };
+                Ok((open, r.id.clone(), r.open_key(), r.state.is_open(), enc(r)?))
             })
             .collect::<Result<Vec<_>, serde_json::Error>>()?;
         let processed_row = match &outcome.processed {
@@ -203,9 +207,10 @@ impl Store {
             &self.requests,
             &self.outbox,
             &self.alerts,
+            &self.open_requests,
         )
             .transaction(
-                |(users, processed, audit, by_user, requests, outbox, alerts)| {
+                |(users, processed, audit, by_user, requests, outbox, alerts, open_requests)| {
                     for (key, value) in &email_rows {
                         outbox.insert(key.as_slice(), value.as_slice())?;
                     }
@@ -223,10 +228,19 @@ impl Store {
                             by_user.insert(index, &[])?;
                         }
                     }
-                    for (key, value) in &request_rows {
-                        // One open request per user and product: the first one stays.
-                        if requests.get(key.as_bytes())?.is_none() {
-                            requests.insert(key.as_bytes(), value.as_slice())?;
+                    for (open, id, open_key, still_open, value) in &request_rows {
+                        let holder = open_requests.get(open_key.as_bytes())?;
+                        if *open {
+                            // One open request per user and product: the first one stays.
+                            if holder.is_none() {
+                                requests.insert(id.as_bytes(), value.as_slice())?;
+                                open_requests.insert(open_key.as_bytes(), id.as_bytes())?;
+                            }
+                            continue;
+                        }
+                        requests.insert(id.as_bytes(), value.as_slice())?;
+                        if !still_open && holder.as_deref() == Some(id.as_bytes()) {
+                            open_requests.remove(open_key.as_bytes())?;
                         }
                     }
                     if let Some((key, value)) = &processed_row {
@@ -398,8 +412,36 @@ impl Store {
         self.users.iter().values().map(|v| dec(&v?))
     }
 
-    pub fn requests(&self) -> Result<Vec<RequestRecord>, StoreError> {
-        self.requests.iter().values().map(|v| dec(&v?)).collect()
+    /// Requests, oldest first; only those in `state` when given.
+    pub fn requests(&self, state: Option<RequestState>) -> Result<Vec<RequestRecord>, StoreError> {
+        let mut out: Vec<RequestRecord> = Vec::new();
+        for value in self.requests.iter().values() {
+            let r: RequestRecord = dec(&value?)?;
+            if state.is_none_or(|s| s == r.state) {
+                out.push(r);
+            }
+        }
+        out.sort_by_key(|r| r.created_at);
+        Ok(out)
+    }
+
+    pub fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
+        self.requests.get(id)?.map(|v| dec(&v)).transpose()
+    }
+
+    /// The open request of a user for a product, if any.
+    pub fn open_request(
+        &self,
+        email: &Email,
+        product: crate::event::Product,
+    ) -> Result<Option<RequestRecord>, StoreError> {
+        match self
+            .open_requests
+            .get(format!("{}/{}", email.user_key(), product.key()))?
+        {
+            Some(id) => self.request(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
     }
 
     pub fn rules(&self) -> Result<RulesDoc, StoreError> {

@@ -21,6 +21,8 @@ pub enum AuditOutcome {
     AccountInactive,
     ReclaimRecorded,
     KeepRecorded,
+    Approved,
+    Expired,
     UnsupportedProduct,
     Failed,
     RulesChanged,
@@ -44,6 +46,8 @@ impl AuditOutcome {
             AuditOutcome::AccountInactive => "account_inactive",
             AuditOutcome::ReclaimRecorded => "reclaim_recorded",
             AuditOutcome::KeepRecorded => "keep_recorded",
+            AuditOutcome::Approved => "approved",
+            AuditOutcome::Expired => "expired",
             AuditOutcome::UnsupportedProduct => "unsupported_product",
             AuditOutcome::Failed => "failed",
             AuditOutcome::RulesChanged => "rules_changed",
@@ -184,7 +188,8 @@ impl UserRecord {
     }
 }
 
-/// A request waiting for an admin (one open request per user and product).
+/// A request for a licence that the rules left to an admin, and what became of it. At most one
+/// is open per user and product; a closed one (even denied) never blocks a later request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {
     pub v: u32,
@@ -193,17 +198,85 @@ pub struct RequestRecord {
     pub email: Email,
     pub account_id: Option<String>,
     pub product: Product,
+    /// Where the request came from (login, link, portal, jsm).
     pub source: Source,
     pub event_id: String,
     pub reason: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub updated_at: Option<OffsetDateTime>,
+    /// Every change of state: when, to what, by whom, why.
+    #[serde(default)]
+    pub history: Vec<RequestStep>,
+    /// Admins were reminded that it is about to expire.
+    #[serde(default)]
+    pub reminded: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestStep {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub state: RequestState,
+    /// `rules`, `admin:<hash>`, `expiry`, …
+    pub by: String,
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
     PendingApproval,
+    Approved,
+    Restored,
+    Denied,
+    Expired,
+    Failed,
+}
+
+impl RequestState {
+    pub fn is_open(self) -> bool {
+        matches!(self, RequestState::PendingApproval | RequestState::Approved)
+    }
+}
+
+impl RequestRecord {
+    /// A stable id for the request an event opened.
+    pub fn id_for(event_id: &str) -> String {
+        use sha2::Digest;
+        format!(
+            "req_{}",
+            hex::encode(&sha2::Sha256::digest(event_id.as_bytes())[..6])
+        )
+    }
+
+    /// The key of the open-request index.
+    pub fn open_key(&self) -> String {
+        format!("{}/{}", self.email.user_key(), self.product.key())
+    }
+
+    /// Moves to `state`, noting who and why.
+    pub fn step(&mut self, state: RequestState, by: &str, note: impl Into<String>) {
+        let now = OffsetDateTime::now_utc();
+        self.state = state;
+        self.updated_at = Some(now);
+        self.history.push(RequestStep {
+            at: now,
+            state,
+            by: by.into(),
+            note: note.into(),
+        });
+    }
+}
+
+/// A change to requests, made with the rest of an event's outcome.
+#[derive(Debug, Clone)]
+pub enum RequestChange {
+    /// Opens a request unless one is already open for the user and product.
+    Open(RequestRecord),
+    /// Stores the request as it now is; closing it frees its user and product.
+    Update(RequestRecord),
 }
 
 /// The outcome of an event already handled (idempotency), with an expiry.
@@ -232,7 +305,7 @@ pub struct RulesDoc {
 pub struct EventOutcome {
     pub user: Option<UserRecord>,
     pub audit: Vec<AuditEntry>,
-    pub requests: Vec<RequestRecord>,
+    pub requests: Vec<RequestChange>,
     pub processed: Option<(String, ProcessedRecord)>,
     /// Emails to send, written to the outbox with the rest.
     pub emails: Vec<crate::notify::OutboxEmail>,

@@ -413,7 +413,8 @@ async fn admins_are_emailed_once_when_restores_wait_for_seats() {
     app.login_and_wait("grace@example.com", "jira-software", "approval_required")
         .await;
     // Full (1 of 1) is also above the 90 % threshold: two alerts, each once.
-    let mails = app.smtp.wait_for(2).await;
+    // Seats full, above the threshold, and a request waiting: three emails to admins.
+    let mails = app.smtp.wait_for(3).await;
     let full = mails
         .iter()
         .find(|m| m.data.contains("has no seats left"))
@@ -437,7 +438,28 @@ async fn admins_are_emailed_once_when_restores_wait_for_seats() {
     app.login_and_wait("zed@example.com", "jira-software", "approval_required")
         .await;
     outbox_drained(&app).await;
-    assert_eq!(app.smtp.mails().len(), 2);
+    let seat_alerts = |needle: &str| {
+        app.smtp
+            .mails()
+            .iter()
+            .filter(|m| m.text().contains(needle))
+            .count()
+    };
+    assert_eq!(
+        seat_alerts("has no seats left: restores are waiting"),
+        1,
+        "one seats-full alert per crossing"
+    );
+    assert_eq!(
+        seat_alerts("seats: 1 of 1 in use"),
+        1,
+        "one threshold alert per crossing"
+    );
+    assert_eq!(
+        seat_alerts("asks for jira-software"),
+        2,
+        "each waiting request is announced"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -484,10 +506,13 @@ async fn an_alert_queued_during_an_smtp_outage_survives_a_restart_and_is_deliver
         .json()
         .await
         .expect("json");
-    assert_eq!(v["outbox"], 2, "both alerts wait in the outbox");
+    assert_eq!(
+        v["outbox"], 3,
+        "both seat alerts and the waiting request's email wait in the outbox"
+    );
     app.restart().await;
     app.smtp.set_paused(false);
-    let mails = app.smtp.wait_for(2).await;
+    let mails = app.smtp.wait_for(3).await;
     assert!(mails.iter().any(|m| m.data.contains("has no seats left")));
     outbox_drained(&app).await;
 }

@@ -75,6 +75,8 @@ pub struct Options {
     pub nats_down_at_start: bool,
     pub ack_wait_secs: u64,
     pub request_timeout_ms: u64,
+    /// Extra sections appended to the configuration.
+    pub extra_toml: String,
 }
 
 impl Default for Options {
@@ -84,6 +86,7 @@ impl Default for Options {
             nats_down_at_start: false,
             ack_wait_secs: 10,
             request_timeout_ms: 2000,
+            extra_toml: String::new(),
         }
     }
 }
@@ -145,11 +148,13 @@ backoff_max_ms = 800
 [admin]
 token_sha256 = ["{admin}"]
 viewer_token_sha256 = ["{viewer}"]
+{extra}
 "#,
             store = dir.path().join("state").display(),
             smtp_url = smtp.url(),
             ack_wait = options.ack_wait_secs,
             request_timeout = options.request_timeout_ms,
+            extra = options.extra_toml,
             site = sim.url,
             email = jira_sim::SIM_EMAIL,
             token = jira_sim::SIM_TOKEN,

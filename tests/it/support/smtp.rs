@@ -15,6 +15,17 @@ pub struct Mail {
     pub data: String,
 }
 
+impl Mail {
+    /// The message with folded headers joined and quoted-printable soft line breaks and `=3D`
+    /// undone, for searching.
+    pub fn text(&self) -> String {
+        self.data
+            .replace("\n ", " ")
+            .replace("=\n", "")
+            .replace("=3D", "=")
+    }
+}
+
 #[derive(Clone)]
 pub struct SmtpSink {
     pub port: u16,

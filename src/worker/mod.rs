@@ -16,10 +16,12 @@ use crate::config::WorkerConfig;
 use crate::directory::{CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess};
 use crate::event::Event;
 use crate::event::{EventUser, Product};
-use crate::rules::{Facts, Outcome, Seats};
+use crate::rules::{self, Facts, Outcome, Seats};
+
+pub mod requests;
 use crate::store::{
-    AuditEntry, AuditOutcome, EventOutcome, ProcessedRecord, RequestRecord, RequestState, Store,
-    StoreError, UserRecord,
+    AuditEntry, AuditOutcome, EventOutcome, ProcessedRecord, RequestState, Store, StoreError,
+    UserRecord,
 };
 
 pub struct WorkerContext {
@@ -195,7 +197,17 @@ pub async fn process_one(
                 event.source,
                 state.reclaimed.is_some(),
             );
-            let decision = rules.decide(&facts, Some(access.seats));
+            // An admin's approval decides by itself: the rules already left it to them.
+            let decision = match &event.request {
+                Some(id) => rules::Decision {
+                    outcome: Outcome::Restore,
+                    rule: None,
+                    reason: format!("approved by an admin (request {id})"),
+                    message: None,
+                    seat_capped: false,
+                },
+                None => rules.decide(&facts, Some(access.seats)),
+            };
             if decision.seat_capped {
                 capped_user = Some(event.user.email.clone());
             }
@@ -252,20 +264,57 @@ pub async fn process_one(
                         }
                     }
                 }
-                Outcome::Approve => outcome.requests.push(RequestRecord {
-                    v: 1,
-                    id: event.id.to_string(),
-                    state: RequestState::PendingApproval,
-                    email: event.user.email.clone(),
-                    account_id: Some(user.account_id.clone()),
-                    product,
-                    source: event.source,
-                    event_id: event.id.to_string(),
-                    reason: decision.reason.clone(),
-                    created_at: OffsetDateTime::now_utc(),
-                }),
+                Outcome::Approve => {
+                    requests::open(
+                        ctx,
+                        event,
+                        &user.account_id,
+                        product,
+                        &decision,
+                        &mut outcome,
+                    )?;
+                }
                 Outcome::Deny => {}
             }
+        }
+        match entry.outcome {
+            AuditOutcome::Restored => {
+                let by = if event.request.is_some() {
+                    "admin approval"
+                } else {
+                    "rules"
+                };
+                requests::close(
+                    ctx,
+                    &event.user.email,
+                    product,
+                    RequestState::Restored,
+                    by,
+                    "licence restored",
+                    &mut outcome,
+                )?;
+            }
+            AuditOutcome::Failed if event.request.is_some() => {
+                requests::close(
+                    ctx,
+                    &event.user.email,
+                    product,
+                    RequestState::Failed,
+                    "worker",
+                    &entry.reason,
+                    &mut outcome,
+                )?;
+            }
+            _ => {}
+        }
+        if requests::is_ask(event) {
+            requests::tell_requester(
+                event,
+                product,
+                entry.outcome,
+                entry.message.as_deref(),
+                &mut outcome,
+            );
         }
         let seats = entry.seats_after.unwrap_or(access.seats);
         let capped = capped_user.take();
@@ -703,7 +752,7 @@ mod tests {
             process_one(&ctx, &confluence, 1).await.expect("handled"),
             Handled::Done(vec![AuditOutcome::UnsupportedProduct])
         );
-        let pending = ctx.store.requests().expect("requests");
+        let pending = ctx.store.requests(None).expect("requests");
         assert_eq!(pending.len(), 2, "{pending:?}");
     }
 

@@ -1,0 +1,214 @@
+//! What a decision means for requests and for the people waiting on them: requests opened for
+//! an admin (and the admins told), closed when the licence comes back, and the requester told
+//! the outcome of anything they asked for.
+
+use time::OffsetDateTime;
+
+use super::WorkerContext;
+use crate::event::{Email, Event, Product, Source};
+use crate::notify::OutboxEmail;
+use crate::rules::Decision;
+use crate::store::{
+    AuditOutcome, EventOutcome, RequestChange, RequestRecord, RequestState, StoreError,
+};
+
+/// Whether the person behind the event asked for something (and expects an answer by email).
+/// A login is not asking: the user sees the outcome in the product.
+pub fn is_ask(event: &Event) -> bool {
+    matches!(
+        event.source,
+        Source::Link | Source::Portal | Source::Jsm | Source::Admin
+    )
+}
+
+/// The rules left a product to an admin: opens a request unless one is already open, and tells
+/// the admins about a new one.
+pub fn open(
+    ctx: &WorkerContext,
+    event: &Event,
+    account_id: &str,
+    product: Product,
+    decision: &Decision,
+    outcome: &mut EventOutcome,
+) -> Result<bool, StoreError> {
+    if ctx
+        .store
+        .open_request(&event.user.email, product)?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut request = RequestRecord {
+        v: 1,
+        id: RequestRecord::id_for(event.id.as_str()),
+        state: RequestState::PendingApproval,
+        email: event.user.email.clone(),
+        account_id: Some(account_id.to_string()),
+        product,
+        source: event.source,
+        event_id: event.id.to_string(),
+        reason: decision.reason.clone(),
+        created_at: now,
+        updated_at: None,
+        history: Vec::new(),
+        reminded: false,
+    };
+    request.step(
+        RequestState::PendingApproval,
+        "rules",
+        decision.reason.clone(),
+    );
+    let c = &ctx.config;
+    if !c.alert_emails.is_empty() {
+        outcome.emails.push(OutboxEmail::new(
+            "request_waiting",
+            &c.alert_emails,
+            format!("[reinstate] {} asks for {}: waiting for approval", request.email, product.key()),
+            format!(
+                "{} ({} via {}) is waiting for a {} licence.\n\nWhy it waits: {}\n\nApprove or deny: POST {}/api/v1/requests/{}/approve or /deny",
+                request.email,
+                account_id,
+                event.source.key(),
+                product.key(),
+                decision.reason,
+                c.public_url.trim_end_matches('/'),
+                request.id,
+            ),
+        ));
+    }
+    outcome.requests.push(RequestChange::Open(request));
+    Ok(true)
+}
+
+/// The licence is back (by whatever path): the open request, if any, is done.
+pub fn close(
+    ctx: &WorkerContext,
+    email: &Email,
+    product: Product,
+    state: RequestState,
+    by: &str,
+    note: &str,
+    outcome: &mut EventOutcome,
+) -> Result<(), StoreError> {
+    if let Some(mut request) = ctx.store.open_request(email, product)? {
+        request.step(state, by, note);
+        outcome.requests.push(RequestChange::Update(request));
+    }
+    Ok(())
+}
+
+/// The email telling a requester what became of their ask.
+pub fn tell_requester(
+    event: &Event,
+    product: Product,
+    result: AuditOutcome,
+    message: Option<&str>,
+    outcome: &mut EventOutcome,
+) {
+    let p = product.key();
+    let (subject, text) = match result {
+        AuditOutcome::Restored => (
+            format!("Your {p} licence is back"),
+            format!(
+                "Your {p} licence has been restored. It may take a minute to show in the product."
+            ),
+        ),
+        AuditOutcome::AlreadyLicensed => (
+            format!("You already have {p}"),
+            format!("You already hold a {p} licence: nothing needed to change."),
+        ),
+        AuditOutcome::ApprovalRequired => (
+            format!("Your request for {p} is waiting for approval"),
+            format!(
+                "Your request for a {p} licence needs an administrator's approval. You will get another email when it is decided."
+            ),
+        ),
+        AuditOutcome::Denied => (
+            format!("Your request for {p} was not granted"),
+            format!(
+                "Your request for a {p} licence was not granted. You can ask again later, or contact your administrator."
+            ),
+        ),
+        AuditOutcome::Failed => (
+            format!("Your request for {p} could not be completed"),
+            format!(
+                "Restoring your {p} licence failed. Your administrators can see why in reinstate's audit log."
+            ),
+        ),
+        _ => return,
+    };
+    let text = match message {
+        Some(m) => format!("{text}\n\n{m}"),
+        None => text,
+    };
+    outcome.emails.push(OutboxEmail::new(
+        "requester_outcome",
+        &[event.user.email.to_string()],
+        format!("[reinstate] {subject}"),
+        text,
+    ));
+}
+
+/// Expires requests nobody decided in time (telling the requester), and reminds admins of those
+/// about to expire (once). Returns (expired, reminded).
+pub async fn sweep(
+    store: &crate::store::Store,
+    config: &crate::config::RequestsConfig,
+    admins: &[String],
+    public_url: &str,
+) -> Result<(usize, usize), StoreError> {
+    let now = OffsetDateTime::now_utc();
+    let (mut expired, mut reminded) = (0, 0);
+    for mut request in store.requests(Some(RequestState::PendingApproval))? {
+        let age: std::time::Duration = (now - request.created_at).try_into().unwrap_or_default();
+        let p = request.product.key();
+        let mut outcome = EventOutcome::default();
+        if age >= config.expire_after {
+            let days = config.expire_after.as_secs_f64() / 86_400.0;
+            request.step(
+                RequestState::Expired,
+                "expiry",
+                format!("no decision within {days:.1} days"),
+            );
+            let mut entry = crate::store::AuditEntry::new(
+                AuditOutcome::Expired,
+                format!("request {} expired without a decision", request.id),
+            );
+            entry.user = Some(request.email.clone());
+            entry.product = Some(request.product);
+            entry.event_id = Some(request.event_id.clone());
+            outcome.audit.push(entry);
+            outcome.emails.push(OutboxEmail::new(
+                "requester_outcome",
+                &[request.email.to_string()],
+                format!("[reinstate] Your request for {p} expired"),
+                format!("Nobody decided your request for a {p} licence in time, so it expired. You can ask again."),
+            ));
+            expired += 1;
+        } else if age + config.remind_before >= config.expire_after
+            && !request.reminded
+            && !admins.is_empty()
+        {
+            request.reminded = true;
+            outcome.emails.push(OutboxEmail::new(
+                "request_reminder",
+                admins,
+                format!("[reinstate] {} is still waiting for {p}", request.email),
+                format!(
+                    "The request {} of {} for {p} expires soon without a decision.\n\nApprove or deny: POST {}/api/v1/requests/{}/approve or /deny",
+                    request.id,
+                    request.email,
+                    public_url.trim_end_matches('/'),
+                    request.id
+                ),
+            ));
+            reminded += 1;
+        } else {
+            continue;
+        }
+        outcome.requests.push(RequestChange::Update(request));
+        store.record(outcome).await?;
+    }
+    Ok((expired, reminded))
+}
