@@ -39,6 +39,8 @@ pub struct AppState {
     pub tokens: Vec<TokenHash>,
     /// Email links, when keys are configured (or in the sandbox).
     pub links: Option<Arc<crate::links::LinkSettings>>,
+    /// The portal, when enabled and links are available.
+    pub portal: Option<Arc<crate::portal::Portal>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +155,13 @@ impl Application {
                 public_url: config.server.public_url.clone(),
             })
         });
+        let portal = match (&links, config.portal.enabled) {
+            (Some(_), true) => Some(Arc::new(
+                crate::portal::Portal::new(&config.portal, &config.server.public_url)
+                    .map_err(StartError::Config)?,
+            )),
+            _ => None,
+        };
         let bus: Arc<dyn Bus> = match &config.bus.nats_url {
             Some(url) => Arc::new(
                 NatsBus::connect(&config.bus, url, config.worker.concurrency, cancel.clone())
@@ -177,9 +186,11 @@ impl Application {
             },
             tokens,
             links: links.clone(),
+            portal: portal.clone(),
         });
         let ctx = Arc::new(WorkerContext {
             metrics: metrics.clone(),
+            links: links.clone(),
             store: store.clone(),
             directory,
             config: WorkerSettings::new(&config),
@@ -187,6 +198,7 @@ impl Application {
         let workers = tokio::spawn(worker::run(ctx, bus.clone(), cancel.clone()));
         let retention = Duration::from_secs(config.worker.processed_ttl_days * 86_400);
         let request_sweep = RequestSweep {
+            portal: portal.clone(),
             config: config.requests.clone(),
             admins: config.alerts.emails.clone(),
             public_url: config.server.public_url.clone(),
@@ -221,9 +233,12 @@ impl Application {
         let addr = listener.local_addr()?;
         let shutdown = cancel.clone();
         let server = tokio::spawn(async move {
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await
+            axum::serve(
+                listener,
+                router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
         });
         tracing::info!(%addr, bus = bus.kind(), directory = ?config.directory.kind, "reinstate listening");
         Ok(Application {
@@ -316,6 +331,7 @@ fn router(state: Arc<AppState>) -> Router {
             "/v1/links/{token}",
             get(crate::links::confirm).post(crate::links::redeem),
         )
+        .route("/portal", get(crate::portal::show).post(crate::portal::ask))
         .route(
             "/api/v1/rules",
             get(admin::rules::get).put(admin::rules::put),
@@ -399,6 +415,9 @@ async fn sweep(
         }
         if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
             last_purge = Some(std::time::Instant::now());
+            if let Some(portal) = &requests.portal {
+                portal.shrink();
+            }
             match bus.sweep(retention) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "expired bus dedupe records removed"),
@@ -419,6 +438,7 @@ async fn sweep(
 
 /// What the request sweep needs.
 struct RequestSweep {
+    portal: Option<Arc<crate::portal::Portal>>,
     config: crate::config::RequestsConfig,
     admins: Vec<String>,
     public_url: String,

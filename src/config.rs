@@ -33,6 +33,8 @@ pub struct Config {
     pub links: LinksConfig,
     /// Requests waiting for an admin.
     pub requests: RequestsConfig,
+    /// reinstate's own portal page.
+    pub portal: PortalConfig,
     /// Outgoing email.
     pub smtp: SmtpConfig,
     /// Alerts to admins.
@@ -222,6 +224,31 @@ pub struct AdminConfig {
     pub token_sha256: Vec<String>,
     /// Hex SHA-256 of each accepted viewer token (read-only: rules, explain, simulate, audit).
     pub viewer_token_sha256: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortalConfig {
+    /// Serve `/portal` (it also needs email links and SMTP).
+    pub enabled: bool,
+    /// Asks accepted per client address per minute (more get 429).
+    pub per_ip_per_minute: u32,
+    /// Confirmation emails per email address per hour (more are silently not sent).
+    pub per_address_per_hour: u32,
+    /// Header carrying the client address behind a proxy (e.g. "x-forwarded-for"); absent =
+    /// the connection's address.
+    pub client_ip_header: Option<String>,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            per_ip_per_minute: 10,
+            per_address_per_hour: 3,
+            client_ip_header: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -525,6 +552,12 @@ impl Config {
         if self.requests.remind_before >= self.requests.expire_after {
             problems
                 .push("requests.remind_before: must be shorter than requests.expire_after".into());
+        }
+        if self.portal.per_ip_per_minute == 0 || self.portal.per_address_per_hour == 0 {
+            problems.push(
+                "portal.per_ip_per_minute and portal.per_address_per_hour: must be at least 1"
+                    .into(),
+            );
         }
         if self.requests.check_every.is_zero() {
             problems.push("requests.check_every: must be greater than 0".into());

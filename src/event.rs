@@ -168,6 +168,8 @@ pub enum EventKind {
     Restore,
     /// The user asked to keep their licence (before a reclaim).
     Keep,
+    /// Someone asked on the portal: a confirmation link goes to the address, if it is a user's.
+    Ask,
 }
 
 impl EventKind {
@@ -176,6 +178,7 @@ impl EventKind {
             EventKind::Login => "login",
             EventKind::Restore => "restore",
             EventKind::Keep => "keep",
+            EventKind::Ask => "ask",
         }
     }
 }
@@ -197,6 +200,9 @@ pub struct Event {
     /// Set when an admin approved this request: the restore needs no rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
+    /// Why the user asked (portal), carried into the confirmation link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Event {
@@ -227,6 +233,7 @@ impl Event {
             occurred_at: now,
             received_at: now,
             request: None,
+            reason: None,
         }
     }
 }
@@ -357,6 +364,7 @@ pub fn parse_login(
         occurred_at,
         received_at,
         request: None,
+        reason: None,
     })
 }
 

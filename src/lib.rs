@@ -15,6 +15,7 @@ pub mod ingress;
 pub mod links;
 pub mod metrics;
 pub mod notify;
+pub mod portal;
 pub mod rules;
 pub mod sandbox;
 pub mod signature;

@@ -157,6 +157,7 @@ pub async fn approve(
         occurred_at: now,
         received_at: now,
         request: Some(id.clone()),
+        reason: None,
     };
     if let Err(e) = state.bus.publish(&event).await {
         tracing::warn!(error = %e, "approval not queued; the request goes back to pending");

@@ -209,6 +209,7 @@ pub async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String
         occurred_at: now,
         received_at: now,
         request: None,
+        reason: None,
     };
     match state
         .store

@@ -26,6 +26,8 @@ use crate::store::{
 
 pub struct WorkerContext {
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Signs the confirmation links of portal asks.
+    pub links: Option<Arc<crate::links::LinkSettings>>,
     pub store: Store,
     pub directory: Arc<dyn Directory>,
     pub config: WorkerSettings,
@@ -89,7 +91,7 @@ pub enum WorkError {
     Store(#[from] StoreError),
 }
 
-fn base_entry(
+pub(crate) fn base_entry(
     event: &Event,
     attempt: u32,
     outcome: AuditOutcome,
@@ -133,8 +135,12 @@ pub async fn process_one(
     if ctx.store.processed(event.id.as_str())?.is_some() {
         return Ok(Handled::Duplicate);
     }
-    if event.kind == crate::event::EventKind::Keep {
-        return record_keep(ctx, event, attempt).await;
+    match event.kind {
+        crate::event::EventKind::Keep => return record_keep(ctx, event, attempt).await,
+        crate::event::EventKind::Ask => {
+            return requests::send_confirmation(ctx, event, attempt).await;
+        }
+        _ => {}
     }
     let mut calls = CallLog::with_metrics(ctx.metrics.clone(), ctx.directory.kind());
     let LookedUp {
@@ -501,7 +507,7 @@ async fn record_keep(
 }
 
 /// Records an event that ends without a per-product decision.
-async fn finish_with(
+pub(crate) async fn finish_with(
     ctx: &WorkerContext,
     event: &Event,
     attempt: u32,
@@ -676,6 +682,7 @@ mod tests {
     fn ctx(dir: &std::path::Path) -> WorkerContext {
         WorkerContext {
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            links: None,
             store: Store::open(dir).expect("store"),
             directory: Arc::new(Sandbox::new()),
             config: WorkerSettings::from(&WorkerConfig::default()),

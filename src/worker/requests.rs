@@ -212,3 +212,88 @@ pub async fn sweep(
     }
     Ok((expired, reminded))
 }
+
+/// A portal ask: when the address is a directory user's, email them a link that confirms the
+/// request; otherwise nothing leaves (the portal's answer was the same either way).
+pub async fn send_confirmation(
+    ctx: &WorkerContext,
+    event: &Event,
+    attempt: u32,
+) -> Result<super::Handled, super::WorkError> {
+    let mut calls =
+        crate::directory::CallLog::with_metrics(ctx.metrics.clone(), ctx.directory.kind());
+    let found = match ctx
+        .directory
+        .find_user(None, &event.user.email, &mut calls)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) if e.is_transient() => return Err(e.into()),
+        Err(e) => {
+            return super::finish_with(
+                ctx,
+                event,
+                attempt,
+                AuditOutcome::Failed,
+                e.to_string(),
+                calls,
+            )
+            .await;
+        }
+    };
+    let Some(links) = ctx
+        .links
+        .as_ref()
+        .filter(|_| found.as_ref().is_some_and(|u| u.active))
+    else {
+        let reason = if found.is_some() {
+            "the directory account is deactivated: no link sent"
+        } else {
+            "no directory account has this address: no link sent"
+        };
+        return super::finish_with(
+            ctx,
+            event,
+            attempt,
+            AuditOutcome::UnknownUser,
+            reason.into(),
+            calls,
+        )
+        .await;
+    };
+    let link = links.create(
+        &event.user.email,
+        crate::links::Purpose::Request,
+        event.product,
+        event.reason.clone(),
+    );
+    let what = event
+        .product
+        .map_or("your Atlassian products".to_string(), |p| {
+            p.key().to_string()
+        });
+    let hours = links.ttl.as_secs() / 3600;
+    let mut outcome = EventOutcome::default();
+    outcome.emails.push(OutboxEmail::new(
+        "portal_confirmation",
+        &[event.user.email.to_string()],
+        format!("[reinstate] Confirm your request for {what}"),
+        format!(
+            "Someone, hopefully you, asked for access to {what} on the reinstate portal.\n\n\
+             To confirm, open this link (valid {hours} hours, once) and press the button:\n{link}\n\n\
+             If it was not you, ignore this email: nothing happens without the button."
+        ),
+    ));
+    let mut entry = super::base_entry(
+        event,
+        attempt,
+        AuditOutcome::LinkSent,
+        "portal ask: confirmation link emailed",
+    );
+    entry.product = event.product;
+    entry.directory_calls = calls.take();
+    outcome.audit.push(entry);
+    outcome.processed = super::processed(ctx, event, AuditOutcome::LinkSent.key());
+    ctx.store.record(outcome).await?;
+    Ok(super::Handled::Done(vec![AuditOutcome::LinkSent]))
+}

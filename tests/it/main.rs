@@ -10,6 +10,7 @@ mod faults;
 mod links;
 mod login_receiver;
 mod operations;
+mod portal;
 mod requests;
 mod restore;
 mod sandbox_cli;
