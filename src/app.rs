@@ -41,6 +41,8 @@ pub struct AppState {
     pub links: Option<Arc<crate::links::LinkSettings>>,
     /// The portal, when enabled and links are available.
     pub portal: Option<Arc<crate::portal::Portal>>,
+    /// Jira Service Management requests, when configured.
+    pub jsm: Option<crate::jsm::JsmSource>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +189,12 @@ impl Application {
             tokens,
             links: links.clone(),
             portal: portal.clone(),
+            jsm: match config.sources.jsm.secrets.is_empty() {
+                true => None,
+                false => Some(
+                    crate::jsm::JsmSource::new(&config.sources.jsm).map_err(StartError::Config)?,
+                ),
+            },
         });
         let ctx = Arc::new(WorkerContext {
             metrics: metrics.clone(),
@@ -332,6 +340,7 @@ fn router(state: Arc<AppState>) -> Router {
             get(crate::links::confirm).post(crate::links::redeem),
         )
         .route("/portal", get(crate::portal::show).post(crate::portal::ask))
+        .route("/v1/hooks/jira", post(crate::jsm::hook))
         .route(
             "/api/v1/rules",
             get(admin::rules::get).put(admin::rules::put),

@@ -118,6 +118,41 @@ impl Default for BusConfig {
 pub struct SourcesConfig {
     /// The generic login webhook (Standard Webhooks).
     pub login: LoginSourceConfig,
+    /// Jira Service Management requests (`POST /v1/hooks/jira`); off while `secrets` is empty.
+    pub jsm: JsmSourceConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JsmSourceConfig {
+    /// Secrets of the Jira webhook (`X-Hub-Signature: sha256=…`); several while rotating.
+    pub secrets: Vec<SecretString>,
+    /// Request type ids that mean "restore my access".
+    pub request_type_ids: Vec<String>,
+    /// The custom field carrying the request type in webhooks (site-specific).
+    pub request_type_field: String,
+    /// Status ids that mean approved (restore) and declined (deny).
+    pub approved_status_ids: Vec<String>,
+    pub declined_status_ids: Vec<String>,
+    /// Transition to apply after reinstate restored access itself (e.g. to "Resolved").
+    pub transition_id: Option<String>,
+    /// The product these requests are for; absent = every product the rules allow (and an
+    /// approval in JSM then restores every product the site licenses).
+    pub product: Option<crate::event::Product>,
+}
+
+impl Default for JsmSourceConfig {
+    fn default() -> Self {
+        Self {
+            secrets: Vec::new(),
+            request_type_ids: Vec::new(),
+            request_type_field: "customfield_10010".into(),
+            approved_status_ids: Vec::new(),
+            declined_status_ids: Vec::new(),
+            transition_id: None,
+            product: None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -544,6 +579,14 @@ impl Config {
         for (i, e) in self.alerts.emails.iter().enumerate() {
             if crate::event::Email::parse(e).is_err() {
                 problems.push(format!("alerts.emails[{i}]: {e:?} is not an email address"));
+            }
+        }
+        if !self.sources.jsm.secrets.is_empty() {
+            if let Err(e) = crate::jsm::JsmSource::new(&self.sources.jsm) {
+                problems.push(e);
+            }
+            if self.sources.jsm.request_type_ids.is_empty() {
+                problems.push("sources.jsm.request_type_ids: name the request types that mean \"restore my access\"".into());
             }
         }
         if let Err(e) = self.links.key_ring() {

@@ -170,6 +170,10 @@ pub enum EventKind {
     Keep,
     /// Someone asked on the portal: a confirmation link goes to the address, if it is a user's.
     Ask,
+    /// An approver approved the request (JSM): restore without asking the rules again.
+    Approve,
+    /// An approver declined the request (JSM).
+    Decline,
 }
 
 impl EventKind {
@@ -179,6 +183,8 @@ impl EventKind {
             EventKind::Restore => "restore",
             EventKind::Keep => "keep",
             EventKind::Ask => "ask",
+            EventKind::Approve => "approve",
+            EventKind::Decline => "decline",
         }
     }
 }
@@ -203,6 +209,9 @@ pub struct Event {
     /// Why the user asked (portal), carried into the confirmation link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The Jira Service Management request (issue key) this event is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
 }
 
 impl Event {
@@ -234,6 +243,7 @@ impl Event {
             received_at: now,
             request: None,
             reason: None,
+            issue: None,
         }
     }
 }
@@ -365,6 +375,7 @@ pub fn parse_login(
         received_at,
         request: None,
         reason: None,
+        issue: None,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod event;
 pub mod http_error;
 pub mod ingress;
+pub mod jsm;
 pub mod links;
 pub mod metrics;
 pub mod notify;

@@ -278,6 +278,7 @@ pub async fn ask(
         received_at: now,
         request: None,
         reason: (!reason.is_empty()).then_some(reason),
+        issue: None,
     };
     match state.bus.publish(&event).await {
         Ok(_) => check_your_inbox(),

@@ -158,6 +158,7 @@ pub async fn approve(
         received_at: now,
         request: Some(id.clone()),
         reason: None,
+        issue: None,
     };
     if let Err(e) = state.bus.publish(&event).await {
         tracing::warn!(error = %e, "approval not queued; the request goes back to pending");

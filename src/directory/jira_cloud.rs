@@ -343,6 +343,52 @@ impl Directory for JiraCloud {
         Ok(products)
     }
 
+    async fn comment(
+        &self,
+        issue: &str,
+        text: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        let path = format!("/rest/servicedeskapi/request/{issue}/comment");
+        let answer = self
+            .call(
+                Method::POST,
+                &path,
+                &[],
+                Some(serde_json::json!({ "body": text, "public": true })),
+                calls,
+            )
+            .await?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(refused(&format!("POST {path}"), &answer))
+        }
+    }
+
+    async fn transition(
+        &self,
+        issue: &str,
+        transition_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        let path = format!("/rest/api/3/issue/{issue}/transitions");
+        let answer = self
+            .call(
+                Method::POST,
+                &path,
+                &[],
+                Some(serde_json::json!({ "transition": { "id": transition_id } })),
+                calls,
+            )
+            .await?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(refused(&format!("POST {path}"), &answer))
+        }
+    }
+
     fn invalidate_products(&self) {
         if let Ok(mut cache) = self.cache.lock() {
             *cache = None;

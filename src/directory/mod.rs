@@ -126,6 +126,20 @@ pub trait Directory: Send + Sync {
     async fn products(&self, calls: &mut CallLog) -> Result<Vec<ProductAccess>, DirectoryError>;
     /// Forgets cached product data (after a restore changed the seat counts).
     fn invalidate_products(&self);
+    /// Comments on a Jira Service Management request, visibly to the requester.
+    async fn comment(
+        &self,
+        issue: &str,
+        text: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError>;
+    /// Moves an issue through a workflow transition.
+    async fn transition(
+        &self,
+        issue: &str,
+        transition_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError>;
     /// Adds the user to a group; already being a member counts as success.
     async fn add_to_group(
         &self,

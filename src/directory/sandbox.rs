@@ -188,6 +188,26 @@ impl Directory for Sandbox {
 
     fn invalidate_products(&self) {}
 
+    async fn comment(
+        &self,
+        _issue: &str,
+        _text: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        log(calls, "POST", "sandbox:/request/comment", 201);
+        Ok(())
+    }
+
+    async fn transition(
+        &self,
+        _issue: &str,
+        _transition_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        log(calls, "POST", "sandbox:/issue/transitions", 204);
+        Ok(())
+    }
+
     async fn add_to_group(
         &self,
         account_id: &str,

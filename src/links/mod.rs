@@ -210,6 +210,7 @@ pub async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String
         received_at: now,
         request: None,
         reason: None,
+        issue: None,
     };
     match state
         .store

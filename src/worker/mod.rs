@@ -35,6 +35,8 @@ pub struct WorkerContext {
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
+    /// Transition applied to a JSM request after reinstate restored access itself.
+    pub jsm_transition_id: Option<String>,
     /// Admins who receive seat alerts.
     pub alert_emails: Vec<String>,
     pub seat_threshold_percent: u8,
@@ -51,6 +53,7 @@ impl WorkerSettings {
     pub fn new(config: &crate::config::Config) -> WorkerSettings {
         WorkerSettings {
             alert_emails: config.alerts.emails.clone(),
+            jsm_transition_id: config.sources.jsm.transition_id.clone(),
             seat_threshold_percent: config.alerts.seat_threshold_percent,
             public_url: config.server.public_url.clone(),
             ..WorkerSettings::from(&config.worker)
@@ -61,6 +64,7 @@ impl WorkerSettings {
 impl From<&WorkerConfig> for WorkerSettings {
     fn from(c: &WorkerConfig) -> Self {
         WorkerSettings {
+            jsm_transition_id: None,
             alert_emails: Vec::new(),
             seat_threshold_percent: 0,
             public_url: String::new(),
@@ -140,6 +144,9 @@ pub async fn process_one(
         crate::event::EventKind::Ask => {
             return requests::send_confirmation(ctx, event, attempt).await;
         }
+        crate::event::EventKind::Decline => {
+            return requests::record_decline(ctx, event, attempt).await;
+        }
         _ => {}
     }
     let mut calls = CallLog::with_metrics(ctx.metrics.clone(), ctx.directory.kind());
@@ -204,11 +211,18 @@ pub async fn process_one(
                 state.reclaimed.is_some(),
             );
             // An admin's approval decides by itself: the rules already left it to them.
-            let decision = match &event.request {
-                Some(id) => rules::Decision {
+            let approved_by = match (&event.request, &event.issue) {
+                (Some(id), _) => Some(format!("approved by an admin (request {id})")),
+                (None, Some(issue)) if event.kind == crate::event::EventKind::Approve => {
+                    Some(format!("approved in Jira Service Management ({issue})"))
+                }
+                _ => None,
+            };
+            let decision = match approved_by {
+                Some(reason) => rules::Decision {
                     outcome: Outcome::Restore,
                     rule: None,
-                    reason: format!("approved by an admin (request {id})"),
+                    reason,
                     message: None,
                     seat_capped: false,
                 },
@@ -328,6 +342,9 @@ pub async fn process_one(
         entry.directory_calls = calls.take();
         outcomes.push(entry.outcome);
         outcome.audit.push(entry);
+    }
+    if let Some(issue) = &event.issue {
+        requests::answer_jsm(ctx, event, issue, &outcomes, &mut calls, &mut outcome).await;
     }
     let summary = outcomes
         .iter()

@@ -12,13 +12,11 @@ use crate::store::{
     AuditOutcome, EventOutcome, RequestChange, RequestRecord, RequestState, StoreError,
 };
 
-/// Whether the person behind the event asked for something (and expects an answer by email).
-/// A login is not asking: the user sees the outcome in the product.
+/// Whether the person behind the event asked for something and expects an answer by email.
+/// A login is not asking (the user sees the outcome in the product), and a JSM requester is
+/// answered on their request.
 pub fn is_ask(event: &Event) -> bool {
-    matches!(
-        event.source,
-        Source::Link | Source::Portal | Source::Jsm | Source::Admin
-    )
+    matches!(event.source, Source::Link | Source::Portal | Source::Admin)
 }
 
 /// The rules left a product to an admin: opens a request unless one is already open, and tells
@@ -296,4 +294,82 @@ pub async fn send_confirmation(
     outcome.processed = super::processed(ctx, event, AuditOutcome::LinkSent.key());
     ctx.store.record(outcome).await?;
     Ok(super::Handled::Done(vec![AuditOutcome::LinkSent]))
+}
+
+/// A JSM request reinstate restored itself is answered on the issue: a comment for the
+/// requester, then (unless an approver already moved it) the configured transition. Failures
+/// are noted in the audit, not retried: the licence is already back.
+pub async fn answer_jsm(
+    ctx: &WorkerContext,
+    event: &Event,
+    issue: &str,
+    outcomes: &[AuditOutcome],
+    calls: &mut crate::directory::CallLog,
+    outcome: &mut EventOutcome,
+) {
+    if !outcomes.contains(&AuditOutcome::Restored) {
+        return;
+    }
+    let mut problems = Vec::new();
+    let text =
+        "Your access has been restored by reinstate. It may take a minute to show in the product.";
+    if let Err(e) = ctx.directory.comment(issue, text, calls).await {
+        problems.push(format!("comment: {e}"));
+    }
+    let approved_in_jsm = event.kind == crate::event::EventKind::Approve;
+    if !approved_in_jsm
+        && let Some(id) = &ctx.config.jsm_transition_id
+        && let Err(e) = ctx.directory.transition(issue, id, calls).await
+    {
+        problems.push(format!("transition {id}: {e}"));
+    }
+    let note = if problems.is_empty() {
+        format!("answered on {issue}")
+    } else {
+        format!("could not fully answer {issue}: {}", problems.join("; "))
+    };
+    if !problems.is_empty() {
+        tracing::warn!(%issue, problems = ?problems, "JSM request not fully answered");
+    }
+    if let Some(entry) = outcome
+        .audit
+        .iter_mut()
+        .rev()
+        .find(|e| e.outcome == AuditOutcome::Restored)
+    {
+        entry.directory_calls.extend(calls.take());
+        entry.reason = format!("{}; {note}", entry.reason);
+    }
+}
+
+/// A JSM approver declined the request: audited, nothing restored; an open request closes.
+pub async fn record_decline(
+    ctx: &WorkerContext,
+    event: &Event,
+    attempt: u32,
+) -> Result<super::Handled, super::WorkError> {
+    let issue = event.issue.as_deref().unwrap_or("?");
+    let mut outcome = EventOutcome::default();
+    let mut entry = super::base_entry(
+        event,
+        attempt,
+        AuditOutcome::Denied,
+        format!("declined in Jira Service Management ({issue})"),
+    );
+    entry.product = event.product;
+    outcome.audit.push(entry);
+    for product in Product::ALL {
+        close(
+            ctx,
+            &event.user.email,
+            product,
+            RequestState::Denied,
+            "jsm",
+            &format!("declined in {issue}"),
+            &mut outcome,
+        )?;
+    }
+    outcome.processed = super::processed(ctx, event, AuditOutcome::Denied.key());
+    ctx.store.record(outcome).await?;
+    Ok(super::Handled::Done(vec![AuditOutcome::Denied]))
 }

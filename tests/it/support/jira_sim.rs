@@ -95,6 +95,14 @@ impl JiraSim {
             .route("/rest/api/3/user/groups", get(user_groups))
             .route("/rest/api/3/applicationrole", get(roles))
             .route("/rest/api/3/group/user", post(add_member))
+            .route(
+                "/rest/servicedeskapi/request/{key}/comment",
+                post(|| async { StatusCode::CREATED }),
+            )
+            .route(
+                "/rest/api/3/issue/{key}/transitions",
+                post(|| async { StatusCode::NO_CONTENT }),
+            )
             .layer(axum::middleware::from_fn_with_state(sim.clone(), faults))
             .with_state(sim.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -21,6 +21,9 @@ pub const SECRET_A: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const SECRET_B: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub const VIEWER_TOKEN: &str = "test-viewer-token-9876543210";
+/// The Jira webhook secret configured in tests.
+pub const JSM_SECRET: &str = "jsm-webhook-secret-0123456789";
+
 /// The link key configured in tests (`k1`, active).
 pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef0123";
 
@@ -131,6 +134,13 @@ publish_timeout_ms = 1000
 ack_wait_secs = {ack_wait}
 [sources.login]
 secrets = ["{SECRET_A}", "{SECRET_B}"]
+[sources.jsm]
+secrets = ["{JSM_SECRET}"]
+request_type_ids = ["25"]
+approved_status_ids = ["10001"]
+declined_status_ids = ["10002"]
+transition_id = "31"
+product = "jira-software"
 [directory]
 kind = "jira-cloud"
 site_url = "{site}"

@@ -1,0 +1,201 @@
+//! Jira Service Management requests: signed webhooks, rules that restore at once (with a
+//! comment and a transition), JSM approvals and declines, forged and replayed deliveries.
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::support::*;
+
+fn request(status: &str, email: &str) -> Value {
+    json!({"key": "HELP-7", "fields": {
+        "reporter": {"accountId": "acc-zed", "emailAddress": email},
+        "status": {"id": status},
+        "customfield_10010": {"requestType": {"id": "25"}}}})
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn deliver(
+    app: &TestApp,
+    body: &Value,
+    identifier: Option<&str>,
+    secret: &str,
+) -> reqwest::Response {
+    let bytes = serde_json::to_vec(body).expect("json");
+    let mut r = app
+        .http
+        .post(format!("{}/v1/hooks/jira", app.url))
+        .header("content-type", "application/json")
+        .header("x-hub-signature", sign(secret, &bytes))
+        .body(bytes);
+    if let Some(id) = identifier {
+        r = r.header("x-atlassian-webhook-identifier", id);
+    }
+    r.send().await.expect("post")
+}
+
+fn jsm_calls(app: &TestApp) -> Vec<String> {
+    app.sim
+        .calls()
+        .into_iter()
+        .filter(|c| c.path.contains("servicedeskapi") || c.path.contains("/issue/"))
+        .map(|c| format!("{} {}", c.path, c.body))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_rules_restore_is_restored_then_commented_and_transitioned() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    let rules = json!({"rules": [{"name": "jsm staff", "when": {"sources": ["jsm"], "domains": ["example.com"], "products": ["jira-software"]}, "then": "restore"}]});
+    assert_eq!(app.put_rules(rules).await.status(), 200);
+    let created =
+        json!({"webhookEvent": "jira:issue_created", "issue": request("1", "zed@example.com")});
+    assert_eq!(
+        deliver(&app, &created, Some("d-1"), JSM_SECRET)
+            .await
+            .status(),
+        202
+    );
+    let entry = app.wait_for_outcome("zed@example.com", "restored").await;
+    assert_eq!(
+        (entry["source"].as_str(), entry["rule"].as_str()),
+        (Some("jsm"), Some("jsm staff"))
+    );
+    assert!(
+        entry["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("answered on HELP-7"),
+        "{entry}"
+    );
+    assert_eq!(app.sim.group_adds("acc-zed").len(), 1);
+    let calls = jsm_calls(&app);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls[0].starts_with("/rest/servicedeskapi/request/HELP-7/comment")
+            && calls[0].contains("\"public\":true"),
+        "{calls:?}"
+    );
+    assert!(
+        calls[1].starts_with("/rest/api/3/issue/HELP-7/transitions") && calls[1].contains("\"31\""),
+        "{calls:?}"
+    );
+    // A replayed delivery is accepted and does nothing more.
+    assert_eq!(
+        deliver(&app, &created, Some("d-1"), JSM_SECRET)
+            .await
+            .status(),
+        202
+    );
+    app.login_and_wait("grace@example.com", "jira-software", "approval_required")
+        .await;
+    assert_eq!(app.sim.group_adds("acc-zed").len(), 1);
+    assert_eq!(jsm_calls(&app).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_left_to_jsm_approval_is_restored_when_approved_and_not_when_declined() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    // No rule: the request waits for the JSM approval.
+    let created =
+        json!({"webhookEvent": "jira:issue_created", "issue": request("1", "zed@example.com")});
+    assert_eq!(
+        deliver(&app, &created, Some("d-1"), JSM_SECRET)
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_outcome("zed@example.com", "approval_required")
+        .await;
+    assert!(
+        jsm_calls(&app).is_empty(),
+        "nothing is said on the issue while it waits"
+    );
+    // Automation's "send web request": no webhookEvent, no identifier.
+    let approved = json!({"event": "status_changed", "issue": request("10001", "zed@example.com")});
+    assert_eq!(
+        deliver(&app, &approved, None, JSM_SECRET).await.status(),
+        202
+    );
+    let entry = app.wait_for_outcome("zed@example.com", "restored").await;
+    assert!(
+        entry["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("approved in Jira Service Management (HELP-7)"),
+        "{entry}"
+    );
+    assert_eq!(app.sim.group_adds("acc-zed").len(), 1);
+    assert_eq!(
+        jsm_calls(&app).len(),
+        1,
+        "a comment; the approver already moved the issue"
+    );
+
+    let declined = json!({"webhookEvent": "jira:issue_updated", "issue": request("10002", "bob@contractor.example.net"),
+                          "changelog": {"items": [{"field": "status", "to": "10002"}]}});
+    assert_eq!(
+        deliver(&app, &declined, Some("d-9"), JSM_SECRET)
+            .await
+            .status(),
+        202
+    );
+    let entry = app
+        .wait_for_outcome("bob@contractor.example.net", "denied")
+        .await;
+    assert!(
+        entry["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("declined"),
+        "{entry}"
+    );
+    assert!(app.sim.group_adds("acc-bob").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_unsigned_and_unrelated_deliveries_change_nothing() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(
+        app.put_rules(json!({"rules": [{"name": "all", "then": "restore"}]}))
+            .await
+            .status(),
+        200
+    );
+    let created =
+        json!({"webhookEvent": "jira:issue_created", "issue": request("1", "zed@example.com")});
+    let r = deliver(&app, &created, Some("d-1"), "not-the-secret-0123456789").await;
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"], "invalid_signature");
+    let unsigned = app
+        .http
+        .post(format!("{}/v1/hooks/jira", app.url))
+        .body(serde_json::to_vec(&created).expect("json"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(unsigned.status(), 401);
+    let mut other_type = created.clone();
+    other_type["issue"]["fields"]["customfield_10010"]["requestType"]["id"] = json!("99");
+    let r = deliver(&app, &other_type, Some("d-2"), JSM_SECRET).await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.expect("json")["status"], "ignored");
+    let mut hidden = created.clone();
+    hidden["issue"]["fields"]["reporter"]
+        .as_object_mut()
+        .expect("reporter")
+        .remove("emailAddress");
+    let r = deliver(&app, &hidden, Some("d-3"), JSM_SECRET).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("text").contains("emailAddress"));
+    app.login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
+    assert!(app.audit("zed@example.com").await.is_empty());
+    assert!(app.sim.group_adds("acc-zed").is_empty());
+}
