@@ -169,3 +169,83 @@ async fn sigterm_under_load_loses_nothing_accepted(mode: BusMode) {
     drop(service);
 }
 crate::both_buses!(sigterm_under_load_loses_nothing_accepted);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_in_the_outbox_survives_kill_9_and_is_sent_after_restart() {
+    let sim = JiraSim::start().await;
+    let smtp = SmtpSink::start().await;
+    smtp.set_paused(true);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("reinstate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = \"{store}\"\n[sources.login]\nsecrets = [\"{SECRET_A}\"]\n\
+             [directory]\nkind = \"jira-cloud\"\nsite_url = \"{site}\"\nemail = \"{email}\"\napi_token = \"{token}\"\n\
+             [admin]\ntoken_sha256 = [\"{admin}\"]\n[smtp]\nurl = \"{smtp_url}\"\nfrom = \"reinstate@example.com\"\n\
+             [alerts]\nemails = [\"{ALERT_EMAIL}\"]\n",
+            store = dir.path().join("state").display(),
+            site = sim.url,
+            email = jira_sim::SIM_EMAIL,
+            token = jira_sim::SIM_TOKEN,
+            admin = hex::encode(Sha256::digest(ADMIN_TOKEN.as_bytes())),
+            smtp_url = smtp.url(),
+        ),
+    )
+    .expect("write config");
+    let mut service = start(&config).await;
+    // No rule: zed's login opens a request, and the admins' email goes to the outbox with it.
+    let http = reqwest::Client::new();
+    let body = login_body("zed@example.com", Some("jira-software"));
+    let id = new_id();
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    let sig = reinstate::signature::WebhookSecret::parse(SECRET_A)
+        .expect("secret")
+        .sign(&id, ts, &body);
+    let r = http
+        .post(format!("{}/v1/hooks/login", service.url))
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 202);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v: serde_json::Value = http
+            .get(format!("{}/readyz", service.url))
+            .send()
+            .await
+            .expect("readyz")
+            .json()
+            .await
+            .expect("json");
+        if v["outbox"] == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the email never reached the outbox: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        smtp.mails().is_empty(),
+        "the SMTP server refuses mail for now"
+    );
+    service.child.kill().expect("kill -9");
+    service.child.wait().expect("wait");
+    smtp.set_paused(false);
+    let _service = start(&config).await;
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].to, vec![ALERT_EMAIL]);
+    assert!(
+        mails[0]
+            .text()
+            .contains("zed@example.com asks for jira-software"),
+        "{}",
+        mails[0].text()
+    );
+}
