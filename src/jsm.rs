@@ -196,6 +196,96 @@ pub fn classify(source: &JsmSource, body: &Value) -> Result<JsmAction, String> {
     }
 }
 
+fn is_status_change(body: &Value) -> bool {
+    let event = body
+        .get("webhookEvent")
+        .or_else(|| body.get("event"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    matches!(
+        event,
+        "jira:issue_updated" | "issue_updated" | "status_changed"
+    )
+}
+
+/// Fills in what a delivery lacks (the reporter's email, the request type, the new status)
+/// from the Service Management API, so the rest reads one shape. A failed read answers 503:
+/// Jira delivers again.
+async fn enrich(state: &AppState, source: &JsmSource, body: &mut Value) -> Result<(), ApiError> {
+    let Some(key) = body
+        .pointer("/issue/key")
+        .and_then(Value::as_str)
+        .map(String::from)
+    else {
+        return Ok(()); // classify names the missing field
+    };
+    let type_pointer = format!("/issue/fields/{}/requestType/id", source.request_type_field);
+    let needs_email = body
+        .pointer("/issue/fields/reporter/emailAddress")
+        .is_none();
+    let needs_type = body.pointer(&type_pointer).is_none();
+    let has_status = body.pointer("/issue/fields/status/id").is_some()
+        || body
+            .pointer("/changelog/items")
+            .and_then(Value::as_array)
+            .is_some_and(|i| i.iter().any(|i| i["field"] == "status"));
+    let needs_approval = is_status_change(body) && !has_status;
+    if !(needs_email || needs_type || needs_approval) {
+        return Ok(());
+    }
+    let mut calls =
+        crate::directory::CallLog::with_metrics(state.metrics.clone(), state.directory.kind());
+    let request = state
+        .directory
+        .jsm_request(&key, needs_approval, &mut calls)
+        .await
+        .map_err(|e| {
+            if e.is_transient() {
+                ApiError::unavailable(format!(
+                    "{key} could not be read from Jira Service Management: {e}"
+                ))
+            } else {
+                ApiError::bad_request(
+                    "invalid_event",
+                    format!("the delivery lacks details and {key} could not be read: {e}"),
+                )
+            }
+        })?;
+    let issue = &mut body["issue"];
+    if !issue["fields"].is_object() {
+        issue["fields"] = serde_json::json!({});
+    }
+    let fields = &mut issue["fields"];
+    if needs_email {
+        if !fields["reporter"].is_object() {
+            fields["reporter"] = serde_json::json!({});
+        }
+        if let Some(email) = &request.reporter_email {
+            fields["reporter"]["emailAddress"] = Value::String(email.clone());
+        }
+        if fields["reporter"]["accountId"].is_null()
+            && let Some(id) = &request.reporter_account_id
+        {
+            fields["reporter"]["accountId"] = Value::String(id.clone());
+        }
+    }
+    if needs_type && let Some(t) = &request.request_type_id {
+        fields[source.request_type_field.as_str()] =
+            serde_json::json!({ "requestType": { "id": t } });
+    }
+    if needs_approval {
+        let status = match request.approval.as_deref() {
+            Some("approved") => source.approved_status_ids.first(),
+            Some("declined") => source.declined_status_ids.first(),
+            _ => None,
+        };
+        if let Some(s) = status {
+            fields["status"] = serde_json::json!({ "id": s });
+        }
+    }
+    Ok(())
+}
+
 /// `POST /v1/hooks/jira`
 pub async fn hook(
     State(state): State<Arc<AppState>>,
@@ -217,8 +307,9 @@ pub async fn hook(
             "X-Hub-Signature is missing or does not match any configured secret",
         ));
     }
-    let json: Value = serde_json::from_slice(&body)
+    let mut json: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_event", format!("body: {e}")))?;
+    enrich(&state, source, &mut json).await?;
     let action = classify(source, &json).map_err(|e| ApiError::bad_request("invalid_event", e))?;
     // Jira's delivery id; Automation bodies have none, so their content identifies them.
     let delivery = headers

@@ -343,6 +343,46 @@ impl Directory for JiraCloud {
         Ok(products)
     }
 
+    async fn jsm_request(
+        &self,
+        issue: &str,
+        with_approval: bool,
+        calls: &mut CallLog,
+    ) -> Result<super::JsmRequest, DirectoryError> {
+        let path = format!("/rest/servicedeskapi/request/{issue}");
+        let answer = self.call(Method::GET, &path, &[], None, calls).await?;
+        if !answer.status.is_success() {
+            return Err(refused(&format!("GET {path}"), &answer));
+        }
+        let v: serde_json::Value = Self::parse(&answer, &format!("GET {path}"))?;
+        let s = |p: &str| {
+            v.pointer(p)
+                .and_then(serde_json::Value::as_str)
+                .map(String::from)
+        };
+        let mut request = super::JsmRequest {
+            reporter_account_id: s("/reporter/accountId"),
+            reporter_email: s("/reporter/emailAddress"),
+            request_type_id: s("/requestTypeId"),
+            approval: None,
+        };
+        if with_approval {
+            let path = format!("/rest/servicedeskapi/request/{issue}/approval");
+            let answer = self.call(Method::GET, &path, &[], None, calls).await?;
+            if !answer.status.is_success() {
+                return Err(refused(&format!("GET {path}"), &answer));
+            }
+            let v: serde_json::Value = Self::parse(&answer, &format!("GET {path}"))?;
+            // The latest approval decides.
+            request.approval = v["values"]
+                .as_array()
+                .and_then(|a| a.last())
+                .and_then(|a| a["finalDecision"].as_str())
+                .map(String::from);
+        }
+        Ok(request)
+    }
+
     async fn comment(
         &self,
         issue: &str,

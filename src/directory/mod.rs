@@ -98,6 +98,16 @@ impl CallLog {
     }
 }
 
+/// A Jira Service Management request, as its API describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JsmRequest {
+    pub reporter_account_id: Option<String>,
+    pub reporter_email: Option<String>,
+    pub request_type_id: Option<String>,
+    /// The approval's final decision: `approved`, `declined` or `pending`.
+    pub approval: Option<String>,
+}
+
 /// Result of adding a user to a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
@@ -126,6 +136,14 @@ pub trait Directory: Send + Sync {
     async fn products(&self, calls: &mut CallLog) -> Result<Vec<ProductAccess>, DirectoryError>;
     /// Forgets cached product data (after a restore changed the seat counts).
     fn invalidate_products(&self);
+    /// Reads a Jira Service Management request (and its approval, when asked), for webhooks
+    /// that lack what reinstate needs.
+    async fn jsm_request(
+        &self,
+        issue: &str,
+        with_approval: bool,
+        calls: &mut CallLog,
+    ) -> Result<JsmRequest, DirectoryError>;
     /// Comments on a Jira Service Management request, visibly to the requester.
     async fn comment(
         &self,

@@ -188,6 +188,17 @@ impl Directory for Sandbox {
 
     fn invalidate_products(&self) {}
 
+    async fn jsm_request(
+        &self,
+        _issue: &str,
+        _with_approval: bool,
+        _calls: &mut CallLog,
+    ) -> Result<super::JsmRequest, DirectoryError> {
+        Err(DirectoryError::Permanent(
+            "the sandbox has no Service Management requests".into(),
+        ))
+    }
+
     async fn comment(
         &self,
         _issue: &str,

@@ -186,16 +186,57 @@ async fn forged_unsigned_and_unrelated_deliveries_change_nothing() {
     let r = deliver(&app, &other_type, Some("d-2"), JSM_SECRET).await;
     assert_eq!(r.status(), 202);
     assert_eq!(r.json::<Value>().await.expect("json")["status"], "ignored");
-    let mut hidden = created.clone();
-    hidden["issue"]["fields"]["reporter"]
+    let mut keyless = created.clone();
+    keyless["issue"]
         .as_object_mut()
-        .expect("reporter")
-        .remove("emailAddress");
-    let r = deliver(&app, &hidden, Some("d-3"), JSM_SECRET).await;
+        .expect("issue")
+        .remove("key");
+    let r = deliver(&app, &keyless, Some("d-3"), JSM_SECRET).await;
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.expect("text").contains("emailAddress"));
+    assert!(r.text().await.expect("text").contains("issue.key"));
     app.login_and_wait("grace@example.com", "jira-software", "restored")
         .await;
     assert!(app.audit("zed@example.com").await.is_empty());
     assert!(app.sim.group_adds("acc-zed").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_delivery_lacks_is_read_from_the_service_management_api() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    let rules =
+        json!({"rules": [{"name": "jsm staff", "when": {"sources": ["jsm"]}, "then": "approve"}]});
+    assert_eq!(app.put_rules(rules).await.status(), 200);
+    // An Automation body with nothing but the key.
+    let created = json!({"event": "created", "issue": {"key": "HELP-7"}});
+    assert_eq!(
+        deliver(&app, &created, None, JSM_SECRET).await.status(),
+        202
+    );
+    app.wait_for_outcome("zed@example.com", "approval_required")
+        .await;
+    assert!(
+        app.sim
+            .calls()
+            .iter()
+            .any(|c| c.path == "/rest/servicedeskapi/request/HELP-7")
+    );
+    // The status change says nothing either: the approval's decision is read.
+    app.sim.set_jsm_approval("approved");
+    let changed = json!({"event": "status_changed", "issue": {"key": "HELP-7"}});
+    assert_eq!(
+        deliver(&app, &changed, None, JSM_SECRET).await.status(),
+        202
+    );
+    app.wait_for_outcome("zed@example.com", "restored").await;
+    assert!(
+        app.sim
+            .calls()
+            .iter()
+            .any(|c| c.path == "/rest/servicedeskapi/request/HELP-7/approval")
+    );
+    assert_eq!(app.sim.group_adds("acc-zed").len(), 1);
+    // When Jira cannot be read, the delivery is refused with 503, so Jira sends it again.
+    app.sim.set_down(true);
+    let other = json!({"event": "created", "issue": {"key": "HELP-8"}});
+    assert_eq!(deliver(&app, &other, None, JSM_SECRET).await.status(), 503);
 }

@@ -43,6 +43,8 @@ pub struct Sim {
     faults: Mutex<VecDeque<Fault>>,
     calls: Mutex<Vec<Call>>,
     down: AtomicBool,
+    /// The final decision `/approval` reports for every request.
+    jsm_approval: Mutex<String>,
     /// Seats of every product (100 unless set).
     seats: std::sync::atomic::AtomicUsize,
 }
@@ -88,6 +90,7 @@ impl JiraSim {
             calls: Mutex::new(Vec::new()),
             down: AtomicBool::new(false),
             seats: std::sync::atomic::AtomicUsize::new(100),
+            jsm_approval: Mutex::new("pending".into()),
         });
         let app = Router::new()
             .route("/rest/api/3/user/search", get(search))
@@ -95,6 +98,11 @@ impl JiraSim {
             .route("/rest/api/3/user/groups", get(user_groups))
             .route("/rest/api/3/applicationrole", get(roles))
             .route("/rest/api/3/group/user", post(add_member))
+            .route("/rest/servicedeskapi/request/{key}", get(jsm_request))
+            .route(
+                "/rest/servicedeskapi/request/{key}/approval",
+                get(jsm_approval),
+            )
             .route(
                 "/rest/servicedeskapi/request/{key}/comment",
                 post(|| async { StatusCode::CREATED }),
@@ -123,6 +131,11 @@ impl JiraSim {
     pub fn set_down(&self, down: bool) {
         self.sim.down.store(down, Ordering::SeqCst);
     }
+    /// Sets the final decision of every request's approval.
+    pub fn set_jsm_approval(&self, decision: &str) {
+        *self.sim.jsm_approval.lock().expect("lock") = decision.into();
+    }
+
     /// Sets the seats of every product.
     pub fn set_seats(&self, seats: usize) {
         self.sim.seats.store(seats, Ordering::SeqCst);
@@ -316,4 +329,15 @@ async fn add_member(State(sim): State<Arc<Sim>>, Query(q): Q, Json(body): Json<V
         Json(json!({"name": name, "groupId": q.get("groupId")})),
     )
         .into_response()
+}
+
+/// Every request is zed's "restore my access" (type 25).
+async fn jsm_request(axum::extract::Path(key): axum::extract::Path<String>) -> Json<Value> {
+    Json(json!({"issueKey": key, "requestTypeId": "25",
+                "reporter": {"accountId": "acc-zed", "emailAddress": "zed@example.com"}}))
+}
+
+async fn jsm_approval(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let decision = sim.jsm_approval.lock().expect("lock").clone();
+    Json(json!({"values": [{"id": "1", "name": "Access", "finalDecision": decision}]}))
 }
