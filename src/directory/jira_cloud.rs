@@ -152,6 +152,37 @@ impl JiraCloud {
             DirectoryError::Transient(format!("{what}: unexpected response body: {e}"))
         })
     }
+
+    /// A GET that must succeed, its body parsed.
+    async fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        calls: &mut CallLog,
+    ) -> Result<T, DirectoryError> {
+        let answer = self.call(Method::GET, path, query, None, calls).await?;
+        if !answer.status.is_success() {
+            return Err(refused(&format!("GET {path}"), &answer));
+        }
+        Self::parse(&answer, &format!("GET {path}"))
+    }
+
+    /// A POST that must succeed.
+    async fn post_ok(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        let answer = self
+            .call(Method::POST, path, &[], Some(body), calls)
+            .await?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(refused(&format!("POST {path}"), &answer))
+        }
+    }
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -283,19 +314,13 @@ impl Directory for JiraCloud {
         account_id: &str,
         calls: &mut CallLog,
     ) -> Result<Vec<String>, DirectoryError> {
-        let answer = self
-            .call(
-                Method::GET,
+        let groups: Vec<JiraGroup> = self
+            .get_json(
                 "/rest/api/3/user/groups",
                 &[("accountId", account_id)],
-                None,
                 calls,
             )
             .await?;
-        if !answer.status.is_success() {
-            return Err(refused("GET /rest/api/3/user/groups", &answer));
-        }
-        let groups: Vec<JiraGroup> = Self::parse(&answer, "GET /rest/api/3/user/groups")?;
         Ok(groups.into_iter().map(|g| g.name).collect())
     }
 
@@ -306,13 +331,9 @@ impl Directory for JiraCloud {
         {
             return Ok(products.clone());
         }
-        let answer = self
-            .call(Method::GET, "/rest/api/3/applicationrole", &[], None, calls)
+        let roles: Vec<ApplicationRole> = self
+            .get_json("/rest/api/3/applicationrole", &[], calls)
             .await?;
-        if !answer.status.is_success() {
-            return Err(refused("GET /rest/api/3/applicationrole", &answer));
-        }
-        let roles: Vec<ApplicationRole> = Self::parse(&answer, "GET /rest/api/3/applicationrole")?;
         let products: Vec<ProductAccess> = roles
             .into_iter()
             .filter_map(|r| {
@@ -349,12 +370,9 @@ impl Directory for JiraCloud {
         with_approval: bool,
         calls: &mut CallLog,
     ) -> Result<super::JsmRequest, DirectoryError> {
-        let path = format!("/rest/servicedeskapi/request/{issue}");
-        let answer = self.call(Method::GET, &path, &[], None, calls).await?;
-        if !answer.status.is_success() {
-            return Err(refused(&format!("GET {path}"), &answer));
-        }
-        let v: serde_json::Value = Self::parse(&answer, &format!("GET {path}"))?;
+        let v: serde_json::Value = self
+            .get_json(&format!("/rest/servicedeskapi/request/{issue}"), &[], calls)
+            .await?;
         let s = |p: &str| {
             v.pointer(p)
                 .and_then(serde_json::Value::as_str)
@@ -367,12 +385,13 @@ impl Directory for JiraCloud {
             approval: None,
         };
         if with_approval {
-            let path = format!("/rest/servicedeskapi/request/{issue}/approval");
-            let answer = self.call(Method::GET, &path, &[], None, calls).await?;
-            if !answer.status.is_success() {
-                return Err(refused(&format!("GET {path}"), &answer));
-            }
-            let v: serde_json::Value = Self::parse(&answer, &format!("GET {path}"))?;
+            let v: serde_json::Value = self
+                .get_json(
+                    &format!("/rest/servicedeskapi/request/{issue}/approval"),
+                    &[],
+                    calls,
+                )
+                .await?;
             // The latest approval decides.
             request.approval = v["values"]
                 .as_array()
@@ -389,21 +408,13 @@ impl Directory for JiraCloud {
         text: &str,
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
-        let path = format!("/rest/servicedeskapi/request/{issue}/comment");
-        let answer = self
-            .call(
-                Method::POST,
-                &path,
-                &[],
-                Some(serde_json::json!({ "body": text, "public": true })),
-                calls,
-            )
-            .await?;
-        if answer.status.is_success() {
-            Ok(())
-        } else {
-            Err(refused(&format!("POST {path}"), &answer))
-        }
+        let body = serde_json::json!({ "body": text, "public": true });
+        self.post_ok(
+            &format!("/rest/servicedeskapi/request/{issue}/comment"),
+            body,
+            calls,
+        )
+        .await
     }
 
     async fn transition(
@@ -412,21 +423,13 @@ impl Directory for JiraCloud {
         transition_id: &str,
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
-        let path = format!("/rest/api/3/issue/{issue}/transitions");
-        let answer = self
-            .call(
-                Method::POST,
-                &path,
-                &[],
-                Some(serde_json::json!({ "transition": { "id": transition_id } })),
-                calls,
-            )
-            .await?;
-        if answer.status.is_success() {
-            Ok(())
-        } else {
-            Err(refused(&format!("POST {path}"), &answer))
-        }
+        let body = serde_json::json!({ "transition": { "id": transition_id } });
+        self.post_ok(
+            &format!("/rest/api/3/issue/{issue}/transitions"),
+            body,
+            calls,
+        )
+        .await
     }
 
     fn invalidate_products(&self) {
