@@ -43,6 +43,10 @@ pub struct AppState {
     pub portal: Option<Arc<crate::portal::Portal>>,
     /// Jira Service Management requests, when configured.
     pub jsm: Option<crate::jsm::JsmSource>,
+    /// Okta Event Hooks, when configured.
+    pub okta: Option<crate::ingress::okta::OktaSource>,
+    /// Keycloak webhooks, when configured.
+    pub keycloak: Option<crate::ingress::keycloak::KeycloakSource>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +199,15 @@ impl Application {
                     crate::jsm::JsmSource::new(&config.sources.jsm).map_err(StartError::Config)?,
                 ),
             },
+            okta: (!config.sources.okta.secrets.is_empty())
+                .then(|| crate::ingress::okta::OktaSource::new(&config.sources.okta)),
+            keycloak: match config.sources.keycloak.secrets.is_empty() {
+                true => None,
+                false => Some(
+                    crate::ingress::keycloak::KeycloakSource::new(&config.sources.keycloak)
+                        .map_err(StartError::Config)?,
+                ),
+            },
         });
         let ctx = Arc::new(WorkerContext {
             metrics: metrics.clone(),
@@ -341,6 +354,11 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route("/portal", get(crate::portal::show).post(crate::portal::ask))
         .route("/v1/hooks/jira", post(crate::jsm::hook))
+        .route(
+            "/v1/hooks/okta",
+            get(crate::ingress::okta::verify).post(crate::ingress::okta::hook),
+        )
+        .route("/v1/hooks/keycloak", post(crate::ingress::keycloak::hook))
         .route(
             "/api/v1/rules",
             get(admin::rules::get).put(admin::rules::put),

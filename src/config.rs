@@ -120,6 +120,35 @@ pub struct SourcesConfig {
     pub login: LoginSourceConfig,
     /// Jira Service Management requests (`POST /v1/hooks/jira`); off while `secrets` is empty.
     pub jsm: JsmSourceConfig,
+    /// Okta Event Hooks (`/v1/hooks/okta`); off while `secrets` is empty.
+    pub okta: OktaSourceConfig,
+    /// Keycloak event-listener webhooks (`POST /v1/hooks/keycloak`); off while `secrets` is empty.
+    pub keycloak: KeycloakSourceConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OktaSourceConfig {
+    /// The header Okta sends the secret in (the Event Hook's "Authentication field").
+    pub header: String,
+    /// Accepted values of that header; several while rotating.
+    pub secrets: Vec<SecretString>,
+}
+
+impl Default for OktaSourceConfig {
+    fn default() -> Self {
+        Self {
+            header: "authorization".into(),
+            secrets: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeycloakSourceConfig {
+    /// Shared secrets of the HMAC-SHA256 `X-Keycloak-Signature` (hex or base64); several while rotating.
+    pub secrets: Vec<SecretString>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -588,6 +617,12 @@ impl Config {
             if self.sources.jsm.request_type_ids.is_empty() {
                 problems.push("sources.jsm.request_type_ids: name the request types that mean \"restore my access\"".into());
             }
+        }
+        if !self.sources.okta.secrets.is_empty() && self.sources.okta.header.trim().is_empty() {
+            problems.push("sources.okta.header: name the header Okta sends the secret in".into());
+        }
+        if let Err(e) = crate::ingress::keycloak::KeycloakSource::new(&self.sources.keycloak) {
+            problems.push(e);
         }
         if let Err(e) = self.links.key_ring() {
             problems.push(e);

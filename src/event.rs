@@ -116,6 +116,10 @@ pub enum Source {
     Jsm,
     /// An admin, through the admin API.
     Admin,
+    /// An Okta Event Hook (`user.session.start`, `user.authentication.sso`).
+    Okta,
+    /// A Keycloak event-listener webhook (`LOGIN`).
+    Keycloak,
 }
 
 impl Source {
@@ -126,6 +130,8 @@ impl Source {
             Source::Portal => "portal",
             Source::Jsm => "jsm",
             Source::Admin => "admin",
+            Source::Okta => "okta",
+            Source::Keycloak => "keycloak",
         }
     }
 }

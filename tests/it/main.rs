@@ -7,6 +7,7 @@ mod admin_api;
 mod chart;
 mod decisions;
 mod faults;
+mod idp;
 mod jsm;
 mod links;
 mod login_receiver;

@@ -21,6 +21,10 @@ pub const SECRET_A: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const SECRET_B: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub const VIEWER_TOKEN: &str = "test-viewer-token-9876543210";
+/// The Okta Event Hook's secret (sent in `Authorization`) and Keycloak's HMAC secret in tests.
+pub const OKTA_SECRET: &str = "okta-hook-secret-0123456789";
+pub const KEYCLOAK_SECRET: &str = "keycloak-secret-0123456789";
+
 /// The Jira webhook secret configured in tests.
 pub const JSM_SECRET: &str = "jsm-webhook-secret-0123456789";
 
@@ -134,6 +138,10 @@ publish_timeout_ms = 1000
 ack_wait_secs = {ack_wait}
 [sources.login]
 secrets = ["{SECRET_A}", "{SECRET_B}"]
+[sources.okta]
+secrets = ["{OKTA_SECRET}"]
+[sources.keycloak]
+secrets = ["{KEYCLOAK_SECRET}"]
 [sources.jsm]
 secrets = ["{JSM_SECRET}"]
 request_type_ids = ["25"]

@@ -12,6 +12,9 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 
 use crate::app::AppState;
+
+pub mod keycloak;
+pub mod okta;
 use crate::bus::Published;
 use crate::event::{self, Event};
 use crate::http_error::ApiError;

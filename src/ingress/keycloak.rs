@@ -1,0 +1,236 @@
+//! Keycloak event-listener webhooks: `X-Keycloak-Signature` is the HMAC-SHA256 of the raw body
+//! under a shared secret, in hex or base64 (senders differ). `LOGIN` events become logins; the
+//! event's `id` (or, without one, the body's hash) deduplicates them.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::app::AppState;
+use crate::config::KeycloakSourceConfig;
+use crate::event::{Email, Event, EventId, EventKind, EventUser, Source};
+use crate::http_error::ApiError;
+
+pub const HEADER_SIGNATURE: &str = "x-keycloak-signature";
+
+#[derive(Clone)]
+pub struct KeycloakSource {
+    secrets: Vec<Hmac<Sha256>>,
+}
+
+impl std::fmt::Debug for KeycloakSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "KeycloakSource({} secrets [redacted])",
+            self.secrets.len()
+        )
+    }
+}
+
+impl KeycloakSource {
+    pub fn new(config: &KeycloakSourceConfig) -> Result<KeycloakSource, String> {
+        let secrets = config
+            .secrets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let s = s.expose_secret();
+                if s.len() < 16 {
+                    return Err(format!(
+                        "sources.keycloak.secrets[{i}]: at least 16 characters"
+                    ));
+                }
+                Hmac::new_from_slice(s.as_bytes())
+                    .map_err(|e| format!("sources.keycloak.secrets[{i}]: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(KeycloakSource { secrets })
+    }
+
+    /// Accepts `<hex>`, `<base64>` or `sha256=<hex>`, against every secret, in constant time.
+    pub fn verify(&self, header: Option<&str>, body: &[u8]) -> bool {
+        let Some(raw) = header.map(|h| h.trim()) else {
+            return false;
+        };
+        let raw = raw.strip_prefix("sha256=").unwrap_or(raw);
+        let candidates: Vec<Vec<u8>> = [
+            hex::decode(raw).ok(),
+            base64::engine::general_purpose::STANDARD.decode(raw).ok(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|c| c.len() == 32)
+        .collect();
+        self.secrets.iter().any(|key| {
+            let mut mac = key.clone();
+            mac.update(body);
+            candidates
+                .iter()
+                .any(|c| mac.clone().verify_slice(c).is_ok())
+        })
+    }
+}
+
+/// The login in one delivery, if it is one. Pure.
+pub fn login(
+    body: &Value,
+    raw: &[u8],
+    received_at: OffsetDateTime,
+) -> Result<Option<Event>, String> {
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or("type: missing")?;
+    if kind != "LOGIN" && !kind.ends_with(".LOGIN") {
+        return Ok(None);
+    }
+    let details = body.get("details").cloned().unwrap_or(Value::Null);
+    let email = details
+        .get("email")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            details
+                .get("username")
+                .and_then(Value::as_str)
+                .filter(|u| u.contains('@'))
+        })
+        .ok_or("details.email: missing (and details.username is not an email)")?;
+    let email = Email::parse(email).map_err(|r| format!("details.email: {r}"))?;
+    let id = match body.get("id").and_then(Value::as_str) {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 100
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            id.to_string()
+        }
+        Some(_) => return Err("id: not an id".into()),
+        None => format!("body-{}", hex::encode(&Sha256::digest(raw)[..12])),
+    };
+    let occurred_at = body
+        .get("time")
+        .and_then(Value::as_i64)
+        .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).ok())
+        .unwrap_or(received_at);
+    Ok(Some(Event {
+        v: Event::VERSION,
+        id: EventId::new(Source::Keycloak, &id),
+        kind: EventKind::Login,
+        source: Source::Keycloak,
+        user: EventUser {
+            email,
+            account_id: None,
+            roles: vec![],
+            groups: vec![],
+        },
+        product: None,
+        occurred_at,
+        received_at,
+        request: None,
+        reason: None,
+        issue: None,
+    }))
+}
+
+/// `POST /v1/hooks/keycloak`
+pub async fn hook(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let source = state.keycloak.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_configured",
+            "the Keycloak source is not configured",
+        )
+    })?;
+    let body = super::read_body(&headers, body, super::MAX_BODY).await?;
+    if !source.verify(
+        headers.get(HEADER_SIGNATURE).and_then(|v| v.to_str().ok()),
+        &body,
+    ) {
+        return Err(ApiError::unauthorized(
+            "invalid_signature",
+            "X-Keycloak-Signature is missing or does not match any configured secret",
+        ));
+    }
+    let json: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_event", format!("body: {e}")))?;
+    match login(&json, &body, OffsetDateTime::now_utc())
+        .map_err(|e| ApiError::bad_request("invalid_event", e))?
+    {
+        Some(event) => super::accept(&state, event).await,
+        None => Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "status": "ignored" })),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn source() -> KeycloakSource {
+        KeycloakSource::new(&KeycloakSourceConfig {
+            secrets: vec!["keycloak-secret-0123".to_string().into()],
+        })
+        .expect("source")
+    }
+
+    #[test]
+    fn hex_base64_and_prefixed_signatures_verify() {
+        let body = br#"{"type":"LOGIN"}"#;
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"keycloak-secret-0123").expect("key");
+        mac.update(body);
+        let tag = mac.finalize().into_bytes();
+        let s = source();
+        assert!(s.verify(Some(&hex::encode(tag)), body));
+        assert!(s.verify(
+            Some(&base64::engine::general_purpose::STANDARD.encode(tag)),
+            body
+        ));
+        assert!(s.verify(Some(&format!("sha256={}", hex::encode(tag))), body));
+        assert!(!s.verify(Some(&hex::encode(tag)), b"{}"));
+        assert!(!s.verify(None, body));
+    }
+
+    #[test]
+    fn login_events_become_logins_and_others_are_ignored() {
+        let body = json!({"id": "e-1", "type": "LOGIN", "time": 1795338000000i64, "userId": "u1",
+                          "details": {"username": "Grace@Example.com"}});
+        let raw = serde_json::to_vec(&body).expect("json");
+        let e = login(&body, &raw, OffsetDateTime::now_utc())
+            .expect("valid")
+            .expect("a login");
+        assert_eq!(
+            (e.id.as_str(), e.user.email.as_str()),
+            ("keycloak:e-1", "grace@example.com")
+        );
+        assert_eq!(e.occurred_at.unix_timestamp(), 1795338000);
+        assert!(
+            login(&json!({"type": "LOGOUT"}), b"", OffsetDateTime::now_utc())
+                .expect("valid")
+                .is_none()
+        );
+        let err = login(
+            &json!({"type": "LOGIN", "details": {"username": "grace"}}),
+            b"",
+            OffsetDateTime::now_utc(),
+        )
+        .expect_err("no email");
+        assert!(err.starts_with("details.email"), "{err}");
+    }
+}

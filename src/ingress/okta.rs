@@ -1,0 +1,240 @@
+//! Okta Event Hooks: the one-time verification `GET` (`x-okta-verification-challenge` →
+//! `{"verification": …}`), then batches of System Log events authenticated by a shared secret
+//! in a configured header. Successful `user.session.start` and `user.authentication.sso` events
+//! become logins, each deduplicated on its `uuid`; the answer comes once all are on the bus
+//! (Okta waits 3 s and retries once).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use crate::app::AppState;
+use crate::config::OktaSourceConfig;
+use crate::event::{Email, Event, EventId, EventKind, EventUser, Source};
+use crate::http_error::ApiError;
+
+pub const CHALLENGE: &str = "x-okta-verification-challenge";
+const LOGIN_TYPES: &[&str] = &["user.session.start", "user.authentication.sso"];
+
+#[derive(Clone)]
+pub struct OktaSource {
+    header: String,
+    /// SHA-256 of each accepted secret: compared in constant time, whatever their lengths.
+    secrets: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for OktaSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "OktaSource(header {:?}, {} secrets [redacted])",
+            self.header,
+            self.secrets.len()
+        )
+    }
+}
+
+fn digest(s: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes()).into()
+}
+
+impl OktaSource {
+    pub fn new(config: &OktaSourceConfig) -> OktaSource {
+        OktaSource {
+            header: config.header.to_ascii_lowercase(),
+            secrets: config
+                .secrets
+                .iter()
+                .map(|s| digest(s.expose_secret()))
+                .collect(),
+        }
+    }
+
+    fn authentic(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers.get(&self.header).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let got = digest(value);
+        self.secrets
+            .iter()
+            .fold(false, |ok, s| ok | bool::from(s.ct_eq(&got)))
+    }
+}
+
+fn source(state: &AppState) -> Result<&OktaSource, ApiError> {
+    state.okta.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_configured",
+            "the Okta source is not configured",
+        )
+    })
+}
+
+/// `GET /v1/hooks/okta`: Okta's one-time verification.
+pub async fn verify(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let okta = source(&state)?;
+    if !okta.authentic(&headers) {
+        return Err(ApiError::unauthorized(
+            "invalid_secret",
+            format!(
+                "the {} header does not carry a configured secret",
+                okta.header
+            ),
+        ));
+    }
+    let challenge = headers
+        .get(CHALLENGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 256)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_challenge",
+                format!("the {CHALLENGE} header is missing"),
+            )
+        })?;
+    Ok(Json(serde_json::json!({ "verification": challenge })))
+}
+
+/// The logins in one delivery; other events are skipped. Pure.
+pub fn logins(body: &Value, received_at: OffsetDateTime) -> Result<Vec<Event>, String> {
+    let events = body
+        .pointer("/data/events")
+        .and_then(Value::as_array)
+        .ok_or("data.events: missing")?;
+    if events.len() > 500 {
+        return Err("data.events: more than 500 events".into());
+    }
+    let mut out = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let kind = e
+            .get("eventType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let success = e.pointer("/outcome/result").and_then(Value::as_str) == Some("SUCCESS");
+        if !LOGIN_TYPES.contains(&kind) || !success {
+            continue;
+        }
+        let uuid = e
+            .get("uuid")
+            .and_then(Value::as_str)
+            .filter(|u| {
+                !u.is_empty()
+                    && u.len() <= 100
+                    && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+            .ok_or(format!("data.events[{i}].uuid: missing or not an id"))?;
+        let login = e
+            .pointer("/actor/alternateId")
+            .and_then(Value::as_str)
+            .ok_or(format!("data.events[{i}].actor.alternateId: missing"))?;
+        let email =
+            Email::parse(login).map_err(|r| format!("data.events[{i}].actor.alternateId: {r}"))?;
+        let occurred_at = e
+            .get("published")
+            .and_then(Value::as_str)
+            .and_then(|p| {
+                OffsetDateTime::parse(p, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .unwrap_or(received_at);
+        out.push(Event {
+            v: Event::VERSION,
+            id: EventId::new(Source::Okta, uuid),
+            kind: EventKind::Login,
+            source: Source::Okta,
+            user: EventUser {
+                email,
+                account_id: None,
+                roles: vec![],
+                groups: vec![],
+            },
+            product: None,
+            occurred_at,
+            received_at,
+            request: None,
+            reason: None,
+            issue: None,
+        });
+    }
+    Ok(out)
+}
+
+/// `POST /v1/hooks/okta`
+pub async fn hook(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let okta = source(&state)?;
+    let body = super::read_body(&headers, body, super::MAX_BODY * 4).await?;
+    if !okta.authentic(&headers) {
+        return Err(ApiError::unauthorized(
+            "invalid_secret",
+            format!(
+                "the {} header does not carry a configured secret",
+                okta.header
+            ),
+        ));
+    }
+    let json: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_event", format!("body: {e}")))?;
+    let events = logins(&json, OffsetDateTime::now_utc())
+        .map_err(|e| ApiError::bad_request("invalid_event", e))?;
+    let accepted = events.len();
+    for event in events {
+        let _answer = super::accept(&state, event).await?;
+    }
+    Ok((
+        StatusCode::OK,
+        Json(serde_json::json!({ "logins": accepted })),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_successful_login_events_become_logins() {
+        let body = json!({"eventType": "com.okta.event_hook", "data": {"events": [
+            {"uuid": "f790999f-fe87-467a-9880-6982a583986c", "published": "2026-11-22T09:00:00.000Z", "eventType": "user.session.start",
+             "actor": {"alternateId": "Grace@Example.com"}, "outcome": {"result": "SUCCESS"}},
+            {"uuid": "a1", "eventType": "user.session.start", "actor": {"alternateId": "zed@example.com"}, "outcome": {"result": "FAILURE"}},
+            {"uuid": "a2", "eventType": "user.account.lock", "actor": {"alternateId": "zed@example.com"}, "outcome": {"result": "SUCCESS"}},
+            {"uuid": "a3", "eventType": "user.authentication.sso", "actor": {"alternateId": "zed@example.com"}, "outcome": {"result": "SUCCESS"}}
+        ]}});
+        let events = logins(&body, OffsetDateTime::now_utc()).expect("valid");
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            events[0].id.as_str(),
+            "okta:f790999f-fe87-467a-9880-6982a583986c"
+        );
+        assert_eq!(events[0].user.email.as_str(), "grace@example.com");
+        assert_eq!(events[0].occurred_at.year(), 2026);
+        assert_eq!(events[1].source, Source::Okta);
+    }
+
+    #[test]
+    fn malformed_deliveries_name_the_field() {
+        let e = logins(&json!({"data": {}}), OffsetDateTime::now_utc()).expect_err("no events");
+        assert!(e.starts_with("data.events"), "{e}");
+        let bad = json!({"data": {"events": [{"uuid": "x1", "eventType": "user.session.start", "actor": {"alternateId": "not-an-email"}, "outcome": {"result": "SUCCESS"}}]}});
+        assert!(
+            logins(&bad, OffsetDateTime::now_utc())
+                .expect_err("bad email")
+                .contains("actor.alternateId")
+        );
+    }
+}
