@@ -267,6 +267,9 @@ pub struct WorkerConfig {
     pub backoff_max_ms: u64,
     /// How long processed event ids are remembered (idempotency beyond the bus's window).
     pub processed_ttl_days: u64,
+    /// Logins of the same user that happened this close together (reported by two sources, say)
+    /// act once; 0 turns this off.
+    pub login_dedupe_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -277,6 +280,7 @@ impl Default for WorkerConfig {
             backoff_initial_ms: 2_000,
             backoff_max_ms: 300_000,
             processed_ttl_days: 30,
+            login_dedupe_secs: 60,
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Store {
     outbox: sled::Tree,
     alerts: sled::Tree,
     links: sled::Tree,
+    /// `<user key>` → the last login acted on (when it happened, which event).
+    recent_logins: sled::Tree,
     /// Signalled whenever emails are written to the outbox.
     outbox_wake: Arc<tokio::sync::Notify>,
     /// The live rules, compiled; replaced whenever the rules change (one process owns sled).
@@ -113,6 +115,7 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             alerts: db.open_tree("alerts")?,
             links: db.open_tree("links")?,
+            recent_logins: db.open_tree("recent_logins")?,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             compiled: Arc::new(Mutex::new(None)),
             db,
@@ -313,6 +316,38 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.outbox.insert(key, enc(email)?)?;
         self.flush().await
+    }
+
+    /// Claims a user's login for `event_id`, atomically: `Some(first event)` when another event
+    /// already claimed a login of this user that happened within `window_ms` of this one.
+    pub fn claim_login(
+        &self,
+        email: &Email,
+        event_id: &str,
+        occurred_ms: i64,
+        window_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let key = email.user_key();
+        loop {
+            let current = self.recent_logins.get(&key)?;
+            if let Some(bytes) = &current {
+                let (ms, id): (i64, String) = dec(bytes)?;
+                if id == event_id {
+                    return Ok(None); // a redelivery of the event that holds the claim
+                }
+                if (occurred_ms - ms).abs() < window_ms {
+                    return Ok(Some(id));
+                }
+            }
+            let claim = enc(&(occurred_ms, event_id))?;
+            if self
+                .recent_logins
+                .compare_and_swap(&key, current, Some(claim))?
+                .is_ok()
+            {
+                return Ok(None);
+            }
+        }
     }
 
     /// Marks a link's nonce used, atomically: `true` for the first caller only. Flushed.

@@ -47,6 +47,8 @@ pub struct WorkerSettings {
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
     pub processed_ttl: time::Duration,
+    /// Logins of one user closer together than this act once.
+    pub login_window: time::Duration,
 }
 
 impl WorkerSettings {
@@ -73,6 +75,7 @@ impl From<&WorkerConfig> for WorkerSettings {
             backoff_initial: Duration::from_millis(c.backoff_initial_ms),
             backoff_max: Duration::from_millis(c.backoff_max_ms),
             processed_ttl: time::Duration::days(c.processed_ttl_days as i64),
+            login_window: time::Duration::seconds(c.login_dedupe_secs as i64),
         }
     }
 }
@@ -148,6 +151,25 @@ pub async fn process_one(
             return requests::record_decline(ctx, event, attempt).await;
         }
         _ => {}
+    }
+    let window = ctx.config.login_window.whole_milliseconds() as i64;
+    if event.kind == crate::event::EventKind::Login && window > 0 {
+        let occurred = (event.occurred_at.unix_timestamp_nanos() / 1_000_000) as i64;
+        if let Some(first) =
+            ctx.store
+                .claim_login(&event.user.email, event.id.as_str(), occurred, window)?
+        {
+            let reason = format!("the same login was already handled as {first}");
+            return finish_with(
+                ctx,
+                event,
+                attempt,
+                AuditOutcome::DuplicateLogin,
+                reason,
+                CallLog::default(),
+            )
+            .await;
+        }
     }
     let mut calls = CallLog::with_metrics(ctx.metrics.clone(), ctx.directory.kind());
     let LookedUp {
@@ -728,7 +750,9 @@ mod tests {
             Handled::Duplicate
         );
         // A new login of the same user finds the licence in place.
-        let again = login("2", "grace@example.com", Some(Product::JiraSoftware));
+        // Two minutes later (closer logins count as the same one).
+        let mut again = login("2", "grace@example.com", Some(Product::JiraSoftware));
+        again.occurred_at += time::Duration::minutes(2);
         assert_eq!(
             process_one(&ctx, &again, 1).await.expect("handled"),
             Handled::Done(vec![AuditOutcome::AlreadyLicensed])
@@ -741,6 +765,34 @@ mod tests {
         assert_eq!(
             user.products[&Product::JiraSoftware].groups_added,
             vec!["jira-software-users"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_same_login_from_two_sources_acts_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = ctx(dir.path());
+        ctx.store
+            .replace_rules(crate::sandbox::starter_rules(), "test")
+            .await
+            .expect("rules");
+        let first = login("a", "grace@example.com", Some(Product::JiraSoftware));
+        let mut second =
+            Event::login_for_tests("b", "grace@example.com", Some(Product::JiraSoftware));
+        second.source = crate::event::Source::Okta;
+        second.occurred_at = first.occurred_at + time::Duration::seconds(3);
+        assert_eq!(
+            process_one(&ctx, &first, 1).await.expect("first"),
+            Handled::Done(vec![AuditOutcome::Restored])
+        );
+        assert_eq!(
+            process_one(&ctx, &second, 1).await.expect("second"),
+            Handled::Done(vec![AuditOutcome::DuplicateLogin])
+        );
+        // A redelivery of the first is still the first, not a duplicate of itself.
+        assert_eq!(
+            process_one(&ctx, &first, 2).await.expect("again"),
+            Handled::Duplicate
         );
     }
 

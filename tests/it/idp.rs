@@ -158,3 +158,36 @@ async fn keycloak_logins_signed_in_hex_or_base64_restore_and_forgeries_change_no
         .await;
     assert!(app.audit("bob@contractor.example.net").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_login_reported_by_two_sources_acts_once() {
+    let app = TestApp::start(BusMode::Nats).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    let now = time::OffsetDateTime::now_utc();
+    // The generic webhook and Keycloak report one login, a second apart, at the same moment.
+    let generic = login_body("grace@example.com", Some("jira-software"));
+    let keycloak = json!({"id": "e-9", "type": "LOGIN", "time": (now.unix_timestamp_nanos() / 1_000_000) as i64 + 1000,
+                          "details": {"email": "grace@example.com"}});
+    let signature = keycloak_sign(&serde_json::to_vec(&keycloak).expect("json"), false);
+    let id = new_id();
+    let (a, b) = tokio::join!(
+        app.post_signed(SECRET_A, &id, generic, 0),
+        keycloak_post(&app, &keycloak, Some(signature))
+    );
+    assert_eq!(
+        (a.status(), b.status()),
+        (reqwest::StatusCode::ACCEPTED, reqwest::StatusCode::ACCEPTED)
+    );
+    app.wait_for_outcome("grace@example.com", "restored").await;
+    let duplicate = app
+        .wait_for_outcome("grace@example.com", "duplicate_login")
+        .await;
+    assert!(
+        duplicate["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("already handled"),
+        "{duplicate}"
+    );
+    assert_eq!(app.sim.group_adds("acc-grace").len(), 1);
+}
