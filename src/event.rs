@@ -222,6 +222,32 @@ pub struct Event {
 
 impl Event {
     pub const VERSION: u32 = 1;
+
+    /// An event of `source`, identified by the sender's id, received now; with no approved
+    /// request, reason or issue (set those fields when there are).
+    pub fn new(
+        source: Source,
+        sender_id: &str,
+        kind: EventKind,
+        user: EventUser,
+        product: Option<Product>,
+        occurred_at: OffsetDateTime,
+    ) -> Event {
+        Event {
+            v: Event::VERSION,
+            id: EventId::new(source, sender_id),
+            kind,
+            source,
+            user,
+            product,
+            occurred_at,
+            received_at: OffsetDateTime::now_utc(),
+            request: None,
+            reason: None,
+            issue: None,
+        }
+    }
+
     /// The subject token that identifies the user: keeps partitioning by user possible.
     pub fn user_key(&self) -> String {
         self.user.email.user_key()
@@ -233,24 +259,19 @@ impl Event {
     #[doc(hidden)]
     pub fn login_for_tests(sender_id: &str, email: &str, product: Option<Product>) -> Event {
         let now = OffsetDateTime::now_utc();
-        Event {
-            v: Event::VERSION,
-            id: EventId::new(Source::Login, sender_id),
-            kind: EventKind::Login,
-            source: Source::Login,
-            user: EventUser {
+        Event::new(
+            Source::Login,
+            sender_id,
+            EventKind::Login,
+            EventUser {
                 email: Email::parse(email).unwrap_or_else(|e| panic!("{e}")),
                 account_id: None,
                 roles: vec![],
                 groups: vec![],
             },
             product,
-            occurred_at: now,
-            received_at: now,
-            request: None,
-            reason: None,
-            issue: None,
-        }
+            now,
+        )
     }
 }
 
@@ -366,22 +387,20 @@ pub fn parse_login(
         )
     })?;
     Ok(Event {
-        v: Event::VERSION,
-        id: EventId::new(Source::Login, sender_id),
-        kind: EventKind::Login,
-        source: Source::Login,
-        user: EventUser {
-            email,
-            account_id: parsed.user.account_id,
-            roles: parsed.user.roles,
-            groups: parsed.user.groups,
-        },
-        product: parsed.product,
-        occurred_at,
         received_at,
-        request: None,
-        reason: None,
-        issue: None,
+        ..Event::new(
+            Source::Login,
+            sender_id,
+            EventKind::Login,
+            EventUser {
+                email,
+                account_id: parsed.user.account_id,
+                roles: parsed.user.roles,
+                groups: parsed.user.groups,
+            },
+            parsed.product,
+            occurred_at,
+        )
     })
 }
 

@@ -10,22 +10,21 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::app::AppState;
-use crate::event::{Email, Event, EventId, EventKind, EventUser, Source};
+use crate::event::{Email, Event, EventKind, EventUser, Source};
 use crate::http_error::ApiError;
 
 pub const HEADER_SIGNATURE: &str = "x-hub-signature";
 pub const HEADER_IDENTIFIER: &str = "x-atlassian-webhook-identifier";
 
 /// The JSM source as configured.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct JsmSource {
-    secrets: Vec<Hmac<Sha256>>,
+    secrets: crate::signature::BodySecrets,
     pub request_type_ids: Vec<String>,
     pub request_type_field: String,
     pub approved_status_ids: Vec<String>,
@@ -33,33 +32,9 @@ pub struct JsmSource {
     pub product: Option<crate::event::Product>,
 }
 
-impl std::fmt::Debug for JsmSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "JsmSource({} secrets [redacted], request types {:?})",
-            self.secrets.len(),
-            self.request_type_ids
-        )
-    }
-}
-
 impl JsmSource {
     pub fn new(config: &crate::config::JsmSourceConfig) -> Result<JsmSource, String> {
-        use secrecy::ExposeSecret;
-        let secrets = config
-            .secrets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let s = s.expose_secret();
-                if s.len() < 16 {
-                    return Err(format!("sources.jsm.secrets[{i}]: at least 16 characters"));
-                }
-                Hmac::new_from_slice(s.as_bytes())
-                    .map_err(|e| format!("sources.jsm.secrets[{i}]: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let secrets = crate::signature::BodySecrets::new("sources.jsm.secrets", &config.secrets)?;
         Ok(JsmSource {
             secrets,
             request_type_ids: config.request_type_ids.clone(),
@@ -78,11 +53,7 @@ impl JsmSource {
         else {
             return false;
         };
-        self.secrets.iter().any(|key| {
-            let mut mac = key.clone();
-            mac.update(body);
-            mac.verify_slice(&sig).is_ok()
-        })
+        self.secrets.verify(&[sig], body)
     }
 }
 
@@ -347,22 +318,20 @@ pub async fn hook(
         .and_then(|e| Email::parse(e).map_err(|e| ApiError::bad_request("invalid_event", format!("issue.fields.reporter.emailAddress: {e}"))))?;
     let now = OffsetDateTime::now_utc();
     let event = Event {
-        v: Event::VERSION,
-        id: EventId::new(Source::Jsm, &delivery),
-        kind,
-        source: Source::Jsm,
-        user: EventUser {
-            email,
-            account_id: reporter.account_id,
-            roles: vec![],
-            groups: vec![],
-        },
-        product: source.product,
-        occurred_at: now,
-        received_at: now,
-        request: None,
-        reason: None,
         issue: Some(issue),
+        ..Event::new(
+            Source::Jsm,
+            &delivery,
+            kind,
+            EventUser {
+                email,
+                account_id: reporter.account_id,
+                roles: vec![],
+                groups: vec![],
+            },
+            source.product,
+            now,
+        )
     };
     crate::ingress::accept(&state, event).await
 }
@@ -370,6 +339,7 @@ pub async fn hook(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, Mac};
     use serde_json::json;
 
     fn source() -> JsmSource {

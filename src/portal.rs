@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::config::PortalConfig;
-use crate::event::{Email, Event, EventId, EventKind, EventUser, Product, Source};
+use crate::event::{Email, Event, EventKind, EventUser, Product, Source};
 use crate::links::page;
 use crate::notify::escape_html;
 
@@ -263,22 +263,20 @@ pub async fn ask(
     let mut nonce = [0u8; 12];
     rand::rng().fill_bytes(&mut nonce);
     let event = Event {
-        v: Event::VERSION,
-        id: EventId::new(Source::Portal, &hex::encode(nonce)),
-        kind: EventKind::Ask,
-        source: Source::Portal,
-        user: EventUser {
-            email,
-            account_id: None,
-            roles: vec![],
-            groups: vec![],
-        },
-        product,
-        occurred_at: now,
-        received_at: now,
-        request: None,
         reason: (!reason.is_empty()).then_some(reason),
-        issue: None,
+        ..Event::new(
+            Source::Portal,
+            &hex::encode(nonce),
+            EventKind::Ask,
+            EventUser {
+                email,
+                account_id: None,
+                roles: vec![],
+                groups: vec![],
+            },
+            product,
+            now,
+        )
     };
     match state.bus.publish(&event).await {
         Ok(_) => check_your_inbox(),

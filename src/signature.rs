@@ -70,6 +70,47 @@ impl WebhookSecret {
     }
 }
 
+/// Shared secrets of senders that sign the raw body with HMAC-SHA256 (Jira's
+/// `X-Hub-Signature`, Keycloak): several at once while rotating.
+#[derive(Clone)]
+pub struct BodySecrets(Vec<HmacSha256>);
+
+impl std::fmt::Debug for BodySecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BodySecrets({} [redacted])", self.0.len())
+    }
+}
+
+impl BodySecrets {
+    /// `key` names the configuration key in errors; each secret needs 16 characters or more.
+    pub fn new(key: &str, secrets: &[secrecy::SecretString]) -> Result<BodySecrets, String> {
+        use secrecy::ExposeSecret;
+        secrets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let s = s.expose_secret();
+                if s.len() < 16 {
+                    return Err(format!("{key}[{i}]: at least 16 characters"));
+                }
+                HmacSha256::new_from_slice(s.as_bytes()).map_err(|e| format!("{key}[{i}]: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(BodySecrets)
+    }
+
+    /// Whether any candidate signature is the HMAC of `body` under any secret (constant time).
+    pub fn verify(&self, candidates: &[Vec<u8>], body: &[u8]) -> bool {
+        self.0.iter().any(|key| {
+            let mut mac = key.clone();
+            mac.update(body);
+            candidates
+                .iter()
+                .any(|c| mac.clone().verify_slice(c).is_ok())
+        })
+    }
+}
+
 /// Why a delivery was not accepted as authentic.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {

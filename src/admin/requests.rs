@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::{Admin, Viewer, parse_json};
 use crate::app::AppState;
-use crate::event::{Event, EventId, EventKind, EventUser, Source};
+use crate::event::{Event, EventKind, EventUser, Source};
 use crate::http_error::ApiError;
 use crate::ingress::read_body;
 use crate::notify::OutboxEmail;
@@ -143,22 +143,20 @@ pub async fn approve(
         .map_err(|e| ApiError::internal(&e))?;
     let now = OffsetDateTime::now_utc();
     let event = Event {
-        v: Event::VERSION,
-        id: EventId::new(Source::Admin, &format!("approve-{id}")),
-        kind: EventKind::Restore,
-        source: Source::Admin,
-        user: EventUser {
-            email: request.email.clone(),
-            account_id: request.account_id.clone(),
-            roles: vec![],
-            groups: vec![],
-        },
-        product: Some(request.product),
-        occurred_at: now,
-        received_at: now,
         request: Some(id.clone()),
-        reason: None,
-        issue: None,
+        ..Event::new(
+            Source::Admin,
+            &format!("approve-{id}"),
+            EventKind::Restore,
+            EventUser {
+                email: request.email.clone(),
+                account_id: request.account_id.clone(),
+                roles: vec![],
+                groups: vec![],
+            },
+            Some(request.product),
+            now,
+        )
     };
     if let Err(e) = state.bus.publish(&event).await {
         tracing::warn!(error = %e, "approval not queued; the request goes back to pending");

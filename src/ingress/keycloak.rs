@@ -9,52 +9,30 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use secrecy::ExposeSecret;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::config::KeycloakSourceConfig;
-use crate::event::{Email, Event, EventId, EventKind, EventUser, Source};
+use crate::event::{Email, Event, EventKind, EventUser, Source};
 use crate::http_error::ApiError;
 
 pub const HEADER_SIGNATURE: &str = "x-keycloak-signature";
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct KeycloakSource {
-    secrets: Vec<Hmac<Sha256>>,
-}
-
-impl std::fmt::Debug for KeycloakSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "KeycloakSource({} secrets [redacted])",
-            self.secrets.len()
-        )
-    }
+    secrets: crate::signature::BodySecrets,
 }
 
 impl KeycloakSource {
     pub fn new(config: &KeycloakSourceConfig) -> Result<KeycloakSource, String> {
-        let secrets = config
-            .secrets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let s = s.expose_secret();
-                if s.len() < 16 {
-                    return Err(format!(
-                        "sources.keycloak.secrets[{i}]: at least 16 characters"
-                    ));
-                }
-                Hmac::new_from_slice(s.as_bytes())
-                    .map_err(|e| format!("sources.keycloak.secrets[{i}]: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(KeycloakSource { secrets })
+        Ok(KeycloakSource {
+            secrets: crate::signature::BodySecrets::new(
+                "sources.keycloak.secrets",
+                &config.secrets,
+            )?,
+        })
     }
 
     /// Accepts `<hex>`, `<base64>` or `sha256=<hex>`, against every secret, in constant time.
@@ -71,13 +49,7 @@ impl KeycloakSource {
         .flatten()
         .filter(|c| c.len() == 32)
         .collect();
-        self.secrets.iter().any(|key| {
-            let mut mac = key.clone();
-            mac.update(body);
-            candidates
-                .iter()
-                .any(|c| mac.clone().verify_slice(c).is_ok())
-        })
+        self.secrets.verify(&candidates, body)
     }
 }
 
@@ -123,22 +95,20 @@ pub fn login(
         .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).ok())
         .unwrap_or(received_at);
     Ok(Some(Event {
-        v: Event::VERSION,
-        id: EventId::new(Source::Keycloak, &id),
-        kind: EventKind::Login,
-        source: Source::Keycloak,
-        user: EventUser {
-            email,
-            account_id: None,
-            roles: vec![],
-            groups: vec![],
-        },
-        product: None,
-        occurred_at,
         received_at,
-        request: None,
-        reason: None,
-        issue: None,
+        ..Event::new(
+            Source::Keycloak,
+            &id,
+            EventKind::Login,
+            EventUser {
+                email,
+                account_id: None,
+                roles: vec![],
+                groups: vec![],
+            },
+            None,
+            occurred_at,
+        )
     }))
 }
 
@@ -181,6 +151,7 @@ pub async fn hook(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, Mac};
     use serde_json::json;
 
     fn source() -> KeycloakSource {

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::config::OktaSourceConfig;
-use crate::event::{Email, Event, EventId, EventKind, EventUser, Source};
+use crate::event::{Email, Event, EventKind, EventUser, Source};
 use crate::http_error::ApiError;
 
 pub const CHALLENGE: &str = "x-okta-verification-challenge";
@@ -149,22 +149,20 @@ pub fn logins(body: &Value, received_at: OffsetDateTime) -> Result<Vec<Event>, S
             })
             .unwrap_or(received_at);
         out.push(Event {
-            v: Event::VERSION,
-            id: EventId::new(Source::Okta, uuid),
-            kind: EventKind::Login,
-            source: Source::Okta,
-            user: EventUser {
-                email,
-                account_id: None,
-                roles: vec![],
-                groups: vec![],
-            },
-            product: None,
-            occurred_at,
             received_at,
-            request: None,
-            reason: None,
-            issue: None,
+            ..Event::new(
+                Source::Okta,
+                uuid,
+                EventKind::Login,
+                EventUser {
+                    email,
+                    account_id: None,
+                    roles: vec![],
+                    groups: vec![],
+                },
+                None,
+                occurred_at,
+            )
         });
     }
     Ok(out)

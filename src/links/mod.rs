@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::bus::Published;
-use crate::event::{Email, Event, EventId, EventKind, EventUser, Source};
+use crate::event::{Email, Event, EventKind, EventUser, Source};
 use crate::notify::escape_html;
 
 mod token;
@@ -195,22 +195,20 @@ pub async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String
         Purpose::Request => (EventKind::Restore, Source::Portal),
     };
     let event = Event {
-        v: Event::VERSION,
-        id: EventId::new(Source::Link, &claims.nonce),
-        kind,
         source,
-        user: EventUser {
-            email: claims.sub.clone(),
-            account_id: None,
-            roles: vec![],
-            groups: vec![],
-        },
-        product: claims.product,
-        occurred_at: now,
-        received_at: now,
-        request: None,
-        reason: None,
-        issue: None,
+        ..Event::new(
+            Source::Link,
+            &claims.nonce,
+            kind,
+            EventUser {
+                email: claims.sub.clone(),
+                account_id: None,
+                roles: vec![],
+                groups: vec![],
+            },
+            claims.product,
+            now,
+        )
     };
     match state
         .store

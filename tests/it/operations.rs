@@ -28,20 +28,30 @@ async fn metrics_cover_requests_events_bus_directory_email_and_restore_latency()
     app.login_and_wait("bob@contractor.example.net", "jira-software", "denied")
         .await;
 
-    let r = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .expect("metrics");
-    assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .expect("type")
-            .starts_with("application/openmetrics-text")
-    );
-    let m = r.text().await.expect("text");
+    // Acks and the sent-email count land just after what the test waited for: let them settle.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let m = loop {
+        let r = app
+            .http
+            .get(format!("{}/metrics", app.url))
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .expect("type")
+                .starts_with("application/openmetrics-text")
+        );
+        let m = r.text().await.expect("text");
+        let settled = m.lines().any(|l| l == "reinstate_bus_messages 0")
+            && m.contains(r#"reinstate_emails_total{result="sent"} 1"#);
+        if settled || std::time::Instant::now() > deadline {
+            break m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     for family in [
         "http_requests",
         "events",
