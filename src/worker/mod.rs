@@ -728,6 +728,16 @@ mod tests {
         }
     }
 
+    /// A worker over a fresh store holding the sandbox's starter rules.
+    async fn with_starter_rules(dir: &std::path::Path) -> WorkerContext {
+        let ctx = ctx(dir);
+        ctx.store
+            .replace_rules(crate::sandbox::starter_rules(), "test")
+            .await
+            .expect("rules");
+        ctx
+    }
+
     fn login(id: &str, email: &str, product: Option<Product>) -> Event {
         Event::login_for_tests(id, email, product)
     }
@@ -735,11 +745,7 @@ mod tests {
     #[tokio::test]
     async fn a_restore_rule_restores_once_and_a_repeat_does_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ctx = ctx(dir.path());
-        ctx.store
-            .replace_rules(crate::sandbox::starter_rules(), "test")
-            .await
-            .expect("rules");
+        let ctx = with_starter_rules(dir.path()).await;
         let event = login("1", "grace@example.com", Some(Product::JiraSoftware));
         assert_eq!(
             process_one(&ctx, &event, 1).await.expect("handled"),
@@ -771,11 +777,7 @@ mod tests {
     #[tokio::test]
     async fn the_same_login_from_two_sources_acts_once() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ctx = ctx(dir.path());
-        ctx.store
-            .replace_rules(crate::sandbox::starter_rules(), "test")
-            .await
-            .expect("rules");
+        let ctx = with_starter_rules(dir.path()).await;
         let first = login("a", "grace@example.com", Some(Product::JiraSoftware));
         let mut second =
             Event::login_for_tests("b", "grace@example.com", Some(Product::JiraSoftware));
@@ -799,11 +801,7 @@ mod tests {
     #[tokio::test]
     async fn outcomes_follow_the_rules_per_product() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ctx = ctx(dir.path());
-        ctx.store
-            .replace_rules(crate::sandbox::starter_rules(), "test")
-            .await
-            .expect("rules");
+        let ctx = with_starter_rules(dir.path()).await;
         let all = login("3", "linus@example.com", None);
         assert_eq!(
             process_one(&ctx, &all, 1).await.expect("handled"),

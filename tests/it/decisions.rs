@@ -383,26 +383,7 @@ async fn viewer_tokens_read_but_are_refused_on_every_change() {
 
 /// Waits until every queued email has been delivered (the outbox is empty).
 async fn outbox_drained(app: &TestApp) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let v: Value = app
-            .http
-            .get(format!("{}/readyz", app.url))
-            .send()
-            .await
-            .expect("readyz")
-            .json()
-            .await
-            .expect("json");
-        if v["outbox"] == 0 {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "outbox not drained: {v}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_outbox_at(&app.url, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -497,17 +478,9 @@ async fn an_alert_queued_during_an_smtp_outage_survives_a_restart_and_is_deliver
     app.sim.set_seats(1);
     app.login_and_wait("grace@example.com", "jira-software", "approval_required")
         .await;
-    let v: Value = app
-        .http
-        .get(format!("{}/readyz", app.url))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
     assert_eq!(
-        v["outbox"], 3,
+        outbox_at(&app.url).await,
+        3,
         "both seat alerts and the waiting request's email wait in the outbox"
     );
     app.restart().await;

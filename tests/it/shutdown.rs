@@ -212,25 +212,7 @@ async fn an_email_in_the_outbox_survives_kill_9_and_is_sent_after_restart() {
         .await
         .expect("login");
     assert_eq!(r.status(), 202);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let v: serde_json::Value = http
-            .get(format!("{}/readyz", service.url))
-            .send()
-            .await
-            .expect("readyz")
-            .json()
-            .await
-            .expect("json");
-        if v["outbox"] == 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the email never reached the outbox: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_outbox_at(&service.url, 1).await;
     assert!(
         smtp.mails().is_empty(),
         "the SMTP server refuses mail for now"

@@ -383,6 +383,35 @@ pub async fn wait_ready_at(url: &str) {
     }
 }
 
+/// Emails waiting in the outbox of the reinstate at `url` (from `/readyz`).
+pub async fn outbox_at(url: &str) -> u64 {
+    let v: Value = reqwest::get(format!("{url}/readyz"))
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    v["outbox"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no outbox depth in {v}"))
+}
+
+/// Waits until the outbox of the reinstate at `url` holds exactly `n` emails.
+pub async fn wait_outbox_at(url: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let depth = outbox_at(url).await;
+        if depth == n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "outbox holds {depth} emails, expected {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn new_id() -> String {
     use rand::RngCore;
     let mut b = [0u8; 12];
