@@ -233,6 +233,11 @@ pub struct DirectoryConfig {
     pub retry_max_ms: u64,
     /// Directory calls in flight at once.
     pub max_concurrency: usize,
+    /// Requests per second this connector sends at most (a token bucket), so that a burst of
+    /// logins is spread out instead of meeting a storm of 429s.
+    pub rate_limit_per_sec: u32,
+    /// Requests the bucket lets through at once after a quiet spell.
+    pub rate_limit_burst: u32,
     /// How long product definitions (`applicationrole`: groups and seats) are cached.
     pub products_cache_secs: u64,
 }
@@ -249,6 +254,8 @@ impl Default for DirectoryConfig {
             retry_initial_ms: 5_000,
             retry_max_ms: 30_000,
             max_concurrency: 8,
+            rate_limit_per_sec: 20,
+            rate_limit_burst: 20,
             products_cache_secs: 60,
         }
     }
@@ -562,6 +569,14 @@ impl Config {
         }
         for (key, value) in [
             ("directory.max_concurrency", self.directory.max_concurrency),
+            (
+                "directory.rate_limit_per_sec",
+                self.directory.rate_limit_per_sec as usize,
+            ),
+            (
+                "directory.rate_limit_burst",
+                self.directory.rate_limit_burst as usize,
+            ),
             ("worker.concurrency", self.worker.concurrency),
         ] {
             if value == 0 {

@@ -113,9 +113,15 @@ pub async fn explain(
         groups: req.user.groups,
     };
     let mut calls = CallLog::with_metrics(state.metrics.clone(), state.directory.kind());
+    let known = state
+        .store
+        .user(&email)
+        .map_err(|e| ApiError::internal(&e))?
+        .and_then(|u| u.account_id);
     let found = match look_up(
         state.directory.as_ref(),
         &event_user,
+        known.as_deref(),
         req.product,
         &mut calls,
     )

@@ -6,199 +6,41 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use reqwest::{Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::Method;
+use secrecy::SecretString;
 use serde::Deserialize;
-use tokio::sync::Semaphore;
 
-use super::retry::{RetryPolicy, parse_retry_after, retryable_status};
+use super::http::{Auth, Http, refused};
 use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, GroupRef, ProductAccess};
 use crate::config::DirectoryConfig;
 use crate::event::{Email, Product};
 use crate::rules::Seats;
 
 pub struct JiraCloud {
-    http: reqwest::Client,
-    base: url::Url,
-    email: String,
-    token: SecretString,
-    retry: RetryPolicy,
-    limit: Semaphore,
+    http: Http,
     cache_ttl: Duration,
     cache: Mutex<Option<(Instant, Vec<ProductAccess>)>>,
 }
 
-/// An answer, once the retries are over.
-struct Answer {
-    status: StatusCode,
-    body: bytes::Bytes,
-}
-
 impl JiraCloud {
     pub fn new(config: &DirectoryConfig) -> Result<JiraCloud, DirectoryError> {
-        let bad = |m: &str| DirectoryError::Permanent(m.to_string());
         let site = config
             .site_url
             .as_deref()
-            .ok_or_else(|| bad("directory.site_url is missing"))?;
-        let mut base = url::Url::parse(site).map_err(|_| bad("directory.site_url is not a URL"))?;
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.request_timeout_ms))
-            .user_agent(concat!("reinstate/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| bad(&format!("HTTP client: {e}")))?;
-        Ok(JiraCloud {
-            http,
-            base,
-            email: config.email.clone().unwrap_or_default(),
+            .ok_or_else(|| DirectoryError::Permanent("directory.site_url is missing".into()))?;
+        let auth = Auth::Basic {
+            user: config.email.clone().unwrap_or_default(),
             token: config
                 .api_token
                 .clone()
                 .unwrap_or_else(|| SecretString::from("")),
-            retry: RetryPolicy {
-                max_retries: config.max_retries,
-                initial: Duration::from_millis(config.retry_initial_ms),
-                max: Duration::from_millis(config.retry_max_ms),
-            },
-            limit: Semaphore::new(config.max_concurrency),
+        };
+        Ok(JiraCloud {
+            http: Http::new(site, auth, config)?,
             cache_ttl: Duration::from_secs(config.products_cache_secs),
             cache: Mutex::new(None),
         })
     }
-
-    /// One call with retries; returns the final answer, or `Transient` when the retries ran out.
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Option<serde_json::Value>,
-        calls: &mut CallLog,
-    ) -> Result<Answer, DirectoryError> {
-        let url = self
-            .base
-            .join(path.trim_start_matches('/'))
-            .map_err(|e| DirectoryError::Permanent(format!("bad path {path}: {e}")))?;
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let result = {
-                let _permit = self
-                    .limit
-                    .acquire()
-                    .await
-                    .map_err(|_| DirectoryError::Transient("shutting down".into()))?;
-                let mut request = self
-                    .http
-                    .request(method.clone(), url.clone())
-                    .query(query)
-                    .basic_auth(&self.email, Some(self.token.expose_secret()))
-                    .header("Accept", "application/json");
-                if let Some(b) = &body {
-                    request = request.json(b);
-                }
-                match request.send().await {
-                    Ok(response) => {
-                        let status = response.status();
-                        let retry_after = response
-                            .headers()
-                            .get("retry-after")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(parse_retry_after);
-                        match response.bytes().await {
-                            Ok(body) => Ok((status, retry_after, body)),
-                            Err(e) => Err(e),
-                        }
-                    }
-                    Err(e) => Err(e),
-                }
-            };
-            calls.attempt(
-                result.as_ref().ok().map(|(s, _, _)| s.as_u16()),
-                attempts > 1,
-            );
-            let (retry_after, failure, last_status) = match result {
-                Ok((status, _, body)) if !retryable_status(status.as_u16()) => {
-                    calls.push(method.as_str(), path, Some(status.as_u16()), attempts);
-                    return Ok(Answer { status, body });
-                }
-                Ok((status, retry_after, _)) => (
-                    retry_after,
-                    format!("{method} {path} answered {status}"),
-                    Some(status.as_u16()),
-                ),
-                Err(e) => (None, format!("{method} {path}: {}", describe(&e)), None),
-            };
-            if attempts > self.retry.max_retries {
-                calls.push(method.as_str(), path, last_status, attempts);
-                return Err(DirectoryError::Transient(format!(
-                    "{failure} after {attempts} attempts"
-                )));
-            }
-            let delay = self.retry.delay(attempts - 1, retry_after);
-            tracing::debug!(%failure, delay_ms = delay.as_millis() as u64, "directory call will be retried");
-            tokio::time::sleep(delay).await;
-        }
-    }
-
-    fn parse<T: for<'de> Deserialize<'de>>(
-        answer: &Answer,
-        what: &str,
-    ) -> Result<T, DirectoryError> {
-        serde_json::from_slice(&answer.body).map_err(|e| {
-            DirectoryError::Transient(format!("{what}: unexpected response body: {e}"))
-        })
-    }
-
-    /// A GET that must succeed, its body parsed.
-    async fn get_json<T: for<'de> Deserialize<'de>>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-        calls: &mut CallLog,
-    ) -> Result<T, DirectoryError> {
-        let answer = self.call(Method::GET, path, query, None, calls).await?;
-        if !answer.status.is_success() {
-            return Err(refused(&format!("GET {path}"), &answer));
-        }
-        Self::parse(&answer, &format!("GET {path}"))
-    }
-
-    /// A POST that must succeed.
-    async fn post_ok(
-        &self,
-        path: &str,
-        body: serde_json::Value,
-        calls: &mut CallLog,
-    ) -> Result<(), DirectoryError> {
-        let answer = self
-            .call(Method::POST, path, &[], Some(body), calls)
-            .await?;
-        if answer.status.is_success() {
-            Ok(())
-        } else {
-            Err(refused(&format!("POST {path}"), &answer))
-        }
-    }
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else {
-        "connection failed".into()
-    }
-}
-
-fn refused(what: &str, answer: &Answer) -> DirectoryError {
-    let text = String::from_utf8_lossy(&answer.body);
-    let snippet: String = text.chars().take(200).collect();
-    DirectoryError::Permanent(format!("{what} answered {}: {snippet}", answer.status))
 }
 
 #[derive(Deserialize)]
@@ -211,6 +53,15 @@ struct JiraUser {
     active: bool,
     #[serde(default)]
     account_type: Option<String>,
+    /// With `expand=groups`.
+    #[serde(default)]
+    groups: Option<GroupList>,
+}
+
+#[derive(Deserialize)]
+struct GroupList {
+    #[serde(default)]
+    items: Vec<JiraGroup>,
 }
 
 fn yes() -> bool {
@@ -261,20 +112,27 @@ impl Directory for JiraCloud {
     ) -> Result<Option<DirectoryUser>, DirectoryError> {
         if let Some(id) = account_id {
             let answer = self
+                .http
                 .call(
                     Method::GET,
                     "/rest/api/3/user",
-                    &[("accountId", id)],
+                    // The groups come with the user: one call instead of two.
+                    &[("accountId", id), ("expand", "groups")],
                     None,
                     calls,
                 )
                 .await?;
             return match answer.status.as_u16() {
                 200 => {
-                    let u: JiraUser = Self::parse(&answer, "GET /rest/api/3/user")?;
+                    let u: JiraUser = Http::json(&answer, "GET /rest/api/3/user")?;
+                    let groups = u
+                        .groups
+                        .map(|g| g.items.into_iter().map(|g| g.name).collect());
                     Ok(Some(DirectoryUser {
                         account_id: u.account_id,
                         active: u.active,
+                        email: u.email_address,
+                        groups,
                     }))
                 }
                 404 => Ok(None),
@@ -283,6 +141,7 @@ impl Directory for JiraCloud {
         }
         // Search prefix-matches names and emails; keep only the exact, human account.
         let answer = self
+            .http
             .call(
                 Method::GET,
                 "/rest/api/3/user/search",
@@ -294,7 +153,7 @@ impl Directory for JiraCloud {
         if !answer.status.is_success() {
             return Err(refused("GET /rest/api/3/user/search", &answer));
         }
-        let users: Vec<JiraUser> = Self::parse(&answer, "GET /rest/api/3/user/search")?;
+        let users: Vec<JiraUser> = Http::json(&answer, "GET /rest/api/3/user/search")?;
         Ok(users
             .into_iter()
             .filter(|u| u.account_type.as_deref().is_none_or(|t| t == "atlassian"))
@@ -306,6 +165,8 @@ impl Directory for JiraCloud {
             .map(|u| DirectoryUser {
                 account_id: u.account_id,
                 active: u.active,
+                email: u.email_address,
+                groups: None,
             }))
     }
 
@@ -315,6 +176,7 @@ impl Directory for JiraCloud {
         calls: &mut CallLog,
     ) -> Result<Vec<String>, DirectoryError> {
         let groups: Vec<JiraGroup> = self
+            .http
             .get_json(
                 "/rest/api/3/user/groups",
                 &[("accountId", account_id)],
@@ -332,6 +194,7 @@ impl Directory for JiraCloud {
             return Ok(products.clone());
         }
         let roles: Vec<ApplicationRole> = self
+            .http
             .get_json("/rest/api/3/applicationrole", &[], calls)
             .await?;
         let products: Vec<ProductAccess> = roles
@@ -371,6 +234,7 @@ impl Directory for JiraCloud {
         calls: &mut CallLog,
     ) -> Result<super::JsmRequest, DirectoryError> {
         let v: serde_json::Value = self
+            .http
             .get_json(&format!("/rest/servicedeskapi/request/{issue}"), &[], calls)
             .await?;
         let s = |p: &str| {
@@ -386,6 +250,7 @@ impl Directory for JiraCloud {
         };
         if with_approval {
             let v: serde_json::Value = self
+                .http
                 .get_json(
                     &format!("/rest/servicedeskapi/request/{issue}/approval"),
                     &[],
@@ -409,12 +274,15 @@ impl Directory for JiraCloud {
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
         let body = serde_json::json!({ "body": text, "public": true });
-        self.post_ok(
-            &format!("/rest/servicedeskapi/request/{issue}/comment"),
-            body,
-            calls,
-        )
-        .await
+        self.http
+            .send_ok(
+                Method::POST,
+                &format!("/rest/servicedeskapi/request/{issue}/comment"),
+                &[],
+                Some(body),
+                calls,
+            )
+            .await
     }
 
     async fn transition(
@@ -424,18 +292,23 @@ impl Directory for JiraCloud {
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
         let body = serde_json::json!({ "transition": { "id": transition_id } });
-        self.post_ok(
-            &format!("/rest/api/3/issue/{issue}/transitions"),
-            body,
-            calls,
-        )
-        .await
+        self.http
+            .send_ok(
+                Method::POST,
+                &format!("/rest/api/3/issue/{issue}/transitions"),
+                &[],
+                Some(body),
+                calls,
+            )
+            .await
     }
 
-    fn invalidate_products(&self) {
-        if let Ok(mut cache) = self.cache.lock() {
-            *cache = None;
-        }
+    fn seat_taken(&self, product: Product) -> Option<Seats> {
+        let mut cache = self.cache.lock().ok()?;
+        let (_, products) = cache.as_mut()?;
+        let access = products.iter_mut().find(|p| p.product == product)?;
+        access.seats = access.seats.plus_one();
+        Some(access.seats)
     }
 
     async fn add_to_group(
@@ -445,6 +318,7 @@ impl Directory for JiraCloud {
         calls: &mut CallLog,
     ) -> Result<Added, DirectoryError> {
         let answer = self
+            .http
             .call(
                 Method::POST,
                 "/rest/api/3/group/user",

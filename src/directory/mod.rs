@@ -7,6 +7,7 @@ use crate::event::{Email, Product};
 use crate::rules::Seats;
 use crate::store::DirectoryCall;
 
+mod http;
 pub mod jira_cloud;
 mod retry;
 pub mod sandbox;
@@ -32,6 +33,10 @@ impl DirectoryError {
 pub struct DirectoryUser {
     pub account_id: String,
     pub active: bool,
+    /// The email the directory shows, when it shows one (profile visibility may hide it).
+    pub email: Option<String>,
+    /// The user's group names, when the look-up returned them (saves a call).
+    pub groups: Option<Vec<String>>,
 }
 
 /// A group, by id (Cloud APIs, when known) and name (rules, audit, Data Center).
@@ -134,8 +139,10 @@ pub trait Directory: Send + Sync {
     ) -> Result<Vec<String>, DirectoryError>;
     /// The products this site licenses, with their groups and seats (may be cached briefly).
     async fn products(&self, calls: &mut CallLog) -> Result<Vec<ProductAccess>, DirectoryError>;
-    /// Forgets cached product data (after a restore changed the seat counts).
-    fn invalidate_products(&self);
+    /// Counts one more seat in use for `product` in cached product data (the site's own
+    /// count is read again when the cache expires), returning the seats now when cached.
+    /// Re-reading after every restore would cost a call per restore in a burst.
+    fn seat_taken(&self, product: Product) -> Option<Seats>;
     /// Reads a Jira Service Management request (and its approval, when asked), for webhooks
     /// that lack what reinstate needs.
     async fn jsm_request(

@@ -143,6 +143,8 @@ impl Directory for Sandbox {
         Ok(found.map(|u| DirectoryUser {
             account_id: u.account_id.clone(),
             active: true,
+            email: None,
+            groups: Some(u.groups.clone()),
         }))
     }
 
@@ -186,7 +188,9 @@ impl Directory for Sandbox {
             .collect())
     }
 
-    fn invalidate_products(&self) {}
+    fn seat_taken(&self, _product: Product) -> Option<Seats> {
+        None // nothing cached: every read counts the members
+    }
 
     async fn jsm_request(
         &self,

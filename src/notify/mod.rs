@@ -165,6 +165,36 @@ pub fn seat_alert_email(
     }
 }
 
+/// Tells admins that a restore failed in a way retrying will not fix (or ran out of
+/// deliveries); sent at most once per hour, since one misconfiguration fails every event.
+pub fn failure_alert_email(
+    user: &Email,
+    product: Option<Product>,
+    reason: &str,
+    to: &[String],
+    public_url: &str,
+) -> OutboxEmail {
+    let audit = format!(
+        "{}/api/v1/audit?outcome=failed",
+        public_url.trim_end_matches('/')
+    );
+    let what = product.map_or("a licence".to_string(), |p| {
+        format!("the {} licence", p.key())
+    });
+    OutboxEmail::new(
+        "restore_failed",
+        to,
+        format!("[reinstate] a restore failed: {user}"),
+        format!(
+            "reinstate could not restore {what} of {user}:\n\n{reason}\n\n\
+             Retrying will not fix this; the directory's answer above says what to change \
+             (credentials, permissions, groups or the user's account). Every failure is in the \
+             audit log: {audit}\nFurther failures within the hour are recorded there without \
+             another email."
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,15 @@ impl Seats {
     pub fn full(&self) -> bool {
         !self.unlimited && self.remaining == Some(0)
     }
+
+    /// The seats after one more user took one.
+    pub fn plus_one(self) -> Seats {
+        Seats {
+            used: self.used.map(|u| u + 1),
+            remaining: self.remaining.map(|r| r.saturating_sub(1)),
+            ..self
+        }
+    }
 }
 
 /// What is known about the user and the request when deciding (names lower-cased).

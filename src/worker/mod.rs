@@ -171,6 +171,10 @@ pub async fn process_one(
             .await;
         }
     }
+    let mut user_record = ctx
+        .store
+        .user(&event.user.email)?
+        .unwrap_or_else(|| UserRecord::new(&event.user.email));
     let mut calls = CallLog::with_metrics(ctx.metrics.clone(), ctx.directory.kind());
     let LookedUp {
         user,
@@ -179,6 +183,7 @@ pub async fn process_one(
     } = match look_up(
         ctx.directory.as_ref(),
         &event.user,
+        user_record.account_id.as_deref(),
         event.product,
         &mut calls,
     )
@@ -192,10 +197,6 @@ pub async fn process_one(
     };
 
     let rules = ctx.store.compiled_rules()?;
-    let mut user_record = ctx
-        .store
-        .user(&event.user.email)?
-        .unwrap_or_else(|| UserRecord::new(&event.user.email));
     user_record.account_id = Some(user.account_id.clone());
     user_record.last_login = Some(latest(user_record.last_login, event.occurred_at));
     user_record.groups = groups.clone();
@@ -297,8 +298,11 @@ pub async fn process_one(
                             state.restored_at = Some(OffsetDateTime::now_utc());
                             state.groups_added = added;
                             state.reclaimed = None;
-                            ctx.directory.invalidate_products();
-                            entry.seats_after = seats_now(ctx, product, &mut calls).await;
+                            entry.seats_after = Some(
+                                ctx.directory
+                                    .seat_taken(product)
+                                    .unwrap_or_else(|| access.seats.plus_one()),
+                            );
                         }
                         Some(e) => {
                             entry.outcome = AuditOutcome::Failed;
@@ -358,6 +362,15 @@ pub async fn process_one(
                 &mut outcome,
             );
         }
+        if entry.outcome == AuditOutcome::Failed {
+            failure_alert(
+                ctx,
+                &event.user.email,
+                Some(product),
+                &entry.reason,
+                &mut outcome,
+            )?;
+        }
         let seats = entry.seats_after.unwrap_or(access.seats);
         let capped = capped_user.take();
         seat_alerts(ctx, product, seats, capped.as_ref(), &mut outcome)?;
@@ -407,21 +420,40 @@ pub struct LookedUp {
 }
 
 /// Finds the user, their groups (directory and identity provider) and the products to decide.
+/// `known_account_id` is the account reinstate recorded for this email before: looked up by
+/// id (with the groups in the same call), it saves the search; if it no longer exists or now
+/// shows another email, the search decides.
 pub async fn look_up(
     dir: &dyn Directory,
     event_user: &EventUser,
+    known_account_id: Option<&str>,
     product: Option<Product>,
     calls: &mut CallLog,
 ) -> Result<LookedUp, Stop> {
-    let user = dir
-        .find_user(event_user.account_id.as_deref(), &event_user.email, calls)
-        .await?
-        .ok_or_else(|| {
-            Stop::End(
-                AuditOutcome::UnknownUser,
-                "no directory account matches this user".into(),
-            )
-        })?;
+    let mut found = None;
+    if event_user.account_id.is_none()
+        && let Some(id) = known_account_id
+    {
+        found = dir
+            .find_user(Some(id), &event_user.email, calls)
+            .await?
+            .filter(|u| {
+                u.email
+                    .as_deref()
+                    .is_none_or(|e| e.eq_ignore_ascii_case(event_user.email.as_str()))
+            });
+    }
+    if found.is_none() {
+        found = dir
+            .find_user(event_user.account_id.as_deref(), &event_user.email, calls)
+            .await?;
+    }
+    let mut user = found.ok_or_else(|| {
+        Stop::End(
+            AuditOutcome::UnknownUser,
+            "no directory account matches this user".into(),
+        )
+    })?;
     if !user.active {
         // A deactivated account cannot use a licence; restoring would only spend a seat.
         return Err(Stop::End(
@@ -429,7 +461,10 @@ pub async fn look_up(
             "the directory account is deactivated; reactivate it before restoring a licence".into(),
         ));
     }
-    let mut groups = dir.user_groups(&user.account_id, calls).await?;
+    let mut groups = match user.groups.take() {
+        Some(groups) => groups,
+        None => dir.user_groups(&user.account_id, calls).await?,
+    };
     groups.extend(event_user.groups.iter().cloned());
     let products = dir.products(calls).await?;
     let targets = match product {
@@ -483,22 +518,40 @@ fn seat_alerts(
     Ok(())
 }
 
-fn latest(known: Option<OffsetDateTime>, seen: OffsetDateTime) -> OffsetDateTime {
-    known.map_or(seen, |k| k.max(seen))
+/// How often admins are emailed about failed restores at most.
+const FAILURE_ALERT_EVERY_MS: i64 = 3_600_000;
+
+/// Queues the admin alert for a restore that failed for good (at most one email an hour:
+/// one misconfiguration fails every event, and the audit log has each one), in `outcome`.
+fn failure_alert(
+    ctx: &WorkerContext,
+    user: &crate::event::Email,
+    product: Option<Product>,
+    reason: &str,
+    outcome: &mut EventOutcome,
+) -> Result<(), StoreError> {
+    let c = &ctx.config;
+    tracing::warn!(%user, reason, "restore failed");
+    if !c.alert_emails.is_empty()
+        && ctx.store.claim_alert(
+            "restore_failed",
+            crate::store::now_ms(),
+            FAILURE_ALERT_EVERY_MS,
+        )?
+    {
+        outcome.emails.push(crate::notify::failure_alert_email(
+            user,
+            product,
+            reason,
+            &c.alert_emails,
+            &c.public_url,
+        ));
+    }
+    Ok(())
 }
 
-/// A product's seats as the directory reports them now (best effort: audit detail only).
-async fn seats_now(ctx: &WorkerContext, product: Product, calls: &mut CallLog) -> Option<Seats> {
-    match ctx.directory.products(calls).await {
-        Ok(products) => products
-            .into_iter()
-            .find(|p| p.product == product)
-            .map(|p| p.seats),
-        Err(e) => {
-            tracing::debug!(error = %e, "seats after the restore could not be read");
-            None
-        }
-    }
+fn latest(known: Option<OffsetDateTime>, seen: OffsetDateTime) -> OffsetDateTime {
+    known.map_or(seen, |k| k.max(seen))
 }
 
 fn entry_failed(
@@ -554,16 +607,16 @@ pub(crate) async fn finish_with(
     reason: String,
     calls: CallLog,
 ) -> Result<Handled, WorkError> {
+    let mut record = EventOutcome::default();
+    if outcome == AuditOutcome::Failed {
+        failure_alert(ctx, &event.user.email, event.product, &reason, &mut record)?;
+    }
     let mut entry = base_entry(event, attempt, outcome, reason);
     entry.product = event.product;
     entry.directory_calls = calls.calls;
-    ctx.store
-        .record(EventOutcome {
-            audit: vec![entry],
-            processed: processed(ctx, event, outcome.key()),
-            ..Default::default()
-        })
-        .await?;
+    record.audit.push(entry);
+    record.processed = processed(ctx, event, outcome.key());
+    ctx.store.record(record).await?;
     Ok(Handled::Done(vec![outcome]))
 }
 
@@ -576,15 +629,13 @@ pub async fn record_exhausted(
     error: &WorkError,
 ) -> Result<(), StoreError> {
     let reason = format!("gave up after {attempt} deliveries: {error}");
+    let mut record = EventOutcome::default();
+    failure_alert(ctx, &event.user.email, event.product, &reason, &mut record)?;
     let mut entry = base_entry(event, attempt, AuditOutcome::Failed, reason);
     entry.product = event.product;
-    ctx.store
-        .record(EventOutcome {
-            audit: vec![entry],
-            processed: processed(ctx, event, "failed"),
-            ..Default::default()
-        })
-        .await
+    record.audit.push(entry);
+    record.processed = processed(ctx, event, "failed");
+    ctx.store.record(record).await
 }
 
 /// Delay before redelivery `attempt + 1`.

@@ -101,8 +101,113 @@ async fn a_directory_that_refuses_permissions_fails_fast_without_retries(mode: B
     );
     assert_eq!(entry["attempt"], 1);
     assert_eq!(app.sim.calls().len(), 1);
+    // Admins are told what to fix, once: a second refusal within the hour is only audited.
+    let mails = app.smtp.wait_for(1).await;
+    assert_eq!(mails[0].to, vec![ALERT_EMAIL.to_string()]);
+    let text = mails[0].text();
+    assert!(
+        text.contains("a restore failed") && text.contains("lacks a permission"),
+        "{text}"
+    );
+    app.sim.push_fault(Fault::Status(403, None));
+    app.login_and_wait("zed@example.com", "jira-software", "failed")
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.smtp.mails().len(), 1, "one alert per hour");
 }
 both_buses!(a_directory_that_refuses_permissions_fails_fast_without_retries);
+
+/// 5,000 logins of distinct users at once against a site that allows 100 requests a second:
+/// the connector's token bucket spreads the calls out, so the site never answers 429, and
+/// every user gets their licence back exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_5000_logins_meets_no_429_and_restores_everyone() {
+    use futures::StreamExt;
+    const USERS: usize = 5000;
+    let options = Options {
+        directory_toml: "rate_limit_per_sec = 100\nrate_limit_burst = 20\nmax_concurrency = 16"
+            .into(),
+        extra_toml: String::new(),
+        ..Default::default()
+    };
+    let app = TestApp::start_with(BusMode::Nats, options).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim.add_users("burst", USERS);
+    app.sim.set_seats(USERS + 100);
+    app.sim.set_rate_limit(100);
+    let started = std::time::Instant::now();
+    let accepted = futures::stream::iter(0..USERS)
+        .map(|i| {
+            let app = &app;
+            async move {
+                // The identity provider knows the Atlassian account id of these users.
+                let mut body: serde_json::Value = serde_json::from_slice(&login_body(
+                    &format!("burst{i}@example.com"),
+                    Some("jira-software"),
+                ))
+                .expect("json");
+                body["user"]["account_id"] = format!("acc-burst{i}").into();
+                app.post_signed(
+                    SECRET_A,
+                    &new_id(),
+                    serde_json::to_vec(&body).expect("json"),
+                    0,
+                )
+                .await
+                .status()
+                .as_u16()
+            }
+        })
+        .buffer_unordered(32)
+        .filter(|s| std::future::ready(*s == 202))
+        .count()
+        .await;
+    assert_eq!(accepted, USERS);
+    let deadline = started + Duration::from_secs(400);
+    let restored = |calls: &[Call]| {
+        calls
+            .iter()
+            .filter(|c| c.method == "POST" && c.status == 201)
+            .count()
+    };
+    let mut progress = (0, std::time::Instant::now());
+    loop {
+        let calls = app.sim.calls();
+        let done = restored(&calls);
+        if done >= USERS {
+            break;
+        }
+        if done > progress.0 {
+            progress = (done, std::time::Instant::now());
+        }
+        assert!(
+            std::time::Instant::now() < deadline && progress.1.elapsed() < Duration::from_secs(30),
+            "{done} of {USERS} restored after {:?}, {} answered 429",
+            started.elapsed(),
+            calls.iter().filter(|c| c.status == 429).count()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let calls = app.sim.calls();
+    let throttled = calls.iter().filter(|c| c.status == 429).count();
+    assert_eq!(throttled, 0, "the site answered 429 {throttled} times");
+    for i in [0, USERS / 2, USERS - 1] {
+        let id = format!("acc-burst{i}");
+        assert_eq!(app.sim.group_adds(&id).len(), 1, "{id}");
+        assert!(
+            app.sim
+                .groups_of(&id)
+                .contains(&"jira-software-users".to_string())
+        );
+    }
+    let adds = calls.iter().filter(|c| c.method == "POST").count();
+    assert_eq!(adds, USERS, "no user's group was added twice");
+    eprintln!(
+        "burst: {USERS} users restored in {:?} with {} directory calls",
+        started.elapsed(),
+        calls.len()
+    );
+}
 
 async fn a_stalled_directory_call_times_out_and_is_retried(mode: BusMode) {
     let app = TestApp::start(mode).await;

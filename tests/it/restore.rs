@@ -148,6 +148,6 @@ async fn a_deactivated_account_is_not_given_a_seat() {
         app.sim
             .calls()
             .iter()
-            .any(|c| c.path == "/rest/api/3/user" && c.query == "accountId=acc-ivy")
+            .any(|c| c.path == "/rest/api/3/user" && c.query.starts_with("accountId=acc-ivy"))
     );
 }

@@ -47,6 +47,30 @@ pub struct Sim {
     jsm_approval: Mutex<String>,
     /// Seats of every product (100 unless set).
     seats: std::sync::atomic::AtomicUsize,
+    /// Requests per second allowed (a bucket holding one second's worth); beyond, 429.
+    rate_limit: Mutex<Option<Bucket>>,
+}
+
+/// Atlassian-style rate limiting: `per_sec` requests a second, one second's worth at once.
+struct Bucket {
+    per_sec: f64,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Bucket {
+    fn take(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * self.per_sec;
+        self.tokens = (self.tokens + refill).min(self.per_sec);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -91,6 +115,7 @@ impl JiraSim {
             down: AtomicBool::new(false),
             seats: std::sync::atomic::AtomicUsize::new(100),
             jsm_approval: Mutex::new("pending".into()),
+            rate_limit: Mutex::new(None),
         });
         let app = Router::new()
             .route("/rest/api/3/user/search", get(search))
@@ -134,6 +159,27 @@ impl JiraSim {
     /// Sets the final decision of every request's approval.
     pub fn set_jsm_approval(&self, decision: &str) {
         *self.sim.jsm_approval.lock().expect("lock") = decision.into();
+    }
+
+    /// Limits the site to `per_sec` requests a second; the excess is answered 429 with
+    /// `Retry-After: 1`.
+    pub fn set_rate_limit(&self, per_sec: u32) {
+        *self.sim.rate_limit.lock().expect("lock") = Some(Bucket {
+            per_sec: per_sec as f64,
+            tokens: per_sec as f64,
+            at: std::time::Instant::now(),
+        });
+    }
+
+    /// Adds `n` active users `{prefix}{i}@example.com` (accounts `acc-{prefix}{i}`) in no group.
+    pub fn add_users(&self, prefix: &str, n: usize) {
+        let mut users = self.sim.users.lock().expect("lock");
+        users.extend((0..n).map(|i| SimUser {
+            account_id: format!("acc-{prefix}{i}"),
+            email: format!("{prefix}{i}@example.com"),
+            groups: Vec::new(),
+            active: true,
+        }));
     }
 
     /// Sets the seats of every product.
@@ -197,6 +243,16 @@ async fn faults(
         StatusCode::SERVICE_UNAVAILABLE.into_response()
     } else if !auth_ok {
         (StatusCode::UNAUTHORIZED, "bad credentials").into_response()
+    } else if sim
+        .rate_limit
+        .lock()
+        .expect("lock")
+        .as_mut()
+        .is_some_and(|b| !b.take())
+    {
+        let mut r = (StatusCode::TOO_MANY_REQUESTS, "rate limited").into_response();
+        r.headers_mut().insert("retry-after", 1.into());
+        r
     } else {
         let fault = sim.faults.lock().expect("lock").pop_front();
         match fault {
@@ -264,7 +320,16 @@ async fn user(State(sim): State<Arc<Sim>>, Query(q): Q) -> Response {
         .iter()
         .find(|u| Some(&u.account_id) == q.get("accountId"))
     {
-        Some(u) => Json(user_json(u)).into_response(),
+        Some(u) => {
+            let mut v = user_json(u);
+            if q.get("expand")
+                .is_some_and(|e| e.split(',').any(|x| x == "groups"))
+            {
+                v["groups"] = json!({"size": u.groups.len(), "items": u.groups.iter()
+                    .map(|g| json!({"name": g, "groupId": format!("id-{g}")})).collect::<Vec<_>>()});
+            }
+            Json(v).into_response()
+        }
         None => (
             StatusCode::NOT_FOUND,
             Json(json!({"errorMessages": ["User does not exist"]})),

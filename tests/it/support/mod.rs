@@ -12,7 +12,7 @@ use reinstate::{Application, Config};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-pub use jira_sim::{Fault, JiraSim};
+pub use jira_sim::{Call, Fault, JiraSim};
 pub use nats::NatsServer;
 pub use smtp::SmtpSink;
 
@@ -84,6 +84,8 @@ pub struct Options {
     pub request_timeout_ms: u64,
     /// Extra sections appended to the configuration.
     pub extra_toml: String,
+    /// Extra keys of the `[directory]` section.
+    pub directory_toml: String,
 }
 
 impl Default for Options {
@@ -94,6 +96,7 @@ impl Default for Options {
             ack_wait_secs: 10,
             request_timeout_ms: 2000,
             extra_toml: String::new(),
+            directory_toml: String::new(),
         }
     }
 }
@@ -158,6 +161,7 @@ request_timeout_ms = {request_timeout}
 max_retries = 2
 retry_initial_ms = 50
 retry_max_ms = 1500
+{directory_extra}
 [worker]
 concurrency = 4
 max_deliver = {max_deliver}
@@ -173,6 +177,7 @@ viewer_token_sha256 = ["{viewer}"]
             ack_wait = options.ack_wait_secs,
             request_timeout = options.request_timeout_ms,
             extra = options.extra_toml,
+            directory_extra = options.directory_toml,
             site = sim.url,
             email = jira_sim::SIM_EMAIL,
             token = jira_sim::SIM_TOKEN,
