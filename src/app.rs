@@ -20,7 +20,6 @@ use crate::bus::embedded::EmbeddedBus;
 use crate::bus::nats::NatsBus;
 use crate::config::{Config, DirectoryKind};
 use crate::directory::Directory;
-use crate::directory::jira_cloud::JiraCloud;
 use crate::directory::sandbox::Sandbox;
 use crate::http_error::{self, ApiError};
 use crate::ingress::{self, LoginSource};
@@ -177,7 +176,7 @@ impl Application {
         };
         let directory: Arc<dyn Directory> = match config.directory.kind {
             DirectoryKind::Sandbox => Arc::new(Sandbox::open(store.db())?),
-            DirectoryKind::JiraCloud => Arc::new(JiraCloud::new(&config.directory)?),
+            _ => crate::directory::connect(&config.directory, &config.products)?,
         };
 
         let metrics = Arc::new(crate::metrics::Metrics::new());

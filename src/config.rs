@@ -25,6 +25,9 @@ pub struct Config {
     pub sources: SourcesConfig,
     /// The Atlassian directory that licences are restored in.
     pub directory: DirectoryConfig,
+    /// Per product: its connector, groups and instance (`[[products]]`). Empty: every product
+    /// the `directory` site licenses, with the site's default groups.
+    pub products: Vec<ProductConfig>,
     /// Workers that consume events.
     pub worker: WorkerConfig,
     /// The admin API.
@@ -209,19 +212,93 @@ pub enum DirectoryKind {
     Sandbox,
     /// Jira Cloud (Jira Software and Jira Service Management) through its REST API v3.
     JiraCloud,
+    /// Jira Data Center (Software, Service Management) through REST API v2, a personal
+    /// access token as bearer.
+    JiraDataCenter,
+    /// Confluence Cloud group membership (`/wiki/rest/api/group/userByGroupId`); only for
+    /// `[[products]]`, users are found through the Jira Cloud site.
+    ConfluenceCloud,
+    /// Confluence Data Center (`PUT /rest/api/user/{username}/group/{group}`, `…/enable`);
+    /// only for `[[products]]`, users are found through Jira Data Center.
+    ConfluenceDataCenter,
 }
 
-#[derive(Debug, Deserialize)]
+impl DirectoryKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            DirectoryKind::Sandbox => "sandbox",
+            DirectoryKind::JiraCloud => "jira-cloud",
+            DirectoryKind::JiraDataCenter => "jira-data-center",
+            DirectoryKind::ConfluenceCloud => "confluence-cloud",
+            DirectoryKind::ConfluenceDataCenter => "confluence-data-center",
+        }
+    }
+    pub fn is_cloud(self) -> bool {
+        matches!(
+            self,
+            DirectoryKind::JiraCloud | DirectoryKind::ConfluenceCloud
+        )
+    }
+    pub fn is_data_center(self) -> bool {
+        matches!(
+            self,
+            DirectoryKind::JiraDataCenter | DirectoryKind::ConfluenceDataCenter
+        )
+    }
+}
+
+/// `[[products]]`: how one product's licence is restored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductConfig {
+    /// `jira-software`, `jira-servicedesk` or `confluence`.
+    pub key: crate::event::Product,
+    /// The connector that restores it; `directory.kind` when absent.
+    #[serde(default)]
+    pub connector: Option<DirectoryKind>,
+    /// The groups a restore adds the user to (names, or `{id, name}`); when absent, the
+    /// site's default groups for the product (Jira's `applicationrole`). Required for
+    /// Confluence, which has no such API.
+    #[serde(default)]
+    pub groups: Vec<crate::directory::GroupInput>,
+    /// Another instance for this product (Data Center: Confluence is usually its own host);
+    /// `directory.site_url` when absent.
+    #[serde(default)]
+    pub site_url: Option<String>,
+    /// The token for `site_url`; `directory.api_token` when absent.
+    #[serde(default)]
+    pub api_token: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectoryConfig {
-    /// `sandbox` or `jira-cloud`.
+    /// `sandbox`, `jira-cloud` or `jira-data-center`: the connector that finds users, and
+    /// restores every product `[[products]]` does not give another connector.
     pub kind: DirectoryKind,
     /// Base URL of the Atlassian site, e.g. `https://example.atlassian.net`.
     pub site_url: Option<String>,
-    /// Email of the service account whose API token is used.
+    /// Email of the service account whose API token is used (Cloud).
     pub email: Option<String>,
-    /// API token of the service account (Basic auth with `email`).
+    /// Cloud: API token of the service account (Basic auth with `email`). Data Center: a
+    /// personal access token, sent as a bearer token.
     pub api_token: Option<SecretString>,
+    /// Give a licence back to a suspended or deactivated account too, by reactivating it first
+    /// (Cloud: the organisation API or SCIM below; Data Center: the user's `active` flag).
+    /// Off: such accounts are audited `account_inactive` and left alone.
+    pub reactivate: bool,
+    /// Cloud organisation id, for restoring suspended users' access
+    /// (`POST /admin/v1/orgs/{org_id}/directory/users/{account_id}/restore-access`).
+    pub org_id: Option<String>,
+    /// Organisation API key (bearer) for `org_id`.
+    pub org_api_key: Option<SecretString>,
+    /// Base URL of the organisation and SCIM APIs.
+    pub admin_api_url: String,
+    /// SCIM directory id, for accounts an identity provider manages: reactivated with
+    /// `PATCH /scim/directory/{id}/Users/{user}` setting `active` (instead of the org API).
+    pub scim_directory_id: Option<String>,
+    /// The SCIM directory's API key (bearer).
+    pub scim_token: Option<SecretString>,
     /// Timeout of one HTTP request to the directory.
     pub request_timeout_ms: u64,
     /// Retries of one call on 429, 5xx, timeouts and connection errors, before the event is
@@ -249,6 +326,12 @@ impl Default for DirectoryConfig {
             site_url: None,
             email: None,
             api_token: None,
+            reactivate: false,
+            org_id: None,
+            org_api_key: None,
+            admin_api_url: "https://api.atlassian.com".into(),
+            scim_directory_id: None,
+            scim_token: None,
             request_timeout_ms: 10_000,
             max_retries: 4,
             retry_initial_ms: 5_000,
@@ -665,26 +748,10 @@ impl Config {
         if self.alerts.seat_threshold_percent > 100 {
             problems.push("alerts.seat_threshold_percent: must be 0 (off) to 100".into());
         }
+        self.validate_directory(&mut problems);
         match self.directory.kind {
             DirectoryKind::Sandbox => {}
-            DirectoryKind::JiraCloud => {
-                match &self.directory.site_url {
-                    Some(url) => check_http_url("directory.site_url", url, &mut problems),
-                    None => {
-                        problems.push("directory.site_url: required for kind jira-cloud".into())
-                    }
-                }
-                if self.directory.email.as_deref().is_none_or(str::is_empty) {
-                    problems.push("directory.email: required for kind jira-cloud".into());
-                }
-                if self
-                    .directory
-                    .api_token
-                    .as_ref()
-                    .is_none_or(|t| t.expose_secret().is_empty())
-                {
-                    problems.push("directory.api_token: required for kind jira-cloud".into());
-                }
+            _ => {
                 if self.sources.login.secrets.is_empty() {
                     problems.push(
                         "sources.login.secrets: at least one secret is required outside the sandbox"
@@ -703,6 +770,106 @@ impl Config {
             Ok(())
         } else {
             Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The directory section and `[[products]]`.
+    fn validate_directory(&self, problems: &mut Vec<String>) {
+        let d = &self.directory;
+        let kind = d.kind.key();
+        let empty =
+            |t: &Option<SecretString>| t.as_ref().is_none_or(|t| t.expose_secret().is_empty());
+        match d.kind {
+            DirectoryKind::Sandbox => {
+                if !self.products.is_empty() {
+                    problems.push(
+                        "products: the sandbox has its own products; remove [[products]]".into(),
+                    );
+                }
+                return;
+            }
+            DirectoryKind::ConfluenceCloud | DirectoryKind::ConfluenceDataCenter => {
+                problems.push(format!(
+                    "directory.kind: {kind} cannot find users by email; use jira-cloud or \
+                 jira-data-center here and give Confluence its connector in [[products]]"
+                ))
+            }
+            _ => {}
+        }
+        match &d.site_url {
+            Some(url) => check_http_url("directory.site_url", url, problems),
+            None => problems.push(format!("directory.site_url: required for kind {kind}")),
+        }
+        if d.kind.is_cloud() && d.email.as_deref().is_none_or(str::is_empty) {
+            problems.push(format!("directory.email: required for kind {kind}"));
+        }
+        if empty(&d.api_token) {
+            problems.push(format!("directory.api_token: required for kind {kind}"));
+        }
+        check_http_url("directory.admin_api_url", &d.admin_api_url, problems);
+        if d.org_id.is_some() != d.org_api_key.is_some() {
+            problems.push("directory.org_id and directory.org_api_key: set both or neither".into());
+        }
+        if d.scim_directory_id.is_some() != d.scim_token.is_some() {
+            problems.push(
+                "directory.scim_directory_id and directory.scim_token: set both or neither".into(),
+            );
+        }
+        if (d.org_id.is_some() || d.scim_directory_id.is_some()) && !d.kind.is_cloud() {
+            problems.push(
+                "directory.org_id / scim_directory_id: only for Cloud; Data Center reactivates \
+                 through its own API"
+                    .into(),
+            );
+        }
+        if d.reactivate && d.kind.is_cloud() && d.org_id.is_none() && d.scim_directory_id.is_none()
+        {
+            problems.push(
+                "directory.reactivate: on Cloud it needs directory.org_id (organisation API) or \
+                 directory.scim_directory_id (SCIM)"
+                    .into(),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, p) in self.products.iter().enumerate() {
+            let at = format!("products[{i}] ({})", p.key.key());
+            if !seen.insert(p.key) {
+                problems.push(format!("{at}: listed twice"));
+            }
+            let connector = p.connector.unwrap_or(d.kind);
+            if connector == DirectoryKind::Sandbox {
+                problems.push(format!(
+                    "{at}.connector: sandbox is not a product connector"
+                ));
+            } else if connector.is_cloud() != d.kind.is_cloud() {
+                problems.push(format!(
+                    "{at}.connector: {} cannot share users with directory.kind {kind}: Cloud and \
+                     Data Center accounts differ; run one reinstate per deployment",
+                    connector.key()
+                ));
+            }
+            let confluence = matches!(
+                connector,
+                DirectoryKind::ConfluenceCloud | DirectoryKind::ConfluenceDataCenter
+            );
+            if confluence != (p.key == crate::event::Product::Confluence) {
+                problems.push(format!(
+                    "{at}.connector: {} does not restore {}",
+                    connector.key(),
+                    p.key.key()
+                ));
+            }
+            if confluence && p.groups.is_empty() {
+                problems.push(format!(
+                    "{at}.groups: Confluence has no API naming its licence groups; list them"
+                ));
+            }
+            if let Some(url) = &p.site_url {
+                check_http_url(&format!("{at}.site_url"), url, problems);
+            }
+            if p.api_token.is_some() && p.site_url.is_none() {
+                problems.push(format!("{at}.api_token: only with its own site_url"));
+            }
         }
     }
 
@@ -748,6 +915,34 @@ mod tests {
         assert!(c.is_sandbox());
         assert_eq!(c.server.listen, "127.0.0.1:8080");
         assert!(c.bus.nats_url.is_none());
+    }
+
+    #[test]
+    fn products_are_checked_against_their_connectors() {
+        let base = "[directory]\nkind = \"jira-cloud\"\nsite_url = \"https://x.atlassian.net\"\n\
+                    email = \"a@b.c\"\napi_token = \"t\"\nreactivate = true\n";
+        let err = Config::from_toml(&format!(
+            "{base}[[products]]\nkey = \"confluence\"\nconnector = \"confluence-cloud\"\n\
+             [[products]]\nkey = \"jira-software\"\nconnector = \"jira-data-center\"\n\
+             [[products]]\nkey = \"jira-software\"\n"
+        ))
+        .expect_err("invalid");
+        let text = err.to_string();
+        for expected in [
+            "products[0] (confluence).groups",
+            "products[1] (jira-software).connector: jira-data-center cannot share users",
+            "products[2] (jira-software): listed twice",
+            "directory.reactivate: on Cloud it needs",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from: {text}");
+        }
+        let ok = Config::from_toml(&format!(
+            "{base}org_id = \"o\"\norg_api_key = \"k\"\n[sources.login]\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n\
+             [admin]\ntoken_sha256 = [\"{}\"]\n\
+             [[products]]\nkey = \"confluence\"\nconnector = \"confluence-cloud\"\ngroups = [\"confluence-users\"]\n",
+            "0".repeat(64)
+        ));
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::{Admin, Viewer, parse_json};
 use crate::app::AppState;
-use crate::directory::GroupRef;
+use crate::directory::GroupInput;
 use crate::event::{Email, Product};
 use crate::http_error::ApiError;
 use crate::ingress::read_body;
@@ -38,14 +38,6 @@ pub async fn user(
             "reinstate has no record of this user",
         )),
     }
-}
-
-/// A group as a reclaim tool reports it: a name, or `{"id", "name"}`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum GroupInput {
-    Name(String),
-    Ref(GroupRef),
 }
 
 #[derive(Deserialize)]
@@ -81,10 +73,7 @@ pub async fn reclaimed(
     }
     let mut groups = Vec::with_capacity(req.groups.len());
     for (i, g) in req.groups.into_iter().enumerate() {
-        let g = match g {
-            GroupInput::Name(name) => GroupRef { id: None, name },
-            GroupInput::Ref(r) => r,
-        };
+        let g = g.into_ref();
         if g.name.trim().is_empty()
             || g.name.len() > 256
             || g.id.as_ref().is_some_and(|id| id.trim().is_empty())

@@ -7,10 +7,79 @@ use crate::event::{Email, Product};
 use crate::rules::Seats;
 use crate::store::DirectoryCall;
 
+mod cloud_admin;
+pub mod confluence;
 mod http;
-pub mod jira_cloud;
+pub mod jira;
 mod retry;
+pub mod routed;
 pub mod sandbox;
+
+/// The connectors a configuration names: `directory.kind`, and per product its own when
+/// `[[products]]` says so.
+pub fn connect(
+    config: &crate::config::DirectoryConfig,
+    products: &[crate::config::ProductConfig],
+) -> Result<std::sync::Arc<dyn Directory>, DirectoryError> {
+    use crate::config::DirectoryKind as K;
+    use std::sync::Arc;
+    let build = |kind: K,
+                 product: Option<&crate::config::ProductConfig>|
+     -> Result<Arc<dyn Directory>, DirectoryError> {
+        let own;
+        let config = match product {
+            Some(p) if p.site_url.is_some() => {
+                own = crate::config::DirectoryConfig {
+                    site_url: p.site_url.clone(),
+                    api_token: p.api_token.clone().or_else(|| config.api_token.clone()),
+                    ..config.clone()
+                };
+                &own
+            }
+            _ => config,
+        };
+        Ok(match kind {
+            K::JiraCloud => Arc::new(jira::Jira::cloud(config)?),
+            K::JiraDataCenter => Arc::new(jira::Jira::data_center(config)?),
+            K::ConfluenceCloud | K::ConfluenceDataCenter => {
+                let p = product.ok_or_else(|| {
+                    DirectoryError::Permanent("Confluence is only a [[products]] connector".into())
+                })?;
+                Arc::new(confluence::Confluence::new(
+                    config,
+                    p,
+                    kind == K::ConfluenceDataCenter,
+                )?)
+            }
+            K::Sandbox => {
+                return Err(DirectoryError::Permanent(
+                    "the sandbox is not a product connector".into(),
+                ));
+            }
+        })
+    };
+    let primary = build(config.kind, None)?;
+    if products.is_empty() {
+        return Ok(primary);
+    }
+    let mut routes = Vec::with_capacity(products.len());
+    for p in products {
+        let kind = p.connector.unwrap_or(config.kind);
+        let connector = if kind == config.kind && p.site_url.is_none() {
+            primary.clone()
+        } else {
+            build(kind, Some(p))?
+        };
+        routes.push(routed::Route {
+            product: p.key,
+            connector,
+            groups: (!p.groups.is_empty())
+                .then(|| p.groups.iter().cloned().map(GroupInput::into_ref).collect()),
+            separate: p.site_url.is_some(),
+        });
+    }
+    Ok(Arc::new(routed::Routed::new(primary, routes)))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -48,6 +117,23 @@ pub struct GroupRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub name: String,
+}
+
+/// A group as configuration or a reclaim tool gives it: a name, or `{"id", "name"}`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum GroupInput {
+    Name(String),
+    Ref(GroupRef),
+}
+
+impl GroupInput {
+    pub fn into_ref(self) -> GroupRef {
+        match self {
+            GroupInput::Name(name) => GroupRef { id: None, name },
+            GroupInput::Ref(r) => r,
+        }
+    }
 }
 
 /// How a product's licence is granted on this site.
@@ -165,11 +251,29 @@ pub trait Directory: Send + Sync {
         transition_id: &str,
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError>;
-    /// Adds the user to a group; already being a member counts as success.
+    /// Adds the user to one of `product`'s groups; already being a member counts as success.
     async fn add_to_group(
         &self,
         account_id: &str,
+        product: Product,
         group: &GroupRef,
         calls: &mut CallLog,
     ) -> Result<Added, DirectoryError>;
+    /// Whether a suspended or deactivated account can be given its access back here.
+    fn can_reactivate(&self) -> bool {
+        false
+    }
+    /// Reactivates the account before `product` is restored.
+    async fn reactivate(
+        &self,
+        _account_id: &str,
+        _email: &Email,
+        _product: Product,
+        _calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        Err(DirectoryError::Permanent(format!(
+            "the {} connector cannot reactivate accounts",
+            self.kind()
+        )))
+    }
 }

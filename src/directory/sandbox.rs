@@ -226,6 +226,7 @@ impl Directory for Sandbox {
     async fn add_to_group(
         &self,
         account_id: &str,
+        _product: Product,
         group: &GroupRef,
         calls: &mut CallLog,
     ) -> Result<Added, DirectoryError> {
@@ -266,7 +267,12 @@ mod tests {
             let db = sled::open(dir.path()).expect("db");
             let sandbox = Sandbox::open(&db).expect("sandbox");
             let added = sandbox
-                .add_to_group("sandbox-grace", &group, &mut CallLog::default())
+                .add_to_group(
+                    "sandbox-grace",
+                    Product::JiraSoftware,
+                    &group,
+                    &mut CallLog::default(),
+                )
                 .await
                 .expect("add");
             assert_eq!(added, Added::Added);
@@ -283,7 +289,12 @@ mod tests {
             "{groups:?}"
         );
         let again = sandbox
-            .add_to_group("sandbox-grace", &group, &mut CallLog::default())
+            .add_to_group(
+                "sandbox-grace",
+                Product::JiraSoftware,
+                &group,
+                &mut CallLog::default(),
+            )
             .await
             .expect("add");
         assert_eq!(again, Added::AlreadyMember);

@@ -265,27 +265,43 @@ pub async fn process_one(
                         _ => access.default_groups.clone(),
                     };
                     let mut added = Vec::new();
-                    let mut failure = None;
-                    for group in &to_add {
-                        match ctx
+                    let mut result = Ok(());
+                    if !user.active {
+                        // Only reached when the directory can reactivate (see `look_up`).
+                        result = ctx
                             .directory
-                            .add_to_group(&user.account_id, group, &mut calls)
-                            .await
-                        {
-                            Ok(_) => added.push(group.name.clone()),
-                            Err(e) if e.is_transient() => {
-                                // Keep the audit of what was already done; the retry finds it done.
-                                outcome.audit.push(entry_failed(&entry, &e, calls.take()));
-                                outcome.user = Some(user_record);
-                                ctx.store.record(outcome).await?;
-                                return Err(e.into());
-                            }
-                            Err(e) => {
-                                failure = Some(e);
-                                break;
+                            .reactivate(&user.account_id, &event.user.email, product, &mut calls)
+                            .await;
+                        if result.is_ok() {
+                            entry.reason = format!("{}; the account was reactivated", entry.reason);
+                        }
+                    }
+                    if result.is_ok() {
+                        for group in &to_add {
+                            match ctx
+                                .directory
+                                .add_to_group(&user.account_id, product, group, &mut calls)
+                                .await
+                            {
+                                Ok(_) => added.push(group.name.clone()),
+                                Err(e) => {
+                                    result = Err(e);
+                                    break;
+                                }
                             }
                         }
                     }
+                    let mut failure = match result {
+                        Err(e) if e.is_transient() => {
+                            // Keep the audit of what was already done; the retry finds it done.
+                            outcome.audit.push(entry_failed(&entry, &e, calls.take()));
+                            outcome.user = Some(user_record);
+                            ctx.store.record(outcome).await?;
+                            return Err(e.into());
+                        }
+                        Err(e) => Some(e),
+                        Ok(()) => None,
+                    };
                     if to_add.is_empty() {
                         failure = Some(DirectoryError::Permanent(format!(
                             "{} has no default access group to add the user to",
@@ -454,11 +470,11 @@ pub async fn look_up(
             "no directory account matches this user".into(),
         )
     })?;
-    if !user.active {
+    if !user.active && !dir.can_reactivate() {
         // A deactivated account cannot use a licence; restoring would only spend a seat.
         return Err(Stop::End(
             AuditOutcome::AccountInactive,
-            "the directory account is deactivated; reactivate it before restoring a licence".into(),
+            "the directory account is deactivated; reactivate it first, or let reinstate do it (directory.reactivate)".into(),
         ));
     }
     let mut groups = match user.groups.take() {

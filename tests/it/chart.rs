@@ -93,9 +93,25 @@ fn secret_args() -> Vec<String> {
 
 #[test]
 fn the_configmap_holds_no_secret_and_with_the_secret_makes_a_valid_configuration() {
-    let args = secret_args();
+    // `config.extraToml` reaches the file as is: Confluence gets its own connector.
+    let values_dir = tempfile::tempdir().expect("tempdir");
+    let values = values_dir.path().join("values.yaml");
+    std::fs::write(
+        &values,
+        "config:\n  extraToml: |\n    [[products]]\n    key = \"jira-software\"\n    \
+         [[products]]\n    key = \"confluence\"\n    connector = \"confluence-cloud\"\n    \
+         groups = [\"confluence-users\"]\n",
+    )
+    .expect("values");
+    let mut args = secret_args();
+    args.extend(["-f".to_string(), values.display().to_string()]);
     let docs = render(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect("render");
     let configmap = kind(&docs, "ConfigMap");
+    assert!(
+        configmap[0].contains("connector = \"confluence-cloud\""),
+        "{}",
+        configmap[0]
+    );
     assert_eq!(configmap.len(), 1);
     for secret in SECRETS {
         assert!(
@@ -147,6 +163,8 @@ fn the_configmap_holds_no_secret_and_with_the_secret_makes_a_valid_configuration
         "REINSTATE__DIRECTORY__API_TOKEN",
         "REINSTATE__SMTP__PASSWORD",
         "REINSTATE__ADMIN__TOKEN_SHA256",
+        "REINSTATE__DIRECTORY__ORG_API_KEY",
+        "REINSTATE__DIRECTORY__SCIM_TOKEN",
     ] {
         assert!(
             sts.contains(&format!("name: {var}")),

@@ -147,15 +147,7 @@ async fn a_burst_of_5000_logins_meets_no_429_and_restores_everyone() {
                 ))
                 .expect("json");
                 body["user"]["account_id"] = format!("acc-burst{i}").into();
-                app.post_signed(
-                    SECRET_A,
-                    &new_id(),
-                    serde_json::to_vec(&body).expect("json"),
-                    0,
-                )
-                .await
-                .status()
-                .as_u16()
+                app.post_login_json(&body).await.status().as_u16()
             }
         })
         .buffer_unordered(32)

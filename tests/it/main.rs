@@ -5,6 +5,7 @@ mod support;
 
 mod admin_api;
 mod chart;
+mod connectors;
 mod decisions;
 mod faults;
 mod idp;

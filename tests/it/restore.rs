@@ -124,15 +124,7 @@ async fn a_deactivated_account_is_not_given_a_seat() {
         "product": "jira-software",
         "occurred_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).expect("time"),
     });
-    let r = app
-        .post_signed(
-            SECRET_A,
-            &new_id(),
-            serde_json::to_vec(&body).expect("json"),
-            0,
-        )
-        .await;
-    assert_eq!(r.status(), 202);
+    assert_eq!(app.post_login_json(&body).await.status(), 202);
     let entry = app
         .wait_for_outcome("ivy@example.com", "account_inactive")
         .await;

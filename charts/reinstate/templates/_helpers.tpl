@@ -40,7 +40,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Environment variables carrying the secrets; absent keys leave them unset. */}}
 {{- define "reinstate.secretEnv" -}}
 {{- $name := include "reinstate.secretName" . -}}
-{{- range $var, $key := dict "REINSTATE__SOURCES__LOGIN__SECRETS" "login-secrets" "REINSTATE__DIRECTORY__API_TOKEN" "directory-api-token" "REINSTATE__ADMIN__TOKEN_SHA256" "admin-token-sha256" "REINSTATE__ADMIN__VIEWER_TOKEN_SHA256" "viewer-token-sha256" "REINSTATE__SMTP__PASSWORD" "smtp-password" }}
+{{- range $var, $key := dict "REINSTATE__SOURCES__LOGIN__SECRETS" "login-secrets" "REINSTATE__DIRECTORY__API_TOKEN" "directory-api-token" "REINSTATE__ADMIN__TOKEN_SHA256" "admin-token-sha256" "REINSTATE__ADMIN__VIEWER_TOKEN_SHA256" "viewer-token-sha256" "REINSTATE__SMTP__PASSWORD" "smtp-password" "REINSTATE__DIRECTORY__ORG_API_KEY" "org-api-key" "REINSTATE__DIRECTORY__SCIM_TOKEN" "scim-token" }}
 - name: {{ $var }}
   valueFrom:
     secretKeyRef:

@@ -123,6 +123,36 @@ impl JiraSim {
             .route("/rest/api/3/user/groups", get(user_groups))
             .route("/rest/api/3/applicationrole", get(roles))
             .route("/rest/api/3/group/user", post(add_member))
+            // Jira Data Center: REST v2, users by username (the sim's account id).
+            .route("/rest/api/2/user/search", get(dc_search))
+            .route("/rest/api/2/user", get(dc_user).put(dc_set_active))
+            .route("/rest/api/2/applicationrole", get(dc_roles))
+            .route("/rest/api/2/group/user", post(dc_add_member))
+            // Confluence Cloud and Data Center.
+            .route("/wiki/rest/api/user/memberof", get(memberof))
+            .route(
+                "/wiki/rest/api/group/userByGroupId",
+                post(confluence_add_by_id),
+            )
+            .route("/rest/api/user/memberof", get(memberof))
+            .route(
+                "/rest/api/user/{user}/group/{group}",
+                axum::routing::put(confluence_dc_add),
+            )
+            .route(
+                "/rest/api/admin/user/{user}/enable",
+                axum::routing::put(confluence_dc_enable),
+            )
+            // Organisation API and SCIM (api.atlassian.com).
+            .route(
+                "/admin/v1/orgs/{org}/directory/users/{account}/restore-access",
+                post(org_restore),
+            )
+            .route("/scim/directory/{dir}/Users", get(scim_users))
+            .route(
+                "/scim/directory/{dir}/Users/{id}",
+                axum::routing::patch(scim_patch),
+            )
             .route("/rest/servicedeskapi/request/{key}", get(jsm_request))
             .route(
                 "/rest/servicedeskapi/request/{key}/approval",
@@ -200,6 +230,13 @@ impl JiraSim {
             })
             .collect()
     }
+    /// Jira Data Center group additions received for a username.
+    pub fn group_adds_dc(&self, username: &str) -> usize {
+        self.calls()
+            .iter()
+            .filter(|c| c.path == "/rest/api/2/group/user" && c.body["name"] == username)
+            .count()
+    }
     pub fn groups_of(&self, account_id: &str) -> Vec<String> {
         let users = self.sim.users.lock().expect("lock");
         users
@@ -230,6 +267,8 @@ async fn faults(
         body: body_json.clone(),
         status,
     };
+    // Cloud site APIs: Basic with the service account; Data Center personal access tokens,
+    // organisation and SCIM keys: the same token as bearer.
     let auth_ok = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -237,7 +276,7 @@ async fn faults(
             v == format!(
                 "Basic {}",
                 base64_encode(&format!("{SIM_EMAIL}:{SIM_TOKEN}"))
-            )
+            ) || v == format!("Bearer {SIM_TOKEN}")
         });
     let response = if sim.down.load(Ordering::SeqCst) {
         StatusCode::SERVICE_UNAVAILABLE.into_response()
@@ -405,4 +444,213 @@ async fn jsm_request(axum::extract::Path(key): axum::extract::Path<String>) -> J
 async fn jsm_approval(State(sim): State<Arc<Sim>>) -> Json<Value> {
     let decision = sim.jsm_approval.lock().expect("lock").clone();
     Json(json!({"values": [{"id": "1", "name": "Access", "finalDecision": decision}]}))
+}
+
+/// Confluence's licence group in the simulated site.
+pub const CONFLUENCE_GROUP: (&str, &str) = ("g-conf", "confluence-users");
+
+fn find_user<'a>(users: &'a mut [SimUser], id: Option<&str>) -> Option<&'a mut SimUser> {
+    users.iter_mut().find(|u| Some(u.account_id.as_str()) == id)
+}
+
+/// Adds `group` to the user's groups; `false` when already a member.
+fn join(user: &mut SimUser, group: &str) -> bool {
+    if user.groups.iter().any(|g| g == group) {
+        return false;
+    }
+    user.groups.push(group.to_string());
+    true
+}
+
+fn dc_user_json(u: &SimUser, groups: bool) -> Value {
+    let mut v = json!({"name": u.account_id, "key": format!("key-{}", u.account_id),
+                       "emailAddress": u.email, "active": u.active, "displayName": u.email});
+    if groups {
+        v["groups"] = json!({"size": u.groups.len(),
+                             "items": u.groups.iter().map(|g| json!({"name": g})).collect::<Vec<_>>()});
+    }
+    v
+}
+
+async fn dc_search(State(sim): State<Arc<Sim>>, Query(q): Q) -> Json<Value> {
+    let query = q
+        .get("username")
+        .cloned()
+        .unwrap_or_default()
+        .to_lowercase();
+    let users = sim.users.lock().expect("lock");
+    Json(Value::Array(
+        users
+            .iter()
+            .filter(|u| u.email.starts_with(&query))
+            .map(|u| dc_user_json(u, false))
+            .collect(),
+    ))
+}
+
+async fn dc_user(State(sim): State<Arc<Sim>>, Query(q): Q) -> Response {
+    let mut users = sim.users.lock().expect("lock");
+    match find_user(&mut users, q.get("username").map(String::as_str)) {
+        Some(u) => Json(dc_user_json(
+            u,
+            q.get("expand").is_some_and(|e| e.contains("groups")),
+        ))
+        .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn dc_set_active(
+    State(sim): State<Arc<Sim>>,
+    Query(q): Q,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut users = sim.users.lock().expect("lock");
+    match find_user(&mut users, q.get("username").map(String::as_str)) {
+        Some(u) => {
+            if let Some(active) = body["active"].as_bool() {
+                u.active = active;
+            }
+            Json(dc_user_json(u, false)).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Data Center's roles name default groups without ids.
+async fn dc_roles(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let Json(mut roles) = roles(State(sim)).await;
+    for role in roles.as_array_mut().into_iter().flatten() {
+        role.as_object_mut()
+            .expect("object")
+            .remove("defaultGroupsDetails");
+    }
+    Json(roles)
+}
+
+async fn dc_add_member(
+    State(sim): State<Arc<Sim>>,
+    Query(q): Q,
+    Json(body): Json<Value>,
+) -> Response {
+    let Some((_, _, name)) = GROUPS
+        .iter()
+        .find(|(_, _, name)| q.get("groupname").map(String::as_str) == Some(*name))
+    else {
+        return (StatusCode::NOT_FOUND, "no such group").into_response();
+    };
+    let mut users = sim.users.lock().expect("lock");
+    let Some(user) = find_user(&mut users, body["name"].as_str()) else {
+        return (StatusCode::NOT_FOUND, "no such user").into_response();
+    };
+    if !join(user, name) {
+        return (StatusCode::BAD_REQUEST, Json(json!({"errorMessages": [format!("Cannot add user. User is already a member of '{name}'")]}))).into_response();
+    }
+    StatusCode::CREATED.into_response()
+}
+
+async fn memberof(State(sim): State<Arc<Sim>>, Query(q): Q) -> Response {
+    let id = q.get("accountId").or(q.get("username")).map(String::as_str);
+    let mut users = sim.users.lock().expect("lock");
+    match find_user(&mut users, id) {
+        Some(u) => Json(json!({"results": u.groups.iter().map(|g| json!({"type": "group", "name": g})).collect::<Vec<_>>()}))
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn confluence_add_by_id(
+    State(sim): State<Arc<Sim>>,
+    Query(q): Q,
+    Json(body): Json<Value>,
+) -> Response {
+    if q.get("groupId").map(String::as_str) != Some(CONFLUENCE_GROUP.0) {
+        return (StatusCode::NOT_FOUND, "no such group").into_response();
+    }
+    let mut users = sim.users.lock().expect("lock");
+    match find_user(&mut users, body["accountId"].as_str()) {
+        Some(u) => {
+            join(u, CONFLUENCE_GROUP.1);
+            StatusCode::CREATED.into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "no such user").into_response(),
+    }
+}
+
+async fn confluence_dc_add(
+    State(sim): State<Arc<Sim>>,
+    axum::extract::Path((user, group)): axum::extract::Path<(String, String)>,
+) -> Response {
+    if group != CONFLUENCE_GROUP.1 {
+        return (StatusCode::NOT_FOUND, "no such group").into_response();
+    }
+    let mut users = sim.users.lock().expect("lock");
+    match find_user(&mut users, Some(&user)) {
+        Some(u) => {
+            join(u, &group); // idempotent, as Confluence's is
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Reactivates a user (Confluence Data Center's `enable`, the org API's `restore-access`).
+fn activate(sim: &Sim, id: &str) -> Response {
+    let mut users = sim.users.lock().expect("lock");
+    match find_user(&mut users, Some(id)) {
+        Some(u) => {
+            u.active = true;
+            (StatusCode::OK, Json(json!({"message": "ok"}))).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn confluence_dc_enable(
+    State(sim): State<Arc<Sim>>,
+    axum::extract::Path(user): axum::extract::Path<String>,
+) -> Response {
+    activate(&sim, &user)
+}
+
+async fn org_restore(
+    State(sim): State<Arc<Sim>>,
+    axum::extract::Path((_org, account)): axum::extract::Path<(String, String)>,
+) -> Response {
+    activate(&sim, &account)
+}
+
+/// SCIM users are the sim's users, `id` = `scim-<account id>`; the filter is
+/// `userName eq "<email>"`.
+async fn scim_users(State(sim): State<Arc<Sim>>, Query(q): Q) -> Json<Value> {
+    let filter = q.get("filter").cloned().unwrap_or_default();
+    let users = sim.users.lock().expect("lock");
+    let found: Vec<Value> = users
+        .iter()
+        .filter(|u| filter == format!("userName eq \"{}\"", u.email))
+        .map(|u| json!({"id": format!("scim-{}", u.account_id), "userName": u.email, "active": u.active}))
+        .collect();
+    Json(
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "totalResults": found.len(), "Resources": found}),
+    )
+}
+
+async fn scim_patch(
+    State(sim): State<Arc<Sim>>,
+    axum::extract::Path((_dir, id)): axum::extract::Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let op = &body["Operations"][0];
+    if body["schemas"][0] != "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+        || op["op"] != "replace"
+        || op["path"] != "active"
+        || op["value"] != true
+    {
+        return (StatusCode::BAD_REQUEST, "unsupported patch").into_response();
+    }
+    match id.strip_prefix("scim-") {
+        Some(account) => activate(&sim, account),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

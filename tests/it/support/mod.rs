@@ -12,7 +12,7 @@ use reinstate::{Application, Config};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-pub use jira_sim::{Call, Fault, JiraSim};
+pub use jira_sim::{CONFLUENCE_GROUP, Call, Fault, JiraSim, SIM_TOKEN};
 pub use nats::NatsServer;
 pub use smtp::SmtpSink;
 
@@ -84,8 +84,10 @@ pub struct Options {
     pub request_timeout_ms: u64,
     /// Extra sections appended to the configuration.
     pub extra_toml: String,
-    /// Extra keys of the `[directory]` section.
+    /// Extra keys of the `[directory]` section. In both, `{SIM_URL}` is the simulator's URL.
     pub directory_toml: String,
+    /// `directory.kind` (`jira-cloud` unless set).
+    pub directory_kind: &'static str,
 }
 
 impl Default for Options {
@@ -97,6 +99,7 @@ impl Default for Options {
             request_timeout_ms: 2000,
             extra_toml: String::new(),
             directory_toml: String::new(),
+            directory_kind: "jira-cloud",
         }
     }
 }
@@ -153,9 +156,9 @@ declined_status_ids = ["10002"]
 transition_id = "31"
 product = "jira-software"
 [directory]
-kind = "jira-cloud"
+kind = "{kind}"
 site_url = "{site}"
-email = "{email}"
+{email}
 api_token = "{token}"
 request_timeout_ms = {request_timeout}
 max_retries = 2
@@ -176,10 +179,16 @@ viewer_token_sha256 = ["{viewer}"]
             smtp_url = smtp.url(),
             ack_wait = options.ack_wait_secs,
             request_timeout = options.request_timeout_ms,
-            extra = options.extra_toml,
-            directory_extra = options.directory_toml,
+            extra = options.extra_toml.replace("{SIM_URL}", &sim.url),
+            directory_extra = options.directory_toml.replace("{SIM_URL}", &sim.url),
             site = sim.url,
-            email = jira_sim::SIM_EMAIL,
+            kind = options.directory_kind,
+            // Data Center uses the token alone, as a bearer personal access token.
+            email = if options.directory_kind.contains("cloud") {
+                format!("email = \"{}\"", jira_sim::SIM_EMAIL)
+            } else {
+                String::new()
+            },
             token = jira_sim::SIM_TOKEN,
             max_deliver = options.max_deliver,
             admin = hex::encode(Sha256::digest(ADMIN_TOKEN.as_bytes())),
@@ -261,6 +270,12 @@ viewer_token_sha256 = ["{viewer}"]
             ],
         )
         .await
+    }
+
+    /// A login body, correctly signed with a fresh id; returns the response.
+    pub async fn post_login_json(&self, body: &Value) -> reqwest::Response {
+        let bytes = serde_json::to_vec(body).expect("json");
+        self.post_signed(SECRET_A, &new_id(), bytes, 0).await
     }
 
     /// A correctly signed login of `email`, with a fresh id; returns the response.

@@ -1,0 +1,97 @@
+//! Restoring a suspended Cloud account before its licence: through SCIM when an identity
+//! provider manages the account (`PATCH /scim/directory/{id}/Users/{user}` setting `active`),
+//! otherwise through the organisation API
+//! (`POST /admin/v1/orgs/{org}/directory/users/{account}/restore-access`). Both take bearer keys
+//! at `directory.admin_api_url`.
+
+use reqwest::Method;
+use serde::Deserialize;
+
+use super::http::{Auth, Http, refused};
+use super::jira::token;
+use super::{CallLog, DirectoryError};
+use crate::config::DirectoryConfig;
+use crate::event::Email;
+
+pub struct CloudAdmin {
+    org: Option<(Http, String)>,
+    scim: Option<(Http, String)>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ScimList {
+    #[serde(default)]
+    resources: Vec<ScimUser>,
+}
+
+#[derive(Deserialize)]
+struct ScimUser {
+    id: String,
+}
+
+impl CloudAdmin {
+    /// `None` when neither the organisation API nor SCIM is configured.
+    pub fn new(config: &DirectoryConfig) -> Result<Option<CloudAdmin>, DirectoryError> {
+        let client = |key: &Option<secrecy::SecretString>| {
+            Http::new(&config.admin_api_url, Auth::Bearer(token(key)), config)
+        };
+        let org = match &config.org_id {
+            Some(id) => Some((client(&config.org_api_key)?, id.clone())),
+            None => None,
+        };
+        let scim = match &config.scim_directory_id {
+            Some(id) => Some((client(&config.scim_token)?, id.clone())),
+            None => None,
+        };
+        Ok((org.is_some() || scim.is_some()).then_some(CloudAdmin { org, scim }))
+    }
+
+    /// Restores the account's access: SCIM for an account the identity provider manages (the
+    /// organisation API cannot change those), else the organisation API.
+    pub async fn restore(
+        &self,
+        account_id: &str,
+        email: &Email,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        if let Some((http, dir)) = &self.scim {
+            let filter = format!("userName eq \"{}\"", email.as_str());
+            let users: ScimList = http
+                .get_json(
+                    &format!("/scim/directory/{dir}/Users"),
+                    &[("filter", filter.as_str())],
+                    calls,
+                )
+                .await?;
+            if let Some(user) = users.resources.first() {
+                let body = serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{ "op": "replace", "path": "active", "value": true }],
+                });
+                return http
+                    .send_ok(
+                        Method::PATCH,
+                        &format!("/scim/directory/{dir}/Users/{}", user.id),
+                        &[],
+                        Some(body),
+                        calls,
+                    )
+                    .await;
+            }
+        }
+        let Some((http, org)) = &self.org else {
+            return Err(DirectoryError::Permanent(format!(
+                "{email} is not in the SCIM directory, and no directory.org_id is configured to \
+                 restore the account through the organisation API"
+            )));
+        };
+        let path = format!("/admin/v1/orgs/{org}/directory/users/{account_id}/restore-access");
+        let answer = http.call(Method::POST, &path, &[], None, calls).await?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(refused(&format!("POST {path}"), &answer))
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Confluence, Cloud or Data Center: licences by group membership, in groups the configuration
+//! names (`[[products]] groups`; Confluence has no API that says which groups hold a licence).
+//! Users are found through Jira (the same Atlassian account on Cloud; on Data Center the same
+//! username, from the user directory both instances share).
+
+use async_trait::async_trait;
+use reqwest::Method;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::http::{Auth, Http, refused};
+use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, GroupRef, ProductAccess};
+use crate::config::{DirectoryConfig, ProductConfig};
+use crate::event::{Email, Product};
+use crate::rules::Seats;
+
+pub struct Confluence {
+    http: Http,
+    dc: bool,
+    /// `directory.reactivate` (Data Center: enable disabled users).
+    reactivate: bool,
+    groups: Vec<GroupRef>,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    results: Vec<Named>,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    name: String,
+}
+
+/// What a path segment must not hold as is (RFC 3986; group names may hold spaces and slashes).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// A path segment, percent-encoded.
+fn seg(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+impl Confluence {
+    /// Confluence for `product`: Cloud on the Jira site with the same credentials, or Data
+    /// Center at the product's own `site_url` with its personal access token.
+    pub fn new(
+        config: &DirectoryConfig,
+        product: &ProductConfig,
+        dc: bool,
+    ) -> Result<Confluence, DirectoryError> {
+        let site = product
+            .site_url
+            .as_deref()
+            .or(config.site_url.as_deref())
+            .ok_or_else(|| DirectoryError::Permanent("confluence: no site_url".into()))?;
+        let token: SecretString = product
+            .api_token
+            .clone()
+            .or_else(|| config.api_token.clone())
+            .unwrap_or_else(|| SecretString::from(""));
+        let auth = if dc {
+            Auth::Bearer(token)
+        } else {
+            Auth::Basic {
+                user: config.email.clone().unwrap_or_default(),
+                token,
+            }
+        };
+        Ok(Confluence {
+            http: Http::new(site, auth, config)?,
+            dc,
+            reactivate: config.reactivate,
+            groups: product
+                .groups
+                .iter()
+                .cloned()
+                .map(|g| g.into_ref())
+                .collect(),
+        })
+    }
+
+    fn unsupported(&self, what: &str) -> DirectoryError {
+        DirectoryError::Permanent(format!("the {} connector cannot {what}", self.kind()))
+    }
+}
+
+#[async_trait]
+impl Directory for Confluence {
+    fn kind(&self) -> &'static str {
+        if self.dc {
+            "confluence-data-center"
+        } else {
+            "confluence-cloud"
+        }
+    }
+
+    async fn find_user(
+        &self,
+        _account_id: Option<&str>,
+        _email: &Email,
+        _calls: &mut CallLog,
+    ) -> Result<Option<DirectoryUser>, DirectoryError> {
+        Err(self.unsupported("find users (Jira does)"))
+    }
+
+    async fn user_groups(
+        &self,
+        account_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        let (path, param) = if self.dc {
+            ("/rest/api/user/memberof", "username")
+        } else {
+            ("/wiki/rest/api/user/memberof", "accountId")
+        };
+        let answer = self
+            .http
+            .call(
+                Method::GET,
+                path,
+                &[(param, account_id), ("limit", "200")],
+                None,
+                calls,
+            )
+            .await?;
+        match answer.status.as_u16() {
+            200 => {
+                let page: Page = Http::json(&answer, &format!("GET {path}"))?;
+                Ok(page.results.into_iter().map(|g| g.name).collect())
+            }
+            // Not on this instance yet: in none of its groups.
+            404 => Ok(Vec::new()),
+            _ => Err(refused(&format!("GET {path}"), &answer)),
+        }
+    }
+
+    async fn products(&self, _calls: &mut CallLog) -> Result<Vec<ProductAccess>, DirectoryError> {
+        Ok(vec![ProductAccess {
+            product: Product::Confluence,
+            default_groups: self.groups.clone(),
+            access_groups: self.groups.iter().map(|g| g.name.clone()).collect(),
+            // Confluence reports no seat counts per group through its REST API.
+            seats: Seats::default(),
+        }])
+    }
+
+    fn seat_taken(&self, _product: Product) -> Option<Seats> {
+        None
+    }
+
+    async fn jsm_request(
+        &self,
+        _issue: &str,
+        _with_approval: bool,
+        _calls: &mut CallLog,
+    ) -> Result<super::JsmRequest, DirectoryError> {
+        Err(self.unsupported("read Service Management requests"))
+    }
+
+    async fn comment(
+        &self,
+        _issue: &str,
+        _text: &str,
+        _calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        Err(self.unsupported("comment on issues"))
+    }
+
+    async fn transition(
+        &self,
+        _issue: &str,
+        _transition_id: &str,
+        _calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        Err(self.unsupported("transition issues"))
+    }
+
+    fn can_reactivate(&self) -> bool {
+        self.dc && self.reactivate
+    }
+
+    /// Data Center: `PUT /rest/api/admin/user/{username}/enable` (idempotent).
+    async fn reactivate(
+        &self,
+        account_id: &str,
+        _email: &Email,
+        _product: Product,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        if !self.can_reactivate() {
+            return Err(self.unsupported("reactivate accounts here (directory.reactivate; on Cloud the organisation API does)"));
+        }
+        self.http
+            .send_ok(
+                Method::PUT,
+                &format!("/rest/api/admin/user/{}/enable", seg(account_id)),
+                &[],
+                None,
+                calls,
+            )
+            .await
+    }
+
+    async fn add_to_group(
+        &self,
+        account_id: &str,
+        _product: Product,
+        group: &GroupRef,
+        calls: &mut CallLog,
+    ) -> Result<Added, DirectoryError> {
+        let answer = if self.dc {
+            // Idempotent: 204 whether or not the user was a member.
+            let path = format!(
+                "/rest/api/user/{}/group/{}",
+                seg(account_id),
+                seg(&group.name)
+            );
+            self.http.call(Method::PUT, &path, &[], None, calls).await?
+        } else {
+            let body = Some(serde_json::json!({ "accountId": account_id }));
+            match &group.id {
+                Some(id) => {
+                    self.http
+                        .call(
+                            Method::POST,
+                            "/wiki/rest/api/group/userByGroupId",
+                            &[("groupId", id.as_str())],
+                            body,
+                            calls,
+                        )
+                        .await?
+                }
+                None => {
+                    self.http
+                        .call(
+                            Method::POST,
+                            "/wiki/rest/api/group/user",
+                            &[("name", group.name.as_str())],
+                            body,
+                            calls,
+                        )
+                        .await?
+                }
+            }
+        };
+        match answer.status.as_u16() {
+            200..=299 => Ok(Added::Added),
+            400 | 409 if answer.text().to_ascii_lowercase().contains("already") => {
+                Ok(Added::AlreadyMember)
+            }
+            _ => Err(refused(
+                &format!("adding to Confluence group {}", group.name),
+                &answer,
+            )),
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! Jira (Software, Service Management), Cloud or Data Center. Cloud: REST API v3, Basic auth
+//! with the service account's email and API token, users by account id. Data Center: REST API
+//! v2, a personal access token as bearer, users by username. Products' groups and seats come
+//! from `applicationrole`; licences are granted by group membership.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use reqwest::Method;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::cloud_admin::CloudAdmin;
+use super::http::{Auth, Http, refused};
+use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, GroupRef, ProductAccess};
+use crate::config::DirectoryConfig;
+use crate::event::{Email, Product};
+use crate::rules::Seats;
+
+pub struct Jira {
+    http: Http,
+    /// Data Center (REST v2, usernames) rather than Cloud (REST v3, account ids).
+    dc: bool,
+    /// `directory.reactivate`.
+    reactivate: bool,
+    /// Reactivates suspended Cloud accounts (organisation API or SCIM), when configured.
+    admin: Option<CloudAdmin>,
+    cache_ttl: Duration,
+    cache: Mutex<Option<(Instant, Vec<ProductAccess>)>>,
+}
+
+impl Jira {
+    /// Jira Cloud at `directory.site_url`.
+    pub fn cloud(config: &DirectoryConfig) -> Result<Jira, DirectoryError> {
+        let auth = Auth::Basic {
+            user: config.email.clone().unwrap_or_default(),
+            token: token(&config.api_token),
+        };
+        let admin = if config.reactivate {
+            CloudAdmin::new(config)?
+        } else {
+            None
+        };
+        Jira::new(config, auth, false, admin)
+    }
+
+    /// Jira Data Center at `directory.site_url`, with a personal access token.
+    pub fn data_center(config: &DirectoryConfig) -> Result<Jira, DirectoryError> {
+        Jira::new(config, Auth::Bearer(token(&config.api_token)), true, None)
+    }
+
+    fn new(
+        config: &DirectoryConfig,
+        auth: Auth,
+        dc: bool,
+        admin: Option<CloudAdmin>,
+    ) -> Result<Jira, DirectoryError> {
+        let site = config
+            .site_url
+            .as_deref()
+            .ok_or_else(|| DirectoryError::Permanent("directory.site_url is missing".into()))?;
+        Ok(Jira {
+            http: Http::new(site, auth, config)?,
+            dc,
+            reactivate: config.reactivate,
+            admin,
+            cache_ttl: Duration::from_secs(config.products_cache_secs),
+            cache: Mutex::new(None),
+        })
+    }
+
+    fn api(&self, path: &str) -> String {
+        format!("/rest/api/{}/{path}", if self.dc { 2 } else { 3 })
+    }
+
+    /// The query parameter that names a user.
+    fn user_param(&self) -> &'static str {
+        if self.dc { "username" } else { "accountId" }
+    }
+
+    /// A user with their groups, by account id (Cloud) or username (Data Center).
+    async fn user_by_id(
+        &self,
+        id: &str,
+        calls: &mut CallLog,
+    ) -> Result<Option<DirectoryUser>, DirectoryError> {
+        let path = self.api("user");
+        let answer = self
+            .http
+            .call(
+                Method::GET,
+                &path,
+                // The groups come with the user: one call instead of two.
+                &[(self.user_param(), id), ("expand", "groups")],
+                None,
+                calls,
+            )
+            .await?;
+        match answer.status.as_u16() {
+            200 => {
+                let u: JiraUser = Http::json(&answer, &format!("GET {path}"))?;
+                Ok(u.into_user(self.dc))
+            }
+            404 => Ok(None),
+            _ => Err(refused(&format!("GET {path}"), &answer)),
+        }
+    }
+}
+
+pub(super) fn token(t: &Option<SecretString>) -> SecretString {
+    t.clone().unwrap_or_else(|| SecretString::from(""))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JiraUser {
+    /// Cloud.
+    #[serde(default)]
+    account_id: Option<String>,
+    /// Data Center: the username.
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email_address: Option<String>,
+    #[serde(default = "yes")]
+    active: bool,
+    #[serde(default)]
+    account_type: Option<String>,
+    /// With `expand=groups`.
+    #[serde(default)]
+    groups: Option<GroupList>,
+}
+
+impl JiraUser {
+    fn into_user(self, dc: bool) -> Option<DirectoryUser> {
+        let id = if dc { self.name } else { self.account_id }?;
+        Some(DirectoryUser {
+            account_id: id,
+            active: self.active,
+            email: self.email_address,
+            groups: self
+                .groups
+                .map(|g| g.items.into_iter().map(|g| g.name).collect()),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct GroupList {
+    #[serde(default)]
+    items: Vec<JiraGroup>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct JiraGroup {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApplicationRole {
+    key: String,
+    #[serde(default)]
+    groups: Vec<String>,
+    /// Names only (Data Center, older Cloud answers).
+    #[serde(default)]
+    default_groups: Vec<String>,
+    #[serde(default)]
+    default_groups_details: Vec<GroupDetails>,
+    #[serde(default)]
+    number_of_seats: Option<u64>,
+    #[serde(default)]
+    remaining_seats: Option<u64>,
+    #[serde(default)]
+    user_count: Option<u64>,
+    #[serde(default)]
+    has_unlimited_seats: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupDetails {
+    group_id: String,
+    name: String,
+}
+
+impl ApplicationRole {
+    fn into_access(self) -> Option<ProductAccess> {
+        let product = Product::from_key(&self.key)?;
+        let default_groups = if self.default_groups_details.is_empty() {
+            self.default_groups
+                .into_iter()
+                .map(|name| GroupRef { id: None, name })
+                .collect()
+        } else {
+            self.default_groups_details
+                .into_iter()
+                .map(|g| GroupRef {
+                    id: Some(g.group_id),
+                    name: g.name,
+                })
+                .collect()
+        };
+        Some(ProductAccess {
+            product,
+            default_groups,
+            access_groups: self.groups,
+            seats: Seats {
+                total: self.number_of_seats,
+                used: self.user_count,
+                remaining: self.remaining_seats,
+                unlimited: self.has_unlimited_seats,
+            },
+        })
+    }
+}
+
+#[async_trait]
+impl Directory for Jira {
+    fn kind(&self) -> &'static str {
+        if self.dc {
+            "jira-data-center"
+        } else {
+            "jira-cloud"
+        }
+    }
+
+    async fn find_user(
+        &self,
+        account_id: Option<&str>,
+        email: &Email,
+        calls: &mut CallLog,
+    ) -> Result<Option<DirectoryUser>, DirectoryError> {
+        if let Some(id) = account_id {
+            return self.user_by_id(id, calls).await;
+        }
+        // Search prefix-matches names and emails; keep only the exact, human account.
+        let path = self.api("user/search");
+        let query: &[(&str, &str)] = if self.dc {
+            &[
+                ("username", email.as_str()),
+                ("includeInactive", "true"),
+                ("maxResults", "50"),
+            ]
+        } else {
+            &[("query", email.as_str()), ("maxResults", "50")]
+        };
+        let answer = self
+            .http
+            .call(Method::GET, &path, query, None, calls)
+            .await?;
+        if !answer.status.is_success() {
+            return Err(refused(&format!("GET {path}"), &answer));
+        }
+        let users: Vec<JiraUser> = Http::json(&answer, &format!("GET {path}"))?;
+        Ok(users
+            .into_iter()
+            .filter(|u| u.account_type.as_deref().is_none_or(|t| t == "atlassian"))
+            .find(|u| {
+                u.email_address
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email.as_str()))
+            })
+            .and_then(|u| u.into_user(self.dc)))
+    }
+
+    async fn user_groups(
+        &self,
+        account_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        if self.dc {
+            return match self.user_by_id(account_id, calls).await? {
+                Some(u) => Ok(u.groups.unwrap_or_default()),
+                None => Err(DirectoryError::Permanent(format!(
+                    "user {account_id} no longer exists"
+                ))),
+            };
+        }
+        let groups: Vec<JiraGroup> = self
+            .http
+            .get_json(
+                &self.api("user/groups"),
+                &[("accountId", account_id)],
+                calls,
+            )
+            .await?;
+        Ok(groups.into_iter().map(|g| g.name).collect())
+    }
+
+    async fn products(&self, calls: &mut CallLog) -> Result<Vec<ProductAccess>, DirectoryError> {
+        if let Ok(cache) = self.cache.lock()
+            && let Some((at, products)) = cache.as_ref()
+            && at.elapsed() < self.cache_ttl
+        {
+            return Ok(products.clone());
+        }
+        let roles: Vec<ApplicationRole> = self
+            .http
+            .get_json(&self.api("applicationrole"), &[], calls)
+            .await?;
+        let products: Vec<ProductAccess> = roles
+            .into_iter()
+            .filter_map(ApplicationRole::into_access)
+            .collect();
+        if let Ok(mut cache) = self.cache.lock() {
+            *cache = Some((Instant::now(), products.clone()));
+        }
+        Ok(products)
+    }
+
+    async fn jsm_request(
+        &self,
+        issue: &str,
+        with_approval: bool,
+        calls: &mut CallLog,
+    ) -> Result<super::JsmRequest, DirectoryError> {
+        let v: serde_json::Value = self
+            .http
+            .get_json(&format!("/rest/servicedeskapi/request/{issue}"), &[], calls)
+            .await?;
+        let s = |p: &str| {
+            v.pointer(p)
+                .and_then(serde_json::Value::as_str)
+                .map(String::from)
+        };
+        let mut request = super::JsmRequest {
+            reporter_account_id: s(if self.dc {
+                "/reporter/name"
+            } else {
+                "/reporter/accountId"
+            }),
+            reporter_email: s("/reporter/emailAddress"),
+            request_type_id: s("/requestTypeId"),
+            approval: None,
+        };
+        if with_approval {
+            let v: serde_json::Value = self
+                .http
+                .get_json(
+                    &format!("/rest/servicedeskapi/request/{issue}/approval"),
+                    &[],
+                    calls,
+                )
+                .await?;
+            // The latest approval decides.
+            request.approval = v["values"]
+                .as_array()
+                .and_then(|a| a.last())
+                .and_then(|a| a["finalDecision"].as_str())
+                .map(String::from);
+        }
+        Ok(request)
+    }
+
+    async fn comment(
+        &self,
+        issue: &str,
+        text: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        let body = serde_json::json!({ "body": text, "public": true });
+        self.http
+            .send_ok(
+                Method::POST,
+                &format!("/rest/servicedeskapi/request/{issue}/comment"),
+                &[],
+                Some(body),
+                calls,
+            )
+            .await
+    }
+
+    async fn transition(
+        &self,
+        issue: &str,
+        transition_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        let body = serde_json::json!({ "transition": { "id": transition_id } });
+        self.http
+            .send_ok(
+                Method::POST,
+                &self.api(&format!("issue/{issue}/transitions")),
+                &[],
+                Some(body),
+                calls,
+            )
+            .await
+    }
+
+    fn seat_taken(&self, product: Product) -> Option<Seats> {
+        let mut cache = self.cache.lock().ok()?;
+        let (_, products) = cache.as_mut()?;
+        let access = products.iter_mut().find(|p| p.product == product)?;
+        access.seats = access.seats.plus_one();
+        Some(access.seats)
+    }
+
+    fn can_reactivate(&self) -> bool {
+        self.reactivate && (self.dc || self.admin.is_some())
+    }
+
+    async fn reactivate(
+        &self,
+        account_id: &str,
+        email: &Email,
+        _product: Product,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        match &self.admin {
+            _ if !self.reactivate => Err(DirectoryError::Permanent(
+                "reactivating accounts is off (directory.reactivate)".into(),
+            )),
+            Some(admin) => admin.restore(account_id, email, calls).await,
+            None if self.dc => {
+                self.http
+                    .send_ok(
+                        Method::PUT,
+                        &self.api("user"),
+                        &[("username", account_id)],
+                        Some(serde_json::json!({ "active": true })),
+                        calls,
+                    )
+                    .await
+            }
+            None => Err(DirectoryError::Permanent(
+                "reactivating Cloud accounts needs directory.org_id or directory.scim_directory_id"
+                    .into(),
+            )),
+        }
+    }
+
+    async fn add_to_group(
+        &self,
+        account_id: &str,
+        _product: Product,
+        group: &GroupRef,
+        calls: &mut CallLog,
+    ) -> Result<Added, DirectoryError> {
+        let path = self.api("group/user");
+        // By id when known (names can be renamed); by name for recorded reclaims and on
+        // Data Center, which has no group ids.
+        let query = match &group.id {
+            Some(id) if !self.dc => ("groupId", id.as_str()),
+            _ => ("groupname", group.name.as_str()),
+        };
+        let body = if self.dc {
+            serde_json::json!({ "name": account_id })
+        } else {
+            serde_json::json!({ "accountId": account_id })
+        };
+        let answer = self
+            .http
+            .call(Method::POST, &path, &[query], Some(body), calls)
+            .await?;
+        match answer.status.as_u16() {
+            200..=299 => Ok(Added::Added),
+            // Jira answers 400 "Cannot add user. User is already a member of '…'" (AX-17).
+            400 if answer
+                .text()
+                .to_ascii_lowercase()
+                .contains("already a member") =>
+            {
+                Ok(Added::AlreadyMember)
+            }
+            _ => Err(refused(&format!("POST {path} ({})", group.name), &answer)),
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! `[[products]]`: each product restored through its own connector, with its own groups. The
+//! `directory` connector finds users and answers for Service Management; the others share its
+//! user identity (the Atlassian account on Cloud, the username on Data Center).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{
+    Added, CallLog, Directory, DirectoryError, DirectoryUser, GroupRef, JsmRequest, ProductAccess,
+};
+use crate::event::{Email, Product};
+use crate::rules::Seats;
+
+/// How one product is restored.
+pub struct Route {
+    pub product: Product,
+    pub connector: Arc<dyn Directory>,
+    /// Configured groups, replacing the site's defaults.
+    pub groups: Option<Vec<GroupRef>>,
+    /// On an instance of its own (its groups are asked there too).
+    pub separate: bool,
+}
+
+pub struct Routed {
+    primary: Arc<dyn Directory>,
+    routes: Vec<Route>,
+}
+
+impl Routed {
+    pub fn new(primary: Arc<dyn Directory>, routes: Vec<Route>) -> Routed {
+        Routed { primary, routes }
+    }
+
+    fn connector(&self, product: Product) -> &Arc<dyn Directory> {
+        self.routes
+            .iter()
+            .find(|r| r.product == product)
+            .map_or(&self.primary, |r| &r.connector)
+    }
+}
+
+#[async_trait]
+impl Directory for Routed {
+    fn kind(&self) -> &'static str {
+        self.primary.kind()
+    }
+
+    async fn find_user(
+        &self,
+        account_id: Option<&str>,
+        email: &Email,
+        calls: &mut CallLog,
+    ) -> Result<Option<DirectoryUser>, DirectoryError> {
+        let mut user = self.primary.find_user(account_id, email, calls).await?;
+        if let Some(u) = &mut user
+            && let Some(groups) = &mut u.groups
+        {
+            for route in self.routes.iter().filter(|r| r.separate) {
+                groups.extend(route.connector.user_groups(&u.account_id, calls).await?);
+            }
+        }
+        Ok(user)
+    }
+
+    async fn user_groups(
+        &self,
+        account_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        let mut groups = self.primary.user_groups(account_id, calls).await?;
+        for route in self.routes.iter().filter(|r| r.separate) {
+            groups.extend(route.connector.user_groups(account_id, calls).await?);
+        }
+        Ok(groups)
+    }
+
+    async fn products(&self, calls: &mut CallLog) -> Result<Vec<ProductAccess>, DirectoryError> {
+        let mut out = Vec::with_capacity(self.routes.len());
+        for route in &self.routes {
+            let found = route
+                .connector
+                .products(calls)
+                .await?
+                .into_iter()
+                .find(|p| p.product == route.product);
+            let mut access = match (found, &route.groups) {
+                (Some(access), _) => access,
+                (None, Some(_)) => ProductAccess {
+                    product: route.product,
+                    default_groups: Vec::new(),
+                    access_groups: Vec::new(),
+                    seats: Seats::default(),
+                },
+                // The site does not license it: not a product to decide.
+                (None, None) => continue,
+            };
+            if let Some(groups) = &route.groups {
+                for g in groups {
+                    if !access
+                        .access_groups
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case(&g.name))
+                    {
+                        access.access_groups.push(g.name.clone());
+                    }
+                }
+                access.default_groups = groups.clone();
+            }
+            out.push(access);
+        }
+        Ok(out)
+    }
+
+    fn seat_taken(&self, product: Product) -> Option<Seats> {
+        self.connector(product).seat_taken(product)
+    }
+
+    async fn jsm_request(
+        &self,
+        issue: &str,
+        with_approval: bool,
+        calls: &mut CallLog,
+    ) -> Result<JsmRequest, DirectoryError> {
+        self.primary.jsm_request(issue, with_approval, calls).await
+    }
+
+    async fn comment(
+        &self,
+        issue: &str,
+        text: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        self.primary.comment(issue, text, calls).await
+    }
+
+    async fn transition(
+        &self,
+        issue: &str,
+        transition_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        self.primary.transition(issue, transition_id, calls).await
+    }
+
+    fn can_reactivate(&self) -> bool {
+        self.primary.can_reactivate()
+    }
+
+    /// Cloud: the account, once, through the organisation (the primary connector). Data
+    /// Center: on the instance that holds the product.
+    async fn reactivate(
+        &self,
+        account_id: &str,
+        email: &Email,
+        product: Product,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        let connector = self.connector(product);
+        if connector.can_reactivate() {
+            connector
+                .reactivate(account_id, email, product, calls)
+                .await
+        } else {
+            self.primary
+                .reactivate(account_id, email, product, calls)
+                .await
+        }
+    }
+
+    async fn add_to_group(
+        &self,
+        account_id: &str,
+        product: Product,
+        group: &GroupRef,
+        calls: &mut CallLog,
+    ) -> Result<Added, DirectoryError> {
+        self.connector(product)
+            .add_to_group(account_id, product, group, calls)
+            .await
+    }
+}
