@@ -136,6 +136,7 @@ impl JiraUser {
     fn into_user(self, dc: bool) -> Option<DirectoryUser> {
         let id = if dc { self.name } else { self.account_id }?;
         Some(DirectoryUser {
+            customer: self.account_type.as_deref() == Some("customer"),
             account_id: id,
             active: self.active,
             email: self.email_address,
@@ -239,7 +240,8 @@ impl Directory for Jira {
         if let Some(id) = account_id {
             return self.user_by_id(id, calls).await;
         }
-        // Search prefix-matches names and emails; keep only the exact, human account.
+        // Search prefix-matches names and emails; keep only the exact account of a person
+        // (customers included, to say why they get nothing; apps never).
         let path = self.api("user/search");
         let query: &[(&str, &str)] = if self.dc {
             &[
@@ -260,7 +262,11 @@ impl Directory for Jira {
         let users: Vec<JiraUser> = Http::json(&answer, &format!("GET {path}"))?;
         Ok(users
             .into_iter()
-            .filter(|u| u.account_type.as_deref().is_none_or(|t| t == "atlassian"))
+            .filter(|u| {
+                u.account_type
+                    .as_deref()
+                    .is_none_or(|t| t == "atlassian" || t == "customer")
+            })
             .find(|u| {
                 u.email_address
                     .as_deref()

@@ -106,6 +106,9 @@ pub struct DirectoryUser {
     pub email: Option<String>,
     /// The user's group names, when the look-up returned them (saves a call).
     pub groups: Option<Vec<String>>,
+    /// A Jira Service Management portal-only customer (Cloud `accountType: customer`), who
+    /// uses the portal without a licence.
+    pub customer: bool,
 }
 
 /// A group, by id (Cloud APIs, when known) and name (rules, audit, Data Center).

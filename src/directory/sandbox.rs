@@ -145,6 +145,7 @@ impl Directory for Sandbox {
             active: true,
             email: None,
             groups: Some(u.groups.clone()),
+            customer: false,
         }))
     }
 

@@ -26,6 +26,8 @@ pub enum AuditOutcome {
     LinkSent,
     DuplicateLogin,
     UnsupportedProduct,
+    /// A Jira Service Management portal-only customer: the portal needs no licence.
+    PortalCustomer,
     Failed,
     RulesChanged,
 }
@@ -53,6 +55,7 @@ impl AuditOutcome {
             AuditOutcome::LinkSent => "link_sent",
             AuditOutcome::DuplicateLogin => "duplicate_login",
             AuditOutcome::UnsupportedProduct => "unsupported_product",
+            AuditOutcome::PortalCustomer => "portal_customer",
             AuditOutcome::Failed => "failed",
             AuditOutcome::RulesChanged => "rules_changed",
         }

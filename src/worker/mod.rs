@@ -470,6 +470,14 @@ pub async fn look_up(
             "no directory account matches this user".into(),
         )
     })?;
+    if user.customer {
+        return Err(Stop::End(
+            AuditOutcome::PortalCustomer,
+            "a Jira Service Management portal-only customer: the portal needs no licence, so none \
+             is given"
+                .into(),
+        ));
+    }
     if !user.active && !dir.can_reactivate() {
         // A deactivated account cannot use a licence; restoring would only spend a seat.
         return Err(Stop::End(

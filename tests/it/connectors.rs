@@ -248,3 +248,26 @@ async fn an_identity_provider_managed_account_is_reactivated_through_scim() {
         json!([{"op": "replace", "path": "active", "value": true}])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_only_customer_is_given_no_agent_licence() {
+    let app = start("jira-cloud", "", "").await;
+    let entry = app
+        .login_and_wait("pat@example.com", "jira-servicedesk", "portal_customer")
+        .await;
+    assert!(
+        entry["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("needs no licence")
+    );
+    assert!(app.sim.group_adds("qm:pat").is_empty());
+    // An agent is given the agent group the site names for Service Management.
+    app.login_and_wait("zed@example.com", "jira-servicedesk", "restored")
+        .await;
+    assert!(
+        app.sim
+            .groups_of("acc-zed")
+            .contains(&"jira-servicedesk-users".into())
+    );
+}

@@ -98,6 +98,8 @@ impl JiraSim {
             ("acc-zed", "zed@example.com", vec![]),
             ("acc-bob", "bob@contractor.example.net", vec!["contractors"]),
             ("acc-ivy", "ivy@example.com", vec![]),
+            // A Service Management portal-only customer.
+            ("qm:pat", "pat@example.com", vec![]),
         ]
         .into_iter()
         .map(|(id, email, groups)| SimUser {
@@ -338,7 +340,7 @@ fn base64_encode(s: &str) -> String {
 type Q = Query<std::collections::HashMap<String, String>>;
 
 fn user_json(u: &SimUser) -> Value {
-    json!({"accountId": u.account_id, "emailAddress": u.email, "active": u.active, "accountType": "atlassian", "displayName": u.email})
+    json!({"accountId": u.account_id, "emailAddress": u.email, "active": u.active, "accountType": if u.account_id.starts_with("qm:") { "customer" } else { "atlassian" }, "displayName": u.email})
 }
 
 async fn search(State(sim): State<Arc<Sim>>, Query(q): Q) -> Json<Value> {
