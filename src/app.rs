@@ -216,6 +216,15 @@ impl Application {
             config: WorkerSettings::new(&config),
         });
         let workers = tokio::spawn(worker::run(ctx, bus.clone(), cancel.clone()));
+        // Stops at the next tick once cancelled; its position is saved only after publishing.
+        if let Some(poller) = crate::ingress::atlassian_audit::Poller::new(
+            &config.sources.atlassian_audit,
+            &config.directory,
+        )
+        .map_err(StartError::Config)?
+        {
+            tokio::spawn(poller.run(state.clone(), cancel.clone()));
+        }
         let retention = Duration::from_secs(config.worker.processed_ttl_days * 86_400);
         let request_sweep = RequestSweep {
             portal: portal.clone(),

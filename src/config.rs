@@ -127,6 +127,35 @@ pub struct SourcesConfig {
     pub okta: OktaSourceConfig,
     /// Keycloak event-listener webhooks (`POST /v1/hooks/keycloak`); off while `secrets` is empty.
     pub keycloak: KeycloakSourceConfig,
+    /// The Atlassian organisation audit log, polled for log-ins; off while `org_id` is unset.
+    pub atlassian_audit: AtlassianAuditSourceConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AtlassianAuditSourceConfig {
+    /// The organisation whose audit log is read (`GET /admin/v1/orgs/{org_id}/events`).
+    pub org_id: Option<String>,
+    /// An organisation API key with `read:events:admin` (bearer).
+    pub api_key: Option<SecretString>,
+    /// Seconds between polls.
+    pub poll_secs: u64,
+    /// The audit action that means "logged in".
+    pub action: String,
+    /// Base URL of the organisation API.
+    pub admin_api_url: String,
+}
+
+impl Default for AtlassianAuditSourceConfig {
+    fn default() -> Self {
+        Self {
+            org_id: None,
+            api_key: None,
+            poll_secs: 60,
+            action: "user_logged_in".into(),
+            admin_api_url: "https://api.atlassian.com".into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -749,6 +778,24 @@ impl Config {
             problems.push("alerts.seat_threshold_percent: must be 0 (off) to 100".into());
         }
         self.validate_directory(&mut problems);
+        let audit = &self.sources.atlassian_audit;
+        if audit.org_id.is_some() {
+            if audit
+                .api_key
+                .as_ref()
+                .is_none_or(|k| k.expose_secret().is_empty())
+            {
+                problems.push("sources.atlassian_audit.api_key: required with org_id".into());
+            }
+            if audit.poll_secs == 0 {
+                problems.push("sources.atlassian_audit.poll_secs: must be greater than 0".into());
+            }
+            check_http_url(
+                "sources.atlassian_audit.admin_api_url",
+                &audit.admin_api_url,
+                &mut problems,
+            );
+        }
         match self.directory.kind {
             DirectoryKind::Sandbox => {}
             _ => {

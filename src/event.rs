@@ -120,6 +120,8 @@ pub enum Source {
     Okta,
     /// A Keycloak event-listener webhook (`LOGIN`).
     Keycloak,
+    /// The Atlassian organisation audit log (a `user_logged_in` event, polled).
+    Atlassian,
 }
 
 impl Source {
@@ -132,6 +134,7 @@ impl Source {
             Source::Admin => "admin",
             Source::Okta => "okta",
             Source::Keycloak => "keycloak",
+            Source::Atlassian => "atlassian",
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::store::DirectoryCall;
 
 mod cloud_admin;
 pub mod confluence;
-mod http;
+pub mod http;
 pub mod jira;
 mod retry;
 pub mod routed;

@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use crate::app::AppState;
 
+pub mod atlassian_audit;
 pub mod keycloak;
 pub mod okta;
 use crate::bus::Published;

@@ -403,6 +403,27 @@ impl Store {
         }
     }
 
+    /// A poller's saved position (JSON), if any.
+    pub fn poller_state<T: serde::de::DeserializeOwned>(
+        &self,
+        poller: &str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.db.open_tree("pollers")?.get(poller)? {
+            Some(v) => Ok(Some(dec(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Saves a poller's position, flushed: it is written only after what it covers is on the bus.
+    pub async fn save_poller_state<T: serde::Serialize>(
+        &self,
+        poller: &str,
+        state: &T,
+    ) -> Result<(), StoreError> {
+        self.db.open_tree("pollers")?.insert(poller, enc(state)?)?;
+        self.flush().await
+    }
+
     /// Which seat alerts were sent for the product's current crossing.
     pub fn alert_state(
         &self,

@@ -1,5 +1,7 @@
 //! Identity providers: Okta Event Hooks and Keycloak webhooks, in their senders' shapes.
 
+use std::time::Duration;
+
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -190,4 +192,67 @@ async fn the_same_login_reported_by_two_sources_acts_once() {
         "{duplicate}"
     );
     assert_eq!(app.sim.group_adds("acc-grace").len(), 1);
+}
+
+/// The organisation audit log as a login source: log-ins are polled, published once each, and
+/// the position survives a restart (nothing missed, nothing repeated).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atlassian_audit_log_ins_are_polled_once_each_across_a_restart() {
+    let options = Options {
+        extra_toml: format!(
+            "[sources.atlassian_audit]\norg_id = \"org-1\"\napi_key = \"{SIM_TOKEN}\"\n\
+             poll_secs = 1\nadmin_api_url = \"{{SIM_URL}}\"\n"
+        ),
+        ..Default::default()
+    };
+    let mut app = TestApp::start_with(BusMode::Embedded, options).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    // Three pages' worth, with noise: another action, an actor without an email.
+    app.sim.push_audit_event(
+        "ev-1",
+        "user_logged_in",
+        Some("grace@example.com"),
+        "acc-grace",
+    );
+    app.sim
+        .push_audit_event("ev-2", "group_created", Some("zed@example.com"), "acc-zed");
+    app.sim
+        .push_audit_event("ev-3", "user_logged_in", None, "acc-ivy");
+    app.sim
+        .push_audit_event("ev-4", "user_logged_in", Some("zed@example.com"), "acc-zed");
+    app.sim.push_fault(Fault::Status(429, Some(1)));
+    let grace = app.wait_for_outcome("grace@example.com", "restored").await;
+    assert_eq!(grace["source"], "atlassian");
+    assert_eq!(grace["event_id"], "atlassian:ev-1");
+    app.wait_for_outcome("zed@example.com", "restored").await;
+    // Several polls later, and after a restart, nothing is published again.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.restart().await;
+    app.sim
+        .push_audit_event("ev-5", "user_logged_in", Some("ada@example.com"), "acc-ada");
+    app.wait_for_outcome("ada@example.com", "already_licensed")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // One audit entry per product decided, all from the one event.
+    for email in ["grace@example.com", "zed@example.com"] {
+        let audit = app.audit(email).await;
+        let mut products: Vec<_> = audit.iter().map(|e| e["product"].to_string()).collect();
+        products.sort();
+        products.dedup();
+        assert_eq!(
+            products.len(),
+            audit.len(),
+            "{email} handled once: {audit:#?}"
+        );
+        assert!(audit.iter().all(|e| e["event_id"] == audit[0]["event_id"]));
+    }
+    assert_eq!(app.sim.group_adds("acc-grace").len(), 1);
+    assert!(app.audit("ivy@example.com").await.is_empty());
+    let polls = app
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.path == "/admin/v1/orgs/org-1/events")
+        .count();
+    assert!(polls >= 4, "polled {polls} times");
 }

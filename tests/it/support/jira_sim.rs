@@ -49,6 +49,8 @@ pub struct Sim {
     seats: std::sync::atomic::AtomicUsize,
     /// Requests per second allowed (a bucket holding one second's worth); beyond, 429.
     rate_limit: Mutex<Option<Bucket>>,
+    /// The organisation's audit log (newest last).
+    audit_events: Mutex<Vec<Value>>,
 }
 
 /// Atlassian-style rate limiting: `per_sec` requests a second, one second's worth at once.
@@ -118,6 +120,7 @@ impl JiraSim {
             seats: std::sync::atomic::AtomicUsize::new(100),
             jsm_approval: Mutex::new("pending".into()),
             rate_limit: Mutex::new(None),
+            audit_events: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/rest/api/3/user/search", get(search))
@@ -150,6 +153,7 @@ impl JiraSim {
                 "/admin/v1/orgs/{org}/directory/users/{account}/restore-access",
                 post(org_restore),
             )
+            .route("/admin/v1/orgs/{org}/events", get(org_events))
             .route("/scim/directory/{dir}/Users", get(scim_users))
             .route(
                 "/scim/directory/{dir}/Users/{id}",
@@ -211,6 +215,22 @@ impl JiraSim {
             email: format!("{prefix}{i}@example.com"),
             groups: Vec::new(),
             active: true,
+        }));
+    }
+
+    /// Appends an event to the organisation's audit log, timed now.
+    pub fn push_audit_event(&self, id: &str, action: &str, email: Option<&str>, account: &str) {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("time");
+        let mut actor = json!({"id": account, "name": account});
+        if let Some(e) = email {
+            actor["email"] = e.into();
+        }
+        self.sim.audit_events.lock().expect("lock").push(json!({
+            "id": id, "type": "events",
+            "attributes": {"time": now, "action": action, "actor": actor,
+                           "context": [], "container": [], "location": {"ip": "203.0.113.9"}}
         }));
     }
 
@@ -655,4 +675,49 @@ async fn scim_patch(
         Some(account) => activate(&sim, account),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// The audit log, newest first, two events a page, `from` (epoch ms, inclusive) and `action`
+/// filters, `cursor` = offset.
+async fn org_events(
+    State(sim): State<Arc<Sim>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Q,
+) -> Json<Value> {
+    let from: i128 = q.get("from").and_then(|f| f.parse().ok()).unwrap_or(0);
+    let events = sim.audit_events.lock().expect("lock");
+    let mut matching: Vec<Value> = events
+        .iter()
+        .filter(|e| {
+            q.get("action")
+                .is_none_or(|a| e["attributes"]["action"] == a.as_str())
+        })
+        .filter(|e| {
+            let t = time::OffsetDateTime::parse(
+                e["attributes"]["time"].as_str().expect("time"),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .expect("time");
+            t.unix_timestamp_nanos() / 1_000_000 >= from
+        })
+        .cloned()
+        .collect();
+    matching.reverse();
+    let offset: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let page: Vec<Value> = matching.iter().skip(offset).take(2).cloned().collect();
+    let next = (offset + 2 < matching.len()).then(|| {
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        let mut params: Vec<String> = q
+            .iter()
+            .filter(|(k, _)| *k != "cursor")
+            .map(|(k, v)| format!("{k}={}", v.replace(' ', "%20")))
+            .collect();
+        params.push(format!("cursor={}", offset + 2));
+        format!("http://{host}{}?{}", uri.path(), params.join("&"))
+    });
+    Json(json!({"data": page, "links": {"self": uri.to_string(), "next": next}}))
 }
