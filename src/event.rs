@@ -140,7 +140,7 @@ impl Source {
 }
 
 /// An event id: stable across re-deliveries of the same thing (idempotency key).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct EventId(String);
 
 impl EventId {
@@ -159,7 +159,7 @@ impl std::fmt::Display for EventId {
 }
 
 /// The user an event is about, as the sender saw them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EventUser {
     pub email: Email,
     pub account_id: Option<String>,
@@ -168,7 +168,7 @@ pub struct EventUser {
 }
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// The user logged in successfully at the identity provider.
@@ -199,7 +199,7 @@ impl EventKind {
 }
 
 /// The normalised event that travels on the bus. Versioned: `v` changes with the shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
     pub v: u32,
     pub id: EventId,
@@ -209,8 +209,10 @@ pub struct Event {
     /// `None`: every product the rules allow.
     pub product: Option<Product>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub occurred_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub received_at: OffsetDateTime,
     /// Set when an admin approved this request: the restore needs no rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -426,6 +428,11 @@ fn check_names(field: &str, names: &[String], max: usize) -> Result<(), InvalidE
 /// The JSON Schema of the login body, as committed in `schemas/`.
 pub fn login_event_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(LoginEventBody)).unwrap_or_default()
+}
+
+/// The JSON Schema of the event on the bus (`schemas/bus-event.schema.json`).
+pub fn bus_event_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Event)).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -46,9 +46,27 @@ impl ApiError {
     }
 }
 
+/// The error body of every endpoint (`schemas/error.schema.json`).
+#[derive(Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code, e.g. `invalid_signature`.
+    pub error: String,
+    /// A sentence naming the problem.
+    pub detail: String,
+}
+
+/// The JSON Schema of the error body.
+pub fn error_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ErrorBody)).unwrap_or_default()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.code, "detail": self.detail });
+        let body = ErrorBody {
+            error: self.code.to_string(),
+            detail: self.detail,
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response

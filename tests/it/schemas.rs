@@ -27,3 +27,31 @@ fn login_event_schema_is_current() {
 fn rules_schema_is_current() {
     check("rules.schema.json", reinstate::rules::rules_schema());
 }
+
+#[test]
+fn bus_event_schema_is_current() {
+    let schema = reinstate::event::bus_event_schema();
+    // A real event has every required field and no field the schema does not name.
+    let event = serde_json::to_value(reinstate::event::Event::login_for_tests(
+        "e1",
+        "grace@example.com",
+        None,
+    ))
+    .expect("json");
+    let properties = schema["properties"].as_object().expect("properties");
+    for key in event.as_object().expect("object").keys() {
+        assert!(properties.contains_key(key), "{key} is not in the schema");
+    }
+    for key in schema["required"].as_array().expect("required") {
+        assert!(
+            event.get(key.as_str().expect("name")).is_some(),
+            "{key} missing"
+        );
+    }
+    check("bus-event.schema.json", schema);
+}
+
+#[test]
+fn error_schema_is_current() {
+    check("error.schema.json", reinstate::http_error::error_schema());
+}
