@@ -355,6 +355,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::serve))
+        .route("/api/v1/openapi.json", get(crate::openapi::serve))
         .route("/v1/hooks/login", post(ingress::login))
         .route(
             "/v1/links/{token}",

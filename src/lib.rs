@@ -16,6 +16,7 @@ pub mod jsm;
 pub mod links;
 pub mod metrics;
 pub mod notify;
+pub mod openapi;
 pub mod portal;
 pub mod rules;
 pub mod sandbox;

@@ -54,9 +54,10 @@ pub async fn list(
     Ok(Json(serde_json::json!({ "requests": requests })))
 }
 
-#[derive(Deserialize, Default)]
+/// The body of approve (optional) and deny.
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Decision {
+pub struct Decision {
     /// Why (required to deny: the requester reads it).
     #[serde(default)]
     reason: Option<String>,

@@ -55,9 +55,9 @@ pub async fn put(
     rules_json(&state)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ExplainUser {
+pub struct ExplainUser {
     email: String,
     #[serde(default)]
     account_id: Option<String>,
@@ -68,9 +68,9 @@ struct ExplainUser {
 }
 
 /// A user, or a login event body as sent (its `type` and `occurred_at` are ignored).
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ExplainRequest {
+pub struct ExplainRequest {
     user: ExplainUser,
     #[serde(default)]
     product: Option<Product>,

@@ -40,9 +40,10 @@ pub async fn user(
     }
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /api/v1/reclaimed`.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ReclaimedRequest {
+pub struct ReclaimedRequest {
     email: String,
     #[serde(default)]
     account_id: Option<String>,

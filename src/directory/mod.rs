@@ -123,7 +123,7 @@ pub struct GroupRef {
 }
 
 /// A group as configuration or a reclaim tool gives it: a name, or `{"id", "name"}`.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum GroupInput {
     Name(String),

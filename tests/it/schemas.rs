@@ -55,3 +55,51 @@ fn bus_event_schema_is_current() {
 fn error_schema_is_current() {
     check("error.schema.json", reinstate::http_error::error_schema());
 }
+
+#[test]
+fn openapi_document_is_current() {
+    check("openapi.json", reinstate::openapi::document());
+}
+
+/// Every operation the document lists is served (the router and the document agree), and the
+/// served document is the committed one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_routed() {
+    use crate::support::*;
+    let app = TestApp::start(BusMode::Embedded).await;
+    let served: serde_json::Value = app
+        .http
+        .get(format!("{}/api/v1/openapi.json", app.url))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(served, reinstate::openapi::document());
+    let mut checked = 0;
+    for (path, item) in served["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("item").keys() {
+            let concrete = path
+                .replace("{token}", "x")
+                .replace("{id}", "x")
+                .replace("{email}", "x@example.com");
+            let method =
+                reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let r = app
+                .http
+                .request(method.clone(), format!("{}{concrete}", app.url))
+                .send()
+                .await
+                .expect("request");
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            assert!(
+                status != 405 && !(status == 404 && text.contains("no such endpoint")),
+                "{method} {path} is documented but not routed: {status} {text}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 24);
+}
