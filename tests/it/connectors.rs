@@ -271,3 +271,127 @@ async fn a_portal_only_customer_is_given_no_agent_licence() {
             .contains(&"jira-servicedesk-users".into())
     );
 }
+
+/// One connector's write call, for the fault suite.
+struct Case {
+    kind: &'static str,
+    directory_toml: &'static str,
+    products: &'static str,
+    email: &'static str,
+    product: &'static str,
+    method: &'static str,
+    path: &'static str,
+}
+
+const CONFLUENCE_CLOUD: &str = "[[products]]\nkey = \"confluence\"\nconnector = \"confluence-cloud\"\ngroups = [{ id = \"g-conf\", name = \"confluence-users\" }]\n";
+const CONFLUENCE_DC: &str = "[[products]]\nkey = \"confluence\"\nconnector = \"confluence-data-center\"\nsite_url = \"{SIM_URL}/\"\ngroups = [\"confluence-users\"]\n";
+const ORG_API: &str = "reactivate = true\norg_id = \"org-1\"\norg_api_key = \"sim-api-token\"\nadmin_api_url = \"{SIM_URL}\"";
+const SCIM: &str = "reactivate = true\nscim_directory_id = \"dir-1\"\nscim_token = \"sim-api-token\"\nadmin_api_url = \"{SIM_URL}\"";
+
+/// Rate limits, outages and stalls on the connector's own call are retried until the licence
+/// is back, with one successful write; a 403 fails at once, audited, without retries.
+async fn fault_suite(case: Case) {
+    let app = start(case.kind, case.directory_toml, case.products).await;
+    for fault in [
+        Fault::Status(429, Some(1)),
+        Fault::Status(503, None),
+        // Longer than the 2 s request timeout of the test configuration.
+        Fault::Delay(Duration::from_secs(3)),
+    ] {
+        app.sim.push_fault_on(case.path, fault);
+    }
+    app.login_and_wait(case.email, case.product, "restored")
+        .await;
+    let writes = calls_to(&app, case.method, case.path);
+    assert_eq!(
+        writes.iter().filter(|c| c.status < 300).count(),
+        1,
+        "{} {}: {writes:#?}",
+        case.method,
+        case.path
+    );
+    assert!(writes.iter().any(|c| c.status == 429) && writes.iter().any(|c| c.status == 503));
+
+    let app = start(case.kind, case.directory_toml, case.products).await;
+    app.sim.push_fault_on(case.path, Fault::Status(403, None));
+    let entry = app.login_and_wait(case.email, case.product, "failed").await;
+    assert!(
+        entry["reason"].as_str().expect("reason").contains("403"),
+        "{entry}"
+    );
+    assert_eq!(
+        calls_to(&app, case.method, case.path).len(),
+        1,
+        "no retries of a 403"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_data_center_survives_faults() {
+    fault_suite(Case {
+        kind: "jira-data-center",
+        directory_toml: "",
+        products: "",
+        email: "grace@example.com",
+        product: "jira-software",
+        method: "POST",
+        path: "/rest/api/2/group/user",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confluence_cloud_survives_faults() {
+    fault_suite(Case {
+        kind: "jira-cloud",
+        directory_toml: "",
+        products: CONFLUENCE_CLOUD,
+        email: "grace@example.com",
+        product: "confluence",
+        method: "POST",
+        path: "/wiki/rest/api/group/userByGroupId",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confluence_data_center_survives_faults() {
+    fault_suite(Case {
+        kind: "jira-data-center",
+        directory_toml: "",
+        products: CONFLUENCE_DC,
+        email: "zed@example.com",
+        product: "confluence",
+        method: "PUT",
+        path: "/rest/api/user/acc-zed/group/confluence-users",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_organisation_api_survives_faults() {
+    fault_suite(Case {
+        kind: "jira-cloud",
+        directory_toml: ORG_API,
+        products: "",
+        email: "ivy@example.com",
+        product: "jira-software",
+        method: "POST",
+        path: "/admin/v1/orgs/org-1/directory/users/acc-ivy/restore-access",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_survives_faults() {
+    fault_suite(Case {
+        kind: "jira-cloud",
+        directory_toml: SCIM,
+        products: "",
+        email: "ivy@example.com",
+        product: "jira-software",
+        method: "PATCH",
+        path: "/scim/directory/dir-1/Users/scim-acc-ivy",
+    })
+    .await;
+}

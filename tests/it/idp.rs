@@ -220,7 +220,11 @@ async fn atlassian_audit_log_ins_are_polled_once_each_across_a_restart() {
         .push_audit_event("ev-3", "user_logged_in", None, "acc-ivy");
     app.sim
         .push_audit_event("ev-4", "user_logged_in", Some("zed@example.com"), "acc-zed");
-    app.sim.push_fault(Fault::Status(429, Some(1)));
+    // A rejected key is logged and the next poll tries again; a 429 is waited out.
+    app.sim
+        .push_fault_on("/admin/v1/orgs/org-1/events", Fault::Status(401, None));
+    app.sim
+        .push_fault_on("/admin/v1/orgs/org-1/events", Fault::Status(429, Some(1)));
     let grace = app.wait_for_outcome("grace@example.com", "restored").await;
     assert_eq!(grace["source"], "atlassian");
     assert_eq!(grace["event_id"], "atlassian:ev-1");

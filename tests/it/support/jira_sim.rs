@@ -40,7 +40,8 @@ struct SimUser {
 
 pub struct Sim {
     users: Mutex<Vec<SimUser>>,
-    faults: Mutex<VecDeque<Fault>>,
+    /// Faults, each for any request or only for paths starting with a prefix.
+    faults: Mutex<VecDeque<(Option<String>, Fault)>>,
     calls: Mutex<Vec<Call>>,
     down: AtomicBool,
     /// The final decision `/approval` reports for every request.
@@ -186,7 +187,19 @@ impl JiraSim {
 
     /// Faults applied, in order, to the next requests.
     pub fn push_fault(&self, fault: Fault) {
-        self.sim.faults.lock().expect("lock").push_back(fault);
+        self.sim
+            .faults
+            .lock()
+            .expect("lock")
+            .push_back((None, fault));
+    }
+    /// A fault for the next request whose path starts with `prefix`.
+    pub fn push_fault_on(&self, prefix: &str, fault: Fault) {
+        self.sim
+            .faults
+            .lock()
+            .expect("lock")
+            .push_back((Some(prefix.to_string()), fault));
     }
     /// While down, every request is answered 503.
     pub fn set_down(&self, down: bool) {
@@ -315,7 +328,14 @@ async fn faults(
         r.headers_mut().insert("retry-after", 1.into());
         r
     } else {
-        let fault = sim.faults.lock().expect("lock").pop_front();
+        let fault = {
+            let mut faults = sim.faults.lock().expect("lock");
+            faults
+                .iter()
+                .position(|(prefix, _)| prefix.as_deref().is_none_or(|p| uri.path().starts_with(p)))
+                .and_then(|i| faults.remove(i))
+                .map(|(_, f)| f)
+        };
         match fault {
             Some(Fault::Status(code, retry_after)) => {
                 let mut r = (
