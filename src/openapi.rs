@@ -5,12 +5,14 @@
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use crate::admin::requests::Decision;
+use crate::admin::audit::AuditPage;
+use crate::admin::requests::{Decision, RequestList};
 use crate::admin::rules::ExplainRequest;
 use crate::admin::users::ReclaimedRequest;
 use crate::event::LoginEventBody;
 use crate::http_error::ErrorBody;
 use crate::rules::RuleList;
+use crate::store::{RequestRecord, RulesDoc, UserRecord};
 
 /// Who may call an operation.
 #[derive(Clone, Copy)]
@@ -31,6 +33,8 @@ struct Operation {
     body: Option<Value>,
     /// The success status and what it carries.
     ok: (&'static str, &'static str),
+    /// The success body's schema, when it is JSON of a documented type.
+    returns: Option<Value>,
 }
 
 fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
@@ -40,6 +44,11 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
     let explain = schema(g.subschema_for::<ExplainRequest>());
     let decision = schema(g.subschema_for::<Decision>());
     let reclaimed = schema(g.subschema_for::<ReclaimedRequest>());
+    let rules_doc = schema(g.subschema_for::<RulesDoc>());
+    let user = schema(g.subschema_for::<UserRecord>());
+    let request = schema(g.subschema_for::<RequestRecord>());
+    let requests = schema(g.subschema_for::<RequestList>());
+    let audit = schema(g.subschema_for::<AuditPage>());
     let external =
         |who: &str| json!({"type": "object", "description": format!("{who}'s own payload format")});
     use Access::*;
@@ -50,8 +59,9 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
         access,
         body,
         ok,
+        returns: None,
     };
-    vec![
+    let mut ops = vec![
         op(
             "get",
             "/healthz",
@@ -246,7 +256,26 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             Some(reclaimed),
             ("201", "the user record"),
         ),
-    ]
+    ];
+    let returns = [
+        ("get", "/api/v1/rules", &rules_doc),
+        ("put", "/api/v1/rules", &rules_doc),
+        ("get", "/api/v1/audit", &audit),
+        ("get", "/api/v1/requests", &requests),
+        ("post", "/api/v1/requests/{id}/approve", &request),
+        ("post", "/api/v1/requests/{id}/deny", &request),
+        ("get", "/api/v1/users/{email}", &user),
+        ("post", "/api/v1/reclaimed", &user),
+    ];
+    for op in &mut ops {
+        if let Some((_, _, schema)) = returns
+            .iter()
+            .find(|(m, p, _)| *m == op.method && *p == op.path)
+        {
+            op.returns = Some((*schema).clone());
+        }
+    }
+    ops
 }
 
 /// The whole document.
@@ -259,7 +288,11 @@ pub fn document() -> Value {
     let mut paths = Map::new();
     for op in operations(&mut g) {
         let mut responses = Map::new();
-        responses.insert(op.ok.0.into(), json!({"description": op.ok.1}));
+        let mut ok = json!({"description": op.ok.1});
+        if let Some(schema) = &op.returns {
+            ok["content"] = json!({"application/json": {"schema": schema}});
+        }
+        responses.insert(op.ok.0.into(), ok);
         let error_response = |why: &str| json!({"description": why, "content": {"application/json": {"schema": error}}});
         if op.body.is_some() {
             responses.insert(

@@ -95,8 +95,17 @@ pub async fn list(
         None
     };
     Ok(Json(
-        serde_json::json!({ "entries": entries, "next": next }),
+        serde_json::to_value(AuditPage { entries, next }).map_err(|e| ApiError::internal(&e))?,
     ))
+}
+
+/// A page of `GET /api/v1/audit`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct AuditPage {
+    /// Newest first.
+    pub entries: Vec<crate::store::AuditEntry>,
+    /// The `before` of the next page; `null` on the last.
+    pub next: Option<String>,
 }
 
 /// A CSV writer producing RFC 4180 (CRLF line ends, quotes doubled).

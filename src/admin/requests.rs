@@ -51,7 +51,16 @@ pub async fn list(
         .store
         .requests(filter)
         .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(serde_json::json!({ "requests": requests })))
+    Ok(Json(
+        serde_json::to_value(RequestList { requests }).map_err(|e| ApiError::internal(&e))?,
+    ))
+}
+
+/// The answer of `GET /api/v1/requests`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct RequestList {
+    /// Oldest first, each with its history.
+    pub requests: Vec<RequestRecord>,
 }
 
 /// The body of approve (optional) and deny.

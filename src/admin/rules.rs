@@ -29,11 +29,9 @@ pub async fn get(
 
 fn rules_json(state: &AppState) -> Result<Json<serde_json::Value>, ApiError> {
     let doc = state.store.rules().map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(serde_json::json!({
-        "version": doc.version,
-        "updated_at": doc.updated_at.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
-        "rules": doc.rules,
-    })))
+    Ok(Json(
+        serde_json::to_value(doc).map_err(|e| ApiError::internal(&e))?,
+    ))
 }
 
 /// `PUT /api/v1/rules`: replaces the whole ordered list.

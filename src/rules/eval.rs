@@ -9,7 +9,9 @@ use super::{Conditions, Outcome, Rule};
 use crate::event::{Email, Product, Source};
 
 /// A product's seats, as the directory reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Seats {
     pub total: Option<u64>,
     pub used: Option<u64>,

@@ -10,7 +10,7 @@ use crate::event::{Email, Product, Source};
 use crate::rules::{Decision, Outcome, Rule, Seats};
 
 /// What the worker did about one product for one event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
     Restored,
@@ -63,7 +63,7 @@ impl AuditOutcome {
 }
 
 /// One call made to the directory, as recorded in the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DirectoryCall {
     pub method: String,
     pub path: String,
@@ -73,13 +73,14 @@ pub struct DirectoryCall {
 }
 
 /// One audit record: every decision and action, who, what, which rule, source, latency.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub v: u32,
     /// Time-ordered id (assigned when written).
     #[serde(default)]
     pub id: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub at: OffsetDateTime,
     pub outcome: AuditOutcome,
     pub event_id: Option<String>,
@@ -137,12 +138,14 @@ impl AuditEntry {
 }
 
 /// Licence state of one user for one product.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProductState {
     pub licensed: bool,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub restored_at: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub last_login: Option<OffsetDateTime>,
     /// Groups reinstate added, exactly.
     #[serde(default)]
@@ -153,25 +156,28 @@ pub struct ProductState {
 }
 
 /// A recorded reclaim: when, which groups were removed, and who said so.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reclaimed {
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub at: OffsetDateTime,
     pub groups: Vec<GroupRef>,
     pub recorded_by: String,
 }
 
 /// A user reinstate has seen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserRecord {
     pub v: u32,
     pub email: Email,
     pub account_id: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub last_login: Option<OffsetDateTime>,
     pub products: BTreeMap<Product, ProductState>,
     /// When the user last asked to keep their licences (a "keep my access" link).
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub keep_requested_at: Option<OffsetDateTime>,
     /// Groups (directory and identity provider) and roles last seen, for simulations.
     #[serde(default)]
@@ -197,7 +203,7 @@ impl UserRecord {
 
 /// A request for a licence that the rules left to an admin, and what became of it. At most one
 /// is open per user and product; a closed one (even denied) never blocks a later request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestRecord {
     pub v: u32,
     pub id: String,
@@ -210,8 +216,10 @@ pub struct RequestRecord {
     pub event_id: String,
     pub reason: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub created_at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub updated_at: Option<OffsetDateTime>,
     /// Every change of state: when, to what, by whom, why.
     #[serde(default)]
@@ -221,9 +229,10 @@ pub struct RequestRecord {
     pub reminded: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestStep {
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub at: OffsetDateTime,
     pub state: RequestState,
     /// `rules`, `admin:<hash>`, `expiry`, …
@@ -231,7 +240,7 @@ pub struct RequestStep {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
     PendingApproval,
@@ -298,11 +307,12 @@ pub struct ProcessedRecord {
 }
 
 /// The live rule list, versioned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RulesDoc {
     pub v: u32,
     pub version: u64,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub updated_at: Option<OffsetDateTime>,
     pub rules: Vec<Rule>,
 }
