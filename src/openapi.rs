@@ -49,6 +49,8 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
     let request = schema(g.subschema_for::<RequestRecord>());
     let requests = schema(g.subschema_for::<RequestList>());
     let audit = schema(g.subschema_for::<AuditPage>());
+    let explained = schema(g.subschema_for::<crate::admin::rules::ExplainAnswer>());
+    let simulated = schema(g.subschema_for::<crate::admin::rules::SimulateAnswer>());
     let external =
         |who: &str| json!({"type": "object", "description": format!("{who}'s own payload format")});
     use Access::*;
@@ -261,6 +263,8 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
         ("get", "/api/v1/rules", &rules_doc),
         ("put", "/api/v1/rules", &rules_doc),
         ("get", "/api/v1/audit", &audit),
+        ("post", "/api/v1/rules/explain", &explained),
+        ("post", "/api/v1/rules/simulate", &simulated),
         ("get", "/api/v1/requests", &requests),
         ("post", "/api/v1/requests/{id}/approve", &request),
         ("post", "/api/v1/requests/{id}/deny", &request),

@@ -80,8 +80,8 @@ pub struct ExplainRequest {
     occurred_at: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ProductExplanation {
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ProductExplanation {
     product: Product,
     already_licensed: bool,
     previously_reclaimed: bool,
@@ -132,9 +132,16 @@ pub async fn explain(
             )));
         }
         Err(Stop::End(outcome, reason)) => {
-            return Ok(Json(
-                serde_json::json!({ "email": email, "outcome": outcome, "reason": reason, "products": [] }),
-            ));
+            return answer(ExplainAnswer {
+                email,
+                outcome: Some(outcome),
+                reason: Some(reason),
+                account_id: None,
+                groups: None,
+                roles: None,
+                source: None,
+                products: Vec::new(),
+            });
         }
     };
     let LookedUp {
@@ -180,14 +187,59 @@ pub async fn explain(
             }
         })
         .collect();
-    Ok(Json(serde_json::json!({
-        "email": email,
-        "account_id": user.account_id,
-        "groups": groups,
-        "roles": event_user.roles,
-        "source": source,
-        "products": products,
-    })))
+    answer(ExplainAnswer {
+        email,
+        outcome: None,
+        reason: None,
+        account_id: Some(user.account_id),
+        groups: Some(groups),
+        roles: Some(event_user.roles),
+        source: Some(source),
+        products,
+    })
+}
+
+fn answer<T: Serialize>(body: T) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(
+        serde_json::to_value(body).map_err(|e| ApiError::internal(&e))?,
+    ))
+}
+
+/// The answer of `POST /api/v1/rules/explain`. When the user cannot be decided for (unknown,
+/// deactivated, …) it carries `outcome` and `reason` and no products.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ExplainAnswer {
+    email: Email,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<crate::store::AuditOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<String>,
+    /// Groups from the directory and the identity provider together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roles: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<Source>,
+    products: Vec<ProductExplanation>,
+}
+
+/// The JSON answer of `POST /api/v1/rules/simulate`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct SimulateAnswer {
+    /// Users evaluated.
+    users: usize,
+    /// User and product pairs decided.
+    decisions: usize,
+    /// Outcomes under the proposed rules.
+    counts: BTreeMap<&'static str, usize>,
+    /// Outcomes under the live rules.
+    live_counts: BTreeMap<&'static str, usize>,
+    changed_total: usize,
+    /// The first 1,000 changes (the CSV has them all).
+    changed: Vec<Change>,
 }
 
 #[derive(Deserialize)]
@@ -197,7 +249,7 @@ pub struct SimulateQuery {
 }
 
 /// One user and product whose outcome the proposed rules would change.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Change {
     email: Email,
     product: Product,
@@ -273,15 +325,17 @@ pub async fn simulate(
         let bytes = out.into_inner().map_err(|e| ApiError::internal(&e))?;
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response());
     }
-    let listed: Vec<&Change> = result.changes.iter().take(MAX_CHANGES_LISTED).collect();
-    Ok(Json(serde_json::json!({
-        "users": result.users,
-        "decisions": result.decisions,
-        "counts": result.proposed_counts,
-        "live_counts": result.live_counts,
-        "changed_total": result.changes.len(),
-        "changed": listed,
-    }))
+    let changed_total = result.changes.len();
+    let mut changed = result.changes;
+    changed.truncate(MAX_CHANGES_LISTED);
+    Ok(answer(SimulateAnswer {
+        users: result.users,
+        decisions: result.decisions,
+        counts: result.proposed_counts,
+        live_counts: result.live_counts,
+        changed_total,
+        changed,
+    })?
     .into_response())
 }
 

@@ -74,7 +74,7 @@ impl Facts {
 }
 
 /// The decision and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Decision {
     pub outcome: Outcome,
     /// The rule that decided, if any matched.
@@ -89,7 +89,7 @@ pub struct Decision {
 }
 
 /// One condition of one rule, as evaluated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ConditionTrace {
     pub condition: &'static str,
     pub matched: bool,
@@ -97,7 +97,7 @@ pub struct ConditionTrace {
 }
 
 /// One rule, as evaluated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RuleTrace {
     pub rule: String,
     pub enabled: bool,
@@ -106,7 +106,7 @@ pub struct RuleTrace {
 }
 
 /// The answer to "why?": the decision and every rule up to the one that decided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Explanation {
     pub decision: Decision,
     pub rules: Vec<RuleTrace>,
