@@ -6,6 +6,7 @@ mod support;
 mod admin_api;
 mod chart;
 mod connectors;
+mod crash;
 mod decisions;
 mod faults;
 mod idp;

@@ -2,68 +2,23 @@
 //! 202 for is lost — in both bus modes. Runs the real binary.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use crate::support::*;
-
-struct Service {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start(config: &std::path::Path) -> Service {
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_reinstate"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("REINSTATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env("REINSTATE__SERVER__PUBLIC_URL", &url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start reinstate");
-    wait_ready_at(&url).await;
-    Service { child, url }
-}
 
 async fn sigterm_under_load_loses_nothing_accepted(mode: BusMode) {
     let sim = JiraSim::start().await;
     let nats = (mode == BusMode::Nats).then(NatsServer::start);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("reinstate.toml");
-    let nats_line = nats
-        .as_ref()
-        .map(|n| format!("nats_url = \"{}\"", n.url()))
-        .unwrap_or_default();
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nshutdown_grace_secs = 10\n[store]\npath = \"{store}\"\n[bus]\n{nats_line}\n\
-             [sources.login]\nsecrets = [\"{SECRET_A}\"]\n\
-             [directory]\nkind = \"jira-cloud\"\nsite_url = \"{site}\"\nemail = \"{email}\"\napi_token = \"{token}\"\n\
-             [admin]\ntoken_sha256 = [\"{admin}\"]\n",
-            store = dir.path().join("state").display(),
-            site = sim.url,
-            email = jira_sim::SIM_EMAIL,
-            token = jira_sim::SIM_TOKEN,
-            admin = hex::encode(Sha256::digest(ADMIN_TOKEN.as_bytes())),
-        ),
-    )
-    .expect("write config");
-
-    let mut service = start(&config).await;
+    let config = write_config(
+        dir.path(),
+        &sim,
+        nats.as_ref(),
+        "[server]\nshutdown_grace_secs = 10",
+    );
+    let mut service = start_service(&config, None).await;
     let accepted: Arc<Mutex<HashSet<String>>> = Arc::default();
     let url = service.url.clone();
     // 8 senders, each sending logins one after another until the service stops answering.
@@ -75,25 +30,13 @@ async fn sigterm_under_load_loses_nothing_accepted(mode: BusMode) {
                 for i in 0..400 {
                     let email = format!("user{s}x{i}@example.com");
                     let id = new_id();
-                    let body = login_body(&email, Some("jira-software"));
-                    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-                    let sig = reinstate::signature::WebhookSecret::parse(SECRET_A)
-                        .expect("secret")
-                        .sign(&id, ts, &body);
-                    let sent = http
-                        .post(format!("{url}/v1/hooks/login"))
-                        .header("webhook-id", &id)
-                        .header("webhook-timestamp", ts.to_string())
-                        .header("webhook-signature", sig)
-                        .body(body)
-                        .send()
-                        .await;
+                    let sent = post_login(&http, &url, &email, &id).await;
                     match sent {
-                        Ok(r) if r.status() == 202 => {
+                        Some(202) => {
                             accepted.lock().expect("lock").insert(format!("login:{id}"));
                         }
-                        Ok(_) => {}
-                        Err(_) => return,
+                        Some(_) => {}
+                        None => return,
                     }
                 }
             })
@@ -131,25 +74,11 @@ async fn sigterm_under_load_loses_nothing_accepted(mode: BusMode) {
     assert!(accepted.len() >= 150);
 
     // Started again on the same state (and NATS), every accepted event gets handled.
-    let service = start(&config).await;
+    let service = start_service(&config, None).await;
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let csv = http
-            .get(format!("{}/api/v1/audit.csv", service.url))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("audit")
-            .text()
-            .await
-            .expect("csv");
-        let handled: HashSet<String> = csv
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split(',').nth(4))
-            .map(String::from)
-            .collect();
+        let handled = handled_event_ids(&http, &service.url).await;
         let missing: Vec<&String> = accepted
             .iter()
             .filter(|id| !handled.contains(*id))
@@ -176,51 +105,24 @@ async fn an_email_in_the_outbox_survives_kill_9_and_is_sent_after_restart() {
     let smtp = SmtpSink::start().await;
     smtp.set_paused(true);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("reinstate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\npath = \"{store}\"\n[sources.login]\nsecrets = [\"{SECRET_A}\"]\n\
-             [directory]\nkind = \"jira-cloud\"\nsite_url = \"{site}\"\nemail = \"{email}\"\napi_token = \"{token}\"\n\
-             [admin]\ntoken_sha256 = [\"{admin}\"]\n[smtp]\nurl = \"{smtp_url}\"\nfrom = \"reinstate@example.com\"\n\
-             [alerts]\nemails = [\"{ALERT_EMAIL}\"]\n",
-            store = dir.path().join("state").display(),
-            site = sim.url,
-            email = jira_sim::SIM_EMAIL,
-            token = jira_sim::SIM_TOKEN,
-            admin = hex::encode(Sha256::digest(ADMIN_TOKEN.as_bytes())),
-            smtp_url = smtp.url(),
-        ),
-    )
-    .expect("write config");
-    let mut service = start(&config).await;
+    let extra = format!(
+        "[smtp]\nurl = \"{}\"\nfrom = \"reinstate@example.com\"\n[alerts]\nemails = [\"{ALERT_EMAIL}\"]",
+        smtp.url()
+    );
+    let config = write_config(dir.path(), &sim, None, &extra);
+    let mut service = start_service(&config, None).await;
     // No rule: zed's login opens a request, and the admins' email goes to the outbox with it.
     let http = reqwest::Client::new();
-    let body = login_body("zed@example.com", Some("jira-software"));
-    let id = new_id();
-    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-    let sig = reinstate::signature::WebhookSecret::parse(SECRET_A)
-        .expect("secret")
-        .sign(&id, ts, &body);
-    let r = http
-        .post(format!("{}/v1/hooks/login", service.url))
-        .header("webhook-id", &id)
-        .header("webhook-timestamp", ts.to_string())
-        .header("webhook-signature", sig)
-        .body(body)
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(r.status(), 202);
+    let status = post_login(&http, &service.url, "zed@example.com", &new_id()).await;
+    assert_eq!(status, Some(202));
     wait_outbox_at(&service.url, 1).await;
     assert!(
         smtp.mails().is_empty(),
         "the SMTP server refuses mail for now"
     );
-    service.child.kill().expect("kill -9");
-    service.child.wait().expect("wait");
+    service.kill_9();
     smtp.set_paused(false);
-    let _service = start(&config).await;
+    let _service = start_service(&config, None).await;
     let mails = smtp.wait_for(1).await;
     assert_eq!(mails[0].to, vec![ALERT_EMAIL]);
     assert!(

@@ -3,6 +3,7 @@
 
 pub mod jira_sim;
 pub mod nats;
+pub mod process;
 pub mod smtp;
 
 use std::time::{Duration, Instant};
@@ -14,6 +15,9 @@ use sha2::{Digest, Sha256};
 
 pub use jira_sim::{CONFLUENCE_GROUP, Call, Fault, JiraSim, SIM_TOKEN};
 pub use nats::NatsServer;
+pub use process::{
+    handled_event_ids, post_login, send_login, start_service, start_service_with, write_config,
+};
 pub use smtp::SmtpSink;
 
 /// The two Standard Webhooks secrets configured (rotation: both valid).

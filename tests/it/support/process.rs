@@ -1,0 +1,126 @@
+//! The real binary as a child process, for tests that stop it with signals: its configuration
+//! file, start, signed logins, and which events its audit log shows handled.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use sha2::{Digest, Sha256};
+
+use super::*;
+
+pub struct Service {
+    pub child: Child,
+    pub url: String,
+    pub port: u16,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Service {
+    /// `kill -9`: no drain, no flush.
+    pub fn kill_9(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("wait");
+    }
+}
+
+/// Writes `reinstate.toml` in `dir` for the simulator (and NATS, when given), with `extra`
+/// appended; returns its path.
+pub fn write_config(dir: &Path, sim: &JiraSim, nats: Option<&NatsServer>, extra: &str) -> PathBuf {
+    let config = dir.join("reinstate.toml");
+    let nats_line = nats
+        .map(|n| format!("nats_url = \"{}\"", n.url()))
+        .unwrap_or_default();
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = \"{store}\"\n[bus]\n{nats_line}\n\
+             [sources.login]\nsecrets = [\"{SECRET_A}\"]\n\
+             [admin]\ntoken_sha256 = [\"{admin}\"]\n{extra}\n\
+             [directory]\nkind = \"jira-cloud\"\nsite_url = \"{site}\"\nemail = \"{email}\"\napi_token = \"{token}\"\n",
+            store = dir.join("state").display(),
+            site = sim.url,
+            email = jira_sim::SIM_EMAIL,
+            token = jira_sim::SIM_TOKEN,
+            admin = hex::encode(Sha256::digest(ADMIN_TOKEN.as_bytes())),
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+/// Starts the binary on `port` (a free one when `None`) and waits until it is ready.
+pub async fn start_service(config: &Path, port: Option<u16>) -> Service {
+    start_service_with(config, port, &[]).await
+}
+
+/// As `start_service`, with more `REINSTATE__…` settings in the environment.
+pub async fn start_service_with(config: &Path, port: Option<u16>, env: &[(&str, &str)]) -> Service {
+    let port = port.unwrap_or_else(free_port);
+    let url = format!("http://127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_reinstate"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("REINSTATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("REINSTATE__SERVER__PUBLIC_URL", &url)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start reinstate");
+    wait_ready_at(&url).await;
+    Service { child, url, port }
+}
+
+/// Posts a signed login of `email` with webhook id `id`; the status, or `None` without answer.
+pub async fn post_login(http: &reqwest::Client, url: &str, email: &str, id: &str) -> Option<u16> {
+    send_login(http, url, email, id)
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+/// Posts a signed login of `email` (Jira Software) with webhook id `id`, signed now.
+pub async fn send_login(
+    http: &reqwest::Client,
+    url: &str,
+    email: &str,
+    id: &str,
+) -> reqwest::Result<reqwest::Response> {
+    let body = login_body(email, Some("jira-software"));
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    let sig = reinstate::signature::WebhookSecret::parse(SECRET_A)
+        .expect("secret")
+        .sign(id, ts, &body);
+    http.post(format!("{url}/v1/hooks/login"))
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", sig)
+        .body(body)
+        .send()
+        .await
+}
+
+/// Event ids the audit log shows handled.
+pub async fn handled_event_ids(http: &reqwest::Client, url: &str) -> HashSet<String> {
+    let csv = http
+        .get(format!("{url}/api/v1/audit.csv"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("audit")
+        .text()
+        .await
+        .expect("csv");
+    csv.lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(4))
+        .map(String::from)
+        .collect()
+}
