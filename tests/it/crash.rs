@@ -24,30 +24,6 @@ const FAST: &[(&str, &str)] = &[
     ("REINSTATE__BUS__ACK_WAIT_SECS", "3"),
 ];
 
-/// Waits until the audit log shows every accepted event handled.
-async fn wait_all_handled(url: &str, accepted: &HashSet<String>, within: Duration) {
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + within;
-    loop {
-        let handled = handled_event_ids(&http, url).await;
-        let missing: Vec<&String> = accepted
-            .iter()
-            .filter(|id| !handled.contains(*id))
-            .collect();
-        if missing.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} accepted events never handled, e.g. {:?}",
-            missing.len(),
-            accepted.len(),
-            &missing[..missing.len().min(3)]
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
 /// Every user restored, by exactly one successful group addition; repeats the directory
 /// answered "already a member" are counted and reported.
 fn assert_restored_once(sim: &JiraSim, prefix: &str) -> usize {

@@ -75,26 +75,7 @@ async fn sigterm_under_load_loses_nothing_accepted(mode: BusMode) {
 
     // Started again on the same state (and NATS), every accepted event gets handled.
     let service = start_service(&config, None).await;
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let handled = handled_event_ids(&http, &service.url).await;
-        let missing: Vec<&String> = accepted
-            .iter()
-            .filter(|id| !handled.contains(*id))
-            .collect();
-        if missing.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} accepted events never handled, e.g. {:?}",
-            missing.len(),
-            accepted.len(),
-            &missing[..missing.len().min(3)]
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_all_handled(&service.url, &accepted, Duration::from_secs(60)).await;
     drop(service);
 }
 crate::both_buses!(sigterm_under_load_loses_nothing_accepted);

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 pub use jira_sim::{CONFLUENCE_GROUP, Call, Fault, JiraSim, SIM_TOKEN};
 pub use nats::NatsServer;
 pub use process::{
-    handled_event_ids, post_login, send_login, start_service, start_service_with, write_config,
+    post_login, send_login, start_service, start_service_with, wait_all_handled, write_config,
 };
 pub use smtp::SmtpSink;
 

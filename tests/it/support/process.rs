@@ -108,7 +108,7 @@ pub async fn send_login(
 }
 
 /// Event ids the audit log shows handled.
-pub async fn handled_event_ids(http: &reqwest::Client, url: &str) -> HashSet<String> {
+async fn handled_event_ids(http: &reqwest::Client, url: &str) -> HashSet<String> {
     let csv = http
         .get(format!("{url}/api/v1/audit.csv"))
         .bearer_auth(ADMIN_TOKEN)
@@ -123,4 +123,28 @@ pub async fn handled_event_ids(http: &reqwest::Client, url: &str) -> HashSet<Str
         .filter_map(|l| l.split(',').nth(4))
         .map(String::from)
         .collect()
+}
+
+/// Waits until the audit log shows every accepted event handled.
+pub async fn wait_all_handled(url: &str, accepted: &HashSet<String>, within: Duration) {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + within;
+    loop {
+        let handled = handled_event_ids(&http, url).await;
+        let missing: Vec<&String> = accepted
+            .iter()
+            .filter(|id| !handled.contains(*id))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} accepted events never handled, e.g. {:?}",
+            missing.len(),
+            accepted.len(),
+            &missing[..missing.len().min(3)]
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
