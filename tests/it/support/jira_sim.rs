@@ -20,10 +20,14 @@ pub const SIM_TOKEN: &str = "sim-api-token";
 pub enum Fault {
     Status(u16, Option<u64>),
     Delay(Duration),
+    /// Handled, then the connection is cut before the body of the answer.
+    Reset,
 }
 
 #[derive(Debug, Clone)]
 pub struct Call {
+    /// When it arrived.
+    pub at: std::time::Instant,
     pub method: String,
     pub path: String,
     pub query: String,
@@ -52,6 +56,23 @@ pub struct Sim {
     rate_limit: Mutex<Option<Bucket>>,
     /// The organisation's audit log (newest last).
     audit_events: Mutex<Vec<Value>>,
+    /// Random faults on every request, when set.
+    chaos: Mutex<Option<Chaos>>,
+}
+
+/// Random faults: each request independently may fail so; 429s come in bursts.
+#[derive(Debug, Clone, Copy)]
+pub struct Chaos {
+    /// Answered 503.
+    pub p_5xx: f64,
+    /// Handled, then the connection is cut before the answer's body (the write happened).
+    pub p_reset: f64,
+    /// Held this long before being handled.
+    pub p_stall: f64,
+    pub stall: Duration,
+    /// Starts a burst of `burst_429` answers 429 with `Retry-After: 1`.
+    pub p_429_burst: f64,
+    pub burst_429: u32,
 }
 
 /// Atlassian-style rate limiting: `per_sec` requests a second, one second's worth at once.
@@ -122,6 +143,7 @@ impl JiraSim {
             jsm_approval: Mutex::new("pending".into()),
             rate_limit: Mutex::new(None),
             audit_events: Mutex::new(Vec::new()),
+            chaos: Mutex::new(None),
         });
         let app = Router::new()
             .route("/rest/api/3/user/search", get(search))
@@ -247,6 +269,11 @@ impl JiraSim {
         }));
     }
 
+    /// Injects random faults into every request from now on.
+    pub fn set_chaos(&self, chaos: Chaos) {
+        *self.sim.chaos.lock().expect("lock") = Some(chaos);
+    }
+
     /// Sets the seats of every product.
     pub fn set_seats(&self, seats: usize) {
         self.sim.seats.store(seats, Ordering::SeqCst);
@@ -295,7 +322,9 @@ async fn faults(
         .await
         .unwrap_or_default();
     let body_json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let arrived = std::time::Instant::now();
     let record = |status: u16| Call {
+        at: arrived,
         method: method.to_string(),
         path: uri.path().to_string(),
         query: uri.query().unwrap_or_default().to_string(),
@@ -335,7 +364,8 @@ async fn faults(
                 .position(|(prefix, _)| prefix.as_deref().is_none_or(|p| uri.path().starts_with(p)))
                 .and_then(|i| faults.remove(i))
                 .map(|(_, f)| f)
-        };
+        }
+        .or_else(|| chaos_fault(&sim));
         match fault {
             Some(Fault::Status(code, retry_after)) => {
                 let mut r = (
@@ -355,6 +385,19 @@ async fn faults(
                     axum::body::Body::from(bytes.clone()),
                 ))
                 .await
+            }
+            Some(Fault::Reset) => {
+                let handled = next
+                    .run(axum::extract::Request::from_parts(
+                        parts,
+                        axum::body::Body::from(bytes.clone()),
+                    ))
+                    .await;
+                let (head, _) = handled.into_parts();
+                let broken = futures::stream::once(async {
+                    Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("injected reset"))
+                });
+                Response::from_parts(head, axum::body::Body::from_stream(broken))
             }
             None => {
                 next.run(axum::extract::Request::from_parts(
@@ -740,4 +783,29 @@ async fn org_events(
         format!("http://{host}{}?{}", uri.path(), params.join("&"))
     });
     Json(json!({"data": page, "links": {"self": uri.to_string(), "next": next}}))
+}
+
+/// Draws the chaos fault for one request, if any.
+fn chaos_fault(sim: &Sim) -> Option<Fault> {
+    use rand::Rng;
+    let chaos = (*sim.chaos.lock().expect("lock"))?;
+    let mut rng = rand::rng();
+    let draw: f64 = rng.random();
+    if draw < chaos.p_429_burst {
+        let mut faults = sim.faults.lock().expect("lock");
+        for _ in 1..chaos.burst_429 {
+            faults.push_back((None, Fault::Status(429, Some(1))));
+        }
+        return Some(Fault::Status(429, Some(1)));
+    }
+    let draw = draw - chaos.p_429_burst;
+    if draw < chaos.p_5xx {
+        Some(Fault::Status(503, None))
+    } else if draw < chaos.p_5xx + chaos.p_reset {
+        Some(Fault::Reset)
+    } else if draw < chaos.p_5xx + chaos.p_reset + chaos.p_stall {
+        Some(Fault::Delay(chaos.stall))
+    } else {
+        None
+    }
 }

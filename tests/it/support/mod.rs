@@ -13,7 +13,7 @@ use reinstate::{Application, Config};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-pub use jira_sim::{CONFLUENCE_GROUP, Call, Fault, JiraSim, SIM_TOKEN};
+pub use jira_sim::{CONFLUENCE_GROUP, Call, Chaos, Fault, JiraSim, SIM_TOKEN};
 pub use nats::NatsServer;
 pub use process::{
     post_login, send_login, start_service, start_service_with, wait_all_handled, write_config,
