@@ -82,7 +82,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config, listener: TcpListener) -> Result<Application, StartError> {
-        let store = Store::open(&config.store.path)?;
+        let store = Store::open_with(&config.store.path, config.store.min_free_mb << 20)?;
         let cancel = CancellationToken::new();
 
         let mut secrets = config

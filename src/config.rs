@@ -73,12 +73,16 @@ impl Default for ServerConfig {
 pub struct StoreConfig {
     /// Directory of the sled database (created when absent). One process owns it.
     pub path: PathBuf,
+    /// Below this much free space on the store's filesystem (or when it is read-only),
+    /// readiness fails and new events are answered 503 instead of accepted.
+    pub min_free_mb: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: PathBuf::from("./reinstate-data"),
+            min_free_mb: 64,
         }
     }
 }

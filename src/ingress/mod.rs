@@ -114,6 +114,10 @@ async fn publish(
         Ok(None) => {}
         Err(e) => return Err(ApiError::internal(&e)),
     }
+    // A disk that cannot keep what is accepted refuses it instead.
+    if let Err(e) = state.store.writable() {
+        return Err(ApiError::unavailable(e.to_string()));
+    }
     let started = std::time::Instant::now();
     let published = state.bus.publish(&event).await;
     state

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use crate::event::Email;
 use crate::rules::{Rule, RuleSet};
 
+pub mod disk;
 mod records;
 pub use records::*;
 
@@ -26,6 +27,8 @@ pub enum StoreError {
     Corrupt(#[from] serde_json::Error),
     #[error("the flush to disk did not finish")]
     FlushJoin,
+    #[error("the store's disk cannot take writes: {0}")]
+    Disk(String),
 }
 
 /// Handle to the database; cheap to clone.
@@ -49,6 +52,8 @@ pub struct Store {
     outbox_wake: Arc<tokio::sync::Notify>,
     /// The live rules, compiled; replaced whenever the rules change (one process owns sled).
     compiled: Arc<Mutex<Option<Arc<RuleSet>>>>,
+    /// Whether the filesystem can take writes.
+    disk: Arc<disk::DiskGuard>,
 }
 
 /// Which audit entries to read.
@@ -83,6 +88,12 @@ fn dec<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, 0)
+    }
+
+    /// Opens the store, refusing new work while its filesystem has less than `min_free` bytes
+    /// free or is read-only.
+    pub fn open_with(path: &Path, min_free: u64) -> Result<Store, StoreError> {
         // sled lets go of its file lock when its flusher thread next wakes, so a previous
         // owner that is shutting down (a restart in the same process, a pod being replaced)
         // can hold it a moment longer: wait a little before giving up.
@@ -118,8 +129,14 @@ impl Store {
             recent_logins: db.open_tree("recent_logins")?,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             compiled: Arc::new(Mutex::new(None)),
+            disk: Arc::new(disk::DiskGuard::new(path.to_path_buf(), min_free)),
             db,
         })
+    }
+
+    /// Whether new work may be accepted: the filesystem is writable with room to spare.
+    pub fn writable(&self) -> Result<(), StoreError> {
+        self.disk.check().map_err(StoreError::Disk)
     }
 
     /// The underlying database, for the embedded queue's trees.
@@ -139,6 +156,7 @@ impl Store {
 
     /// The store can be written and flushed.
     pub async fn probe(&self) -> Result<(), StoreError> {
+        self.writable()?;
         self.db.insert(
             b"meta/probe",
             enc(&OffsetDateTime::now_utc().unix_timestamp())?,

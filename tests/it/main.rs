@@ -8,6 +8,7 @@ mod chart;
 mod connectors;
 mod crash;
 mod decisions;
+mod disk;
 mod faults;
 mod idp;
 mod jsm;

@@ -92,6 +92,10 @@ pub struct Options {
     pub directory_toml: String,
     /// `directory.kind` (`jira-cloud` unless set).
     pub directory_kind: &'static str,
+    /// The sled directory (a fresh temporary one unless set).
+    pub store_path: Option<std::path::PathBuf>,
+    /// Extra keys of the `[store]` section.
+    pub store_toml: String,
 }
 
 impl Default for Options {
@@ -104,6 +108,8 @@ impl Default for Options {
             extra_toml: String::new(),
             directory_toml: String::new(),
             directory_kind: "jira-cloud",
+            store_path: None,
+            store_toml: String::new(),
         }
     }
 }
@@ -142,6 +148,7 @@ emails = ["{ALERT_EMAIL}"]
 seat_threshold_percent = 90
 [store]
 path = "{store}"
+{store_extra}
 [bus]
 {nats_line}
 publish_timeout_ms = 1000
@@ -179,12 +186,17 @@ token_sha256 = ["{admin}"]
 viewer_token_sha256 = ["{viewer}"]
 {extra}
 "#,
-            store = dir.path().join("state").display(),
+            store = options
+                .store_path
+                .clone()
+                .unwrap_or_else(|| dir.path().join("state"))
+                .display(),
             smtp_url = smtp.url(),
             ack_wait = options.ack_wait_secs,
             request_timeout = options.request_timeout_ms,
             extra = options.extra_toml.replace("{SIM_URL}", &sim.url),
             directory_extra = options.directory_toml.replace("{SIM_URL}", &sim.url),
+            store_extra = options.store_toml,
             site = sim.url,
             kind = options.directory_kind,
             // Data Center uses the token alone, as a bearer personal access token.
