@@ -26,3 +26,6 @@ pub mod worker;
 
 pub use app::Application;
 pub use config::Config;
+
+#[cfg(test)]
+mod parse_props;

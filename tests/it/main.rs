@@ -4,6 +4,7 @@
 mod support;
 
 mod admin_api;
+mod bad_input;
 mod chart;
 mod connectors;
 mod crash;
