@@ -215,7 +215,10 @@ impl Application {
             directory,
             config: WorkerSettings::new(&config),
         });
-        let workers = tokio::spawn(worker::run(ctx, bus.clone(), cancel.clone()));
+        let workers = match config.worker.concurrency {
+            0 => tokio::spawn(async {}),
+            _ => tokio::spawn(worker::run(ctx, bus.clone(), cancel.clone())),
+        };
         // Stops at the next tick once cancelled; its position is saved only after publishing.
         if let Some(poller) = crate::ingress::atlassian_audit::Poller::new(
             &config.sources.atlassian_audit,

@@ -380,7 +380,8 @@ impl Default for DirectoryConfig {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerConfig {
-    /// Events processed at once.
+    /// Events processed at once. 0 with NATS: an ingress-only process (receivers and admin
+    /// API), for deployments that scale receivers and workers separately.
     pub concurrency: usize,
     /// Deliveries of one event before it is recorded as failed.
     pub max_deliver: u32,
@@ -693,11 +694,17 @@ impl Config {
                 "directory.rate_limit_burst",
                 self.directory.rate_limit_burst as usize,
             ),
-            ("worker.concurrency", self.worker.concurrency),
         ] {
             if value == 0 {
                 problems.push(format!("{key}: must be at least 1"));
             }
+        }
+        if self.worker.concurrency == 0 && self.bus.nats_url.is_none() {
+            problems.push(
+                "worker.concurrency: 0 (ingress only) needs bus.nats_url: with the embedded \
+                 queue, nothing else would handle the events"
+                    .into(),
+            );
         }
         if self.worker.max_deliver == 0 {
             problems.push("worker.max_deliver: must be at least 1".into());
@@ -966,6 +973,16 @@ mod tests {
         assert!(c.is_sandbox());
         assert_eq!(c.server.listen, "127.0.0.1:8080");
         assert!(c.bus.nats_url.is_none());
+    }
+
+    #[test]
+    fn ingress_only_needs_nats() {
+        let err = Config::from_toml("[worker]\nconcurrency = 0").expect_err("invalid");
+        assert!(err.to_string().contains("needs bus.nats_url"), "{err}");
+        let ok = Config::from_toml(
+            "[worker]\nconcurrency = 0\n[bus]\nnats_url = \"nats://127.0.0.1:4222\"",
+        );
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]

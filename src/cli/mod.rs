@@ -38,7 +38,7 @@ pub enum Command {
     /// Measures decisions and simulations, each next to a baseline from the same run (run it
     /// from a release build).
     Bench {
-        /// What to measure: `rules`.
+        /// What to measure: `rules`, `ingress`, or `all`.
         what: String,
         /// A short run that only proves the benchmark works.
         #[arg(long)]
@@ -80,11 +80,17 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Rules { command } => run_async("rules", rules::run(command)),
         Command::SendLogin(args) => run_async("send-login", send_login(args)),
         Command::Bench { what, quick } => {
-            if what != "rules" {
-                eprintln!("reinstate bench: {what:?} is not a benchmark; try `rules`");
+            if !crate::bench::NAMES.contains(&what.as_str()) {
+                eprintln!(
+                    "reinstate bench: {what:?} is not a benchmark; try one of {}",
+                    crate::bench::NAMES.join(", ")
+                );
                 return ExitCode::from(2);
             }
-            report("bench", crate::bench::run(crate::bench::Options { quick }))
+            report(
+                "bench",
+                crate::bench::run(&what, crate::bench::Options { quick }),
+            )
         }
     }
 }

@@ -1,6 +1,4 @@
-//! `reinstate bench rules`: how fast decisions and simulations are, each reported next to a
-//! baseline measured in the same run, interleaved (A B A B …), median of the rounds — absolute
-//! numbers on a shared 2-core machine swing too much to mean anything alone.
+//! `reinstate bench rules`: how fast decisions and simulations are.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -12,10 +10,7 @@ use crate::event::{Email, Product, Source};
 use crate::rules::{Conditions, Facts, Outcome, Rule, RuleSet};
 use crate::store::{ProductState, Store, UserRecord};
 
-pub struct Options {
-    /// Fewer users and rounds: proves the benchmark runs, measures little.
-    pub quick: bool,
-}
+use super::{Options, median, percentile};
 
 fn rule_list(rng: &mut StdRng, n: usize) -> Vec<Rule> {
     let products = [
@@ -79,15 +74,6 @@ fn user(rng: &mut StdRng, i: usize, groups: usize) -> (Email, Vec<String>, Vec<S
         .collect();
     let roles = vec![format!("role-{}", rng.random_range(0..300))];
     (email, groups, roles)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 /// p50 and p99 of one decision per facts, timed one by one.
