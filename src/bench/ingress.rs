@@ -157,36 +157,60 @@ pub async fn run(options: Options) -> Result<(), String> {
     let stop = app.cancel_token();
     let served = tokio::spawn(app.run_until_stopped());
 
-    // The floor: publish the raw body, await the ack, answer 202.
+    // The floor: publish the raw body, await the ack, answer 202. `/floor-dedupe` does the
+    // same with the webhook id as `Nats-Msg-Id`, to show what JetStream's dedupe costs.
     let client = async_nats::connect(&nats.url)
         .await
         .map_err(|e| format!("nats: {e}"))?;
     let js = async_nats::jetstream::new(client);
-    let floor_js = js.clone();
-    let floor_app = axum::Router::new().route(
-        "/floor",
-        post(move |body: bytes::Bytes| {
-            let js = floor_js.clone();
-            async move {
-                let acked = match js.publish("reinstate.events.bench.floor", body).await {
-                    Ok(ack) => ack.await.is_ok(),
-                    Err(_) => false,
-                };
-                if acked {
-                    axum::http::StatusCode::ACCEPTED
-                } else {
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+    let (floor_js, dedupe_js) = (js.clone(), js.clone());
+    let answer = |acked: bool| {
+        if acked {
+            axum::http::StatusCode::ACCEPTED
+        } else {
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    let floor_app = axum::Router::new()
+        .route(
+            "/floor",
+            post(move |body: bytes::Bytes| {
+                let js = floor_js.clone();
+                async move {
+                    answer(
+                        match js.publish("reinstate.events.bench.floor", body).await {
+                            Ok(ack) => ack.await.is_ok(),
+                            Err(_) => false,
+                        },
+                    )
                 }
-            }
-        }),
-    );
+            }),
+        )
+        .route(
+            "/floor-dedupe",
+            post(move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
+                let js = dedupe_js.clone();
+                async move {
+                    let mut h = async_nats::HeaderMap::new();
+                    if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
+                        h.insert("Nats-Msg-Id", id);
+                    }
+                    let published = js
+                        .publish_with_headers("reinstate.events.bench.floor", h, body)
+                        .await;
+                    answer(match published {
+                        Ok(ack) => ack.await.is_ok(),
+                        Err(_) => false,
+                    })
+                }
+            }),
+        );
     let floor_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
-    let floor = format!(
-        "http://{}/floor",
-        floor_listener.local_addr().map_err(|e| e.to_string())?
-    );
+    let floor_addr = floor_listener.local_addr().map_err(|e| e.to_string())?;
+    let floor = format!("http://{floor_addr}/floor");
+    let floor_dedupe = format!("http://{floor_addr}/floor-dedupe");
     let floor_server = tokio::spawn(async move { axum::serve(floor_listener, floor_app).await });
 
     // The first login creates the stream both sides publish to.
@@ -199,10 +223,11 @@ pub async fn run(options: Options) -> Result<(), String> {
         length.as_secs_f64()
     );
     for conns in [16, 64] {
-        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             a.push(load(&real, conns, length).await?);
             b.push(load(&floor, conns, length).await?);
+            c.push(load(&floor_dedupe, conns, length).await?);
         }
         let summary = |runs: &[Run]| {
             (
@@ -214,6 +239,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         };
         let (ar, a50, a99, ae) = summary(&a);
         let (br, b50, b99, be) = summary(&b);
+        let (cr, c50, c99, ce) = summary(&c);
         let raw = raw_publish(&js, conns, length).await?;
         println!("  {conns} connections:");
         println!(
@@ -227,9 +253,16 @@ pub async fn run(options: Options) -> Result<(), String> {
             ms(b99)
         );
         println!(
-            "    ratio {:.2} (target >= 0.8); raw async-nats publish, {conns} in flight: {raw:.0} msg/s",
-            ar / br
+            "    bare route + Nats-Msg-Id {cr:>5.0} req/s  p50 {:>9}  p99 {:>9}  ({ce} not 202)",
+            ms(c50),
+            ms(c99)
         );
+        println!(
+            "    ratio {:.2} to the bare route (target >= 0.8), {:.2} to the route with JetStream dedupe",
+            ar / br,
+            ar / cr
+        );
+        println!("    raw async-nats publish, {conns} in flight: {raw:.0} msg/s");
     }
     stop.cancel();
     let _ = served.await;
