@@ -7,6 +7,7 @@ use std::time::Duration;
 mod ingress;
 mod nats;
 mod rules;
+mod state;
 
 #[derive(Clone, Copy)]
 pub struct Options {
@@ -15,15 +16,18 @@ pub struct Options {
 }
 
 /// The benchmarks, by name.
-pub const NAMES: &[&str] = &["rules", "ingress", "all"];
+pub const NAMES: &[&str] = &["rules", "ingress", "state", "all"];
 
 pub fn run(what: &str, options: Options) -> Result<(), String> {
     match what {
         "rules" => rules::run(options),
         "ingress" => runtime()?.block_on(ingress::run(options)),
+        "state" => runtime()?.block_on(state::run(options)),
         "all" => {
             rules::run(options)?;
-            runtime()?.block_on(ingress::run(options))
+            let rt = runtime()?;
+            rt.block_on(ingress::run(options))?;
+            rt.block_on(state::run(options))
         }
         other => Err(format!(
             "{other:?} is not a benchmark; try one of {}",
