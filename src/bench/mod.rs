@@ -6,6 +6,7 @@ use std::time::Duration;
 
 mod ingress;
 mod nats;
+mod pipeline;
 mod rules;
 mod state;
 
@@ -16,17 +17,19 @@ pub struct Options {
 }
 
 /// The benchmarks, by name.
-pub const NAMES: &[&str] = &["rules", "ingress", "state", "all"];
+pub const NAMES: &[&str] = &["rules", "ingress", "pipeline", "state", "all"];
 
 pub fn run(what: &str, options: Options) -> Result<(), String> {
     match what {
         "rules" => rules::run(options),
         "ingress" => runtime()?.block_on(ingress::run(options)),
+        "pipeline" => runtime()?.block_on(pipeline::run(options)),
         "state" => runtime()?.block_on(state::run(options)),
         "all" => {
             rules::run(options)?;
             let rt = runtime()?;
             rt.block_on(ingress::run(options))?;
+            rt.block_on(pipeline::run(options))?;
             rt.block_on(state::run(options))
         }
         other => Err(format!(

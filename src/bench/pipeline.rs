@@ -1,0 +1,390 @@
+//! `reinstate bench pipeline`: the whole path against a directory simulator that answers in
+//! 0 ms (benchmark code: the Jira Cloud calls a restore makes).
+//!
+//! 1. **Login to licence**: a steady rate of signed logins for distinct users; latency from
+//!    sending the login to the simulator receiving the group addition, next to the ingress's own
+//!    answer time for the same requests, and how many were still in flight when sending stopped.
+//! 2. **Worker throughput vs the consumer ceiling**: N events waiting on the stream, handled by
+//!    the worker pipeline (rules, three directory calls, the flushed sled transaction), next to a
+//!    bare pull consumer fetching and acking N messages of the same size, interleaved.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::routing::{get, post};
+use futures::StreamExt;
+use sha2::Digest;
+
+use super::nats::NatsServer;
+use super::{Options, median_f64, ms, percentile};
+use crate::signature::WebhookSecret;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const ADMIN: &str = "bench-admin-token";
+
+/// When each account's group addition arrived.
+type Received = Arc<Mutex<HashMap<String, Instant>>>;
+
+async fn simulator(received: Received) -> Result<String, String> {
+    type Q = Query<HashMap<String, String>>;
+    let user = |email: &str| {
+        let n = email
+            .trim_start_matches('p')
+            .split('@')
+            .next()
+            .unwrap_or("0");
+        serde_json::json!({"accountId": format!("acc-{n}"), "emailAddress": email,
+                           "active": true, "accountType": "atlassian"})
+    };
+    let app = axum::Router::new()
+        .route(
+            "/rest/api/3/user/search",
+            get(move |Query(q): Q| async move {
+                axum::Json(serde_json::json!([user(q.get("query").map_or("", |s| s))]))
+            }),
+        )
+        .route(
+            "/rest/api/3/user/groups",
+            get(|| async { axum::Json(serde_json::json!([])) }),
+        )
+        .route(
+            "/rest/api/3/applicationrole",
+            get(|| async {
+                axum::Json(
+                    serde_json::json!([{"key": "jira-software", "groups": ["jsw-users"],
+                    "defaultGroupsDetails": [{"groupId": "g1", "name": "jsw-users"}],
+                    "hasUnlimitedSeats": true}]),
+                )
+            }),
+        )
+        .route(
+            "/rest/api/3/group/user",
+            post(
+                |State(received): State<Received>, body: axum::Json<serde_json::Value>| async move {
+                    if let Some(id) = body["accountId"].as_str() {
+                        received
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(id.to_string(), Instant::now());
+                    }
+                    axum::http::StatusCode::CREATED
+                },
+            ),
+        )
+        .with_state(received);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+/// A running reinstate (NATS, `workers` workers, the simulator as Jira Cloud); its URL and a
+/// handle that stops it.
+struct Service {
+    url: String,
+    stop: tokio_util::sync::CancellationToken,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    async fn start(nats: &str, sim: &str, workers: usize) -> Result<Service, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let admin = hex::encode(sha2::Sha256::digest(ADMIN.as_bytes()));
+        let config = crate::config::Config::from_toml(&format!(
+            "[store]\npath = \"{}\"\nmin_free_mb = 0\n[bus]\nnats_url = \"{nats}\"\n\
+             [sources.login]\nsecrets = [\"{SECRET}\"]\n[worker]\nconcurrency = {workers}\n\
+             login_dedupe_secs = 0\n[admin]\ntoken_sha256 = [\"{admin}\"]\n\
+             [directory]\nkind = \"jira-cloud\"\nsite_url = \"{sim}\"\nemail = \"svc@example.com\"\n\
+             api_token = \"t\"\nrate_limit_per_sec = 1000000\nrate_limit_burst = 100000\n\
+             max_concurrency = 64\n[log]\nfilter = \"error\"\n",
+            dir.path().join("state").display()
+        ))
+        .map_err(|e| e.to_string())?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let app = crate::app::Application::build(config, listener)
+            .await
+            .map_err(|e| e.to_string())?;
+        let url = format!("http://{}", app.addr());
+        let stop = app.cancel_token();
+        let served = tokio::spawn(app.run_until_stopped());
+        let rules = serde_json::json!({"rules": [{"name": "staff", "when": {"domains": ["example.com"]}, "then": "restore"}]});
+        let r = reqwest::Client::new()
+            .put(format!("{url}/api/v1/rules"))
+            .bearer_auth(ADMIN)
+            .json(&rules)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            return Err(format!("rules: {}", r.status()));
+        }
+        Ok(Service {
+            url,
+            stop,
+            served,
+            _dir: dir,
+        })
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.served.await;
+    }
+}
+
+/// Posts a signed login of user `n`; the time until the answer, if it was `202`.
+async fn login(http: &reqwest::Client, url: &str, n: usize) -> Option<Duration> {
+    let secret = WebhookSecret::parse(SECRET).ok()?;
+    let body = serde_json::to_vec(&serde_json::json!({
+        "type": "login.succeeded",
+        "user": {"email": format!("p{n}@example.com")},
+        "product": "jira-software",
+        "occurred_at": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339).ok()?,
+    }))
+    .ok()?;
+    let id = format!("msg_pipe{n:012}");
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    let start = Instant::now();
+    let r = http
+        .post(format!("{url}/v1/hooks/login"))
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", secret.sign(&id, ts, &body))
+        .body(body)
+        .send()
+        .await
+        .ok()?;
+    (r.status().as_u16() == 202).then(|| start.elapsed())
+}
+
+/// Waits until the simulator received `n` additions among `ids` (or `within` passed).
+async fn wait_received(received: &Received, ids: &[String], within: Duration) -> usize {
+    let deadline = Instant::now() + within;
+    loop {
+        let got = {
+            let r = received.lock().unwrap_or_else(|e| e.into_inner());
+            ids.iter().filter(|id| r.contains_key(*id)).count()
+        };
+        if got == ids.len() || Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn latency(
+    nats: &str,
+    sim: &str,
+    received: &Received,
+    rate: usize,
+    length: Duration,
+) -> Result<(), String> {
+    let service = Service::start(nats, sim, 16).await?;
+    let http = reqwest::Client::new();
+    let total = (rate as f64 * length.as_secs_f64()) as usize;
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let answers: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1) / rate as u32);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    let mut in_flight_half = 0;
+    for n in 0..total {
+        ticker.tick().await;
+        if n == total / 2 {
+            in_flight_half = n - received.lock().unwrap_or_else(|e| e.into_inner()).len();
+        }
+        let (http, url, sent, answers) = (
+            http.clone(),
+            service.url.clone(),
+            sent.clone(),
+            answers.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let at = Instant::now();
+            sent.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(format!("acc-{n}"), at);
+            if let Some(d) = login(&http, &url, n).await {
+                answers.lock().unwrap_or_else(|e| e.into_inner()).push(d);
+            }
+        }));
+    }
+    let sending = started.elapsed();
+    let in_flight_end = total - received.lock().unwrap_or_else(|e| e.into_inner()).len();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let ids: Vec<String> = (0..total).map(|n| format!("acc-{n}")).collect();
+    let got = wait_received(received, &ids, Duration::from_secs(60)).await;
+    let mut e2e: Vec<Duration> = {
+        let (sent, received) = (
+            sent.lock().unwrap_or_else(|e| e.into_inner()),
+            received.lock().unwrap_or_else(|e| e.into_inner()),
+        );
+        ids.iter()
+            .filter_map(|id| Some(received.get(id)?.saturating_duration_since(*sent.get(id)?)))
+            .collect()
+    };
+    e2e.sort();
+    let mut answers = answers.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    answers.sort();
+    println!(
+        "pipeline, login to licence: {rate} logins/s for {:.1} s ({total} users, sent in {:.1} s), 0 ms directory",
+        length.as_secs_f64(),
+        sending.as_secs_f64()
+    );
+    println!(
+        "  login sent → group call received  p50 {:>9}  p99 {:>9}  max {:>9}  ({got} of {total} restored; target p99 <= 50 ms)",
+        ms(percentile(&e2e, 0.5)),
+        ms(percentile(&e2e, 0.99)),
+        ms(e2e.last().copied().unwrap_or_default())
+    );
+    println!(
+        "  baseline, login sent → 202        p50 {:>9}  p99 {:>9}",
+        ms(percentile(&answers, 0.5)),
+        ms(percentile(&answers, 0.99))
+    );
+    println!(
+        "  in flight (accepted, not yet restored): {in_flight_half} halfway, {in_flight_end} when sending stopped (no growth = keeping up)"
+    );
+    service.stop().await;
+    Ok(())
+}
+
+/// A bare pull consumer fetching and acking `n` messages of `size` bytes; messages per second.
+async fn ceiling(
+    js: &async_nats::jetstream::Context,
+    n: usize,
+    size: usize,
+) -> Result<f64, String> {
+    use async_nats::jetstream::{consumer::pull, stream};
+    let name = format!("CEILING_{}", rand::random::<u32>());
+    let subject = format!("ceiling.{name}");
+    let s = js
+        .create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("ceiling stream: {e}"))?;
+    let body = bytes::Bytes::from(vec![b'x'; size]);
+    let acks: Vec<_> = futures::stream::iter(0..n)
+        .map(|_| {
+            let (js, subject, body) = (js.clone(), subject.clone(), body.clone());
+            async move { js.publish(subject, body).await.ok()?.await.ok() }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    if acks.iter().any(Option::is_none) {
+        return Err("publishing the ceiling's messages failed".into());
+    }
+    let consumer = s
+        .create_consumer(pull::Config {
+            durable_name: Some("ceiling".into()),
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+            max_ack_pending: 1000,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("ceiling consumer: {e}"))?;
+    let start = Instant::now();
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| format!("ceiling messages: {e}"))?;
+    let mut done = 0;
+    while done < n {
+        match messages.next().await {
+            Some(Ok(m)) => {
+                m.ack().await.map_err(|e| format!("ack: {e}"))?;
+                done += 1;
+            }
+            _ => return Err("the ceiling's consumer stopped".into()),
+        }
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    let _ = js.delete_stream(&name).await;
+    Ok(rate)
+}
+
+/// `n` logins accepted by an ingress-only reinstate, then handled by a worker reinstate from
+/// a standing start; events per second.
+async fn workers(
+    nats: &str,
+    sim: &str,
+    received: &Received,
+    first: usize,
+    n: usize,
+) -> Result<f64, String> {
+    let ingress = Service::start(nats, sim, 0).await?;
+    let http = reqwest::Client::new();
+    let accepted: Vec<Option<Duration>> = futures::stream::iter(first..first + n)
+        .map(|i| {
+            let (http, url) = (http.clone(), ingress.url.clone());
+            async move { login(&http, &url, i).await }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    ingress.stop().await;
+    if accepted.iter().any(Option::is_none) {
+        return Err("the ingress refused a login".into());
+    }
+    let ids: Vec<String> = (first..first + n).map(|i| format!("acc-{i}")).collect();
+    let start = Instant::now();
+    let worker = Service::start(nats, sim, 16).await?;
+    let got = wait_received(received, &ids, Duration::from_secs(120)).await;
+    let rate = got as f64 / start.elapsed().as_secs_f64();
+    worker.stop().await;
+    if got < n {
+        return Err(format!("only {got} of {n} events were handled"));
+    }
+    Ok(rate)
+}
+
+pub async fn run(options: Options) -> Result<(), String> {
+    let (rate, length, rounds, n) = if options.quick {
+        (200, Duration::from_secs(2), 1, 300)
+    } else {
+        (1000, Duration::from_secs(60), 3, 5_000)
+    };
+    let nats = NatsServer::start()?;
+    let received: Received = Arc::default();
+    let sim = simulator(received.clone()).await?;
+    latency(&nats.url, &sim, &received, rate, length).await?;
+
+    let client = async_nats::connect(&nats.url)
+        .await
+        .map_err(|e| format!("nats: {e}"))?;
+    let js = async_nats::jetstream::new(client);
+    let (mut measured, mut baseline) = (Vec::new(), Vec::new());
+    let mut first = 10_000_000;
+    for _ in 0..rounds {
+        measured.push(workers(&nats.url, &sim, &received, first, n).await?);
+        baseline.push(ceiling(&js, n, 400).await?);
+        first += n;
+    }
+    let (m, b) = (median_f64(measured), median_f64(baseline));
+    println!(
+        "pipeline, worker throughput: {n} waiting events, median of {rounds} interleaved rounds"
+    );
+    println!("  workers (rules, 3 directory calls, sled transaction)  {m:>8.0} events/s");
+    println!("  baseline, bare pull consumer fetch + ack              {b:>8.0} msg/s");
+    println!("  ratio {:.2} (target >= 0.5)", m / b);
+    Ok(())
+}
