@@ -2,6 +2,7 @@
 //! change together change in one transaction, and are flushed to disk before a message is acked.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -54,6 +55,17 @@ pub struct Store {
     compiled: Arc<Mutex<Option<Arc<RuleSet>>>>,
     /// Whether the filesystem can take writes.
     disk: Arc<disk::DiskGuard>,
+    /// Flushes shared by concurrent callers (see `flush`).
+    flushes: Arc<Flushes>,
+}
+
+#[derive(Default)]
+struct Flushes {
+    /// Tickets handed out (one per `flush` call).
+    requested: AtomicU64,
+    /// Every ticket up to this one is on disk.
+    done: AtomicU64,
+    running: tokio::sync::Mutex<()>,
 }
 
 /// Which audit entries to read.
@@ -130,6 +142,7 @@ impl Store {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             compiled: Arc::new(Mutex::new(None)),
             disk: Arc::new(disk::DiskGuard::new(path.to_path_buf(), min_free)),
+            flushes: Arc::default(),
             db,
         })
     }
@@ -146,11 +159,22 @@ impl Store {
 
     /// Writes sled's dirty pages to disk. Blocking `flush()` off the async threads: sled's
     /// `flush_async` is known to deadlock when several are polled at once.
+    ///
+    /// Group commit: concurrent callers share flushes. A caller takes a ticket after its
+    /// writes; one flush at a time runs, covering every ticket taken before it started, so a
+    /// caller whose ticket a finished flush covered returns without flushing again.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let ticket = self.flushes.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let _one_at_a_time = self.flushes.running.lock().await;
+        if self.flushes.done.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        let covers = self.flushes.requested.load(Ordering::SeqCst);
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
             .map_err(|_| StoreError::FlushJoin)??;
+        self.flushes.done.store(covers, Ordering::SeqCst);
         Ok(())
     }
 
