@@ -352,16 +352,26 @@ pub fn parse_login(
     body: &[u8],
     received_at: OffsetDateTime,
 ) -> Result<Event, InvalidEvent> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let parsed: LoginEventBody = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." || path == "?" {
-            "body".to_string()
-        } else {
-            path
-        };
-        invalid(&field, e.inner().to_string())
-    })?;
+    // The fast path parses plainly; only a body that fails is parsed again to name the field.
+    let parsed: LoginEventBody = match serde_json::from_slice(body) {
+        Ok(parsed) => parsed,
+        Err(plain) => {
+            let de = &mut serde_json::Deserializer::from_slice(body);
+            let (field, reason) = match serde_path_to_error::deserialize::<_, LoginEventBody>(de) {
+                Err(e) => {
+                    let path = e.path().to_string();
+                    let field = if path == "." || path == "?" {
+                        "body".to_string()
+                    } else {
+                        path
+                    };
+                    (field, e.inner().to_string())
+                }
+                Ok(_) => ("body".to_string(), plain.to_string()),
+            };
+            return Err(invalid(&field, reason));
+        }
+    };
     if parsed.kind != "login.succeeded" {
         return Err(invalid(
             "type",
