@@ -272,12 +272,6 @@ impl DirectoryKind {
             DirectoryKind::JiraCloud | DirectoryKind::ConfluenceCloud
         )
     }
-    pub fn is_data_center(self) -> bool {
-        matches!(
-            self,
-            DirectoryKind::JiraDataCenter | DirectoryKind::ConfluenceDataCenter
-        )
-    }
 }
 
 /// `[[products]]`: how one product's licence is restored.

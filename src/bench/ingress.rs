@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::routing::post;
 
 use super::nats::NatsServer;
-use super::{Options, median, median_f64, ms, percentile};
+use super::{Options, Running, median, median_f64, ms, percentile};
 use crate::signature::WebhookSecret;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -131,27 +131,40 @@ async fn raw_publish(
     Ok(total as f64 / length.as_secs_f64())
 }
 
-/// The floor with JetStream's dedupe (`Nats-Msg-Id` = the webhook id) and, when
-/// `partitioned`, a subject per event, as reinstate publishes (one per user).
-async fn publish_deduped(
+/// How much of JetStream's work a floor route does.
+#[derive(Clone, Copy)]
+enum Floor {
+    /// Publish the raw body to one subject, await the ack.
+    Bare,
+    /// Also `Nats-Msg-Id` = the webhook id (JetStream's dedupe).
+    Dedupe,
+    /// Also a subject per event, as reinstate publishes (one per user).
+    Partitioned,
+}
+
+async fn publish_floor(
     js: async_nats::jetstream::Context,
     headers: axum::http::HeaderMap,
     body: bytes::Bytes,
-    partitioned: bool,
+    floor: Floor,
 ) -> axum::http::StatusCode {
     let id = headers
         .get("webhook-id")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("none")
-        .to_string();
-    let mut h = async_nats::HeaderMap::new();
-    h.insert("Nats-Msg-Id", id.as_str());
-    let subject = if partitioned {
-        format!("reinstate.events.bench.{id}")
-    } else {
-        "reinstate.events.bench.floor".to_string()
+        .unwrap_or("none");
+    let subject = match floor {
+        Floor::Partitioned => format!("reinstate.events.bench.{id}"),
+        _ => "reinstate.events.bench.floor".to_string(),
     };
-    let acked = match js.publish_with_headers(subject, h, body).await {
+    let published = match floor {
+        Floor::Bare => js.publish(subject, body).await,
+        _ => {
+            let mut h = async_nats::HeaderMap::new();
+            h.insert("Nats-Msg-Id", id);
+            js.publish_with_headers(subject, h, body).await
+        }
+    };
+    let acked = match published {
         Ok(ack) => ack.await.is_ok(),
         Err(_) => false,
     };
@@ -170,23 +183,15 @@ pub async fn run(options: Options) -> Result<(), String> {
     };
     let nats = NatsServer::start()?;
     let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let config = crate::config::Config::from_toml(&format!(
+    let reinstate = Running::start(&format!(
         "[store]\npath = \"{}\"\nmin_free_mb = 0\n[bus]\nnats_url = \"{}\"\n\
          [sources.login]\nsecrets = [\"{SECRET}\"]\n[worker]\nconcurrency = 0\n\
          [log]\nfilter = \"error\"\n",
         dir.path().join("state").display(),
         nats.url
     ))
-    .map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let app = crate::app::Application::build(config, listener)
-        .await
-        .map_err(|e| e.to_string())?;
-    let real = format!("http://{}/v1/hooks/login", app.addr());
-    let stop = app.cancel_token();
-    let served = tokio::spawn(app.run_until_stopped());
+    .await?;
+    let real = format!("{}/v1/hooks/login", reinstate.url);
 
     // The floor: publish the raw body, await the ack, answer 202. `/floor-dedupe` does the
     // same with the webhook id as `Nats-Msg-Id`, to show what JetStream's dedupe costs.
@@ -194,41 +199,16 @@ pub async fn run(options: Options) -> Result<(), String> {
         .await
         .map_err(|e| format!("nats: {e}"))?;
     let js = async_nats::jetstream::new(client);
-    let (floor_js, dedupe_js, partitioned_js) = (js.clone(), js.clone(), js.clone());
-    let answer = |acked: bool| {
-        if acked {
-            axum::http::StatusCode::ACCEPTED
-        } else {
-            axum::http::StatusCode::SERVICE_UNAVAILABLE
-        }
+    let route = |floor: Floor| {
+        let js = js.clone();
+        post(move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
+            publish_floor(js.clone(), headers, body, floor)
+        })
     };
     let floor_app = axum::Router::new()
-        .route(
-            "/floor",
-            post(move |body: bytes::Bytes| {
-                let js = floor_js.clone();
-                async move {
-                    answer(
-                        match js.publish("reinstate.events.bench.floor", body).await {
-                            Ok(ack) => ack.await.is_ok(),
-                            Err(_) => false,
-                        },
-                    )
-                }
-            }),
-        )
-        .route(
-            "/floor-dedupe",
-            post(move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
-                publish_deduped(dedupe_js.clone(), headers, body, false)
-            }),
-        )
-        .route(
-            "/floor-partitioned",
-            post(move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
-                publish_deduped(partitioned_js.clone(), headers, body, true)
-            }),
-        );
+        .route("/floor", route(Floor::Bare))
+        .route("/floor-dedupe", route(Floor::Dedupe))
+        .route("/floor-partitioned", route(Floor::Partitioned));
     let floor_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
@@ -297,8 +277,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         );
         println!("    raw async-nats publish, {conns} in flight: {raw:.0} msg/s");
     }
-    stop.cancel();
-    let _ = served.await;
+    reinstate.stop().await;
     floor_server.abort();
     Ok(())
 }

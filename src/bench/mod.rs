@@ -39,6 +39,36 @@ pub fn run(what: &str, options: Options) -> Result<(), String> {
     }
 }
 
+/// reinstate itself, in this process, on a random port.
+pub(crate) struct Running {
+    pub url: String,
+    stop: tokio_util::sync::CancellationToken,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub async fn start(toml: &str) -> Result<Running, String> {
+        let config = crate::config::Config::from_toml(toml).map_err(|e| e.to_string())?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let app = crate::app::Application::build(config, listener)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Running {
+            url: format!("http://{}", app.addr()),
+            stop: app.cancel_token(),
+            served: tokio::spawn(app.run_until_stopped()),
+        })
+    }
+
+    /// Stops it and waits for the drain.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.served.await;
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -18,7 +18,7 @@ use futures::StreamExt;
 use sha2::Digest;
 
 use super::nats::NatsServer;
-use super::{Options, median_f64, ms, percentile};
+use super::{Options, Running, median_f64, ms, percentile};
 use crate::signature::WebhookSecret;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -89,8 +89,7 @@ async fn simulator(received: Received) -> Result<String, String> {
 /// handle that stops it.
 struct Service {
     url: String,
-    stop: tokio_util::sync::CancellationToken,
-    served: tokio::task::JoinHandle<std::io::Result<()>>,
+    running: Running,
     _dir: tempfile::TempDir,
 }
 
@@ -98,7 +97,7 @@ impl Service {
     async fn start(nats: &str, sim: &str, workers: usize) -> Result<Service, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let admin = hex::encode(sha2::Sha256::digest(ADMIN.as_bytes()));
-        let config = crate::config::Config::from_toml(&format!(
+        let running = Running::start(&format!(
             "[store]\npath = \"{}\"\nmin_free_mb = 0\n[bus]\nnats_url = \"{nats}\"\n\
              [sources.login]\nsecrets = [\"{SECRET}\"]\n[worker]\nconcurrency = {workers}\n\
              login_dedupe_secs = 0\n[admin]\ntoken_sha256 = [\"{admin}\"]\n\
@@ -107,16 +106,8 @@ impl Service {
              max_concurrency = 64\n[log]\nfilter = \"error\"\n",
             dir.path().join("state").display()
         ))
-        .map_err(|e| e.to_string())?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        let app = crate::app::Application::build(config, listener)
-            .await
-            .map_err(|e| e.to_string())?;
-        let url = format!("http://{}", app.addr());
-        let stop = app.cancel_token();
-        let served = tokio::spawn(app.run_until_stopped());
+        .await?;
+        let url = running.url.clone();
         let rules = serde_json::json!({"rules": [{"name": "staff", "when": {"domains": ["example.com"]}, "then": "restore"}]});
         let r = reqwest::Client::new()
             .put(format!("{url}/api/v1/rules"))
@@ -130,15 +121,13 @@ impl Service {
         }
         Ok(Service {
             url,
-            stop,
-            served,
+            running,
             _dir: dir,
         })
     }
 
     async fn stop(self) {
-        self.stop.cancel();
-        let _ = self.served.await;
+        self.running.stop().await;
     }
 }
 

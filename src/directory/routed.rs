@@ -32,6 +32,19 @@ impl Routed {
         Routed { primary, routes }
     }
 
+    /// The user's groups on the instances of their own (`[[products]] site_url`).
+    async fn separate_groups(
+        &self,
+        account_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        let mut groups = Vec::new();
+        for route in self.routes.iter().filter(|r| r.separate) {
+            groups.extend(route.connector.user_groups(account_id, calls).await?);
+        }
+        Ok(groups)
+    }
+
     fn connector(&self, product: Product) -> &Arc<dyn Directory> {
         self.routes
             .iter()
@@ -56,9 +69,7 @@ impl Directory for Routed {
         if let Some(u) = &mut user
             && let Some(groups) = &mut u.groups
         {
-            for route in self.routes.iter().filter(|r| r.separate) {
-                groups.extend(route.connector.user_groups(&u.account_id, calls).await?);
-            }
+            groups.extend(self.separate_groups(&u.account_id, calls).await?);
         }
         Ok(user)
     }
@@ -69,9 +80,7 @@ impl Directory for Routed {
         calls: &mut CallLog,
     ) -> Result<Vec<String>, DirectoryError> {
         let mut groups = self.primary.user_groups(account_id, calls).await?;
-        for route in self.routes.iter().filter(|r| r.separate) {
-            groups.extend(route.connector.user_groups(account_id, calls).await?);
-        }
+        groups.extend(self.separate_groups(account_id, calls).await?);
         Ok(groups)
     }
 

@@ -3,7 +3,6 @@
 //! nothing accepted lost. The store lives on a small tmpfs mounted for the test (needs root,
 //! as on the project's machines and CI).
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -74,14 +73,10 @@ async fn refused(app: &TestApp, email: &str) {
     assert!(detail.contains("disk"), "{detail}");
 }
 
-/// `trouble` breaks the disk, `fix` mends it.
-async fn disk_trouble_is_survived(
-    mode: BusMode,
-    trouble: fn(&Path, &Tmpfs),
-    fix: fn(&Path, &Tmpfs),
-) {
+/// The disk fills up (dd writes until "No space left on device"), then is freed.
+async fn a_full_disk_refuses_new_events_and_recovers(mode: BusMode) {
     let mnt = tempfile::tempdir().expect("tempdir");
-    let fs = Tmpfs::mount(mnt.path());
+    let _fs = Tmpfs::mount(mnt.path());
     let options = Options {
         store_path: Some(mnt.path().join("state")),
         store_toml: "min_free_mb = 16".into(),
@@ -89,15 +84,18 @@ async fn disk_trouble_is_survived(
     };
     let app = TestApp::start_with(mode, options).await;
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
-    let mut accepted = HashSet::new();
     for email in ["grace@example.com", "zed@example.com"] {
         assert_eq!(app.login(email, Some("jira-software")).await.status(), 202);
-        accepted.insert(email);
     }
-    trouble(mnt.path(), &fs);
+    let filler = mnt.path().join("filler");
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=1M", "count=128"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(std::process::Stdio::null())
+        .status();
     wait_ready_status(&app, 503).await;
     refused(&app, "ada@example.com").await;
-    fix(mnt.path(), &fs);
+    std::fs::remove_file(&filler).expect("free the disk");
     wait_ready_status(&app, 200).await;
     assert_eq!(
         app.login("ada@example.com", Some("jira-software"))
@@ -110,23 +108,6 @@ async fn disk_trouble_is_survived(
     app.wait_for_outcome("zed@example.com", "restored").await;
     app.wait_for_outcome("ada@example.com", "already_licensed")
         .await;
-}
-
-fn fill(dir: &Path, _: &Tmpfs) {
-    // Until the filesystem is full (dd stops with "No space left on device").
-    let _ = Command::new("dd")
-        .args(["if=/dev/zero", "bs=1M", "count=128"])
-        .arg(format!("of={}", dir.join("filler").display()))
-        .stderr(std::process::Stdio::null())
-        .status();
-}
-
-fn empty(dir: &Path, _: &Tmpfs) {
-    std::fs::remove_file(dir.join("filler")).expect("free the disk");
-}
-
-async fn a_full_disk_refuses_new_events_and_recovers(mode: BusMode) {
-    disk_trouble_is_survived(mode, fill, empty).await;
 }
 both_buses!(a_full_disk_refuses_new_events_and_recovers);
 
