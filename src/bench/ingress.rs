@@ -3,7 +3,8 @@
 //! stream and awaits the ack, with no verification, parsing or dedupe. Same load generator,
 //! same signed ~1 KB logins, 16 and 64 connections, interleaved rounds. The raw async-nats
 //! publish rate at the same concurrency is reported for context. reinstate runs ingress-only
-//! (`worker.concurrency = 0`), so both sides publish into a stream nobody drains.
+//! (`worker.concurrency = 0`), so both sides publish into a stream nobody drains. Each run's CPU
+//! per request (this process, nats-server) shows where the difference between the lines goes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +13,9 @@ use std::time::{Duration, Instant};
 use axum::routing::post;
 
 use super::nats::NatsServer;
-use super::{Options, Running, median, median_f64, ms, percentile};
+use super::{
+    CpuMark, CpuPer, Options, Running, cpu_line, median, median_cpu, median_f64, ms, percentile,
+};
 use crate::signature::WebhookSecret;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -22,6 +25,8 @@ struct Run {
     p50: Duration,
     p99: Duration,
     errors: u64,
+    /// CPU per accepted request.
+    cpu: Option<CpuPer>,
 }
 
 /// A signed login of about 1 KB (the groups make up the size).
@@ -44,8 +49,10 @@ fn request(secret: &WebhookSecret, n: u64) -> (String, String, String, Vec<u8>) 
     (id, ts.to_string(), sig, body)
 }
 
-/// `conns` connections posting signed logins to `url` for `length`.
-async fn load(url: &str, conns: usize, length: Duration) -> Result<Run, String> {
+/// `conns` connections posting signed logins to `url` for `length`; CPU is apportioned with
+/// nats-server's (`nats_pid`).
+async fn load(url: &str, conns: usize, length: Duration, nats_pid: u32) -> Result<Run, String> {
+    let mark = CpuMark::now(nats_pid);
     let secret = Arc::new(WebhookSecret::parse(SECRET).map_err(String::from)?);
     let counter = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -92,12 +99,14 @@ async fn load(url: &str, conns: usize, length: Duration) -> Result<Run, String> 
         all.extend(t.await.map_err(|e| format!("load task: {e}"))?);
     }
     let elapsed = started.elapsed().max(length);
+    let cpu = mark.per(all.len() as f64);
     all.sort();
     Ok(Run {
         per_sec: all.len() as f64 / elapsed.as_secs_f64(),
         p50: percentile(&all, 0.5),
         p99: percentile(&all, 0.99),
         errors: errors.load(Ordering::Relaxed),
+        cpu,
     })
 }
 
@@ -219,7 +228,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     let floor_server = tokio::spawn(async move { axum::serve(floor_listener, floor_app).await });
 
     // The first login creates the stream both sides publish to.
-    let warm = load(&real, 1, Duration::from_millis(200)).await?;
+    let warm = load(&real, 1, Duration::from_millis(200), nats.pid()).await?;
     if warm.per_sec == 0.0 {
         return Err("the real ingress accepted nothing while warming up".into());
     }
@@ -230,10 +239,10 @@ pub async fn run(options: Options) -> Result<(), String> {
     for conns in [16, 64] {
         let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
-            a.push(load(&real, conns, length).await?);
-            b.push(load(&floor, conns, length).await?);
-            c.push(load(&floor_dedupe, conns, length).await?);
-            d.push(load(&floor_partitioned, conns, length).await?);
+            a.push(load(&real, conns, length, nats.pid()).await?);
+            b.push(load(&floor, conns, length, nats.pid()).await?);
+            c.push(load(&floor_dedupe, conns, length, nats.pid()).await?);
+            d.push(load(&floor_partitioned, conns, length, nats.pid()).await?);
         }
         let summary = |runs: &[Run]| {
             (
@@ -241,31 +250,32 @@ pub async fn run(options: Options) -> Result<(), String> {
                 median(runs.iter().map(|r| r.p50).collect()),
                 median(runs.iter().map(|r| r.p99).collect()),
                 runs.iter().map(|r| r.errors).sum::<u64>(),
+                cpu_line(median_cpu(runs.iter().map(|r| r.cpu)), "request"),
             )
         };
-        let (ar, a50, a99, ae) = summary(&a);
-        let (br, b50, b99, be) = summary(&b);
-        let (cr, c50, c99, ce) = summary(&c);
-        let (dr, d50, d99, de) = summary(&d);
+        let (ar, a50, a99, ae, acpu) = summary(&a);
+        let (br, b50, b99, be, bcpu) = summary(&b);
+        let (cr, c50, c99, ce, ccpu) = summary(&c);
+        let (dr, d50, d99, de, dcpu) = summary(&d);
         let raw = raw_publish(&js, conns, length).await?;
         println!("  {conns} connections:");
         println!(
-            "    POST /v1/hooks/login  {ar:>8.0} req/s  p50 {:>9}  p99 {:>9}  ({ae} not 202)",
+            "    POST /v1/hooks/login  {ar:>8.0} req/s  p50 {:>9}  p99 {:>9}  ({ae} not 202)  {acpu}",
             ms(a50),
             ms(a99)
         );
         println!(
-            "    baseline, bare route  {br:>8.0} req/s  p50 {:>9}  p99 {:>9}  ({be} not 202)",
+            "    baseline, bare route  {br:>8.0} req/s  p50 {:>9}  p99 {:>9}  ({be} not 202)  {bcpu}",
             ms(b50),
             ms(b99)
         );
         println!(
-            "    bare route + Nats-Msg-Id {cr:>5.0} req/s  p50 {:>9}  p99 {:>9}  ({ce} not 202)",
+            "    bare route + Nats-Msg-Id {cr:>5.0} req/s  p50 {:>9}  p99 {:>9}  ({ce} not 202)  {ccpu}",
             ms(c50),
             ms(c99)
         );
         println!(
-            "    + a subject per event      {dr:>5.0} req/s  p50 {:>9}  p99 {:>9}  ({de} not 202)",
+            "    + a subject per event      {dr:>5.0} req/s  p50 {:>9}  p99 {:>9}  ({de} not 202)  {dcpu}",
             ms(d50),
             ms(d99)
         );

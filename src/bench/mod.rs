@@ -93,6 +93,86 @@ pub(crate) fn median_f64(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// CPU time (user + system) process `pid` has used so far, from `/proc/<pid>/stat`; `None`
+/// where that cannot be read (not Linux, process gone).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_secs_f64(
+        ticks as f64 / rustix::param::clock_ticks_per_second() as f64,
+    ))
+}
+
+/// CPU used so far by this process (load generator, reinstate, simulators) and by
+/// nats-server: two marks apportion a run's CPU per unit of work — on a machine whose cores
+/// are all busy, that is what a throughput ratio is made of.
+#[derive(Clone, Copy)]
+pub(crate) struct CpuMark {
+    this: Option<Duration>,
+    nats: Option<Duration>,
+    nats_pid: u32,
+    at: std::time::Instant,
+}
+
+/// CPU per unit of work, in µs: this process, nats-server.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct CpuPer {
+    pub this: f64,
+    pub nats: f64,
+}
+
+impl CpuMark {
+    pub fn now(nats_pid: u32) -> CpuMark {
+        CpuMark {
+            this: cpu_time(std::process::id()),
+            nats: cpu_time(nats_pid),
+            nats_pid,
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// The CPU used since this mark, per each of `units`; `None` for a run shorter than half
+    /// a second, which the kernel's clock ticks (usually 10 ms) cannot apportion.
+    pub fn per(&self, units: f64) -> Option<CpuPer> {
+        if self.at.elapsed() < Duration::from_millis(500) {
+            return None;
+        }
+        let now = CpuMark::now(self.nats_pid);
+        let per = |a: Option<Duration>, b: Option<Duration>| {
+            Some(b?.saturating_sub(a?).as_secs_f64() * 1e6 / units.max(1.0))
+        };
+        Some(CpuPer {
+            this: per(self.this, now.this)?,
+            nats: per(self.nats, now.nats)?,
+        })
+    }
+}
+
+/// The median of the runs' CPU figures that could be read.
+pub(crate) fn median_cpu(v: impl Iterator<Item = Option<CpuPer>>) -> Option<CpuPer> {
+    let read: Vec<CpuPer> = v.flatten().collect();
+    if read.is_empty() {
+        return None;
+    }
+    Some(CpuPer {
+        this: median_f64(read.iter().map(|c| c.this).collect()),
+        nats: median_f64(read.iter().map(|c| c.nats).collect()),
+    })
+}
+
+/// `CPU/unit: this process X µs, nats-server Y µs`, or that it could not be read.
+pub(crate) fn cpu_line(cpu: Option<CpuPer>, unit: &str) -> String {
+    match cpu {
+        Some(c) => format!(
+            "CPU per {unit}: this process {:.0} µs, nats-server {:.0} µs",
+            c.this, c.nats
+        ),
+        None => format!("CPU per {unit}: not measured (run too short, or no /proc)"),
+    }
+}
+
 pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }

@@ -40,6 +40,11 @@ fn binary() -> Result<PathBuf, String> {
 }
 
 impl NatsServer {
+    /// Its process id (for CPU accounting).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn start() -> Result<NatsServer, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
