@@ -167,6 +167,19 @@ pub struct EventUser {
     pub groups: Vec<String>,
 }
 
+impl EventUser {
+    /// A user known by email (and account id, when the sender gave one), with no groups or
+    /// roles from an identity provider.
+    pub fn new(email: Email, account_id: Option<String>) -> EventUser {
+        EventUser {
+            email,
+            account_id,
+            roles: vec![],
+            groups: vec![],
+        }
+    }
+}
+
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -268,12 +281,7 @@ impl Event {
             Source::Login,
             sender_id,
             EventKind::Login,
-            EventUser {
-                email: Email::parse(email).unwrap_or_else(|e| panic!("{e}")),
-                account_id: None,
-                roles: vec![],
-                groups: vec![],
-            },
+            EventUser::new(Email::parse(email).unwrap_or_else(|e| panic!("{e}")), None),
             product,
             now,
         )

@@ -323,12 +323,7 @@ pub async fn hook(
             Source::Jsm,
             &delivery,
             kind,
-            EventUser {
-                email,
-                account_id: reporter.account_id,
-                roles: vec![],
-                groups: vec![],
-            },
+            EventUser::new(email, reporter.account_id),
             source.product,
             now,
         )

@@ -268,12 +268,7 @@ pub async fn ask(
             Source::Portal,
             &hex::encode(nonce),
             EventKind::Ask,
-            EventUser {
-                email,
-                account_id: None,
-                roles: vec![],
-                groups: vec![],
-            },
+            EventUser::new(email, None),
             product,
             now,
         )

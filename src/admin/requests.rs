@@ -158,12 +158,7 @@ pub async fn approve(
             Source::Admin,
             &format!("approve-{id}"),
             EventKind::Restore,
-            EventUser {
-                email: request.email.clone(),
-                account_id: request.account_id.clone(),
-                roles: vec![],
-                groups: vec![],
-            },
+            EventUser::new(request.email.clone(), request.account_id.clone()),
             Some(request.product),
             now,
         )

@@ -93,6 +93,24 @@ pub(crate) fn median_f64(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Posts `body` to reinstate's login receiver at `url`, signed as Standard Webhooks message `id`.
+pub(crate) async fn post_login(
+    http: &reqwest::Client,
+    url: &str,
+    secret: &crate::signature::WebhookSecret,
+    id: &str,
+    body: Vec<u8>,
+) -> reqwest::Result<reqwest::Response> {
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    http.post(format!("{url}/v1/hooks/login"))
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", secret.sign(id, ts, &body))
+        .body(body)
+        .send()
+        .await
+}
+
 /// CPU time (user + system) process `pid` has used so far, from `/proc/<pid>/stat`; `None`
 /// where that cannot be read (not Linux, process gone).
 fn cpu_time(pid: u32) -> Option<Duration> {

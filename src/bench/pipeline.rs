@@ -147,15 +147,8 @@ async fn login(http: &reqwest::Client, url: &str, n: usize) -> Option<Duration> 
     }))
     .ok()?;
     let id = format!("msg_pipe{n:012}");
-    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
     let start = Instant::now();
-    let r = http
-        .post(format!("{url}/v1/hooks/login"))
-        .header("webhook-id", &id)
-        .header("webhook-timestamp", ts.to_string())
-        .header("webhook-signature", secret.sign(&id, ts, &body))
-        .body(body)
-        .send()
+    let r = super::post_login(http, url, &secret, &id, body)
         .await
         .ok()?;
     (r.status().as_u16() == 202).then(|| start.elapsed())

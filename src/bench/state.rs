@@ -139,15 +139,7 @@ async fn service_rss(path: &Path, users: usize, events: usize) -> Result<u64, St
             }))
             .map_err(|e| e.to_string())?;
             let id = format!("msg_rss{n:08}");
-            let ts = OffsetDateTime::now_utc().unix_timestamp();
-            let _ = http
-                .post(format!("{url}/v1/hooks/login"))
-                .header("webhook-id", &id)
-                .header("webhook-timestamp", ts.to_string())
-                .header("webhook-signature", secret.sign(&id, ts, &body))
-                .body(body)
-                .send()
-                .await;
+            let _ = super::post_login(&http, &url, &secret, &id, body).await;
         }
         // Let the workers drain what was accepted.
         tokio::time::sleep(Duration::from_secs(2)).await;

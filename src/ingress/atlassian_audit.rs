@@ -106,12 +106,7 @@ fn to_event(e: &AuditEvent) -> Result<Event, String> {
         .as_deref()
         .ok_or("no actor email")?;
     let email = Email::parse(email).map_err(|err| format!("actor email: {err}"))?;
-    let user = EventUser {
-        email,
-        account_id: e.attributes.actor.id.clone(),
-        roles: vec![],
-        groups: vec![],
-    };
+    let user = EventUser::new(email, e.attributes.actor.id.clone());
     Ok(Event::new(
         Source::Atlassian,
         &e.id,

@@ -100,12 +100,7 @@ pub fn login(
             Source::Keycloak,
             &id,
             EventKind::Login,
-            EventUser {
-                email,
-                account_id: None,
-                roles: vec![],
-                groups: vec![],
-            },
+            EventUser::new(email, None),
             None,
             occurred_at,
         )

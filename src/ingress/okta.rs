@@ -154,12 +154,7 @@ pub fn logins(body: &Value, received_at: OffsetDateTime) -> Result<Vec<Event>, S
                 Source::Okta,
                 uuid,
                 EventKind::Login,
-                EventUser {
-                    email,
-                    account_id: None,
-                    roles: vec![],
-                    groups: vec![],
-                },
+                EventUser::new(email, None),
                 None,
                 occurred_at,
             )

@@ -200,12 +200,7 @@ pub async fn redeem(State(state): State<Arc<AppState>>, Path(token): Path<String
             Source::Link,
             &claims.nonce,
             kind,
-            EventUser {
-                email: claims.sub.clone(),
-                account_id: None,
-                roles: vec![],
-                groups: vec![],
-            },
+            EventUser::new(claims.sub.clone(), None),
             claims.product,
             now,
         )
