@@ -1,31 +1,28 @@
-//! reinstate: gives Atlassian users their product licence back, without an admin ticket, when
-//! the organisation's rules allow it. See DESIGN.md for the flow:
-//! ingress → bus → worker (rules → directory) → store.
+//! reinstate runs the life of an Atlassian licence: it restores a licence when a user comes back
+//! (a login, a request, a link, an admin's approval), as the admins' rules allow, and records
+//! every decision. See ARCHITECTURE.md for the flow and a map of these modules:
+//! sources → flows::intake → bus → worker → flows (rules → directory) → store.
 
-pub mod admin;
-pub mod app;
 pub mod bench;
 pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod directory;
-pub mod event;
-pub mod http_error;
-pub mod ingress;
-pub mod jsm;
+pub mod domain;
+pub mod flows;
+pub mod http;
+pub mod jobs;
 pub mod links;
 pub mod metrics;
 pub mod notify;
-pub mod openapi;
-pub mod portal;
-pub mod rules;
 pub mod sandbox;
-pub mod signature;
+pub mod sources;
+pub mod startup;
 pub mod store;
 pub mod worker;
 
-pub use app::Application;
 pub use config::Config;
+pub use startup::Application;
 
 #[cfg(test)]
 mod parse_props;

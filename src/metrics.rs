@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -197,25 +197,4 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         })
         .inc();
     response
-}
-
-/// `GET /metrics`
-pub async fn serve(State(state): State<Arc<crate::app::AppState>>) -> Response {
-    let m = &state.metrics;
-    if let Some(depth) = state.bus.depth().await {
-        m.bus_messages.set(depth.messages as i64);
-        m.bus_pending.set(depth.pending as i64);
-    }
-    m.outbox.set(state.store.outbox_len() as i64);
-    match m.encode() {
-        Ok(body) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response(),
-        Err(e) => crate::http_error::ApiError::internal(&e).into_response(),
-    }
 }

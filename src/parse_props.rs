@@ -6,9 +6,9 @@
 use proptest::prelude::*;
 use time::OffsetDateTime;
 
-use crate::event::Email;
+use crate::domain::Email;
 use crate::links::KeyRing;
-use crate::signature::{BodySecrets, SignedHeaders, WebhookSecret};
+use crate::sources::signature::{BodySecrets, SignedHeaders, WebhookSecret};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -83,7 +83,7 @@ proptest! {
             timestamp: ts.as_deref(),
             signature: sig.as_deref(),
         };
-        prop_assert!(crate::signature::verify(&secrets, &headers, &body, now().unix_timestamp(), 300).is_err());
+        prop_assert!(crate::sources::signature::verify(&secrets, &headers, &body, now().unix_timestamp(), 300).is_err());
     }
 
     #[test]
@@ -100,45 +100,43 @@ proptest! {
 
     #[test]
     fn login_bodies_never_panic(body in any::<Vec<u8>>()) {
-        prop_assert!(crate::event::parse_login("msg_1", &body, now()).is_err());
+        prop_assert!(crate::sources::login::parse_login("msg_1", &body, now()).is_err());
     }
 
     #[test]
     fn json_shaped_login_bodies_never_panic(body in json()) {
         let bytes = serde_json::to_vec(&body).expect("json");
-        let _ = crate::event::parse_login("msg_1", &bytes, now());
+        let _ = crate::sources::login::parse_login("msg_1", &bytes, now());
     }
 
     #[test]
     fn okta_batches_never_panic(body in json()) {
-        let _ = crate::ingress::okta::logins(&body, now());
+        let _ = crate::sources::okta::logins(&body, now());
     }
 
     #[test]
     fn keycloak_events_never_panic(body in json()) {
         let raw = serde_json::to_vec(&body).expect("json");
-        let _ = crate::ingress::keycloak::login(&body, &raw, now());
+        let _ = crate::sources::keycloak::login(&body, &raw, now());
     }
 
     #[test]
     fn jsm_webhooks_never_panic(body in json()) {
-        let config = crate::config::JsmSourceConfig {
-            secrets: vec!["a-long-enough-shared-secret".into()],
-            request_type_ids: vec!["25".into()],
-            ..Default::default()
-        };
-        let source = crate::jsm::JsmSource::new(&config).expect("source");
-        let _ = crate::jsm::classify(&source, &body);
+        let mut config = crate::sources::jsm::JsmSourceConfig::default();
+        config.secrets = vec!["a-long-enough-shared-secret".into()];
+        config.request_type_ids = vec!["25".into()];
+        let source = crate::sources::jsm::JsmSource::new(&config).expect("source");
+        let _ = crate::sources::jsm::classify(&source, &body);
     }
 
     #[test]
     fn rules_documents_never_panic(body in any::<Vec<u8>>()) {
-        prop_assert!(crate::rules::RuleList::parse(&body).is_err());
+        prop_assert!(crate::domain::rules::RuleList::parse(&body).is_err());
     }
 
     #[test]
     fn json_shaped_rules_never_panic(body in json()) {
-        let _ = crate::rules::RuleList::parse(&serde_json::to_vec(&body).expect("json"));
+        let _ = crate::domain::rules::RuleList::parse(&serde_json::to_vec(&body).expect("json"));
     }
 
     #[test]

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::event::Product;
-use crate::rules::{Conditions, Outcome, Rule};
+use crate::domain::Product;
+use crate::domain::rules::{Conditions, Outcome, Rule};
 
 /// Credentials of a sandbox, stored in `<store.path>/sandbox-credentials.json` (mode 0600).
 #[derive(Clone, Serialize, Deserialize)]

@@ -5,13 +5,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let now = time::OffsetDateTime::UNIX_EPOCH;
-    let _ = reinstate::ingress::okta::logins(&body, now);
-    let _ = reinstate::ingress::keycloak::login(&body, data, now);
-    let config = reinstate::config::JsmSourceConfig {
-        secrets: vec!["a-long-enough-shared-secret".into()],
-        request_type_ids: vec!["25".into()],
-        ..Default::default()
-    };
-    let source = reinstate::jsm::JsmSource::new(&config).expect("source");
-    let _ = reinstate::jsm::classify(&source, &body);
+    let _ = reinstate::sources::okta::logins(&body, now);
+    let _ = reinstate::sources::keycloak::login(&body, data, now);
+    let mut config = reinstate::sources::jsm::JsmSourceConfig::default();
+    config.secrets = vec!["a-long-enough-shared-secret".into()];
+    config.request_type_ids = vec!["25".into()];
+    let source = reinstate::sources::jsm::JsmSource::new(&config).expect("source");
+    let _ = reinstate::sources::jsm::classify(&source, &body);
 });

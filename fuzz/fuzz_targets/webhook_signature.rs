@@ -1,6 +1,6 @@
 //! Standard Webhooks verification: headers and body from the input, never accepted.
 #![no_main]
-use reinstate::signature::{SignedHeaders, WebhookSecret, verify};
+use reinstate::sources::signature::{SignedHeaders, WebhookSecret, verify};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -52,7 +52,7 @@ impl Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| e.to_string())?;
-        let app = crate::app::Application::build(config, listener)
+        let app = crate::startup::Application::build(config, listener)
             .await
             .map_err(|e| e.to_string())?;
         Ok(Running {
@@ -97,7 +97,7 @@ pub(crate) fn median_f64(mut v: Vec<f64>) -> f64 {
 pub(crate) async fn post_login(
     http: &reqwest::Client,
     url: &str,
-    secret: &crate::signature::WebhookSecret,
+    secret: &crate::sources::signature::WebhookSecret,
     id: &str,
     body: Vec<u8>,
 ) -> reqwest::Result<reqwest::Response> {

@@ -23,7 +23,7 @@ use sha2::Digest;
 
 use super::nats::NatsServer;
 use super::{CpuMark, CpuPer, Options, Running, cpu_line, median_cpu, median_f64, ms, percentile};
-use crate::signature::WebhookSecret;
+use crate::sources::signature::WebhookSecret;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ADMIN: &str = "bench-admin-token";

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::event::{Email, Product, Source};
-use crate::rules::{Conditions, Facts, Outcome, Rule, RuleSet};
+use crate::domain::rules::{Conditions, Facts, Outcome, Rule, RuleSet};
+use crate::domain::{Email, Product, Source};
 use crate::store::{ProductState, Store, UserRecord};
 
 use super::{Options, median, percentile};
@@ -162,7 +162,7 @@ pub fn run(options: Options) -> Result<(), String> {
     let mut changed = 0;
     for _ in 0..rounds {
         let start = Instant::now();
-        let s = crate::admin::rules::run_simulation(&store, &live, &proposed)
+        let s = crate::flows::simulate::run_simulation(&store, &live, &proposed)
             .map_err(|e| e.to_string())?;
         sim.push(start.elapsed());
         changed = s.changes.len();

@@ -9,10 +9,8 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 use super::{Options, ms, percentile};
-use crate::event::{Email, Product};
-use crate::store::{
-    AuditEntry, AuditOutcome, EventOutcome, ProcessedRecord, ProductState, Store, UserRecord,
-};
+use crate::domain::{AuditOutcome, Email, Product};
+use crate::store::{AuditEntry, EventOutcome, ProcessedRecord, ProductState, Store, UserRecord};
 
 fn email(i: usize) -> Email {
     Email::parse(&format!("user{i}@d{}.example.com", i % 500)).unwrap_or_else(|_| unreachable!())
@@ -127,7 +125,8 @@ async fn service_rss(path: &Path, users: usize, events: usize) -> Result<u64, St
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let secret = crate::signature::WebhookSecret::parse(SECRET).map_err(String::from)?;
+        let secret =
+            crate::sources::signature::WebhookSecret::parse(SECRET).map_err(String::from)?;
         for n in 0..events {
             let i = (n * 7919) % users.max(1);
             let body = serde_json::to_vec(&serde_json::json!({

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Acker, Bus, BusError, Delivery, Published};
-use crate::event::Event;
+use crate::domain::Event;
 use crate::store::Store;
 
 #[derive(Serialize, Deserialize)]

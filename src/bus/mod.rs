@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::Deserialize;
 
-use crate::event::Event;
+use crate::domain::{Event, Problems};
 
 pub mod embedded;
 pub mod nats;
@@ -111,4 +112,78 @@ pub trait Bus: Send + Sync {
 /// The subject of an event: `<prefix>.events.<kind>.<user-key>`.
 pub fn subject(prefix: &str, event: &Event) -> String {
     format!("{prefix}.events.{}.{}", event.kind.key(), event.user_key())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusConfig {
+    /// NATS server URL; when absent, the embedded durable queue in sled is used.
+    pub nats_url: Option<String>,
+    /// JetStream stream name (created at start when absent).
+    pub stream: String,
+    /// First token of every subject: `<subject_prefix>.events.<kind>.<user-key>`.
+    pub subject_prefix: String,
+    /// Durable pull consumer name shared by the workers.
+    pub consumer: String,
+    /// How long a publish may wait for the bus's acknowledgement before ingress answers 503.
+    pub publish_timeout_ms: u64,
+    /// Window in which JetStream drops a re-published event id (`Nats-Msg-Id`).
+    pub duplicate_window_secs: u64,
+    /// How long a delivered message may stay unacknowledged before it is redelivered.
+    pub ack_wait_secs: u64,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: None,
+            stream: "REINSTATE_EVENTS".into(),
+            subject_prefix: "reinstate".into(),
+            consumer: "reinstate-worker".into(),
+            publish_timeout_ms: 3000,
+            duplicate_window_secs: 120,
+            ack_wait_secs: 30,
+        }
+    }
+}
+
+impl BusConfig {
+    pub fn check(&self, problems: &mut Problems) {
+        if let Some(url) = &self.nats_url
+            && url.trim().is_empty()
+        {
+            problems.add("bus.nats_url", "is empty; omit it for the embedded queue");
+        }
+        for (key, value) in [
+            ("bus.stream", &self.stream),
+            ("bus.consumer", &self.consumer),
+        ] {
+            if value.is_empty()
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                problems.add(
+                    key,
+                    format!("{value:?} must be letters, digits, '_' or '-'"),
+                );
+            }
+        }
+        let prefix = &self.subject_prefix;
+        if prefix.is_empty()
+            || prefix
+                .split('.')
+                .any(|t| t.is_empty() || t.contains(['*', '>', ' ']))
+        {
+            problems.add(
+                "bus.subject_prefix",
+                format!("{prefix:?} is not a NATS subject prefix"),
+            );
+        }
+        problems.positive(&[
+            ("bus.publish_timeout_ms", self.publish_timeout_ms),
+            ("bus.ack_wait_secs", self.ack_wait_secs),
+            ("bus.duplicate_window_secs", self.duplicate_window_secs),
+        ]);
+    }
 }

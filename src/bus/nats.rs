@@ -11,9 +11,9 @@ use futures::StreamExt;
 use tokio::sync::{Mutex, OnceCell};
 use tokio_util::sync::CancellationToken;
 
+use super::BusConfig;
 use super::{Acker, Bus, BusError, Delivery, Published, subject};
-use crate::config::BusConfig;
-use crate::event::Event;
+use crate::domain::Event;
 
 pub struct NatsBus {
     client: async_nats::Client,

@@ -8,8 +8,8 @@ use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
 use crate::config::Config;
-use crate::event::{Email, Product};
-use crate::signature::WebhookSecret;
+use crate::domain::{Email, Product};
+use crate::sources::signature::WebhookSecret;
 
 mod rules;
 
@@ -165,16 +165,12 @@ fn create_link(
         })
         .transpose()?;
     let keys = match config.links.key_ring()? {
-        Some(keys) => keys,
+        Some(keys) => keys.clone(),
         None => crate::sandbox::load(&config.store.path)
             .ok_or("no link keys: configure [links] keys and active, or start the sandbox first")?
             .link_keys()?,
     };
-    let settings = crate::links::LinkSettings {
-        keys,
-        ttl: std::time::Duration::from_secs(config.links.ttl_hours * 3600),
-        public_url: config.server.public_url.clone(),
-    };
+    let settings = config.links.settings(keys, &config.server.public_url);
     println!("{}", settings.create(&email, purpose, product, None));
     Ok(())
 }
@@ -370,9 +366,12 @@ async fn send_login(args: SendLogin) -> Result<(), String> {
     let response = reqwest::Client::new()
         .post(&url)
         .header("content-type", "application/json")
-        .header(crate::signature::HEADER_ID, &id)
-        .header(crate::signature::HEADER_TIMESTAMP, ts.to_string())
-        .header(crate::signature::HEADER_SIGNATURE, key.sign(&id, ts, &body))
+        .header(crate::sources::signature::HEADER_ID, &id)
+        .header(crate::sources::signature::HEADER_TIMESTAMP, ts.to_string())
+        .header(
+            crate::sources::signature::HEADER_SIGNATURE,
+            key.sign(&id, ts, &body),
+        )
         .body(body)
         .send()
         .await

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::config::Config;
-use crate::rules::RuleList;
+use crate::domain::rules::RuleList;
 
 #[derive(Subcommand)]
 pub enum RulesCommand {

@@ -7,11 +7,11 @@
 use reqwest::Method;
 use serde::Deserialize;
 
+use super::config::DirectoryConfig;
 use super::http::{Auth, Http, refused};
 use super::jira::token;
 use super::{CallLog, DirectoryError};
-use crate::config::DirectoryConfig;
-use crate::event::Email;
+use crate::domain::Email;
 
 pub struct CloudAdmin {
     org: Option<(Http, String)>,

@@ -8,11 +8,11 @@ use reqwest::Method;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::config::{DirectoryConfig, ProductConfig};
 use super::http::{Auth, Http, refused};
-use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, GroupRef, ProductAccess};
-use crate::config::{DirectoryConfig, ProductConfig};
-use crate::event::{Email, Product};
-use crate::rules::Seats;
+use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess};
+use crate::domain::Seats;
+use crate::domain::{Email, GroupRef, Product};
 
 pub struct Confluence {
     http: Http,

@@ -15,9 +15,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
+use super::config::DirectoryConfig;
 use super::retry::{RetryPolicy, parse_retry_after, retryable_status};
 use super::{CallLog, DirectoryError};
-use crate::config::DirectoryConfig;
 
 /// How requests authenticate.
 pub enum Auth {

@@ -12,11 +12,11 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::cloud_admin::CloudAdmin;
+use super::config::DirectoryConfig;
 use super::http::{Auth, Http, refused};
-use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, GroupRef, ProductAccess};
-use crate::config::DirectoryConfig;
-use crate::event::{Email, Product};
-use crate::rules::Seats;
+use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess};
+use crate::domain::Seats;
+use crate::domain::{Email, GroupRef, Product};
 
 pub struct Jira {
     http: Http,

@@ -3,11 +3,11 @@
 
 use async_trait::async_trait;
 
-use crate::event::{Email, Product};
-use crate::rules::Seats;
-use crate::store::DirectoryCall;
+use crate::domain::{DirectoryCall, Email, GroupInput, GroupRef, Product, Seats};
 
+pub mod audit_log;
 mod cloud_admin;
+pub mod config;
 pub mod confluence;
 pub mod http;
 pub mod jira;
@@ -18,18 +18,18 @@ pub mod sandbox;
 /// The connectors a configuration names: `directory.kind`, and per product its own when
 /// `[[products]]` says so.
 pub fn connect(
-    config: &crate::config::DirectoryConfig,
-    products: &[crate::config::ProductConfig],
+    config: &config::DirectoryConfig,
+    products: &[config::ProductConfig],
 ) -> Result<std::sync::Arc<dyn Directory>, DirectoryError> {
-    use crate::config::DirectoryKind as K;
+    use config::DirectoryKind as K;
     use std::sync::Arc;
     let build = |kind: K,
-                 product: Option<&crate::config::ProductConfig>|
+                 product: Option<&config::ProductConfig>|
      -> Result<Arc<dyn Directory>, DirectoryError> {
         let own;
         let config = match product {
             Some(p) if p.site_url.is_some() => {
-                own = crate::config::DirectoryConfig {
+                own = config::DirectoryConfig {
                     site_url: p.site_url.clone(),
                     api_token: p.api_token.clone().or_else(|| config.api_token.clone()),
                     ..config.clone()
@@ -109,34 +109,6 @@ pub struct DirectoryUser {
     /// A Jira Service Management portal-only customer (Cloud `accountType: customer`), who
     /// uses the portal without a licence.
     pub customer: bool,
-}
-
-/// A group, by id (Cloud APIs, when known) and name (rules, audit, Data Center).
-#[derive(
-    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(deny_unknown_fields)]
-pub struct GroupRef {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub name: String,
-}
-
-/// A group as configuration or a reclaim tool gives it: a name, or `{"id", "name"}`.
-#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
-#[serde(untagged)]
-pub enum GroupInput {
-    Name(String),
-    Ref(GroupRef),
-}
-
-impl GroupInput {
-    pub fn into_ref(self) -> GroupRef {
-        match self {
-            GroupInput::Name(name) => GroupRef { id: None, name },
-            GroupInput::Ref(r) => r,
-        }
-    }
 }
 
 /// How a product's licence is granted on this site.

@@ -6,11 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{
-    Added, CallLog, Directory, DirectoryError, DirectoryUser, GroupRef, JsmRequest, ProductAccess,
-};
-use crate::event::{Email, Product};
-use crate::rules::Seats;
+use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, JsmRequest, ProductAccess};
+use crate::domain::Seats;
+use crate::domain::{Email, GroupRef, Product};
 
 /// How one product is restored.
 pub struct Route {

@@ -6,9 +6,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, GroupRef, ProductAccess};
-use crate::event::{Email, Product};
-use crate::rules::Seats;
+use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess};
+use crate::domain::Seats;
+use crate::domain::{Email, GroupRef, Product};
 
 struct SandboxUser {
     account_id: String,

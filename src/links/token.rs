@@ -12,7 +12,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::event::{Email, Product};
+use crate::domain::{Email, Product};
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -2,51 +2,19 @@
 //! decision that caused them, and a background sender delivers them with retries, so neither a
 //! crash nor an SMTP outage loses one.
 
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-
-use crate::event::{Email, Product};
-use crate::rules::Seats;
+use crate::domain::{Email, Product, Seats};
+use crate::store::{AlertState, OutboxEmail};
 
 pub mod sender;
 
-/// An email waiting in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxEmail {
-    pub v: u32,
-    /// What it is about, e.g. `seat_threshold`, `seats_full`.
-    pub kind: String,
-    pub to: Vec<String>,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub attempts: u32,
-    /// Unix milliseconds before which it is not tried again.
-    pub next_attempt_ms: i64,
-    pub last_error: Option<String>,
-}
-
-impl OutboxEmail {
-    pub fn new(kind: &str, to: &[String], subject: String, text: String) -> OutboxEmail {
-        let html = format!(
-            "<!doctype html><html><body><pre style=\"font-family:sans-serif;white-space:pre-wrap\">{}</pre></body></html>",
-            escape_html(&text)
-        );
-        OutboxEmail {
-            v: 1,
-            kind: kind.into(),
-            to: to.to_vec(),
-            subject,
-            text,
-            html,
-            created_at: OffsetDateTime::now_utc(),
-            attempts: 0,
-            next_attempt_ms: 0,
-            last_error: None,
-        }
-    }
+/// An email for the outbox: the text part as given, and an HTML part showing the same text
+/// escaped (no remote images or scripts).
+pub fn email(kind: &str, to: &[String], subject: String, text: String) -> OutboxEmail {
+    let html = format!(
+        "<!doctype html><html><body><pre style=\"font-family:sans-serif;white-space:pre-wrap\">{}</pre></body></html>",
+        escape_html(&text)
+    );
+    OutboxEmail::new(kind, to, subject, text, html)
 }
 
 /// Escapes text for HTML bodies (every value shown comes from data, never markup).
@@ -63,15 +31,6 @@ pub fn escape_html(s: &str) -> String {
         }
     }
     out
-}
-
-/// Per product: which seat alerts have been sent for the current crossing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlertState {
-    /// Use is at or above the threshold, and admins were told.
-    pub above_threshold: bool,
-    /// A restore waited for lack of seats, and admins were told.
-    pub full: bool,
 }
 
 /// A seat alert to send.
@@ -133,7 +92,7 @@ pub fn seat_alert_email(
             used,
             total,
             percent,
-        } => OutboxEmail::new(
+        } => email(
             "seat_threshold",
             to,
             format!(
@@ -148,7 +107,7 @@ pub fn seat_alert_email(
                 product.key()
             ),
         ),
-        SeatAlert::Full { waiting } => OutboxEmail::new(
+        SeatAlert::Full { waiting } => email(
             "seats_full",
             to,
             format!(
@@ -168,7 +127,7 @@ pub fn seat_alert_email(
 /// Tells admins that a restore failed in a way retrying will not fix (or ran out of
 /// deliveries); sent at most once per hour, since one misconfiguration fails every event.
 pub fn failure_alert_email(
-    user: &Email,
+    user: &str,
     product: Option<Product>,
     reason: &str,
     to: &[String],
@@ -181,7 +140,7 @@ pub fn failure_alert_email(
     let what = product.map_or("a licence".to_string(), |p| {
         format!("the {} licence", p.key())
     });
-    OutboxEmail::new(
+    email(
         "restore_failed",
         to,
         format!("[reinstate] a restore failed: {user}"),
@@ -252,7 +211,7 @@ mod tests {
 
     #[test]
     fn html_bodies_escape_what_they_show() {
-        let e = OutboxEmail::new(
+        let e = email(
             "x",
             &[],
             "s".into(),

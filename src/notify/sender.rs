@@ -5,12 +5,61 @@ use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
-use super::OutboxEmail;
-use crate::config::SmtpConfig;
-use crate::store::Store;
+use serde::Deserialize;
+
+use crate::domain::Problems;
+use crate::store::{OutboxEmail, Store};
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// `smtp://host:port` (plain), `smtp://host:587?tls=required` (STARTTLS) or
+    /// `smtps://host:465`; absent = no email.
+    pub url: Option<String>,
+    /// Sender address.
+    pub from: String,
+    /// Credentials, when the server wants them.
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// Timeout of one SMTP conversation.
+    pub timeout_ms: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            from: "reinstate@localhost.localdomain".into(),
+            username: None,
+            password: None,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+impl SmtpConfig {
+    pub fn check(&self, problems: &mut Problems) {
+        let Some(url) = &self.url else {
+            return;
+        };
+        if let Err(e) = Mailer::from_url(url) {
+            problems.add("smtp.url", format!("{url:?}: {e}"));
+        }
+        if self.from.parse::<Mailbox>().is_err() {
+            problems.add(
+                "smtp.from",
+                format!("{:?} is not an email address", self.from),
+            );
+        }
+        if self.username.is_some() != self.password.is_some() {
+            problems.add_sentence("smtp.username and smtp.password: give both or neither");
+        }
+        problems.positive(&[("smtp.timeout_ms", self.timeout_ms)]);
+    }
+}
 
 pub type Mailer = AsyncSmtpTransport<Tokio1Executor>;
 

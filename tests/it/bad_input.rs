@@ -38,7 +38,7 @@ async fn assert_refused(what: &str, r: reqwest::Response, body: &[u8]) {
         "{what} answered {status} to {:?}: {text}",
         String::from_utf8_lossy(body)
     );
-    let parsed: reinstate::http_error::ErrorBody = serde_json::from_str(&text)
+    let parsed: reinstate::http::error::ErrorBody = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{what}: not the error body ({e}): {text}"));
     assert!(!parsed.error.is_empty() && !parsed.detail.is_empty());
 }

@@ -235,8 +235,14 @@ async fn what_a_delivery_lacks_is_read_from_the_service_management_api() {
             .any(|c| c.path == "/rest/servicedeskapi/request/HELP-7/approval")
     );
     assert_eq!(app.sim.group_adds("acc-zed").len(), 1);
-    // When Jira cannot be read, the delivery is refused with 503, so Jira sends it again.
+    // When Jira cannot be read, the delivery is still accepted — it is on the bus, and the
+    // receiver calls nothing — and the worker reads the request again, with backoff, until Jira
+    // answers.
     app.sim.set_down(true);
     let other = json!({"event": "created", "issue": {"key": "HELP-8"}});
-    assert_eq!(deliver(&app, &other, None, JSM_SECRET).await.status(), 503);
+    assert_eq!(deliver(&app, &other, None, JSM_SECRET).await.status(), 202);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.sim.set_down(false);
+    app.wait_for_outcome("zed@example.com", "already_licensed")
+        .await;
 }

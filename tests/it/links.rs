@@ -1,6 +1,6 @@
 //! Email links: GET and HEAD change nothing, POST acts once, and every bad link changes nothing.
 
-use reinstate::event::{Email, Product};
+use reinstate::domain::{Email, Product};
 use reinstate::links::{Claims, KeyRing, Purpose};
 use serde_json::json;
 

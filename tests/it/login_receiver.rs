@@ -43,7 +43,7 @@ async fn bad_signature_is_rejected_and_restores_nothing(mode: BusMode) {
     // A body changed after signing fails too: the signature covers the raw bytes.
     let id = new_id();
     let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-    let sig = reinstate::signature::WebhookSecret::parse(SECRET_A)
+    let sig = reinstate::sources::signature::WebhookSecret::parse(SECRET_A)
         .expect("secret")
         .sign(&id, ts, &body);
     let mut tampered = body.clone();

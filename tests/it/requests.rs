@@ -1,7 +1,7 @@
 //! Requests left to an admin: approve, deny, expiry — each step in the history, the audit and
 //! the requester's inbox.
 
-use reinstate::event::{Email, Product};
+use reinstate::domain::{Email, Product};
 use reinstate::links::{Claims, KeyRing, Purpose};
 use serde_json::{Value, json};
 

@@ -19,20 +19,23 @@ fn check(file: &str, schema: serde_json::Value) {
 fn login_event_schema_is_current() {
     check(
         "login-event.schema.json",
-        reinstate::event::login_event_schema(),
+        reinstate::sources::login::login_event_schema(),
     );
 }
 
 #[test]
 fn rules_schema_is_current() {
-    check("rules.schema.json", reinstate::rules::rules_schema());
+    check(
+        "rules.schema.json",
+        reinstate::domain::rules::rules_schema(),
+    );
 }
 
 #[test]
 fn bus_event_schema_is_current() {
-    let schema = reinstate::event::bus_event_schema();
+    let schema = reinstate::domain::bus_event_schema();
     // A real event has every required field and no field the schema does not name.
-    let event = serde_json::to_value(reinstate::event::Event::login_for_tests(
+    let event = serde_json::to_value(reinstate::domain::Event::login_for_tests(
         "e1",
         "grace@example.com",
         None,
@@ -53,12 +56,12 @@ fn bus_event_schema_is_current() {
 
 #[test]
 fn error_schema_is_current() {
-    check("error.schema.json", reinstate::http_error::error_schema());
+    check("error.schema.json", reinstate::http::error::error_schema());
 }
 
 #[test]
 fn openapi_document_is_current() {
-    check("openapi.json", reinstate::openapi::document());
+    check("openapi.json", reinstate::http::openapi::document());
 }
 
 /// Every operation the document lists is served (the router and the document agree), and the
@@ -76,7 +79,7 @@ async fn every_documented_operation_is_routed() {
         .json()
         .await
         .expect("json");
-    assert_eq!(served, reinstate::openapi::document());
+    assert_eq!(served, reinstate::http::openapi::document());
     let mut checked = 0;
     for (path, item) in served["paths"].as_object().expect("paths") {
         for method in item.as_object().expect("item").keys() {

@@ -8,7 +8,7 @@ pub mod smtp;
 
 use std::time::{Duration, Instant};
 
-use reinstate::signature::WebhookSecret;
+use reinstate::sources::signature::WebhookSecret;
 use reinstate::{Application, Config};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -95,7 +95,7 @@ pub async fn send_login(
 ) -> reqwest::Result<reqwest::Response> {
     let body = login_body(email, Some("jira-software"));
     let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-    let sig = reinstate::signature::WebhookSecret::parse(SECRET_A)
+    let sig = reinstate::sources::signature::WebhookSecret::parse(SECRET_A)
         .expect("secret")
         .sign(id, ts, &body);
     http.post(format!("{url}/v1/hooks/login"))

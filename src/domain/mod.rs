@@ -1,0 +1,18 @@
+//! Pure types and decisions, below everything that uses them: who (`Email`), what (`Product`,
+//! `GroupRef`, `Seats`), the `Event` every source is normalised into, what handling it came to
+//! (`AuditOutcome`), and the admins' rules. No I/O.
+
+mod email;
+mod event;
+mod outcome;
+mod problems;
+mod product;
+pub mod rules;
+
+pub use email::Email;
+pub use event::{
+    Event, EventId, EventKind, EventUser, JsmChange, JsmDelivery, Source, bus_event_schema,
+};
+pub use outcome::{AuditOutcome, DirectoryCall};
+pub use problems::Problems;
+pub use product::{GroupInput, GroupRef, Product, Seats};

@@ -1,0 +1,69 @@
+//! What handling an event came to, and the directory calls it made: the vocabulary of the
+//! audit log.
+
+use serde::{Deserialize, Serialize};
+
+use super::rules::Outcome;
+
+/// What the worker did about one product for one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Restored,
+    AlreadyLicensed,
+    ApprovalRequired,
+    Denied,
+    UnknownUser,
+    AccountInactive,
+    ReclaimRecorded,
+    KeepRecorded,
+    Approved,
+    Expired,
+    LinkSent,
+    DuplicateLogin,
+    UnsupportedProduct,
+    /// A Jira Service Management portal-only customer: the portal needs no licence.
+    PortalCustomer,
+    Failed,
+    RulesChanged,
+}
+
+impl AuditOutcome {
+    pub fn from_rule(outcome: Outcome) -> AuditOutcome {
+        match outcome {
+            Outcome::Restore => AuditOutcome::Restored,
+            Outcome::Approve => AuditOutcome::ApprovalRequired,
+            Outcome::Deny => AuditOutcome::Denied,
+        }
+    }
+    pub fn key(self) -> &'static str {
+        match self {
+            AuditOutcome::Restored => "restored",
+            AuditOutcome::AlreadyLicensed => "already_licensed",
+            AuditOutcome::ApprovalRequired => "approval_required",
+            AuditOutcome::Denied => "denied",
+            AuditOutcome::UnknownUser => "unknown_user",
+            AuditOutcome::AccountInactive => "account_inactive",
+            AuditOutcome::ReclaimRecorded => "reclaim_recorded",
+            AuditOutcome::KeepRecorded => "keep_recorded",
+            AuditOutcome::Approved => "approved",
+            AuditOutcome::Expired => "expired",
+            AuditOutcome::LinkSent => "link_sent",
+            AuditOutcome::DuplicateLogin => "duplicate_login",
+            AuditOutcome::UnsupportedProduct => "unsupported_product",
+            AuditOutcome::PortalCustomer => "portal_customer",
+            AuditOutcome::Failed => "failed",
+            AuditOutcome::RulesChanged => "rules_changed",
+        }
+    }
+}
+
+/// One call made to the directory, as recorded in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DirectoryCall {
+    pub method: String,
+    pub path: String,
+    /// Final HTTP status; `None` when no answer came (timeout, connection error).
+    pub status: Option<u16>,
+    pub attempts: u32,
+}

@@ -1,0 +1,241 @@
+//! One event, idempotently: a second call with the same id does nothing, and everything it
+//! changed is flushed to sled before it returns `Ok`. Dispatched by kind.
+
+use time::OffsetDateTime;
+
+use super::Context;
+use crate::directory::{CallLog, DirectoryError};
+use crate::domain::{AuditOutcome, Event, EventKind};
+use crate::store::{AuditEntry, EventOutcome, ProcessedRecord, StoreError};
+
+/// What handling an event came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The id was handled before; nothing was done.
+    Duplicate,
+    /// Handled; the outcome per product (or one outcome when no product applied).
+    Done(Vec<AuditOutcome>),
+}
+
+/// Could not finish now; the event goes back to the bus.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Handles one event (the worker's step; tests drive it directly).
+pub async fn handle(ctx: &Context, event: &Event, attempt: u32) -> Result<Handled, WorkError> {
+    if ctx.store.processed(event.id.as_str())?.is_some() {
+        return Ok(Handled::Duplicate);
+    }
+    match event.kind {
+        EventKind::Keep => super::reclaim::record_keep(ctx, event, attempt).await,
+        EventKind::Ask => super::ask::send_confirmation(ctx, event, attempt).await,
+        EventKind::Decline => super::jsm::record_decline(ctx, event, attempt).await,
+        EventKind::JsmUpdate => super::jsm::complete(ctx, event, attempt).await,
+        EventKind::Login | EventKind::Restore | EventKind::Approve => {
+            super::restore::run(ctx, event, attempt).await
+        }
+    }
+}
+
+/// The audit entry of an event, before its outcome is known.
+pub(super) fn base_entry(
+    event: &Event,
+    attempt: u32,
+    outcome: AuditOutcome,
+    reason: impl Into<String>,
+) -> AuditEntry {
+    let mut e = AuditEntry::new(outcome, reason);
+    e.event_id = Some(event.id.to_string());
+    e.source = Some(event.source);
+    e.user = event.user.email.clone();
+    e.account_id = event.user.account_id.clone();
+    e.attempt = Some(attempt);
+    e.latency_ms =
+        Some((OffsetDateTime::now_utc() - event.occurred_at).whole_milliseconds() as i64);
+    e
+}
+
+/// The record that makes a redelivery of `event` do nothing.
+pub(super) fn processed(
+    ctx: &Context,
+    event: &Event,
+    outcome: &str,
+) -> Option<(String, ProcessedRecord)> {
+    let now = OffsetDateTime::now_utc();
+    Some((
+        event.id.to_string(),
+        ProcessedRecord {
+            v: 1,
+            outcome: outcome.into(),
+            at: now,
+            expires_at: now + ctx.settings.processed_ttl,
+        },
+    ))
+}
+
+/// Records an event that ends without a per-product decision.
+pub(super) async fn finish_with(
+    ctx: &Context,
+    event: &Event,
+    attempt: u32,
+    outcome: AuditOutcome,
+    reason: String,
+    calls: CallLog,
+) -> Result<Handled, WorkError> {
+    let mut record = EventOutcome::default();
+    if outcome == AuditOutcome::Failed {
+        super::alerts::failure_alert(ctx, event, event.product, &reason, &mut record)?;
+    }
+    let mut entry = base_entry(event, attempt, outcome, reason);
+    entry.product = event.product;
+    entry.directory_calls = calls.calls;
+    record.audit.push(entry);
+    record.processed = processed(ctx, event, outcome.key());
+    ctx.store.record(record).await?;
+    Ok(Handled::Done(vec![outcome]))
+}
+
+/// Records an event that ran out of deliveries: audited as failed and remembered as processed,
+/// so that it is surfaced to admins instead of being retried forever or dropped.
+pub async fn record_exhausted(
+    ctx: &Context,
+    event: &Event,
+    attempt: u32,
+    error: &WorkError,
+) -> Result<(), StoreError> {
+    let reason = format!("gave up after {attempt} deliveries: {error}");
+    let mut record = EventOutcome::default();
+    super::alerts::failure_alert(ctx, event, event.product, &reason, &mut record)?;
+    let mut entry = base_entry(event, attempt, AuditOutcome::Failed, reason);
+    entry.product = event.product;
+    record.audit.push(entry);
+    record.processed = processed(ctx, event, "failed");
+    ctx.store.record(record).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::directory::sandbox::Sandbox;
+    use crate::domain::Product;
+    use crate::flows::Settings;
+    use crate::store::Store;
+
+    fn ctx(dir: &std::path::Path) -> Context {
+        Context {
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            links: None,
+            store: Store::open(dir).expect("store"),
+            directory: Arc::new(Sandbox::new()),
+            settings: Settings::default(),
+        }
+    }
+
+    /// A worker over a fresh store holding the sandbox's starter rules.
+    async fn with_starter_rules(dir: &std::path::Path) -> Context {
+        let ctx = ctx(dir);
+        crate::flows::rules::replace(&ctx, crate::sandbox::starter_rules(), "test")
+            .await
+            .expect("rules");
+        ctx
+    }
+
+    fn login(id: &str, email: &str, product: Option<Product>) -> Event {
+        Event::login_for_tests(id, email, product)
+    }
+
+    #[tokio::test]
+    async fn a_restore_rule_restores_once_and_a_repeat_does_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = with_starter_rules(dir.path()).await;
+        let event = login("1", "grace@example.com", Some(Product::JiraSoftware));
+        assert_eq!(
+            handle(&ctx, &event, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::Restored])
+        );
+        assert_eq!(
+            handle(&ctx, &event, 2).await.expect("handled"),
+            Handled::Duplicate
+        );
+        // A new login of the same user finds the licence in place.
+        // Two minutes later (closer logins count as the same one).
+        let mut again = login("2", "grace@example.com", Some(Product::JiraSoftware));
+        again.occurred_at += time::Duration::minutes(2);
+        assert_eq!(
+            handle(&ctx, &again, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::AlreadyLicensed])
+        );
+        let user = ctx
+            .store
+            .user(event.user.email.as_ref().expect("email"))
+            .expect("read")
+            .expect("user");
+        assert_eq!(
+            user.products[&Product::JiraSoftware].groups_added,
+            vec!["jira-software-users"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_same_login_from_two_sources_acts_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = with_starter_rules(dir.path()).await;
+        let first = login("a", "grace@example.com", Some(Product::JiraSoftware));
+        let mut second =
+            Event::login_for_tests("b", "grace@example.com", Some(Product::JiraSoftware));
+        second.source = crate::domain::Source::Okta;
+        second.occurred_at = first.occurred_at + time::Duration::seconds(3);
+        assert_eq!(
+            handle(&ctx, &first, 1).await.expect("first"),
+            Handled::Done(vec![AuditOutcome::Restored])
+        );
+        assert_eq!(
+            handle(&ctx, &second, 1).await.expect("second"),
+            Handled::Done(vec![AuditOutcome::DuplicateLogin])
+        );
+        // A redelivery of the first is still the first, not a duplicate of itself.
+        assert_eq!(
+            handle(&ctx, &first, 2).await.expect("again"),
+            Handled::Duplicate
+        );
+    }
+
+    #[tokio::test]
+    async fn outcomes_follow_the_rules_per_product() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = with_starter_rules(dir.path()).await;
+        let all = login("3", "linus@example.com", None);
+        assert_eq!(
+            handle(&ctx, &all, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::Restored, AuditOutcome::ApprovalRequired])
+        );
+        let contractor = login(
+            "4",
+            "mallory@contractor.example.net",
+            Some(Product::JiraSoftware),
+        );
+        assert_eq!(
+            handle(&ctx, &contractor, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::ApprovalRequired])
+        );
+        let stranger = login("5", "nobody@example.com", None);
+        assert_eq!(
+            handle(&ctx, &stranger, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::UnknownUser])
+        );
+        let confluence = login("6", "grace@example.com", Some(Product::Confluence));
+        assert_eq!(
+            handle(&ctx, &confluence, 1).await.expect("handled"),
+            Handled::Done(vec![AuditOutcome::UnsupportedProduct])
+        );
+        let pending = ctx.store.requests(None).expect("requests");
+        assert_eq!(pending.len(), 2, "{pending:?}");
+    }
+}

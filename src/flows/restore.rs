@@ -1,0 +1,378 @@
+//! Restoring licences — on a login, a restore asked through a link or the portal, or an approval
+//! (an admin's, or in Service Management). In stages: look the user up in the directory; per
+//! product, decide (the rules, or the approval) and act (reactivate, add to exactly the groups
+//! that were reclaimed, else the defaults); settle what the outcome means for requests, the
+//! requester and alerts; record it all in one transaction; then answer a JSM request.
+
+use time::OffsetDateTime;
+
+use super::handle::{Handled, WorkError, base_entry, finish_with, processed};
+use super::lookup::{LookedUp, Stop, look_up};
+use super::{Context, requests};
+use crate::directory::{CallLog, DirectoryError, ProductAccess};
+use crate::domain::rules::{Decision, Facts, Outcome, RuleSet};
+use crate::domain::{AuditOutcome, Email, Event, EventKind, Product};
+use crate::store::{AuditEntry, EventOutcome, ProductState, RequestState, UserRecord};
+
+pub(super) async fn run(ctx: &Context, event: &Event, attempt: u32) -> Result<Handled, WorkError> {
+    let Some(email) = event.user.email.clone() else {
+        let reason = "the event names no email to find the user by".to_string();
+        let calls = CallLog::default();
+        return finish_with(
+            ctx,
+            event,
+            attempt,
+            AuditOutcome::UnknownUser,
+            reason,
+            calls,
+        )
+        .await;
+    };
+    if let Some(first) = duplicate_login(ctx, event, &email)? {
+        let reason = format!("the same login was already handled as {first}");
+        let calls = CallLog::default();
+        return finish_with(
+            ctx,
+            event,
+            attempt,
+            AuditOutcome::DuplicateLogin,
+            reason,
+            calls,
+        )
+        .await;
+    }
+    let user = ctx
+        .store
+        .user(&email)?
+        .unwrap_or_else(|| UserRecord::new(&email));
+    let mut calls = ctx.calls();
+    let known = user.account_id.as_deref();
+    let dir = ctx.directory.as_ref();
+    let found = match look_up(dir, &event.user, &email, known, event.product, &mut calls).await {
+        Ok(found) => found,
+        Err(Stop::Retry(e)) => return Err(e),
+        Err(Stop::End(outcome, reason)) => {
+            return finish_with(ctx, event, attempt, outcome, reason, calls).await;
+        }
+    };
+    let rules = ctx.store.compiled_rules()?;
+    let mut run = Run::new(ctx, event, attempt, email, user, found, calls);
+    for access in run.found.targets.clone() {
+        run.product(&rules, &access).await?;
+    }
+    run.finish().await
+}
+
+/// The same login reported twice (two sources, or twice by one): the first event that claimed
+/// it, when this one is not it.
+fn duplicate_login(
+    ctx: &Context,
+    event: &Event,
+    email: &Email,
+) -> Result<Option<String>, WorkError> {
+    let window = ctx.settings.login_window.whole_milliseconds() as i64;
+    if event.kind != EventKind::Login || window <= 0 {
+        return Ok(None);
+    }
+    let occurred = (event.occurred_at.unix_timestamp_nanos() / 1_000_000) as i64;
+    Ok(ctx
+        .store
+        .claim_login(email, event.id.as_str(), occurred, window)?)
+}
+
+/// One event's restore in progress: what was found, decided and done so far.
+struct Run<'a> {
+    ctx: &'a Context,
+    event: &'a Event,
+    attempt: u32,
+    email: Email,
+    user: UserRecord,
+    found: LookedUp,
+    calls: CallLog,
+    outcome: EventOutcome,
+    outcomes: Vec<AuditOutcome>,
+}
+
+/// What to do about one product.
+enum Verdict {
+    /// The user holds the licence already.
+    Holds,
+    Decided(Decision),
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        ctx: &'a Context,
+        event: &'a Event,
+        attempt: u32,
+        email: Email,
+        mut user: UserRecord,
+        found: LookedUp,
+        calls: CallLog,
+    ) -> Run<'a> {
+        user.account_id = Some(found.user.account_id.clone());
+        user.last_login = Some(latest(user.last_login, event.occurred_at));
+        user.groups = found.groups.clone();
+        user.roles = event.user.roles.clone();
+        Run {
+            ctx,
+            event,
+            attempt,
+            email,
+            user,
+            found,
+            calls,
+            outcome: EventOutcome::default(),
+            outcomes: Vec::new(),
+        }
+    }
+
+    fn state(&mut self, product: Product) -> &mut ProductState {
+        self.user.products.entry(product).or_default()
+    }
+
+    /// Decides one product, acts on the decision and settles what it means.
+    async fn product(&mut self, rules: &RuleSet, access: &ProductAccess) -> Result<(), WorkError> {
+        let product = access.product;
+        let occurred = self.event.occurred_at;
+        let state = self.state(product);
+        state.last_login = Some(latest(state.last_login, occurred));
+        let mut entry = base_entry(self.event, self.attempt, AuditOutcome::AlreadyLicensed, "");
+        entry.account_id = Some(self.found.user.account_id.clone());
+        entry.product = Some(product);
+        entry.seats_before = Some(access.seats);
+        let mut capped = false;
+        match self.verdict(rules, access) {
+            Verdict::Holds => {
+                let state = self.state(product);
+                state.licensed = true;
+                state.reclaimed = None;
+                entry.reason = format!("already holds a {} licence", product.key());
+            }
+            Verdict::Decided(decision) => {
+                capped = decision.seat_capped;
+                entry = entry.with_decision(&decision);
+                entry.outcome = AuditOutcome::from_rule(decision.outcome);
+                entry.reason = decision.reason.clone();
+                match decision.outcome {
+                    Outcome::Restore => self.restore(access, &decision, &mut entry).await?,
+                    Outcome::Approve => {
+                        let account = self.found.user.account_id.clone();
+                        let event = self.event;
+                        let outcome = &mut self.outcome;
+                        requests::open(self.ctx, event, &account, product, &decision, outcome)?;
+                    }
+                    Outcome::Deny => {}
+                }
+            }
+        }
+        self.settle(access, entry, capped)
+    }
+
+    /// Holds the licence already, or what the rules (or an approval) decide.
+    fn verdict(&self, rules: &RuleSet, access: &ProductAccess) -> Verdict {
+        let groups = &self.found.groups;
+        let holds = groups.iter().any(|g| {
+            access
+                .access_groups
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(g))
+        });
+        if holds {
+            return Verdict::Holds;
+        }
+        let reclaimed = self
+            .user
+            .products
+            .get(&access.product)
+            .is_some_and(|s| s.reclaimed.is_some());
+        let event = self.event;
+        // An admin's approval decides by itself: the rules already left it to them.
+        let approved_by = match (&event.request, &event.issue) {
+            (Some(id), _) => Some(format!("approved by an admin (request {id})")),
+            (None, Some(issue)) if event.kind == EventKind::Approve => {
+                Some(format!("approved in Jira Service Management ({issue})"))
+            }
+            _ => None,
+        };
+        Verdict::Decided(match approved_by {
+            Some(reason) => Decision {
+                outcome: Outcome::Restore,
+                rule: None,
+                reason,
+                message: None,
+                seat_capped: false,
+            },
+            None => {
+                let facts = Facts::new(
+                    &self.email,
+                    groups,
+                    &event.user.roles,
+                    access.product,
+                    event.source,
+                    reclaimed,
+                );
+                rules.decide(&facts, Some(access.seats))
+            }
+        })
+    }
+
+    /// Gives the licence back: reactivates the account when it must, then adds the user to
+    /// exactly the groups that were reclaimed (when recorded), else the product's defaults. A
+    /// transient failure records what was done so far and hands the event back to the bus.
+    async fn restore(
+        &mut self,
+        access: &ProductAccess,
+        decision: &Decision,
+        entry: &mut AuditEntry,
+    ) -> Result<(), WorkError> {
+        let product = access.product;
+        let to_add = match &self.state(product).reclaimed {
+            Some(r) if !r.groups.is_empty() => r.groups.clone(),
+            _ => access.default_groups.clone(),
+        };
+        let (added, result) = self.add_groups(product, &to_add, entry).await;
+        let failure = match result {
+            Err(e) if e.is_transient() => {
+                // Keep the audit of what was already done; the retry finds it done.
+                let calls = self.calls.take();
+                self.outcome.audit.push(entry_failed(entry, &e, calls));
+                self.outcome.user = Some(self.user.clone());
+                self.ctx
+                    .store
+                    .record(std::mem::take(&mut self.outcome))
+                    .await?;
+                return Err(e.into());
+            }
+            Err(e) => Some(e),
+            Ok(()) if to_add.is_empty() => Some(DirectoryError::Permanent(format!(
+                "{} has no default access group to add the user to",
+                product.key()
+            ))),
+            Ok(()) => None,
+        };
+        match failure {
+            None => {
+                let state = self.state(product);
+                state.licensed = true;
+                state.restored_at = Some(OffsetDateTime::now_utc());
+                state.groups_added = added;
+                state.reclaimed = None;
+                let directory = &self.ctx.directory;
+                let after = directory.seat_taken(product);
+                entry.seats_after = Some(after.unwrap_or_else(|| access.seats.plus_one()));
+            }
+            Some(e) => {
+                entry.outcome = AuditOutcome::Failed;
+                entry.reason = format!("{}; restore failed: {e}", decision.reason);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reactivates (when the account is not active) and adds the groups, stopping at the first
+    /// failure; returns the groups added and how it ended.
+    async fn add_groups(
+        &mut self,
+        product: Product,
+        groups: &[crate::domain::GroupRef],
+        entry: &mut AuditEntry,
+    ) -> (Vec<String>, Result<(), DirectoryError>) {
+        let dir = &self.ctx.directory;
+        let account = &self.found.user.account_id;
+        let calls = &mut self.calls;
+        if !self.found.user.active {
+            // Only reached when the directory can reactivate (see `look_up`).
+            if let Err(e) = dir.reactivate(account, &self.email, product, calls).await {
+                return (Vec::new(), Err(e));
+            }
+            entry.reason = format!("{}; the account was reactivated", entry.reason);
+        }
+        let mut added = Vec::new();
+        for group in groups {
+            if let Err(e) = dir.add_to_group(account, product, group, calls).await {
+                return (added, Err(e));
+            }
+            added.push(group.name.clone());
+        }
+        (added, Ok(()))
+    }
+
+    /// What the product's outcome means: its open request closes, the requester is told, admins
+    /// are alerted of a failure or of seats; then its audit entry joins the outcome.
+    fn settle(
+        &mut self,
+        access: &ProductAccess,
+        mut entry: AuditEntry,
+        capped: bool,
+    ) -> Result<(), WorkError> {
+        let (ctx, event, product) = (self.ctx, self.event, access.product);
+        let out = &mut self.outcome;
+        let close = |state, by: &str, note: &str, out: &mut EventOutcome| {
+            requests::close(ctx, &self.email, product, state, by, note, out)
+        };
+        match entry.outcome {
+            AuditOutcome::Restored => {
+                let by = if event.request.is_some() {
+                    "admin approval"
+                } else {
+                    "rules"
+                };
+                close(RequestState::Restored, by, "licence restored", out)?;
+            }
+            AuditOutcome::Failed if event.request.is_some() => {
+                close(RequestState::Failed, "worker", &entry.reason, out)?;
+            }
+            _ => {}
+        }
+        if requests::is_ask(event) {
+            let message = entry.message.as_deref();
+            requests::tell_requester(&self.email, product, entry.outcome, message, out);
+        }
+        if entry.outcome == AuditOutcome::Failed {
+            super::alerts::failure_alert(ctx, event, Some(product), &entry.reason, out)?;
+        }
+        let seats = entry.seats_after.unwrap_or(access.seats);
+        let capped = capped.then_some(&self.email);
+        super::alerts::seat_alerts(ctx, product, seats, capped, out)?;
+        entry.directory_calls = self.calls.take();
+        self.outcomes.push(entry.outcome);
+        self.outcome.audit.push(entry);
+        Ok(())
+    }
+
+    /// Answers a JSM request on its issue, then records everything in one transaction.
+    async fn finish(mut self) -> Result<Handled, WorkError> {
+        let (ctx, event) = (self.ctx, self.event);
+        if let Some(issue) = &event.issue {
+            let (outcomes, calls, out) = (&self.outcomes, &mut self.calls, &mut self.outcome);
+            super::jsm::answer(ctx, event, issue, outcomes, calls, out).await;
+        }
+        let summary = self
+            .outcomes
+            .iter()
+            .map(|o| o.key())
+            .collect::<Vec<_>>()
+            .join(",");
+        self.outcome.user = Some(self.user);
+        self.outcome.processed = processed(ctx, event, &summary);
+        ctx.store.record(self.outcome).await?;
+        Ok(Handled::Done(self.outcomes))
+    }
+}
+
+fn latest(known: Option<OffsetDateTime>, seen: OffsetDateTime) -> OffsetDateTime {
+    known.map_or(seen, |k| k.max(seen))
+}
+
+fn entry_failed(
+    entry: &AuditEntry,
+    e: &DirectoryError,
+    calls: Vec<crate::domain::DirectoryCall>,
+) -> AuditEntry {
+    let mut failed = entry.clone();
+    failed.outcome = AuditOutcome::Failed;
+    failed.reason = format!("{}; will retry: {e}", entry.reason);
+    failed.directory_calls = calls;
+    failed
+}

@@ -1,0 +1,47 @@
+//! The admin API under `/api/v1`: thin handlers over `flows`, behind bearer tokens.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::{get, post};
+
+use crate::flows::{Context, Intake};
+
+pub mod audit;
+pub mod auth;
+mod csv;
+pub mod requests;
+pub mod rules;
+pub mod users;
+
+pub use auth::{Admin, AdminConfig, Role, TokenHash, Tokens, Viewer};
+
+/// What the admin API uses.
+#[derive(Clone)]
+pub struct Api {
+    pub flows: Arc<Context>,
+    pub intake: Intake,
+    pub tokens: Tokens,
+}
+
+impl FromRef<Api> for Tokens {
+    fn from_ref(api: &Api) -> Tokens {
+        api.tokens.clone()
+    }
+}
+
+pub fn router(api: Api) -> Router {
+    Router::new()
+        .route("/api/v1/rules", get(rules::get).put(rules::put))
+        .route("/api/v1/rules/explain", post(rules::explain))
+        .route("/api/v1/rules/simulate", post(rules::simulate))
+        .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/audit.csv", get(audit::csv))
+        .route("/api/v1/requests", get(requests::list))
+        .route("/api/v1/requests/{id}/approve", post(requests::approve))
+        .route("/api/v1/requests/{id}/deny", post(requests::deny))
+        .route("/api/v1/users/{email}", get(users::user))
+        .route("/api/v1/reclaimed", post(users::reclaimed))
+        .with_state(api)
+}

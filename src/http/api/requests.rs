@@ -1,0 +1,98 @@
+//! Requests waiting for an admin: list, approve (the licence is then restored by a worker),
+//! deny (the requester is told why).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use super::{Admin, Api, Viewer};
+use crate::flows::{queries, requests};
+use crate::http::body::{parse_json, read_body};
+use crate::http::error::ApiError;
+use crate::sources::MAX_BODY;
+use crate::store::{RequestRecord, RequestState};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// A state (`pending_approval`, `approved`, `restored`, `denied`, `expired`, `failed`),
+    /// `pending` for `pending_approval`, or `all`; pending by default.
+    state: Option<String>,
+}
+
+/// `GET /api/v1/requests?state=pending|all|<state>`, oldest first.
+pub async fn list(
+    _: Viewer,
+    State(api): State<Api>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RequestList>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let filter = match q.state.as_deref().unwrap_or("pending") {
+        "all" => None,
+        "pending" => Some(RequestState::PendingApproval),
+        other => Some(
+            serde_json::from_value(serde_json::Value::String(other.into())).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("state: {other:?} is not a request state"),
+                )
+            })?,
+        ),
+    };
+    let requests = queries::requests(&api.flows, filter)?;
+    Ok(Json(RequestList { requests }))
+}
+
+/// The answer of `GET /api/v1/requests`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct RequestList {
+    /// Oldest first, each with its history.
+    pub requests: Vec<RequestRecord>,
+}
+
+/// The body of approve (optional) and deny.
+#[derive(Deserialize, Default, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestDecision {
+    /// Why (required to deny: the requester reads it).
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn decision(headers: &HeaderMap, body: Body) -> Result<RequestDecision, ApiError> {
+    let bytes = read_body(headers, body, MAX_BODY).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(RequestDecision::default());
+    }
+    parse_json(&bytes, "invalid_request")
+}
+
+/// `POST /api/v1/requests/{id}/approve` `{"reason"?}`: the licence is restored by a worker
+/// (no rule is asked again); the requester is told the outcome.
+pub async fn approve(
+    admin: Admin,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<RequestRecord>), ApiError> {
+    let note = decision(&headers, body).await?.reason;
+    let request = requests::approve(&api.flows, &api.intake, &id, &admin.actor, note).await?;
+    Ok((StatusCode::ACCEPTED, Json(request)))
+}
+
+/// `POST /api/v1/requests/{id}/deny` `{"reason"}`: closes the request and tells the requester.
+pub async fn deny(
+    admin: Admin,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<RequestRecord>, ApiError> {
+    let reason = decision(&headers, body).await?.reason;
+    Ok(Json(
+        requests::deny(&api.flows, &id, &admin.actor, reason).await?,
+    ))
+}

@@ -1,0 +1,113 @@
+//! Rules: read, replace, explain ("why was I not restored?") and simulate a proposed list.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{Admin, Api, Viewer};
+use crate::domain::rules::{RuleList, RuleSet};
+use crate::flows::rules::{ExplainAnswer, ExplainRequest};
+use crate::flows::simulate::{self, Simulation};
+use crate::http::body::{MAX_ADMIN_BODY, parse_json, read_body};
+use crate::http::error::ApiError;
+use crate::store::RulesDoc;
+
+/// `GET /api/v1/rules`
+pub async fn get(_: Viewer, State(api): State<Api>) -> Result<Json<RulesDoc>, ApiError> {
+    Ok(Json(crate::flows::queries::rules(&api.flows)?))
+}
+
+/// `PUT /api/v1/rules`: replaces the whole ordered list.
+pub async fn put(
+    admin: Admin,
+    State(api): State<Api>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<RulesDoc>, ApiError> {
+    let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
+    let list = RuleList::parse(&body)
+        .map_err(|e| ApiError::bad_request("invalid_rules", e.to_string()))?;
+    Ok(Json(
+        crate::flows::rules::replace(&api.flows, list.rules, &admin.actor).await?,
+    ))
+}
+
+/// `POST /api/v1/rules/explain`: the decision the live rules make for a user. Acts on nothing.
+pub async fn explain(
+    _: Viewer,
+    State(api): State<Api>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ExplainAnswer>, ApiError> {
+    let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
+    let req: ExplainRequest = parse_json(&body, "invalid_request")?;
+    Ok(Json(crate::flows::rules::explain(&api.flows, req).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateQuery {
+    format: Option<String>,
+}
+
+/// `POST /api/v1/rules/simulate[?format=csv]`: a proposed rule list against every known user,
+/// next to the live rules, without acting.
+pub async fn simulate(
+    _: Viewer,
+    State(api): State<Api>,
+    query: Result<Query<SimulateQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("format: {other:?} is not json or csv"),
+            ));
+        }
+    };
+    let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
+    let proposed = RuleList::parse(&body)
+        .map_err(|e| ApiError::bad_request("invalid_rules", e.to_string()))?;
+    let result = simulate::simulate(&api.flows, RuleSet::compile(&proposed.rules)).await?;
+    if csv {
+        return changes_csv(&result);
+    }
+    Ok(Json(simulate::answer(result)).into_response())
+}
+
+/// Every change, as CSV.
+fn changes_csv(result: &Simulation) -> Result<Response, ApiError> {
+    let internal = |e: &dyn std::fmt::Display| ApiError::internal(e);
+    let mut out = super::csv::writer();
+    out.write_record([
+        "email",
+        "product",
+        "live_outcome",
+        "live_rule",
+        "proposed_outcome",
+        "proposed_rule",
+    ])
+    .map_err(|e| internal(&e))?;
+    for c in &result.changes {
+        let row = [
+            c.email.as_str(),
+            c.product.key(),
+            c.live_outcome,
+            c.live_rule.as_deref().unwrap_or(""),
+            c.proposed_outcome,
+            c.proposed_rule.as_deref().unwrap_or(""),
+        ];
+        out.write_record(row.map(super::csv::safe_cell))
+            .map_err(|e| internal(&e))?;
+    }
+    let bytes = out.into_inner().map_err(|e| internal(&e))?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
+}

@@ -1,0 +1,72 @@
+//! Users, and reclaims recorded by tools outside reinstate.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::{Admin, Api, Viewer};
+use crate::domain::{Email, GroupInput, Product};
+use crate::flows::queries;
+use crate::flows::reclaim::{ReportedReclaim, record_reclaimed};
+use crate::http::body::{parse_json, read_body};
+use crate::http::error::ApiError;
+use crate::sources::MAX_BODY;
+use crate::store::UserRecord;
+
+/// `GET /api/v1/users/{email}`: what reinstate knows of a user's licences.
+pub async fn user(
+    _: Viewer,
+    State(api): State<Api>,
+    Path(email): Path<String>,
+) -> Result<Json<UserRecord>, ApiError> {
+    let email = Email::parse(&email).map_err(|e| ApiError::bad_request("invalid_email", e))?;
+    Ok(Json(queries::user(&api.flows, &email)?))
+}
+
+/// The body of `POST /api/v1/reclaimed`.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReclaimedRequest {
+    email: String,
+    #[serde(default)]
+    account_id: Option<String>,
+    product: Product,
+    /// The groups that were removed, exactly; a restore puts these back.
+    groups: Vec<GroupInput>,
+    /// When it happened (RFC 3339); now when absent.
+    #[serde(default)]
+    reclaimed_at: Option<String>,
+}
+
+/// `POST /api/v1/reclaimed`: records that a user's licence was reclaimed and which groups were
+/// removed, for reclaim tools and scripts to call.
+pub async fn reclaimed(
+    admin: Admin,
+    State(api): State<Api>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
+    let body = read_body(&headers, body, MAX_BODY).await?;
+    let req: ReclaimedRequest = parse_json(&body, "invalid_request")?;
+    let bad = |m: String| ApiError::bad_request("invalid_request", m);
+    let email = Email::parse(&req.email).map_err(|e| bad(format!("email: {e}")))?;
+    let at = match &req.reclaimed_at {
+        Some(t) => Some(
+            OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| bad(format!("reclaimed_at: {t:?} is not an RFC 3339 date-time")))?,
+        ),
+        None => None,
+    };
+    let reclaim = ReportedReclaim {
+        email,
+        account_id: req.account_id,
+        product: req.product,
+        groups: req.groups.into_iter().map(GroupInput::into_ref).collect(),
+        at,
+    };
+    let user = record_reclaimed(&api.flows, reclaim, &admin.actor).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}

@@ -1,0 +1,141 @@
+//! The webhook receivers: read the body (capped), authenticate over the raw bytes and decode
+//! (the sender's `sources::Webhook`), then hand the events to the intake; `202` only once the
+//! bus holds them. A source that is not configured answers `404 not_configured`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::body::read_body;
+use super::error::ApiError;
+use crate::flows::Intake;
+use crate::sources::jsm::JsmSource;
+use crate::sources::keycloak::KeycloakSource;
+use crate::sources::login::LoginSource;
+use crate::sources::okta::OktaSource;
+use crate::sources::{Decoded, Webhook};
+
+/// The receivers that are on.
+pub struct Hooks {
+    pub intake: Intake,
+    pub login: LoginSource,
+    pub okta: Option<OktaSource>,
+    pub keycloak: Option<KeycloakSource>,
+    pub jsm: Option<JsmSource>,
+}
+
+/// One receiver's state: its source and the intake.
+struct Hook<W> {
+    source: Arc<W>,
+    intake: Intake,
+}
+
+impl<W> Clone for Hook<W> {
+    fn clone(&self) -> Self {
+        Hook {
+            source: self.source.clone(),
+            intake: self.intake.clone(),
+        }
+    }
+}
+
+pub fn router(hooks: Hooks) -> Router {
+    let intake = hooks.intake;
+    let okta = hooks.okta.map(Arc::new);
+    let okta_route = match &okta {
+        Some(source) => {
+            let hook = Hook {
+                source: source.clone(),
+                intake: intake.clone(),
+            };
+            MethodRouter::new()
+                .get(challenge)
+                .post(receive::<OktaSource>)
+                .with_state(hook)
+        }
+        None => not_configured("Okta"),
+    };
+    Router::new()
+        .route(
+            "/v1/hooks/login",
+            receiver(Some(hooks.login), &intake, "login"),
+        )
+        .route("/v1/hooks/okta", okta_route)
+        .route(
+            "/v1/hooks/keycloak",
+            receiver(hooks.keycloak, &intake, "Keycloak"),
+        )
+        .route(
+            "/v1/hooks/jira",
+            receiver(hooks.jsm, &intake, "Jira Service Management"),
+        )
+}
+
+/// `POST` to a source's receiver, or `404 not_configured` when it is off.
+fn receiver<W: Webhook>(source: Option<W>, intake: &Intake, name: &'static str) -> MethodRouter {
+    match source {
+        Some(source) => post(receive::<W>).with_state(Hook {
+            source: Arc::new(source),
+            intake: intake.clone(),
+        }),
+        None => not_configured(name),
+    }
+}
+
+fn not_configured(name: &'static str) -> MethodRouter {
+    let answer = move || async move {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_configured",
+            format!("the {name} source is not configured"),
+        )
+    };
+    get(answer).post(answer)
+}
+
+/// Receives one delivery: read, authenticate, decode, hand over.
+async fn receive<W: Webhook>(
+    State(hook): State<Hook<W>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(&headers, body, hook.source.max_body()).await?;
+    let now = OffsetDateTime::now_utc();
+    let id = hook.source.authenticate(&headers, &body, now)?;
+    match hook.source.decode(id.as_deref(), &body, now)? {
+        Decoded::One(event) => {
+            let id = event.id.to_string();
+            let accepted = hook.intake.accept(*event).await?;
+            let body = json!({ "id": id, "status": accepted.key() });
+            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+        }
+        Decoded::Batch(events) => {
+            let logins = events.len();
+            for event in events {
+                hook.intake.accept(event).await?;
+            }
+            Ok((StatusCode::OK, Json(json!({ "logins": logins }))).into_response())
+        }
+        Decoded::Ignored(why) => {
+            tracing::info!(%why, "delivery ignored");
+            let body = json!({ "status": "ignored", "detail": why });
+            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+        }
+    }
+}
+
+/// `GET /v1/hooks/okta`: Okta's one-time verification.
+async fn challenge(
+    State(hook): State<Hook<OktaSource>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let challenge = hook.source.challenge(&headers)?;
+    Ok(Json(json!({ "verification": challenge })))
+}

@@ -1,0 +1,85 @@
+//! Operations: liveness, readiness (the store and the bus usable), Prometheus metrics, and the
+//! OpenAPI document. They probe the store and the bus themselves: they are not use-cases.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::bus::Bus;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct Ops {
+    pub store: Store,
+    pub bus: Arc<dyn Bus>,
+    pub metrics: Arc<Metrics>,
+}
+
+pub fn router(ops: Ops) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi))
+        .with_state(ops)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(ops): State<Ops>) -> Result<Json<Value>, ApiError> {
+    let probe = async {
+        ops.store.probe().await.map_err(|e| format!("store: {e}"))?;
+        ops.bus.ready().await.map_err(|e| format!("bus: {e}"))
+    };
+    match tokio::time::timeout(Duration::from_secs(5), probe).await {
+        Ok(Ok(())) => Ok(Json(
+            json!({ "status": "ready", "bus": ops.bus.kind(), "outbox": ops.store.outbox_len() }),
+        )),
+        Ok(Err(detail)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            detail,
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "readiness probe timed out",
+        )),
+    }
+}
+
+/// `GET /metrics`
+async fn metrics(State(ops): State<Ops>) -> Response {
+    let m = &ops.metrics;
+    if let Some(depth) = ops.bus.depth().await {
+        m.bus_messages.set(depth.messages as i64);
+        m.bus_pending.set(depth.pending as i64);
+    }
+    m.outbox.set(ops.store.outbox_len() as i64);
+    match m.encode() {
+        Ok(body) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// `GET /api/v1/openapi.json`
+async fn openapi() -> Json<Value> {
+    Json(super::openapi::document())
+}

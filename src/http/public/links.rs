@@ -1,0 +1,158 @@
+//! Email links. `GET /v1/links/{token}` only verifies and shows a confirmation page (mail
+//! scanners follow GET and HEAD); `POST` verifies again, then redeems the link once
+//! (`flows::links`) and shows the outcome.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use time::OffsetDateTime;
+
+use super::Public;
+use super::page::page;
+use crate::flows::links::{self, Redeemed};
+use crate::http::error::ApiError;
+use crate::links::{Claims, Purpose, TokenError, mask};
+use crate::notify::escape_html;
+
+fn what(claims: &Claims) -> String {
+    let product = claims
+        .product
+        .map_or("your Atlassian products".to_string(), |p| {
+            p.key().to_string()
+        });
+    match claims.purpose {
+        Purpose::Keep => format!("Keep your {product} licence"),
+        Purpose::Restore => format!("Give back your {product} licence"),
+        Purpose::Request => format!("Confirm your request for {product}"),
+    }
+}
+
+/// Why a link is not used.
+enum Rejection {
+    NotEnabled,
+    Token(TokenError),
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        match self {
+            Rejection::NotEnabled => page(
+                StatusCode::NOT_FOUND,
+                "Links are not enabled",
+                "<p>This reinstate does not issue email links.</p>",
+            ),
+            Rejection::Token(e) => {
+                let status = if e == TokenError::Expired {
+                    StatusCode::GONE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                let body = format!(
+                    "<p>{}. Nothing was changed.</p><p>Ask for a new link, or contact your administrator.</p>",
+                    escape_html(&e.to_string())
+                );
+                page(status, "This link cannot be used", &body)
+            }
+        }
+    }
+}
+
+fn verify(state: &Public, token: &str) -> Result<Claims, Rejection> {
+    let settings = state.links.as_ref().ok_or(Rejection::NotEnabled)?;
+    settings
+        .keys
+        .verify(token, OffsetDateTime::now_utc().unix_timestamp())
+        .map_err(Rejection::Token)
+}
+
+/// `GET /v1/links/{token}` (and HEAD): verifies and asks for confirmation; changes nothing.
+pub(super) async fn confirm(State(state): State<Public>, Path(token): Path<String>) -> Response {
+    let claims = match verify(&state, &token) {
+        Ok(claims) => claims,
+        Err(rejection) => return rejection.into_response(),
+    };
+    match links::used(&state.flows, &claims.nonce) {
+        Ok(true) => return already_used(),
+        Ok(false) => {}
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    let title = what(&claims);
+    page(
+        StatusCode::OK,
+        &title,
+        &format!(
+            "<p>For <strong>{who}</strong>.</p><p>{explain}</p><form method=\"post\"><button type=\"submit\">{title}</button></form>\
+             <p><small>If you did not ask for this, ignore this page: nothing happens until the button is pressed.</small></p>",
+            who = escape_html(&mask(&claims.sub)),
+            explain = match claims.purpose {
+                Purpose::Keep => "Your licence will be kept when inactive licences are reclaimed.",
+                Purpose::Restore =>
+                    "Your licence will be restored if your organisation's rules allow it, or sent to an administrator for approval.",
+                Purpose::Request =>
+                    "Your request will be handled by your organisation's rules, or sent to an administrator for approval.",
+            },
+            title = escape_html(&title),
+        ),
+    )
+}
+
+fn already_used() -> Response {
+    page(
+        StatusCode::OK,
+        "This link was already used",
+        "<p>It works once. Your request was received the first time; you will get an email about the outcome.</p>",
+    )
+}
+
+/// `POST /v1/links/{token}`: verifies, redeems the link (once), shows the result.
+pub(super) async fn redeem(State(state): State<Public>, Path(token): Path<String>) -> Response {
+    let claims = match verify(&state, &token) {
+        Ok(claims) => claims,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let id = match links::redeem(&state.flows, &state.intake, &claims).await {
+        Ok(Redeemed::Accepted(id)) => id,
+        Ok(Redeemed::AlreadyUsed) => return already_used(),
+        Ok(Redeemed::TryAgain) => {
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Please try again",
+                "<p>Your request could not be taken right now. The link still works: try again in a minute.</p>",
+            );
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    match links::outcome(&state.flows, &id, Duration::from_secs(3)).await {
+        Some(done) => page(
+            StatusCode::OK,
+            "Done",
+            &format!("<p>{}</p>", escape_html(&describe_outcome(&done))),
+        ),
+        None => page(
+            StatusCode::ACCEPTED,
+            "Received",
+            "<p>Your request is being handled. You will get an email about the outcome.</p>",
+        ),
+    }
+}
+
+/// A sentence for a processed outcome summary (`restored,approval_required`, …).
+fn describe_outcome(summary: &str) -> String {
+    let parts: Vec<&str> = summary.split(',').collect();
+    let has = |o: &str| parts.contains(&o);
+    if has("keep_recorded") {
+        "Your licence will be kept.".into()
+    } else if has("restored") {
+        "Your licence is back. It may take a minute to show in the product.".into()
+    } else if has("already_licensed") && parts.iter().all(|p| *p == "already_licensed") {
+        "You already have this licence: nothing needed to change.".into()
+    } else if has("approval_required") {
+        "Your request is waiting for an administrator's approval. You will get an email.".into()
+    } else if has("denied") {
+        "Your organisation's rules do not allow restoring this licence automatically. Contact your administrator.".into()
+    } else {
+        "Your request was handled. You will get an email about the outcome.".into()
+    }
+}

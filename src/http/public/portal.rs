@@ -1,0 +1,365 @@
+//! reinstate's own portal: `GET /portal` shows a small form; `POST /portal` always answers the
+//! same "check your inbox" page, whatever the address, and leaves the rest to a worker (which
+//! emails a confirmation link only to a directory user). CSRF-protected, rate limited per client
+//! address and per email address, body limited.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use time::OffsetDateTime;
+
+use serde::Deserialize;
+
+use super::Public;
+use super::page::page;
+use crate::domain::{Email, Event, EventKind, EventUser, Problems, Product, Source};
+use crate::http::body::read_body;
+use crate::notify::escape_html;
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortalConfig {
+    /// Serve `/portal` (it also needs email links and SMTP).
+    pub enabled: bool,
+    /// Asks accepted per client address per minute (more get 429).
+    pub per_ip_per_minute: u32,
+    /// Confirmation emails per email address per hour (more are silently not sent).
+    pub per_address_per_hour: u32,
+    /// Header carrying the client address behind a proxy (e.g. "x-forwarded-for"); absent =
+    /// the connection's address.
+    pub client_ip_header: Option<String>,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            per_ip_per_minute: 10,
+            per_address_per_hour: 3,
+            client_ip_header: None,
+        }
+    }
+}
+
+impl PortalConfig {
+    pub fn check(&self, problems: &mut Problems) {
+        if self.per_ip_per_minute == 0 || self.per_address_per_hour == 0 {
+            problems.add_sentence(
+                "portal.per_ip_per_minute and portal.per_address_per_hour: must be at least 1",
+            );
+        }
+    }
+}
+
+/// Largest form accepted.
+const MAX_FORM: usize = 8 * 1024;
+/// How long a form stays valid.
+const FORM_TTL_SECS: i64 = 2 * 3600;
+const COOKIE: &str = "reinstate_portal";
+
+pub struct Portal {
+    /// Signs the forms' CSRF tokens; random per process (a form from before a restart is
+    /// simply reloaded).
+    csrf_key: Hmac<Sha256>,
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_address: DefaultKeyedRateLimiter<String>,
+    client_ip_header: Option<String>,
+    secure_cookie: bool,
+    /// When idle rate-limit keys were last forgotten.
+    shrunk: std::sync::Mutex<std::time::Instant>,
+}
+
+impl Portal {
+    pub fn new(config: &PortalConfig, public_url: &str) -> Result<Portal, String> {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        let per_minute = NonZeroU32::new(config.per_ip_per_minute)
+            .ok_or("portal.per_ip_per_minute: must be at least 1")?;
+        let per_hour = NonZeroU32::new(config.per_address_per_hour)
+            .ok_or("portal.per_address_per_hour: must be at least 1")?;
+        Ok(Portal {
+            csrf_key: Hmac::new_from_slice(&key).map_err(|e| e.to_string())?,
+            per_ip: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            per_address: RateLimiter::keyed(Quota::per_hour(per_hour)),
+            client_ip_header: config
+                .client_ip_header
+                .as_ref()
+                .map(|h| h.to_ascii_lowercase()),
+            secure_cookie: public_url.starts_with("https://"),
+            shrunk: std::sync::Mutex::new(std::time::Instant::now()),
+        })
+    }
+
+    fn mac(&self, ts: i64, nonce: &str) -> String {
+        let mut mac = self.csrf_key.clone();
+        mac.update(format!("{ts}.{nonce}").as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// A form token and the cookie value it is bound to.
+    fn issue(&self) -> (String, String) {
+        let mut bytes = [0u8; 16];
+        rand::rng().fill_bytes(&mut bytes);
+        let nonce = hex::encode(bytes);
+        let ts = OffsetDateTime::now_utc().unix_timestamp();
+        (format!("{ts}.{nonce}.{}", self.mac(ts, &nonce)), nonce)
+    }
+
+    /// The form token is ours, recent, and matches the browser's cookie.
+    fn check(&self, token: &str, cookie: Option<&str>) -> bool {
+        let mut parts = token.split('.');
+        let (Some(ts), Some(nonce), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let Ok(ts) = ts.parse::<i64>() else {
+            return false;
+        };
+        let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
+            return false;
+        };
+        let mut mac = self.csrf_key.clone();
+        mac.update(format!("{ts}.{nonce}").as_bytes());
+        let age = OffsetDateTime::now_utc().unix_timestamp() - ts;
+        mac.verify_slice(&sig).is_ok()
+            && (0..=FORM_TTL_SECS).contains(&age)
+            && cookie == Some(nonce)
+    }
+
+    fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        self.client_ip_header
+            .as_deref()
+            .and_then(|h| headers.get(h))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|ip| ip.trim().parse().ok())
+            .unwrap_or(peer.ip())
+    }
+
+    /// Forgets idle rate-limit keys, at most hourly, so that the limiters stay small.
+    fn shrink(&self) {
+        let mut last = self.shrunk.lock().unwrap_or_else(|e| e.into_inner());
+        if last.elapsed() >= std::time::Duration::from_secs(3600) {
+            *last = std::time::Instant::now();
+            self.per_ip.retain_recent();
+            self.per_address.retain_recent();
+        }
+    }
+}
+
+fn form(token: &str, error: Option<&str>) -> String {
+    let options = Product::ALL
+        .iter()
+        .map(|p| format!("<option value=\"{k}\">{k}</option>", k = p.key()))
+        .collect::<String>();
+    format!(
+        "{error}<p>Lost access to an Atlassian product? Ask here. We will email you a link to confirm.</p>\
+         <form method=\"post\" action=\"/portal\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
+         <label>Work email<input type=\"email\" name=\"email\" required maxlength=\"254\" autocomplete=\"email\"></label>\
+         <label>Product<select name=\"product\"><option value=\"\">everything I had</option>{options}</select></label>\
+         <label>Why (optional)<textarea name=\"reason\" maxlength=\"500\" rows=\"3\"></textarea></label>\
+         <p><button type=\"submit\">Ask for access</button></p></form>",
+        error = error
+            .map(|e| format!("<p><strong>{}</strong></p>", escape_html(e)))
+            .unwrap_or_default(),
+        token = escape_html(token),
+    )
+}
+
+fn with_cookie(mut response: Response, portal: &Portal, nonce: &str) -> Response {
+    let secure = if portal.secure_cookie { "; Secure" } else { "" };
+    let cookie = format!(
+        "{COOKIE}={nonce}; Path=/portal; Max-Age={FORM_TTL_SECS}; HttpOnly; SameSite=Strict{secure}"
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+fn fresh_form(portal: &Portal, status: StatusCode, error: Option<&str>) -> Response {
+    let (token, nonce) = portal.issue();
+    with_cookie(
+        page(status, "Ask for access", &form(&token, error)),
+        portal,
+        &nonce,
+    )
+}
+
+fn disabled() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "The portal is not enabled",
+        "<p>Ask your administrator for access.</p>",
+    )
+}
+
+/// `GET /portal`
+pub(super) async fn show(State(state): State<Public>) -> Response {
+    match &state.portal {
+        Some(portal) => fresh_form(portal, StatusCode::OK, None),
+        None => disabled(),
+    }
+}
+
+fn cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v)
+}
+
+/// The page every accepted ask gets, whether or not the address belongs to anyone.
+fn check_your_inbox() -> Response {
+    page(
+        StatusCode::OK,
+        "Check your inbox",
+        "<p>If this address belongs to a user of your organisation's Atlassian products, a message with a link to confirm the request is on its way. \
+         The link works once and expires.</p>",
+    )
+}
+
+/// `POST /portal`
+pub(super) async fn ask(
+    State(state): State<Public>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(portal) = state.portal.as_ref() else {
+        return disabled();
+    };
+    portal.shrink();
+    if portal
+        .per_ip
+        .check_key(&portal.client_ip(peer, &headers))
+        .is_err()
+    {
+        return page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+            "<p>Please wait a minute and try again.</p>",
+        );
+    }
+    let Ok(bytes) = read_body(&headers, body, MAX_FORM).await else {
+        return page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Too long",
+            "<p>That was more than the form holds.</p>",
+        );
+    };
+    let (email, product, reason) = match read_form(portal, &headers, &bytes) {
+        Ok(form) => form,
+        Err(again) => return *again,
+    };
+    // Per address: the same answer, but no more emails to that inbox for now.
+    if portal
+        .per_address
+        .check_key(&email.as_str().to_string())
+        .is_err()
+    {
+        tracing::info!(user = %email.user_key(), "portal ask over the per-address limit; not sent");
+        return check_your_inbox();
+    }
+    let mut nonce = [0u8; 12];
+    rand::rng().fill_bytes(&mut nonce);
+    let event = Event {
+        reason: (!reason.is_empty()).then_some(reason),
+        ..Event::new(
+            Source::Portal,
+            &hex::encode(nonce),
+            EventKind::Ask,
+            EventUser::new(email, None),
+            product,
+            OffsetDateTime::now_utc(),
+        )
+    };
+    match state.intake.accept(event).await {
+        Ok(_) => check_your_inbox(),
+        Err(e) => {
+            tracing::warn!(error = %e, "portal ask not accepted");
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Please try again",
+                "<p>Your request could not be taken right now. Please try again in a minute.</p>",
+            )
+        }
+    }
+}
+
+/// The form's email, product and reason, once its CSRF token checks out; else the form again
+/// with what to fix.
+fn read_form(
+    portal: &Portal,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<(Email, Option<Product>, String), Box<Response>> {
+    let fields: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(bytes).into_owned().collect();
+    let field = |k: &str| fields.get(k).map(|v| v.trim()).unwrap_or_default();
+    let again = |status, why| Box::new(fresh_form(portal, status, Some(why)));
+    if !portal.check(field("csrf"), cookie(headers)) {
+        let why = "This form expired or was not sent from this page. Please try again.";
+        return Err(again(StatusCode::FORBIDDEN, why));
+    }
+    let Ok(email) = Email::parse(field("email")) else {
+        let why = "Please enter a valid email address.";
+        return Err(again(StatusCode::BAD_REQUEST, why));
+    };
+    let product = match field("product") {
+        "" => None,
+        key => match Product::from_key(key) {
+            Some(p) => Some(p),
+            None => {
+                let why = "Please choose a product from the list.";
+                return Err(again(StatusCode::BAD_REQUEST, why));
+            }
+        },
+    };
+    let reason: String = field("reason").chars().take(500).collect();
+    Ok((email, product, reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn portal() -> Portal {
+        Portal::new(&PortalConfig::default(), "http://x").expect("portal")
+    }
+
+    #[test]
+    fn a_form_token_is_bound_to_its_cookie_and_this_process() {
+        let p = portal();
+        let (token, nonce) = p.issue();
+        assert!(p.check(&token, Some(&nonce)));
+        assert!(!p.check(&token, None), "no cookie");
+        assert!(!p.check(&token, Some("0123")), "another browser's cookie");
+        assert!(
+            !portal().check(&token, Some(&nonce)),
+            "another process's key"
+        );
+        let (ts, rest) = token.split_once('.').expect("ts");
+        let old = format!(
+            "{}.{rest}",
+            ts.parse::<i64>().expect("ts") - FORM_TTL_SECS - 1
+        );
+        assert!(!p.check(&old, Some(&nonce)), "re-dated token");
+        assert!(!p.check("garbage", Some(&nonce)));
+    }
+}

@@ -1,0 +1,53 @@
+//! Polls the Atlassian organisation audit log for log-ins every `poll_secs`, for organisations
+//! without an identity-provider webhook (`[sources.atlassian_audit]`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::directory::DirectoryError;
+use crate::directory::audit_log::AuditLog;
+use crate::directory::config::DirectoryConfig;
+use crate::flows::{Context, Intake};
+use crate::sources::atlassian_audit::AtlassianAuditSourceConfig;
+
+pub struct Poller {
+    log: AuditLog,
+    action: String,
+    every: Duration,
+}
+
+impl Poller {
+    /// `None` when the source is off; the directory's limits apply to its calls.
+    pub fn new(
+        config: &AtlassianAuditSourceConfig,
+        limits: &DirectoryConfig,
+    ) -> Result<Option<Poller>, DirectoryError> {
+        let (Some(org), Some(key)) = (&config.org_id, &config.api_key) else {
+            return Ok(None);
+        };
+        Ok(Some(Poller {
+            log: AuditLog::new(&config.admin_api_url, org, key.clone(), limits)?,
+            action: config.action.clone(),
+            every: Duration::from_secs(config.poll_secs),
+        }))
+    }
+
+    /// Polls until cancelled; a failed poll is tried again at the next tick.
+    pub async fn run(self, ctx: Arc<Context>, intake: Intake, cancel: CancellationToken) {
+        loop {
+            match crate::flows::audit_log::poll(&ctx, &intake, &self.log, &self.action).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(published = n, "audit-log log-ins published"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "polling the Atlassian audit log failed; will try again")
+                }
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(self.every) => {}
+            }
+        }
+    }
+}
