@@ -47,21 +47,51 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
 }
 
-pub struct Metrics {
-    registry: Registry,
-    pub http_requests: Family<RouteLabels, Counter>,
-    pub events: Family<EventLabels, Counter>,
-    pub publish_seconds: Histogram,
-    pub bus_messages: Gauge,
-    pub bus_pending: Gauge,
-    pub redeliveries: Counter,
-    pub events_failed: Counter,
-    pub directory_calls: Family<DirectoryLabels, Counter>,
-    pub directory_retries: Family<ConnectorLabels, Counter>,
-    pub directory_rate_limited: Family<ConnectorLabels, Counter>,
-    pub emails: Family<ResultLabels, Counter>,
-    pub outbox: Gauge,
-    pub restore_latency_seconds: Histogram,
+/// Declares every metric once: its field (also its name, after the `reinstate_` prefix), its
+/// type, how it starts, and its help text.
+macro_rules! metrics {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty = $init:expr, $help:literal;)*) => {
+        pub struct Metrics {
+            registry: Registry,
+            $($(#[$doc])* pub $field: $ty,)*
+        }
+
+        impl Metrics {
+            pub fn new() -> Metrics {
+                let mut registry = Registry::with_prefix("reinstate");
+                $(
+                    let $field: $ty = $init;
+                    registry.register(stringify!($field), $help, $field.clone());
+                )*
+                Metrics { registry, $($field,)* }
+            }
+        }
+    };
+}
+
+metrics! {
+    http_requests: Family<RouteLabels, Counter> = Family::default(),
+        "HTTP requests by route, method and status";
+    events: Family<EventLabels, Counter> = Family::default(),
+        "Event decisions by source and outcome (one per product decided)";
+    publish_seconds: Histogram = latency_histogram(),
+        "Time for the bus to acknowledge an accepted event";
+    bus_messages: Gauge = Gauge::default(), "Events on the bus, waiting or in flight";
+    bus_pending: Gauge = Gauge::default(), "Events not yet delivered to a worker (consumer lag)";
+    redeliveries: Counter = Counter::default(), "Deliveries of an event after its first";
+    events_failed: Counter = Counter::default(),
+        "Events that ran out of deliveries and were recorded as failed";
+    directory_calls: Family<DirectoryLabels, Counter> = Family::default(),
+        "HTTP attempts to the directory by connector and status";
+    directory_retries: Family<ConnectorLabels, Counter> = Family::default(),
+        "Directory attempts that were retries";
+    directory_rate_limited: Family<ConnectorLabels, Counter> = Family::default(),
+        "Directory answers 429 Too Many Requests";
+    emails: Family<ResultLabels, Counter> = Family::default(),
+        "Emails by result (sent, failed attempt)";
+    outbox: Gauge = Gauge::default(), "Emails waiting in the outbox";
+    restore_latency_seconds: Histogram = latency_histogram(),
+        "From the event's occurrence to the licence restored";
 }
 
 impl Default for Metrics {
@@ -71,88 +101,6 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
-        let mut m = Metrics {
-            registry: Registry::with_prefix("reinstate"),
-            http_requests: Family::default(),
-            events: Family::default(),
-            publish_seconds: latency_histogram(),
-            bus_messages: Gauge::default(),
-            bus_pending: Gauge::default(),
-            redeliveries: Counter::default(),
-            events_failed: Counter::default(),
-            directory_calls: Family::default(),
-            directory_retries: Family::default(),
-            directory_rate_limited: Family::default(),
-            emails: Family::default(),
-            outbox: Gauge::default(),
-            restore_latency_seconds: latency_histogram(),
-        };
-        let r = &mut m.registry;
-        r.register(
-            "http_requests",
-            "HTTP requests by route, method and status",
-            m.http_requests.clone(),
-        );
-        r.register(
-            "events",
-            "Event decisions by source and outcome (one per product decided)",
-            m.events.clone(),
-        );
-        r.register(
-            "publish_seconds",
-            "Time for the bus to acknowledge an accepted event",
-            m.publish_seconds.clone(),
-        );
-        r.register(
-            "bus_messages",
-            "Events on the bus, waiting or in flight",
-            m.bus_messages.clone(),
-        );
-        r.register(
-            "bus_pending",
-            "Events not yet delivered to a worker (consumer lag)",
-            m.bus_pending.clone(),
-        );
-        r.register(
-            "redeliveries",
-            "Deliveries of an event after its first",
-            m.redeliveries.clone(),
-        );
-        r.register(
-            "events_failed",
-            "Events that ran out of deliveries and were recorded as failed",
-            m.events_failed.clone(),
-        );
-        r.register(
-            "directory_calls",
-            "HTTP attempts to the directory by connector and status",
-            m.directory_calls.clone(),
-        );
-        r.register(
-            "directory_retries",
-            "Directory attempts that were retries",
-            m.directory_retries.clone(),
-        );
-        r.register(
-            "directory_rate_limited",
-            "Directory answers 429 Too Many Requests",
-            m.directory_rate_limited.clone(),
-        );
-        r.register(
-            "emails",
-            "Emails by result (sent, failed attempt)",
-            m.emails.clone(),
-        );
-        r.register("outbox", "Emails waiting in the outbox", m.outbox.clone());
-        r.register(
-            "restore_latency_seconds",
-            "From the event's occurrence to the licence restored",
-            m.restore_latency_seconds.clone(),
-        );
-        m
-    }
-
     /// One directory attempt: its status (`None`: no answer), and whether it was a retry.
     pub fn directory_attempt(&self, connector: &str, status: Option<u16>, retry: bool) {
         let status_label = status.map_or_else(|| "error".to_string(), |s| s.to_string());

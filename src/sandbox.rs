@@ -24,7 +24,7 @@ pub struct SandboxCredentials {
 }
 
 impl SandboxCredentials {
-    pub fn link_keys(&self) -> Result<crate::links::KeyRing, String> {
+    pub fn link_keys(&self) -> Result<crate::links::KeyRing, crate::links::KeyError> {
         crate::links::KeyRing::new(
             &[("sandbox".into(), self.link_secret.as_bytes().to_vec())],
             "sandbox",

@@ -41,8 +41,12 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Config(String),
+    #[error("configuration: {0}")]
+    Config(#[from] crate::domain::Problems),
+    #[error("smtp.url: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("link keys: {0}")]
+    LinkKeys(#[from] crate::links::KeyError),
     #[error(transparent)]
     Flow(#[from] crate::flows::FlowError),
     #[error("listener: {0}")]
@@ -206,7 +210,7 @@ fn sandboxed(config: &Config) -> Result<Sandboxed, StartError> {
     let login_secret = match parsed {
         Ok([]) => Some(
             WebhookSecret::parse(&creds.login_secret)
-                .map_err(|e| StartError::Config(format!("sandbox login secret: {e}")))?,
+                .map_err(|e| StartError::Config(format!("sandbox login secret: {e}").into()))?,
         ),
         _ => None,
     };
@@ -241,14 +245,10 @@ fn link_settings(
     config: &Config,
     sandbox: Option<&SandboxCredentials>,
 ) -> Result<Option<Arc<LinkSettings>>, StartError> {
-    let keys = match config
-        .links
-        .key_ring()
-        .map_err(|e| StartError::Config(e.into()))?
-    {
+    let keys = match config.links.key_ring().map_err(Clone::clone)? {
         Some(ring) => Some(ring.clone()),
         None => match sandbox {
-            Some(creds) => Some(creds.link_keys().map_err(StartError::Config)?),
+            Some(creds) => Some(creds.link_keys()?),
             None => None,
         },
     };
@@ -261,7 +261,7 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
     Ok(Settings {
         public_url: config.server.public_url.clone(),
         alerts: config.alerts.clone(),
-        jsm: jsm.map_err(|e| StartError::Config(e.into()))?.cloned(),
+        jsm: jsm.map_err(Clone::clone)?.cloned(),
         jsm_transition_id: config.sources.jsm.transition_id.clone(),
         processed_ttl: time::Duration::days(config.worker.processed_ttl_days as i64),
         login_window: time::Duration::seconds(config.worker.login_dedupe_secs as i64),
@@ -308,12 +308,12 @@ fn spawn_sender(
     let Some(url) = &config.smtp.url else {
         return Ok(None);
     };
-    let mailer = crate::notify::sender::mailer(&config.smtp, url).map_err(StartError::Config)?;
+    let mailer = crate::notify::sender::mailer(&config.smtp, url)?;
     let from = config
         .smtp
         .from
         .parse()
-        .map_err(|e| StartError::Config(format!("smtp.from: {e}")))?;
+        .map_err(|e| StartError::Config(format!("smtp.from: {e}").into()))?;
     let run =
         crate::notify::sender::run(store.clone(), mailer, from, metrics.clone(), cancel.clone());
     Ok(Some(tokio::spawn(run)))
@@ -326,7 +326,7 @@ fn hooks(
     sandbox_secret: Option<WebhookSecret>,
 ) -> Result<Hooks, StartError> {
     let sources = &config.sources;
-    let problem = |e: &str| StartError::Config(e.to_string());
+    let problem = |e: &crate::domain::Problems| StartError::Config(e.clone());
     Ok(Hooks {
         intake: intake.clone(),
         login: sources.login.source(sandbox_secret),
@@ -344,9 +344,10 @@ fn public(
     links: Option<Arc<LinkSettings>>,
 ) -> Result<Public, StartError> {
     let portal = match (&links, config.portal.enabled) {
-        (Some(_), true) => Some(Arc::new(
-            Portal::new(&config.portal, &config.server.public_url).map_err(StartError::Config)?,
-        )),
+        (Some(_), true) => Some(Arc::new(Portal::new(
+            &config.portal,
+            &config.server.public_url,
+        )?)),
         _ => None,
     };
     Ok(Public {

@@ -201,32 +201,11 @@ pub async fn run(options: Options) -> Result<(), String> {
     ))
     .await?;
     let real = format!("{}/v1/hooks/login", reinstate.url);
-
-    // The floor: publish the raw body, await the ack, answer 202. `/floor-dedupe` does the
-    // same with the webhook id as `Nats-Msg-Id`, to show what JetStream's dedupe costs.
     let client = async_nats::connect(&nats.url)
         .await
         .map_err(|e| format!("nats: {e}"))?;
     let js = async_nats::jetstream::new(client);
-    let route = |floor: Floor| {
-        let js = js.clone();
-        post(move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
-            publish_floor(js.clone(), headers, body, floor)
-        })
-    };
-    let floor_app = axum::Router::new()
-        .route("/floor", route(Floor::Bare))
-        .route("/floor-dedupe", route(Floor::Dedupe))
-        .route("/floor-partitioned", route(Floor::Partitioned));
-    let floor_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let floor_addr = floor_listener.local_addr().map_err(|e| e.to_string())?;
-    let floor = format!("http://{floor_addr}/floor");
-    let floor_dedupe = format!("http://{floor_addr}/floor-dedupe");
-    let floor_partitioned = format!("http://{floor_addr}/floor-partitioned");
-    let floor_server = tokio::spawn(async move { axum::serve(floor_listener, floor_app).await });
-
+    let (floors, floor_server) = floors(&js).await?;
     // The first login creates the stream both sides publish to.
     let warm = load(&real, 1, Duration::from_millis(200), nats.pid()).await?;
     if warm.per_sec == 0.0 {
@@ -237,57 +216,83 @@ pub async fn run(options: Options) -> Result<(), String> {
         length.as_secs_f64()
     );
     for conns in [16, 64] {
-        let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut runs: [Vec<Run>; 4] = Default::default();
         for _ in 0..rounds {
-            a.push(load(&real, conns, length, nats.pid()).await?);
-            b.push(load(&floor, conns, length, nats.pid()).await?);
-            c.push(load(&floor_dedupe, conns, length, nats.pid()).await?);
-            d.push(load(&floor_partitioned, conns, length, nats.pid()).await?);
+            for (i, url) in [&real, &floors[0], &floors[1], &floors[2]]
+                .into_iter()
+                .enumerate()
+            {
+                runs[i].push(load(url, conns, length, nats.pid()).await?);
+            }
         }
-        let summary = |runs: &[Run]| {
-            (
-                median_f64(runs.iter().map(|r| r.per_sec).collect()),
-                median(runs.iter().map(|r| r.p50).collect()),
-                median(runs.iter().map(|r| r.p99).collect()),
-                runs.iter().map(|r| r.errors).sum::<u64>(),
-                cpu_line(median_cpu(runs.iter().map(|r| r.cpu)), "request"),
-            )
-        };
-        let (ar, a50, a99, ae, acpu) = summary(&a);
-        let (br, b50, b99, be, bcpu) = summary(&b);
-        let (cr, c50, c99, ce, ccpu) = summary(&c);
-        let (dr, d50, d99, de, dcpu) = summary(&d);
         let raw = raw_publish(&js, conns, length).await?;
-        println!("  {conns} connections:");
-        println!(
-            "    POST /v1/hooks/login  {ar:>8.0} req/s  p50 {:>9}  p99 {:>9}  ({ae} not 202)  {acpu}",
-            ms(a50),
-            ms(a99)
-        );
-        println!(
-            "    baseline, bare route  {br:>8.0} req/s  p50 {:>9}  p99 {:>9}  ({be} not 202)  {bcpu}",
-            ms(b50),
-            ms(b99)
-        );
-        println!(
-            "    bare route + Nats-Msg-Id {cr:>5.0} req/s  p50 {:>9}  p99 {:>9}  ({ce} not 202)  {ccpu}",
-            ms(c50),
-            ms(c99)
-        );
-        println!(
-            "    + a subject per event      {dr:>5.0} req/s  p50 {:>9}  p99 {:>9}  ({de} not 202)  {dcpu}",
-            ms(d50),
-            ms(d99)
-        );
-        println!(
-            "    ratio {:.2} to the bare route (target >= 0.8), {:.2} with JetStream dedupe, {:.2} with dedupe and per-event subjects",
-            ar / br,
-            ar / cr,
-            ar / dr
-        );
-        println!("    raw async-nats publish, {conns} in flight: {raw:.0} msg/s");
+        report(conns, &runs, raw);
     }
     reinstate.stop().await;
     floor_server.abort();
     Ok(())
+}
+
+/// The floors: publish the raw body, await the ack, answer 202; `/floor-dedupe` does the same
+/// with the webhook id as `Nats-Msg-Id` (what JetStream's dedupe costs), `/floor-partitioned`
+/// also publishes on a subject per event, as reinstate does. Their URLs, and the server.
+async fn floors(
+    js: &async_nats::jetstream::Context,
+) -> Result<([String; 3], tokio::task::JoinHandle<std::io::Result<()>>), String> {
+    let route = |floor: Floor| {
+        let js = js.clone();
+        post(move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
+            publish_floor(js.clone(), headers, body, floor)
+        })
+    };
+    let floor_app = axum::Router::new()
+        .route("/floor", route(Floor::Bare))
+        .route("/floor-dedupe", route(Floor::Dedupe))
+        .route("/floor-partitioned", route(Floor::Partitioned));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let urls = ["floor", "floor-dedupe", "floor-partitioned"].map(|p| format!("http://{addr}/{p}"));
+    Ok((
+        urls,
+        tokio::spawn(async move { axum::serve(listener, floor_app).await }),
+    ))
+}
+
+/// Prints one connection count's figures: reinstate, the three floors, the ratios.
+fn report(conns: usize, runs: &[Vec<Run>; 4], raw: f64) {
+    let summary = |runs: &[Run]| {
+        (
+            median_f64(runs.iter().map(|r| r.per_sec).collect()),
+            median(runs.iter().map(|r| r.p50).collect()),
+            median(runs.iter().map(|r| r.p99).collect()),
+            runs.iter().map(|r| r.errors).sum::<u64>(),
+            cpu_line(median_cpu(runs.iter().map(|r| r.cpu)), "request"),
+        )
+    };
+    let labels = [
+        "POST /v1/hooks/login    ",
+        "baseline, bare route    ",
+        "bare route + Nats-Msg-Id",
+        "+ a subject per event   ",
+    ];
+    println!("  {conns} connections:");
+    let mut rates = [0.0; 4];
+    for (i, label) in labels.iter().enumerate() {
+        let (rate, p50, p99, errors, cpu) = summary(&runs[i]);
+        rates[i] = rate;
+        println!(
+            "    {label} {rate:>8.0} req/s  p50 {:>9}  p99 {:>9}  ({errors} not 202)  {cpu}",
+            ms(p50),
+            ms(p99)
+        );
+    }
+    println!(
+        "    ratio {:.2} to the bare route (target >= 0.8), {:.2} with JetStream dedupe, {:.2} with dedupe and per-event subjects",
+        rates[0] / rates[1],
+        rates[0] / rates[2],
+        rates[0] / rates[3]
+    );
+    println!("    raw async-nats publish, {conns} in flight: {raw:.0} msg/s");
 }

@@ -19,7 +19,16 @@ pub struct Options {
 /// The benchmarks, by name.
 pub const NAMES: &[&str] = &["rules", "ingress", "pipeline", "state", "all"];
 
-pub fn run(what: &str, options: Options) -> Result<(), String> {
+/// A benchmark that could not run, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BenchError(String);
+
+pub fn run(what: &str, options: Options) -> Result<(), BenchError> {
+    run_named(what, options).map_err(BenchError)
+}
+
+fn run_named(what: &str, options: Options) -> Result<(), String> {
     match what {
         "rules" => rules::run(options),
         "ingress" => runtime()?.block_on(ingress::run(options)),

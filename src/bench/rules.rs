@@ -97,12 +97,16 @@ fn micros(d: Duration) -> String {
 pub fn run(options: Options) -> Result<(), String> {
     let rounds = if options.quick { 3 } else { 7 };
     let mut rng = StdRng::seed_from_u64(7);
+    decide(options, rounds, &mut rng);
+    simulate(options, rounds, &mut rng)
+}
 
-    // 1. One decision: 1,000 rules, users in 50 groups. Baseline: the same rules walked in order.
-    let rules = RuleSet::compile(&rule_list(&mut rng, 1000));
+/// One decision: 1,000 rules, users in 50 groups. Baseline: the same rules walked in order.
+fn decide(options: Options, rounds: usize, rng: &mut StdRng) {
+    let rules = RuleSet::compile(&rule_list(rng, 1000));
     let facts: Vec<Facts> = (0..if options.quick { 2_000 } else { 20_000 })
         .map(|i| {
-            let (email, groups, roles) = user(&mut rng, i, 50);
+            let (email, groups, roles) = user(rng, i, 50);
             Facts::new(
                 &email,
                 &groups,
@@ -141,13 +145,16 @@ pub fn run(options: Options) -> Result<(), String> {
         "  ratio linear/indexed at p99: {:.1}x (target: indexed p99 <= 5 µs)",
         l99.as_secs_f64() / i99.as_secs_f64()
     );
+}
 
-    // 2. Simulate: every known user against 100 proposed rules next to 100 live ones.
+/// Simulate: every known user against 100 proposed rules next to 100 live ones. Baseline:
+/// reading and decoding every user.
+fn simulate(options: Options, rounds: usize, rng: &mut StdRng) -> Result<(), String> {
     let users = if options.quick { 10_000 } else { 100_000 };
     let dir = std::env::temp_dir().join(format!("reinstate-bench-{}", std::process::id()));
     let store = Store::open(&dir).map_err(|e| e.to_string())?;
     for i in 0..users {
-        let (email, groups, roles) = user(&mut rng, i, 20);
+        let (email, groups, roles) = user(rng, i, 20);
         let mut record = UserRecord::new(&email);
         record.groups = groups;
         record.roles = roles;
@@ -156,8 +163,8 @@ pub fn run(options: Options) -> Result<(), String> {
             .insert(Product::JiraSoftware, ProductState::default());
         store.put_user(&record).map_err(|e| e.to_string())?;
     }
-    let live = RuleSet::compile(&rule_list(&mut rng, 100));
-    let proposed = RuleSet::compile(&rule_list(&mut rng, 100));
+    let live = RuleSet::compile(&rule_list(rng, 100));
+    let proposed = RuleSet::compile(&rule_list(rng, 100));
     let (mut sim, mut scan) = (vec![], vec![]);
     let mut changed = 0;
     for _ in 0..rounds {

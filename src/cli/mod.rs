@@ -89,7 +89,8 @@ pub fn main(cli: Cli) -> ExitCode {
             }
             report(
                 "bench",
-                crate::bench::run(&what, crate::bench::Options { quick }),
+                crate::bench::run(&what, crate::bench::Options { quick })
+                    .map_err(|e| e.to_string()),
             )
         }
     }
@@ -154,7 +155,7 @@ fn create_link(
     config: Option<&std::path::Path>,
 ) -> Result<(), String> {
     let config = Config::load(config).map_err(|e| e.to_string())?;
-    let email = Email::parse(email)?;
+    let email = Email::parse(email).map_err(|e| e.to_string())?;
     let purpose = crate::links::Purpose::parse(purpose)
         .ok_or_else(|| format!("--purpose {purpose:?}: expected keep, restore or request"))?;
     let product = product
@@ -164,11 +165,12 @@ fn create_link(
             })
         })
         .transpose()?;
-    let keys = match config.links.key_ring()? {
+    let keys = match config.links.key_ring().map_err(|e| e.to_string())? {
         Some(keys) => keys.clone(),
         None => crate::sandbox::load(&config.store.path)
             .ok_or("no link keys: configure [links] keys and active, or start the sandbox first")?
-            .link_keys()?,
+            .link_keys()
+            .map_err(|e| e.to_string())?,
     };
     let settings = config.links.settings(keys, &config.server.public_url);
     println!("{}", settings.create(&email, purpose, product, None));
@@ -322,7 +324,7 @@ pub struct SendLogin {
 
 async fn send_login(args: SendLogin) -> Result<(), String> {
     let config = Config::load(args.config.as_deref()).map_err(|e| e.to_string())?;
-    let email = Email::parse(&args.email)?;
+    let email = Email::parse(&args.email).map_err(|e| e.to_string())?;
     if let Some(p) = &args.product {
         Product::from_key(p).ok_or_else(|| {
             format!("--product {p:?}: expected jira-software, confluence or jira-servicedesk")

@@ -9,11 +9,16 @@ use sha2::{Digest, Sha256};
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
+/// A string that is not an email address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an email address")]
+pub struct InvalidEmail(pub String);
+
 impl Email {
-    pub fn parse(raw: &str) -> Result<Email, String> {
+    pub fn parse(raw: &str) -> Result<Email, InvalidEmail> {
         let s = raw.trim().to_ascii_lowercase();
         let Some((local, domain)) = s.split_once('@') else {
-            return Err(format!("{raw:?} is not an email address"));
+            return Err(InvalidEmail(raw.to_string()));
         };
         let ok = !local.is_empty()
             && s.len() <= 254
@@ -31,7 +36,7 @@ impl Email {
         if ok {
             Ok(Email(s))
         } else {
-            Err(format!("{raw:?} is not an email address"))
+            Err(InvalidEmail(raw.to_string()))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -52,8 +57,8 @@ pub(super) fn short_hash(s: &str) -> String {
 }
 
 impl std::str::FromStr for Email {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Email, String> {
+    type Err = InvalidEmail;
+    fn from_str(s: &str) -> Result<Email, InvalidEmail> {
         Email::parse(s)
     }
 }
@@ -68,7 +73,7 @@ impl JsonSchema for Email {
 }
 
 impl TryFrom<String> for Email {
-    type Error = String;
+    type Error = InvalidEmail;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         Email::parse(&value)
     }

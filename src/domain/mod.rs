@@ -9,7 +9,7 @@ mod problems;
 mod product;
 pub mod rules;
 
-pub use email::Email;
+pub use email::{Email, InvalidEmail};
 pub use event::{
     Event, EventId, EventKind, EventUser, JsmChange, JsmDelivery, Source, bus_event_schema,
 };

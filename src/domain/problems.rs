@@ -44,4 +44,27 @@ impl Problems {
     pub fn into_vec(self) -> Vec<String> {
         self.0
     }
+
+    /// `Ok(value)` when no problem was found.
+    pub fn or<T>(self, value: T) -> Result<T, Problems> {
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join("; "))
+    }
+}
+
+impl std::error::Error for Problems {}
+
+impl From<String> for Problems {
+    fn from(problem: String) -> Problems {
+        Problems(vec![problem])
+    }
 }

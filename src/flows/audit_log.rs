@@ -35,7 +35,7 @@ pub async fn poll(
         let body = log
             .page(action, position.from_ms, cursor.as_deref(), &mut calls)
             .await?;
-        let page = Page::parse(&body).map_err(FlowError::Unavailable)?;
+        let page = Page::parse(&body).map_err(|e| FlowError::Unavailable(e.detail))?;
         cursor = page.next_cursor();
         events.extend(page.data);
         if cursor.is_none() {
@@ -56,7 +56,9 @@ pub async fn poll(
                         return Err(FlowError::Unavailable(why));
                     }
                 },
-                Err(why) => tracing::warn!(id = %e.id, why, "audit-log log-in skipped"),
+                Err(why) => {
+                    tracing::warn!(id = %e.id, why = %why.detail, "audit-log log-in skipped")
+                }
             }
         }
         advance(&mut position, &e);

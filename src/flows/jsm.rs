@@ -59,7 +59,7 @@ pub(super) async fn complete(
         },
         Err(why) => {
             let outcome = AuditOutcome::UnknownUser;
-            return finish_with(ctx, event, attempt, outcome, why, calls).await;
+            return finish_with(ctx, event, attempt, outcome, why.detail, calls).await;
         }
     };
     match resolved.kind {

@@ -316,62 +316,11 @@ pub fn document() -> Value {
     let error = serde_json::to_value(g.subschema_for::<ErrorBody>()).unwrap_or_default();
     let mut paths = Map::new();
     for op in operations(&mut g) {
-        let mut responses = Map::new();
-        let mut ok = json!({"description": op.ok.1});
-        if let Some(schema) = &op.returns {
-            ok["content"] = json!({"application/json": {"schema": schema}});
-        }
-        responses.insert(op.ok.0.into(), ok);
-        let error_response = |why: &str| json!({"description": why, "content": {"application/json": {"schema": error}}});
-        if op.body.is_some() {
-            responses.insert(
-                "400".into(),
-                error_response("the body is invalid; `detail` names the problem"),
-            );
-        }
-        match op.access {
-            Access::Anyone => {}
-            Access::Signed => {
-                responses.insert(
-                    "401".into(),
-                    error_response("the signature, secret or token is missing or wrong"),
-                );
-            }
-            Access::Viewer | Access::Admin => {
-                responses.insert("401".into(), error_response("no valid bearer token"));
-                if matches!(op.access, Access::Admin) {
-                    responses.insert(
-                        "403".into(),
-                        error_response("a viewer token may not change anything"),
-                    );
-                }
-            }
-        }
-        responses.insert(
-            "503".into(),
-            error_response("the store or the bus is unavailable (with Retry-After)"),
-        );
-        let mut operation = json!({"summary": op.summary, "responses": responses});
-        if let Some(schema) = op.body {
-            operation["requestBody"] =
-                json!({"required": true, "content": {"application/json": {"schema": schema}}});
-        }
-        if matches!(op.access, Access::Viewer | Access::Admin) {
-            operation["security"] = json!([{"bearer": []}]);
-        }
-        let params: Vec<Value> = op
-            .path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        if !params.is_empty() {
-            operation["parameters"] = Value::Array(params);
-        }
+        let (path, method) = (op.path, op.method);
         let item = paths
-            .entry(op.path)
+            .entry(path)
             .or_insert_with(|| Value::Object(Map::new()));
-        item[op.method] = operation;
+        item[method] = operation(op, &error);
     }
     let schemas: Map<String, Value> = g.take_definitions(true).into_iter().collect();
     json!({
@@ -387,4 +336,59 @@ pub fn document() -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "an admin or viewer token"}}
         }
     })
+}
+
+/// One operation: its responses (the success, and each error it may answer), its body, its
+/// security and its path parameters.
+fn operation(op: Operation, error: &Value) -> Value {
+    let mut operation = json!({"summary": op.summary, "responses": responses(&op, error)});
+    if let Some(schema) = op.body {
+        operation["requestBody"] =
+            json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    }
+    if matches!(op.access, Access::Viewer | Access::Admin) {
+        operation["security"] = json!([{"bearer": []}]);
+    }
+    let params: Vec<Value> = op
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    if !params.is_empty() {
+        operation["parameters"] = Value::Array(params);
+    }
+    operation
+}
+
+fn responses(op: &Operation, error: &Value) -> Map<String, Value> {
+    let mut responses = Map::new();
+    let mut ok = json!({"description": op.ok.1});
+    if let Some(schema) = &op.returns {
+        ok["content"] = json!({"application/json": {"schema": schema}});
+    }
+    responses.insert(op.ok.0.into(), ok);
+    let mut error_response = |status: &str, why: &str| {
+        let body = json!({"description": why, "content": {"application/json": {"schema": error}}});
+        responses.insert(status.into(), body);
+    };
+    if op.body.is_some() {
+        error_response("400", "the body is invalid; `detail` names the problem");
+    }
+    match op.access {
+        Access::Anyone => {}
+        Access::Signed => {
+            error_response("401", "the signature, secret or token is missing or wrong");
+        }
+        Access::Viewer => error_response("401", "no valid bearer token"),
+        Access::Admin => {
+            error_response("401", "no valid bearer token");
+            error_response("403", "a viewer token may not change anything");
+        }
+    }
+    error_response(
+        "503",
+        "the store or the bus is unavailable (with Retry-After)",
+    );
+    responses
 }

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::domain::{Email, Problems, Product};
 
 mod token;
-pub use token::{Claims, KeyRing, Purpose, TokenError};
+pub use token::{Claims, KeyError, KeyRing, Purpose, TokenError};
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -23,7 +23,7 @@ pub struct LinksConfig {
     /// How long a link stays valid.
     pub ttl_hours: u64,
     #[serde(skip)]
-    ring: OnceLock<Result<Option<KeyRing>, String>>,
+    ring: OnceLock<Result<Option<KeyRing>, Problems>>,
 }
 
 impl Default for LinksConfig {
@@ -47,12 +47,12 @@ pub struct LinkKey {
 
 impl LinksConfig {
     /// The key ring, built once; `None` when no keys are configured.
-    pub fn key_ring(&self) -> Result<Option<&KeyRing>, &str> {
+    pub fn key_ring(&self) -> Result<Option<&KeyRing>, &Problems> {
         let ring = self.ring.get_or_init(|| self.build_ring());
-        ring.as_ref().map(Option::as_ref).map_err(String::as_str)
+        ring.as_ref().map(Option::as_ref)
     }
 
-    fn build_ring(&self) -> Result<Option<KeyRing>, String> {
+    fn build_ring(&self) -> Result<Option<KeyRing>, Problems> {
         if self.keys.is_empty() {
             return Ok(None);
         }
@@ -61,18 +61,20 @@ impl LinksConfig {
             .iter()
             .map(|k| (k.id.clone(), k.secret.expose_secret().as_bytes().to_vec()))
             .collect();
-        let active = self
-            .active
-            .as_deref()
-            .ok_or("links.active: name the key that signs new links")?;
-        KeyRing::new(&keys, active)
-            .map(Some)
-            .map_err(|e| format!("links.keys: {e}"))
+        let mut problems = Problems::default();
+        let Some(active) = self.active.as_deref() else {
+            problems.add("links.active", "name the key that signs new links");
+            return Err(problems);
+        };
+        KeyRing::new(&keys, active).map(Some).map_err(|e| {
+            problems.add("links.keys", e);
+            problems
+        })
     }
 
     pub fn check(&self, problems: &mut Problems) {
         if let Err(e) = self.key_ring() {
-            problems.add_sentence(e);
+            problems.extend(e.clone().into_vec());
         }
         if !(1..=720).contains(&self.ttl_hours) {
             problems.add("links.ttl_hours", "must be 1 to 720");

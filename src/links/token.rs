@@ -70,6 +70,19 @@ pub enum TokenError {
     Expired,
 }
 
+/// Why a key ring cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("key id {0:?} must be letters, digits, '-' or '_'")]
+    BadId(String),
+    #[error("key {0:?}: the secret needs at least 32 bytes")]
+    ShortSecret(String),
+    #[error("key id {0:?} appears twice")]
+    Twice(String),
+    #[error("active key {0:?} is not among the keys")]
+    NoActive(String),
+}
+
 /// The configured keys.
 #[derive(Clone)]
 pub struct KeyRing {
@@ -90,7 +103,7 @@ impl std::fmt::Debug for KeyRing {
 
 impl KeyRing {
     /// `keys`: (id, secret) pairs; `active` signs. Secrets need at least 32 bytes.
-    pub fn new(keys: &[(String, Vec<u8>)], active: &str) -> Result<KeyRing, String> {
+    pub fn new(keys: &[(String, Vec<u8>)], active: &str) -> Result<KeyRing, KeyError> {
         let mut map = HashMap::new();
         for (id, secret) in keys {
             if id.is_empty()
@@ -98,19 +111,19 @@ impl KeyRing {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
-                return Err(format!("key id {id:?} must be letters, digits, '-' or '_'"));
+                return Err(KeyError::BadId(id.clone()));
             }
             if secret.len() < 32 {
-                return Err(format!("key {id:?}: the secret needs at least 32 bytes"));
+                return Err(KeyError::ShortSecret(id.clone()));
             }
-            let mac =
-                HmacSha256::new_from_slice(secret).map_err(|_| format!("key {id:?}: unusable"))?;
+            let mac = HmacSha256::new_from_slice(secret)
+                .map_err(|_| KeyError::ShortSecret(id.clone()))?;
             if map.insert(id.clone(), mac).is_some() {
-                return Err(format!("key id {id:?} appears twice"));
+                return Err(KeyError::Twice(id.clone()));
             }
         }
         if !map.contains_key(active) {
-            return Err(format!("active key {active:?} is not among the keys"));
+            return Err(KeyError::NoActive(active.to_string()));
         }
         Ok(KeyRing {
             keys: map,

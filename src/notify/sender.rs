@@ -64,8 +64,8 @@ impl SmtpConfig {
 pub type Mailer = AsyncSmtpTransport<Tokio1Executor>;
 
 /// Builds the SMTP transport from `smtp.url` (`smtp://`, `smtps://`, `?tls=required`).
-pub fn mailer(config: &SmtpConfig, url: &str) -> Result<Mailer, String> {
-    let mut builder = Mailer::from_url(url).map_err(|e| format!("smtp.url: {e}"))?;
+pub fn mailer(config: &SmtpConfig, url: &str) -> Result<Mailer, lettre::transport::smtp::Error> {
+    let mut builder = Mailer::from_url(url)?;
     builder = builder.timeout(Some(Duration::from_millis(config.timeout_ms)));
     if let (Some(user), Some(password)) = (&config.username, &config.password) {
         builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(

@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::Rejected;
 use crate::domain::{Email, Event, EventKind, EventUser, Problems, Source};
 
 #[derive(Debug, Deserialize)]
@@ -132,14 +133,15 @@ pub fn advance(position: &mut Position, event: &AuditEvent) {
 }
 
 /// The login event for an audit entry, or why there is none.
-pub fn to_event(e: &AuditEvent) -> Result<Event, String> {
+pub fn to_event(e: &AuditEvent) -> Result<Event, Rejected> {
     let email = e
         .attributes
         .actor
         .email
         .as_deref()
-        .ok_or("no actor email")?;
-    let email = Email::parse(email).map_err(|err| format!("actor email: {err}"))?;
+        .ok_or_else(|| Rejected::invalid("no actor email"))?;
+    let email =
+        Email::parse(email).map_err(|err| Rejected::invalid(format!("actor email: {err}")))?;
     let user = EventUser::new(email, e.attributes.actor.id.clone());
     Ok(Event::new(
         Source::Atlassian,
@@ -153,8 +155,9 @@ pub fn to_event(e: &AuditEvent) -> Result<Event, String> {
 
 impl Page {
     /// Decodes a page as the organisation API sends it.
-    pub fn parse(body: &[u8]) -> Result<Page, String> {
-        serde_json::from_slice(body).map_err(|e| format!("an audit-log page: {e}"))
+    pub fn parse(body: &[u8]) -> Result<Page, Rejected> {
+        serde_json::from_slice(body)
+            .map_err(|e| Rejected::invalid(format!("an audit-log page: {e}")))
     }
 
     /// The cursor of the next page, if any.

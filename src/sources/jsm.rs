@@ -44,7 +44,7 @@ pub struct JsmSourceConfig {
     /// approval in JSM then restores every product the site licenses).
     pub product: Option<Product>,
     #[serde(skip)]
-    built: OnceLock<Result<JsmSource, String>>,
+    built: OnceLock<Result<JsmSource, Problems>>,
 }
 
 impl Default for JsmSourceConfig {
@@ -64,12 +64,12 @@ impl Default for JsmSourceConfig {
 
 impl JsmSourceConfig {
     /// The source, built once; `None` while no secret is configured (the source is off).
-    pub fn source(&self) -> Result<Option<&JsmSource>, &str> {
+    pub fn source(&self) -> Result<Option<&JsmSource>, &Problems> {
         if self.secrets.is_empty() {
             return Ok(None);
         }
         let built = self.built.get_or_init(|| JsmSource::new(self));
-        built.as_ref().map(Some).map_err(String::as_str)
+        built.as_ref().map(Some)
     }
 
     pub fn check(&self, problems: &mut Problems) {
@@ -77,7 +77,7 @@ impl JsmSourceConfig {
             return;
         }
         if let Err(e) = self.source() {
-            problems.add_sentence(e);
+            problems.extend(e.clone().into_vec());
         }
         if self.request_type_ids.is_empty() {
             problems.add(
@@ -100,7 +100,7 @@ pub struct JsmSource {
 }
 
 impl JsmSource {
-    pub fn new(config: &JsmSourceConfig) -> Result<JsmSource, String> {
+    pub fn new(config: &JsmSourceConfig) -> Result<JsmSource, Problems> {
         let secrets = BodySecrets::new("sources.jsm.secrets", &config.secrets)?;
         Ok(JsmSource {
             secrets,
@@ -170,12 +170,22 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     }
 }
 
+/// What a delivery turned out to be about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// A change of a request reinstate may care about.
+    Request(Facts),
+    /// Something else (another event), and why it is ignored.
+    Other(String),
+}
+
 /// Reads a Jira webhook (`webhookEvent`, `issue`, `changelog`) or an Automation body (`issue`
-/// with `fields`, plus `event`: `created` | `status_changed`). `Err` names a missing field;
-/// `Ok(Err(why))` is a delivery about something else.
-pub fn facts(source: &JsmSource, body: &Value) -> Result<Result<Facts, String>, String> {
-    let issue = body.get("issue").ok_or("issue: missing")?;
-    let key = str_at(issue, &["key"]).ok_or("issue.key: missing")?;
+/// with `fields`, plus `event`: `created` | `status_changed`); `Err` names a missing field.
+pub fn facts(source: &JsmSource, body: &Value) -> Result<Reading, Rejected> {
+    let issue = body
+        .get("issue")
+        .ok_or_else(|| Rejected::invalid("issue: missing"))?;
+    let key = str_at(issue, &["key"]).ok_or_else(|| Rejected::invalid("issue.key: missing"))?;
     let fields = issue.get("fields").cloned().unwrap_or(Value::Null);
     let event = body
         .get("webhookEvent")
@@ -185,7 +195,7 @@ pub fn facts(source: &JsmSource, body: &Value) -> Result<Result<Facts, String>, 
     let change = match event {
         "jira:issue_created" | "issue_created" | "created" => JsmChange::Created,
         "jira:issue_updated" | "issue_updated" | "status_changed" => JsmChange::StatusChanged,
-        other => return Ok(Err(format!("event {other:?} is not handled"))),
+        other => return Ok(Reading::Other(format!("event {other:?} is not handled"))),
     };
     // The new status: from the changelog (webhooks), else the issue's current status.
     let status = body
@@ -199,7 +209,7 @@ pub fn facts(source: &JsmSource, body: &Value) -> Result<Result<Facts, String>, 
         &fields,
         &[source.request_type_field.as_str(), "requestType", "id"],
     );
-    Ok(Ok(Facts {
+    Ok(Reading::Request(Facts {
         issue: key.to_string(),
         reporter: Reporter {
             account_id: str_at(&fields, &["reporter", "accountId"]).map(String::from),
@@ -252,27 +262,30 @@ pub fn classify_facts(source: &JsmSource, facts: Facts) -> JsmAction {
 }
 
 /// Reads a delivery and classifies it as it stands. Pure.
-pub fn classify(source: &JsmSource, body: &Value) -> Result<JsmAction, String> {
+pub fn classify(source: &JsmSource, body: &Value) -> Result<JsmAction, Rejected> {
     Ok(match facts(source, body)? {
-        Ok(facts) => classify_facts(source, facts),
-        Err(why) => JsmAction::Ignore(why),
+        Reading::Request(facts) => classify_facts(source, facts),
+        Reading::Other(why) => JsmAction::Ignore(why),
     })
 }
 
-/// The event an action makes, with the id of its delivery.
-pub fn event(source: &JsmSource, delivery: &str, action: JsmAction) -> Result<Event, String> {
+/// The event an action makes, with the id of its delivery; `Err` when it makes none (ignored,
+/// or the reporter's email is unknown).
+pub fn event(source: &JsmSource, delivery: &str, action: JsmAction) -> Result<Event, Rejected> {
     let (kind, issue, reporter) = match action {
         JsmAction::Created { issue, reporter } => (EventKind::Restore, issue, reporter),
         JsmAction::Approved { issue, reporter } => (EventKind::Approve, issue, reporter),
         JsmAction::Declined { issue, reporter } => (EventKind::Decline, issue, reporter),
-        JsmAction::Ignore(why) => return Err(why),
+        JsmAction::Ignore(why) => return Err(Rejected::invalid(why)),
     };
-    let email = reporter.email.as_deref().ok_or(
-        "issue.fields.reporter.emailAddress: missing (hidden by the user's privacy settings, \
-         or the webhook's user cannot see emails)",
-    )?;
-    let email =
-        Email::parse(email).map_err(|e| format!("issue.fields.reporter.emailAddress: {e}"))?;
+    let email = reporter.email.as_deref().ok_or_else(|| {
+        Rejected::invalid(
+            "issue.fields.reporter.emailAddress: missing (hidden by the user's privacy \
+             settings, or the webhook's user cannot see emails)",
+        )
+    })?;
+    let email = Email::parse(email)
+        .map_err(|e| Rejected::invalid(format!("issue.fields.reporter.emailAddress: {e}")))?;
     Ok(Event {
         issue: Some(issue),
         ..Event::new(
@@ -320,18 +333,16 @@ impl Webhook for JsmSource {
         _now: OffsetDateTime,
     ) -> Result<Decoded, Rejected> {
         let delivery = delivery_id.unwrap_or_default();
-        let facts = match facts(self, &super::json(body)?).map_err(Rejected::invalid)? {
-            Ok(facts) => facts,
-            Err(why) => return Ok(Decoded::Ignored(why)),
+        let facts = match facts(self, &super::json(body)?)? {
+            Reading::Request(facts) => facts,
+            Reading::Other(why) => return Ok(Decoded::Ignored(why)),
         };
         if facts.incomplete() || facts.reporter.email.is_none() {
             return Ok(Decoded::One(Box::new(update(self, delivery, facts))));
         }
         match classify_facts(self, facts) {
             JsmAction::Ignore(why) => Ok(Decoded::Ignored(why)),
-            action => event(self, delivery, action)
-                .map(|e| Decoded::One(Box::new(e)))
-                .map_err(Rejected::invalid),
+            action => event(self, delivery, action).map(|e| Decoded::One(Box::new(e))),
         }
     }
 }

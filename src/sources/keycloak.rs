@@ -23,22 +23,22 @@ pub struct KeycloakSourceConfig {
     /// Shared secrets of the HMAC-SHA256 `X-Keycloak-Signature` (hex or base64); several while rotating.
     pub secrets: Vec<SecretString>,
     #[serde(skip)]
-    built: OnceLock<Result<KeycloakSource, String>>,
+    built: OnceLock<Result<KeycloakSource, Problems>>,
 }
 
 impl KeycloakSourceConfig {
     /// The source, built once; `None` while no secret is configured (the source is off).
-    pub fn source(&self) -> Result<Option<&KeycloakSource>, &str> {
+    pub fn source(&self) -> Result<Option<&KeycloakSource>, &Problems> {
         if self.secrets.is_empty() {
             return Ok(None);
         }
         let built = self.built.get_or_init(|| KeycloakSource::new(self));
-        built.as_ref().map(Some).map_err(String::as_str)
+        built.as_ref().map(Some)
     }
 
     pub fn check(&self, problems: &mut Problems) {
         if let Err(e) = self.source() {
-            problems.add_sentence(e);
+            problems.extend(e.clone().into_vec());
         }
     }
 }
@@ -51,7 +51,7 @@ pub struct KeycloakSource {
 }
 
 impl KeycloakSource {
-    pub fn new(config: &KeycloakSourceConfig) -> Result<KeycloakSource, String> {
+    pub fn new(config: &KeycloakSourceConfig) -> Result<KeycloakSource, Problems> {
         Ok(KeycloakSource {
             secrets: BodySecrets::new("sources.keycloak.secrets", &config.secrets)?,
         })
@@ -80,11 +80,11 @@ pub fn login(
     body: &Value,
     raw: &[u8],
     received_at: OffsetDateTime,
-) -> Result<Option<Event>, String> {
+) -> Result<Option<Event>, Rejected> {
     let kind = body
         .get("type")
         .and_then(Value::as_str)
-        .ok_or("type: missing")?;
+        .ok_or_else(|| Rejected::invalid("type: missing"))?;
     if kind != "LOGIN" && !kind.ends_with(".LOGIN") {
         return Ok(None);
     }
@@ -98,8 +98,11 @@ pub fn login(
                 .and_then(Value::as_str)
                 .filter(|u| u.contains('@'))
         })
-        .ok_or("details.email: missing (and details.username is not an email)")?;
-    let email = Email::parse(email).map_err(|r| format!("details.email: {r}"))?;
+        .ok_or_else(|| {
+            Rejected::invalid("details.email: missing (and details.username is not an email)")
+        })?;
+    let email =
+        Email::parse(email).map_err(|r| Rejected::invalid(format!("details.email: {r}")))?;
     let id = match body.get("id").and_then(Value::as_str) {
         Some(id)
             if !id.is_empty()
@@ -108,7 +111,7 @@ pub fn login(
         {
             id.to_string()
         }
-        Some(_) => return Err("id: not an id".into()),
+        Some(_) => return Err(Rejected::invalid("id: not an id")),
         None => format!("body-{}", hex::encode(&Sha256::digest(raw)[..12])),
     };
     let occurred_at = body
@@ -152,7 +155,7 @@ impl Webhook for KeycloakSource {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<Decoded, Rejected> {
-        match login(&super::json(body)?, body, now).map_err(Rejected::invalid)? {
+        match login(&super::json(body)?, body, now)? {
             Some(event) => Ok(Decoded::One(Box::new(event))),
             None => Ok(Decoded::Ignored("not a LOGIN event".into())),
         }
@@ -221,6 +224,6 @@ mod tests {
             OffsetDateTime::now_utc(),
         )
         .expect_err("no email");
-        assert!(err.starts_with("details.email"), "{err}");
+        assert!(err.detail.starts_with("details.email"), "{err}");
     }
 }

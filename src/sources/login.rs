@@ -22,7 +22,7 @@ pub struct LoginSourceConfig {
     /// How far `webhook-timestamp` may be from now, either way.
     pub tolerance_secs: u64,
     #[serde(skip)]
-    parsed: OnceLock<Result<Vec<WebhookSecret>, Vec<String>>>,
+    parsed: OnceLock<Result<Vec<WebhookSecret>, Problems>>,
 }
 
 impl Default for LoginSourceConfig {
@@ -37,28 +37,24 @@ impl Default for LoginSourceConfig {
 
 impl LoginSourceConfig {
     /// The secrets, parsed once; each problem names its key.
-    pub fn parsed_secrets(&self) -> Result<&[WebhookSecret], &[String]> {
+    pub fn parsed_secrets(&self) -> Result<&[WebhookSecret], &Problems> {
         let parsed = self.parsed.get_or_init(|| {
             let mut ok = Vec::new();
-            let mut problems = Vec::new();
+            let mut problems = Problems::default();
             for (i, s) in self.secrets.iter().enumerate() {
                 match WebhookSecret::parse(s.expose_secret()) {
                     Ok(secret) => ok.push(secret),
-                    Err(e) => problems.push(format!("sources.login.secrets[{i}]: {e}")),
+                    Err(e) => problems.add(&format!("sources.login.secrets[{i}]"), e),
                 }
             }
-            if problems.is_empty() {
-                Ok(ok)
-            } else {
-                Err(problems)
-            }
+            problems.or(ok)
         });
-        parsed.as_deref().map_err(Vec::as_slice)
+        parsed.as_deref()
     }
 
     pub fn check(&self, problems: &mut Problems) {
         if let Err(found) = self.parsed_secrets() {
-            problems.extend(found.iter().cloned());
+            problems.extend(found.clone().into_vec());
         }
     }
 
@@ -220,7 +216,8 @@ pub fn parse_login(
             format!("{:?} is not \"login.succeeded\"", parsed.kind),
         ));
     }
-    let email = Email::parse(&parsed.user.email).map_err(|r| invalid("user.email", r))?;
+    let email =
+        Email::parse(&parsed.user.email).map_err(|r| invalid("user.email", r.to_string()))?;
     if let Some(id) = &parsed.user.account_id
         && (id.is_empty()
             || id.len() > 128

@@ -147,20 +147,18 @@ impl Webhook for OktaSource {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<Decoded, Rejected> {
-        logins(&super::json(body)?, now)
-            .map(Decoded::Batch)
-            .map_err(Rejected::invalid)
+        logins(&super::json(body)?, now).map(Decoded::Batch)
     }
 }
 
 /// The logins in one delivery; other events are skipped. Pure.
-pub fn logins(body: &Value, received_at: OffsetDateTime) -> Result<Vec<Event>, String> {
+pub fn logins(body: &Value, received_at: OffsetDateTime) -> Result<Vec<Event>, Rejected> {
     let events = body
         .pointer("/data/events")
         .and_then(Value::as_array)
-        .ok_or("data.events: missing")?;
+        .ok_or_else(|| Rejected::invalid("data.events: missing"))?;
     if events.len() > 500 {
-        return Err("data.events: more than 500 events".into());
+        return Err(Rejected::invalid("data.events: more than 500 events"));
     }
     let mut out = Vec::new();
     for (i, e) in events.iter().enumerate() {
@@ -180,13 +178,17 @@ pub fn logins(body: &Value, received_at: OffsetDateTime) -> Result<Vec<Event>, S
                     && u.len() <= 100
                     && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             })
-            .ok_or(format!("data.events[{i}].uuid: missing or not an id"))?;
+            .ok_or_else(|| {
+                Rejected::invalid(format!("data.events[{i}].uuid: missing or not an id"))
+            })?;
         let login = e
             .pointer("/actor/alternateId")
             .and_then(Value::as_str)
-            .ok_or(format!("data.events[{i}].actor.alternateId: missing"))?;
-        let email =
-            Email::parse(login).map_err(|r| format!("data.events[{i}].actor.alternateId: {r}"))?;
+            .ok_or_else(|| {
+                Rejected::invalid(format!("data.events[{i}].actor.alternateId: missing"))
+            })?;
+        let email = Email::parse(login)
+            .map_err(|r| Rejected::invalid(format!("data.events[{i}].actor.alternateId: {r}")))?;
         let occurred_at = e
             .get("published")
             .and_then(Value::as_str)
@@ -240,11 +242,12 @@ mod tests {
     #[test]
     fn malformed_deliveries_name_the_field() {
         let e = logins(&json!({"data": {}}), OffsetDateTime::now_utc()).expect_err("no events");
-        assert!(e.starts_with("data.events"), "{e}");
+        assert!(e.detail.starts_with("data.events"), "{e}");
         let bad = json!({"data": {"events": [{"uuid": "x1", "eventType": "user.session.start", "actor": {"alternateId": "not-an-email"}, "outcome": {"result": "SUCCESS"}}]}});
         assert!(
             logins(&bad, OffsetDateTime::now_utc())
                 .expect_err("bad email")
+                .detail
                 .contains("actor.alternateId")
         );
     }

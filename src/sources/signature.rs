@@ -83,20 +83,21 @@ impl std::fmt::Debug for BodySecrets {
 
 impl BodySecrets {
     /// `key` names the configuration key in errors; each secret needs 16 characters or more.
-    pub fn new(key: &str, secrets: &[secrecy::SecretString]) -> Result<BodySecrets, String> {
+    pub fn new(
+        key: &str,
+        secrets: &[secrecy::SecretString],
+    ) -> Result<BodySecrets, crate::domain::Problems> {
         use secrecy::ExposeSecret;
-        secrets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let s = s.expose_secret();
-                if s.len() < 16 {
-                    return Err(format!("{key}[{i}]: at least 16 characters"));
-                }
-                HmacSha256::new_from_slice(s.as_bytes()).map_err(|e| format!("{key}[{i}]: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(BodySecrets)
+        let mut problems = crate::domain::Problems::default();
+        let mut keys = Vec::with_capacity(secrets.len());
+        for (i, s) in secrets.iter().enumerate() {
+            let s = s.expose_secret();
+            match HmacSha256::new_from_slice(s.as_bytes()) {
+                Ok(mac) if s.len() >= 16 => keys.push(mac),
+                _ => problems.add(&format!("{key}[{i}]"), "at least 16 characters"),
+            }
+        }
+        problems.or(BodySecrets(keys))
     }
 
     /// Whether any candidate signature is the HMAC of `body` under any secret (constant time).

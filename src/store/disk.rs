@@ -10,8 +10,13 @@ use std::time::{Duration, Instant};
 pub struct DiskGuard {
     path: PathBuf,
     min_free: u64,
-    last: Mutex<Option<(Instant, Result<(), String>)>>,
+    last: Mutex<Option<(Instant, Result<(), DiskUnfit>)>>,
 }
+
+/// Why the store's filesystem should take no new work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DiskUnfit(String);
 
 impl DiskGuard {
     pub fn new(path: PathBuf, min_free: u64) -> DiskGuard {
@@ -23,7 +28,7 @@ impl DiskGuard {
     }
 
     /// `Err` with why when the store should take no new work.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), DiskUnfit> {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, result)) = last.as_ref()
             && at.elapsed() < Duration::from_secs(1)
@@ -35,27 +40,27 @@ impl DiskGuard {
         result
     }
 
-    fn probe(&self) -> Result<(), String> {
+    fn probe(&self) -> Result<(), DiskUnfit> {
         let stat = rustix::fs::statvfs(&self.path).map_err(|e| {
-            format!(
+            DiskUnfit(format!(
                 "{}: cannot read the filesystem's state: {e}",
                 self.path.display()
-            )
+            ))
         })?;
         if stat.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
-            return Err(format!(
+            return Err(DiskUnfit(format!(
                 "{}: the filesystem is read-only",
                 self.path.display()
-            ));
+            )));
         }
         let free = stat.f_bavail.saturating_mul(stat.f_frsize);
         if free < self.min_free {
-            return Err(format!(
+            return Err(DiskUnfit(format!(
                 "{}: {} MiB free, below store.min_free_mb ({} MiB)",
                 self.path.display(),
                 free >> 20,
                 self.min_free >> 20
-            ));
+            )));
         }
         Ok(())
     }

@@ -63,7 +63,7 @@ pub enum StoreError {
     #[error("the flush to disk did not finish")]
     FlushJoin,
     #[error("the store's disk cannot take writes: {0}")]
-    Disk(String),
+    Disk(#[from] disk::DiskUnfit),
 }
 
 /// Handle to the database; cheap to clone.
@@ -169,7 +169,7 @@ impl Store {
 
     /// Whether new work may be accepted: the filesystem is writable with room to spare.
     pub fn writable(&self) -> Result<(), StoreError> {
-        self.disk.check().map_err(StoreError::Disk)
+        Ok(self.disk.check()?)
     }
 
     /// The underlying database, for the embedded queue's trees.

@@ -122,11 +122,11 @@ fn a_read_only_filesystem_is_not_writable() {
     assert_eq!(guard().check(), Ok(()));
     fs.remount("ro");
     let err = guard().check().expect_err("read-only");
-    assert!(err.contains("read-only"), "{err}");
+    assert!(err.to_string().contains("read-only"), "{err}");
     fs.remount("rw");
     assert_eq!(guard().check(), Ok(()));
     let err = reinstate::store::disk::DiskGuard::new(mnt.path().to_path_buf(), 1 << 40)
         .check()
         .expect_err("not a terabyte free");
-    assert!(err.contains("below store.min_free_mb"), "{err}");
+    assert!(err.to_string().contains("below store.min_free_mb"), "{err}");
 }

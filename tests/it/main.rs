@@ -4,6 +4,7 @@
 mod support;
 
 mod admin_api;
+mod architecture;
 mod bad_input;
 mod chart;
 mod connectors;

@@ -23,14 +23,14 @@ pub struct AdminConfig {
     /// Hex SHA-256 of each accepted viewer token (read-only: rules, explain, simulate, audit).
     pub viewer_token_sha256: Vec<String>,
     #[serde(skip)]
-    parsed: OnceLock<Result<Vec<TokenHash>, Vec<String>>>,
+    parsed: OnceLock<Result<Vec<TokenHash>, Problems>>,
 }
 
 impl AdminConfig {
     /// The configured hashes, parsed once; each problem names its key.
-    pub fn tokens(&self) -> Result<&[TokenHash], &[String]> {
+    pub fn tokens(&self) -> Result<&[TokenHash], &Problems> {
         let parsed = self.parsed.get_or_init(|| {
-            let (mut ok, mut problems) = (Vec::new(), Vec::new());
+            let (mut ok, mut problems) = (Vec::new(), Problems::default());
             let lists = [
                 ("admin.token_sha256", &self.token_sha256, Role::Admin),
                 (
@@ -43,24 +43,21 @@ impl AdminConfig {
                 for (i, hash) in list.iter().enumerate() {
                     match TokenHash::parse(hash, role) {
                         Some(t) => ok.push(t),
-                        None => problems.push(format!(
-                            "{key}[{i}]: must be 64 hex digits (the SHA-256 of a token)"
-                        )),
+                        None => problems.add(
+                            &format!("{key}[{i}]"),
+                            "must be 64 hex digits (the SHA-256 of a token)",
+                        ),
                     }
                 }
             }
-            if problems.is_empty() {
-                Ok(ok)
-            } else {
-                Err(problems)
-            }
+            problems.or(ok)
         });
-        parsed.as_deref().map_err(Vec::as_slice)
+        parsed.as_deref()
     }
 
     pub fn check(&self, problems: &mut Problems) {
         if let Err(found) = self.tokens() {
-            problems.extend(found.iter().cloned());
+            problems.extend(found.clone().into_vec());
         }
     }
 }

@@ -22,7 +22,8 @@ pub async fn user(
     State(api): State<Api>,
     Path(email): Path<String>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    let email = Email::parse(&email).map_err(|e| ApiError::bad_request("invalid_email", e))?;
+    let email =
+        Email::parse(&email).map_err(|e| ApiError::bad_request("invalid_email", e.to_string()))?;
     Ok(Json(queries::user(&api.flows, &email)?))
 }
 

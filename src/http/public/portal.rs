@@ -80,15 +80,20 @@ pub struct Portal {
 }
 
 impl Portal {
-    pub fn new(config: &PortalConfig, public_url: &str) -> Result<Portal, String> {
+    pub fn new(config: &PortalConfig, public_url: &str) -> Result<Portal, Problems> {
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
-        let per_minute = NonZeroU32::new(config.per_ip_per_minute)
-            .ok_or("portal.per_ip_per_minute: must be at least 1")?;
-        let per_hour = NonZeroU32::new(config.per_address_per_hour)
-            .ok_or("portal.per_address_per_hour: must be at least 1")?;
+        let mut problems = Problems::default();
+        config.check(&mut problems);
+        let (Some(per_minute), Some(per_hour), Ok(csrf_key)) = (
+            NonZeroU32::new(config.per_ip_per_minute),
+            NonZeroU32::new(config.per_address_per_hour),
+            Hmac::new_from_slice(&key),
+        ) else {
+            return Err(problems);
+        };
         Ok(Portal {
-            csrf_key: Hmac::new_from_slice(&key).map_err(|e| e.to_string())?,
+            csrf_key,
             per_ip: RateLimiter::keyed(Quota::per_minute(per_minute)),
             per_address: RateLimiter::keyed(Quota::per_hour(per_hour)),
             client_ip_header: config
