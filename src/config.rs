@@ -14,6 +14,7 @@ use crate::bus::BusConfig;
 use crate::directory::config::{DirectoryConfig, DirectoryKind, ProductConfig};
 use crate::domain::Problems;
 use crate::flows::alerts::AlertsConfig;
+use crate::flows::inventory::InventoryConfig;
 use crate::flows::requests::RequestsConfig;
 use crate::http::api::AdminConfig;
 use crate::http::public::portal::PortalConfig;
@@ -54,6 +55,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// Alerts to admins.
     pub alerts: AlertsConfig,
+    /// The inventory of every account: how often it is synced, how long it is trusted.
+    pub inventory: InventoryConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -169,6 +172,7 @@ impl Config {
         self.portal.check(&mut problems);
         self.smtp.check(&mut problems);
         self.alerts.check(&mut problems);
+        self.inventory.check(&mut problems);
         self.check_together(&mut problems);
         if problems.is_empty() {
             Ok(())

@@ -42,6 +42,21 @@ pub struct ResultLabels {
     pub result: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub status: String,
+}
+
+/// 0, 1, 2, 3, 5, 8 … calls.
+fn calls_histogram() -> Histogram {
+    Histogram::new([0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0])
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms … ~65 s.
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
@@ -92,6 +107,14 @@ metrics! {
     outbox: Gauge = Gauge::default(), "Emails waiting in the outbox";
     restore_latency_seconds: Histogram = latency_histogram(),
         "From the event's occurrence to the licence restored";
+    calls_per_event: Family<OutcomeLabels, Histogram, fn() -> Histogram> =
+        Family::new_with_constructor(calls_histogram),
+        "Directory calls a login made, by what it came to";
+    inventory_sync_pages: Counter = Counter::default(), "Pages of the directory's listing synced";
+    inventory_sync_accounts: Counter = Counter::default(), "Accounts written by inventory syncs";
+    inventory_sync_seconds: Histogram = latency_histogram(), "Duration of complete inventory syncs";
+    inventory_accounts: Family<StatusLabels, Gauge> = Family::default(),
+        "Accounts in the inventory by status, at the last sync";
 }
 
 impl Default for Metrics {

@@ -13,7 +13,7 @@ use crate::bus::Bus;
 use crate::bus::embedded::EmbeddedBus;
 use crate::bus::nats::NatsBus;
 use crate::config::Config;
-use crate::directory::Directory;
+use crate::directory::Connected;
 use crate::directory::config::DirectoryKind;
 use crate::directory::sandbox::Sandbox;
 use crate::flows::{Context, Intake, Settings};
@@ -78,8 +78,14 @@ impl Application {
         let cancel = CancellationToken::new();
         let sandboxed = sandboxed(&config)?;
         let bus = connect_bus(&config, &store, &cancel).await?;
-        let directory: Arc<dyn Directory> = match config.directory.kind {
-            DirectoryKind::Sandbox => Arc::new(Sandbox::open(store.db())?),
+        let Connected { directory, lister } = match config.directory.kind {
+            DirectoryKind::Sandbox => {
+                let sandbox = Arc::new(Sandbox::open(store.db())?);
+                Connected {
+                    directory: sandbox.clone(),
+                    lister: sandbox,
+                }
+            }
             _ => crate::directory::connect(&config.directory, &config.products)?,
         };
         let metrics = Arc::new(Metrics::new());
@@ -88,6 +94,11 @@ impl Application {
             metrics: metrics.clone(),
             store: store.clone(),
             directory,
+            lister,
+            inventory: crate::flows::inventory::Inventory {
+                config: config.inventory.clone(),
+                ..Default::default()
+            },
             links: links.clone(),
             settings: settings(&config)?,
         });
@@ -290,6 +301,8 @@ fn spawn_work(
     let housekeeping =
         crate::jobs::housekeeping(ctx.clone(), bus.clone(), retention, cancel.clone());
     tasks.push(tokio::spawn(housekeeping));
+    let inventory = crate::jobs::inventory::run(ctx.clone(), cancel.clone());
+    tasks.push(tokio::spawn(inventory));
     // Stops at the next tick once cancelled; its position is saved only after publishing.
     let audit = &config.sources.atlassian_audit;
     if let Some(poller) = crate::jobs::audit_log::Poller::new(audit, &config.directory)? {

@@ -4,6 +4,8 @@
 //! (`POST /admin/v1/orgs/{org}/directory/users/{account}/restore-access`). Both take bearer keys
 //! at `directory.admin_api_url`.
 
+use std::sync::Arc;
+
 use reqwest::Method;
 use serde::Deserialize;
 
@@ -14,7 +16,7 @@ use super::{CallLog, DirectoryError};
 use crate::domain::Email;
 
 pub struct CloudAdmin {
-    org: Option<(Http, String)>,
+    org: Option<(Arc<Http>, String)>,
     scim: Option<(Http, String)>,
 }
 
@@ -31,17 +33,21 @@ struct ScimUser {
 }
 
 impl CloudAdmin {
-    /// `None` when neither the organisation API nor SCIM is configured.
-    pub fn new(config: &DirectoryConfig) -> Result<Option<CloudAdmin>, DirectoryError> {
-        let client = |key: &Option<secrecy::SecretString>| {
-            Http::new(&config.admin_api_url, Auth::Bearer(token(key)), config)
-        };
-        let org = match &config.org_id {
-            Some(id) => Some((client(&config.org_api_key)?, id.clone())),
-            None => None,
+    /// `None` when neither the organisation API nor SCIM is configured. `org` is the
+    /// organisation API's client, shared with the inventory's listing.
+    pub fn new(
+        config: &DirectoryConfig,
+        org: Option<Arc<Http>>,
+    ) -> Result<Option<CloudAdmin>, DirectoryError> {
+        let org = match (&config.org_id, org) {
+            (Some(id), Some(http)) => Some((http, id.clone())),
+            _ => None,
         };
         let scim = match &config.scim_directory_id {
-            Some(id) => Some((client(&config.scim_token)?, id.clone())),
+            Some(id) => {
+                let key = Auth::Bearer(token(&config.scim_token));
+                Some((Http::new(&config.admin_api_url, key, config)?, id.clone()))
+            }
             None => None,
         };
         Ok((org.is_some() || scim.is_some()).then_some(CloudAdmin { org, scim }))

@@ -15,7 +15,7 @@ use crate::domain::Seats;
 use crate::domain::{Email, GroupRef, Product};
 
 pub struct Confluence {
-    http: Http,
+    http: std::sync::Arc<Http>,
     dc: bool,
     /// `directory.reactivate` (Data Center: enable disabled users).
     reactivate: bool,
@@ -53,6 +53,11 @@ fn seg(s: &str) -> String {
 }
 
 impl Confluence {
+    /// The instance's client, shared with the inventory's listing (one token bucket).
+    pub fn http(&self) -> std::sync::Arc<Http> {
+        self.http.clone()
+    }
+
     /// Confluence for `product`: Cloud on the Jira site with the same credentials, or Data
     /// Center at the product's own `site_url` with its personal access token.
     pub fn new(
@@ -79,7 +84,7 @@ impl Confluence {
             }
         };
         Ok(Confluence {
-            http: Http::new(site, auth, config)?,
+            http: std::sync::Arc::new(Http::new(site, auth, config)?),
             dc,
             reactivate: config.reactivate,
             groups: product

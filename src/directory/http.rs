@@ -6,6 +6,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -48,6 +49,8 @@ pub struct Http {
     bucket: DefaultDirectRateLimiter,
     /// No request leaves before this instant (the server asked us to slow down).
     paused_until: Mutex<Option<Instant>>,
+    /// Calls (not background ones) waiting for a token now.
+    waiting: AtomicUsize,
 }
 
 impl Http {
@@ -78,11 +81,17 @@ impl Http {
             limit: Semaphore::new(config.max_concurrency),
             bucket: RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst)),
             paused_until: Mutex::new(None),
+            waiting: AtomicUsize::new(0),
         })
     }
 
-    /// Waits until the connector may send: the server's pause, then a token, then a slot.
-    async fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, DirectoryError> {
+    /// Waits until the connector may send: the server's pause, then a token, then a slot. A
+    /// background call (a sync) also waits while any other call waits for a token: restores go
+    /// first.
+    async fn admit(
+        &self,
+        background: bool,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, DirectoryError> {
         loop {
             let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
             match until {
@@ -90,7 +99,16 @@ impl Http {
                 _ => break,
             }
         }
-        self.bucket.until_ready().await;
+        if background {
+            while self.waiting.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            self.bucket.until_ready().await;
+        } else {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            self.bucket.until_ready().await;
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
         self.limit
             .acquire()
             .await
@@ -122,7 +140,7 @@ impl Http {
         loop {
             attempts += 1;
             let result = {
-                let _permit = self.admit().await?;
+                let _permit = self.admit(calls.background).await?;
                 let mut request = self
                     .client
                     .request(method.clone(), url.clone())

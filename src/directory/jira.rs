@@ -3,7 +3,7 @@
 //! v2, a personal access token as bearer, users by username. Products' groups and seats come
 //! from `applicationrole`; licences are granted by group membership.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -19,7 +19,7 @@ use crate::domain::Seats;
 use crate::domain::{Email, GroupRef, Product};
 
 pub struct Jira {
-    http: Http,
+    http: Arc<Http>,
     /// Data Center (REST v2, usernames) rather than Cloud (REST v3, account ids).
     dc: bool,
     /// `directory.reactivate`.
@@ -32,13 +32,13 @@ pub struct Jira {
 
 impl Jira {
     /// Jira Cloud at `directory.site_url`.
-    pub fn cloud(config: &DirectoryConfig) -> Result<Jira, DirectoryError> {
+    pub fn cloud(config: &DirectoryConfig, org: Option<Arc<Http>>) -> Result<Jira, DirectoryError> {
         let auth = Auth::Basic {
             user: config.email.clone().unwrap_or_default(),
             token: token(&config.api_token),
         };
         let admin = if config.reactivate {
-            CloudAdmin::new(config)?
+            CloudAdmin::new(config, org)?
         } else {
             None
         };
@@ -61,13 +61,18 @@ impl Jira {
             .as_deref()
             .ok_or_else(|| DirectoryError::Permanent("directory.site_url is missing".into()))?;
         Ok(Jira {
-            http: Http::new(site, auth, config)?,
+            http: Arc::new(Http::new(site, auth, config)?),
             dc,
             reactivate: config.reactivate,
             admin,
             cache_ttl: Duration::from_secs(config.products_cache_secs),
             cache: Mutex::new(None),
         })
+    }
+
+    /// The site's client, shared with the inventory's listing (one token bucket).
+    pub fn http(&self) -> Arc<Http> {
+        self.http.clone()
     }
 
     fn api(&self, path: &str) -> String {

@@ -3,83 +3,21 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{DirectoryCall, Email, GroupInput, GroupRef, Product, Seats};
+use crate::domain::{DirectoryCall, Email, GroupRef, Product, Seats};
 
 pub mod audit_log;
 mod cloud_admin;
 pub mod config;
 pub mod confluence;
+mod connect;
 pub mod http;
+pub mod inventory;
 pub mod jira;
 mod retry;
 pub mod routed;
 pub mod sandbox;
 
-/// The connectors a configuration names: `directory.kind`, and per product its own when
-/// `[[products]]` says so.
-pub fn connect(
-    config: &config::DirectoryConfig,
-    products: &[config::ProductConfig],
-) -> Result<std::sync::Arc<dyn Directory>, DirectoryError> {
-    use config::DirectoryKind as K;
-    use std::sync::Arc;
-    let build = |kind: K,
-                 product: Option<&config::ProductConfig>|
-     -> Result<Arc<dyn Directory>, DirectoryError> {
-        let own;
-        let config = match product {
-            Some(p) if p.site_url.is_some() => {
-                own = config::DirectoryConfig {
-                    site_url: p.site_url.clone(),
-                    api_token: p.api_token.clone().or_else(|| config.api_token.clone()),
-                    ..config.clone()
-                };
-                &own
-            }
-            _ => config,
-        };
-        Ok(match kind {
-            K::JiraCloud => Arc::new(jira::Jira::cloud(config)?),
-            K::JiraDataCenter => Arc::new(jira::Jira::data_center(config)?),
-            K::ConfluenceCloud | K::ConfluenceDataCenter => {
-                let p = product.ok_or_else(|| {
-                    DirectoryError::Permanent("Confluence is only a [[products]] connector".into())
-                })?;
-                Arc::new(confluence::Confluence::new(
-                    config,
-                    p,
-                    kind == K::ConfluenceDataCenter,
-                )?)
-            }
-            K::Sandbox => {
-                return Err(DirectoryError::Permanent(
-                    "the sandbox is not a product connector".into(),
-                ));
-            }
-        })
-    };
-    let primary = build(config.kind, None)?;
-    if products.is_empty() {
-        return Ok(primary);
-    }
-    let mut routes = Vec::with_capacity(products.len());
-    for p in products {
-        let kind = p.connector.unwrap_or(config.kind);
-        let connector = if kind == config.kind && p.site_url.is_none() {
-            primary.clone()
-        } else {
-            build(kind, Some(p))?
-        };
-        routes.push(routed::Route {
-            product: p.key,
-            connector,
-            groups: (!p.groups.is_empty())
-                .then(|| p.groups.iter().cloned().map(GroupInput::into_ref).collect()),
-            separate: p.site_url.is_some(),
-        });
-    }
-    Ok(Arc::new(routed::Routed::new(primary, routes)))
-}
+pub use connect::{Connected, connect};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -128,6 +66,8 @@ pub struct ProductAccess {
 pub struct CallLog {
     pub calls: Vec<DirectoryCall>,
     metrics: Option<(std::sync::Arc<crate::metrics::Metrics>, &'static str)>,
+    /// Calls of a background task (a sync): they wait while restores wait for the bucket.
+    pub background: bool,
 }
 
 impl CallLog {
@@ -138,6 +78,18 @@ impl CallLog {
         CallLog {
             calls: Vec::new(),
             metrics: Some((metrics, connector)),
+            background: false,
+        }
+    }
+
+    /// A call log for background work (a sync), counted under `connector`.
+    pub fn background(
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        connector: &'static str,
+    ) -> CallLog {
+        CallLog {
+            background: true,
+            ..CallLog::with_metrics(metrics, connector)
         }
     }
 

@@ -2,6 +2,7 @@
 //! `GroupRef`, `Seats`), the `Event` every source is normalised into, what handling it came to
 //! (`AuditOutcome`), and the admins' rules. No I/O.
 
+mod account;
 mod email;
 mod event;
 mod outcome;
@@ -9,6 +10,7 @@ mod problems;
 mod product;
 pub mod rules;
 
+pub use account::{AccountStatus, AccountType, product_key, restorable};
 pub use email::{Email, InvalidEmail};
 pub use event::{
     Event, EventId, EventKind, EventUser, JsmChange, JsmDelivery, Source, bus_event_schema,

@@ -5,6 +5,7 @@
 use time::OffsetDateTime;
 
 use super::{Context, FlowError, Intake};
+use crate::directory::CallLog;
 use crate::directory::audit_log::AuditLog;
 use crate::sources::atlassian_audit::{Page, Position, advance, fresh, to_event};
 
@@ -30,7 +31,8 @@ pub async fn poll(
     };
     let mut events = Vec::new();
     let mut cursor: Option<String> = None;
-    let mut calls = ctx.calls();
+    // Counted apart from the directory's own calls.
+    let mut calls = CallLog::with_metrics(ctx.metrics.clone(), "atlassian-audit");
     for _ in 0..MAX_PAGES {
         let body = log
             .page(action, position.from_ms, cursor.as_deref(), &mut calls)

@@ -134,6 +134,8 @@ mod tests {
             links: None,
             store: Store::open(dir).expect("store"),
             directory: Arc::new(Sandbox::new()),
+            lister: Arc::new(Sandbox::new()),
+            inventory: Default::default(),
             settings: Settings::default(),
         }
     }

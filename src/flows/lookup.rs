@@ -23,6 +23,53 @@ impl From<DirectoryError> for Stop {
     }
 }
 
+/// What reinstate knew of the user before asking the directory.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// The account reinstate recorded for this email before.
+    pub account_id: Option<String>,
+    /// The inventory's record, synced recently enough to act on without asking.
+    pub trusted: Option<DirectoryUser>,
+}
+
+/// The user's account: the inventory's trusted record (no call); else by the account id
+/// recorded before (with the groups in the same call), which saves the search, unless it no
+/// longer exists or now shows another email; else the search.
+async fn find(
+    dir: &dyn Directory,
+    event_user: &EventUser,
+    email: &Email,
+    known: Known,
+    calls: &mut CallLog,
+) -> Result<Option<DirectoryUser>, Stop> {
+    let same_account = |u: &DirectoryUser| {
+        event_user
+            .account_id
+            .as_deref()
+            .is_none_or(|id| id == u.account_id)
+    };
+    if let Some(user) = known.trusted.filter(same_account) {
+        return Ok(Some(user));
+    }
+    let same_email = |u: &DirectoryUser| {
+        u.email
+            .as_deref()
+            .is_none_or(|e| e.eq_ignore_ascii_case(email.as_str()))
+    };
+    if event_user.account_id.is_none()
+        && let Some(id) = known.account_id.as_deref()
+        && let Some(user) = dir
+            .find_user(Some(id), email, calls)
+            .await?
+            .filter(same_email)
+    {
+        return Ok(Some(user));
+    }
+    Ok(dir
+        .find_user(event_user.account_id.as_deref(), email, calls)
+        .await?)
+}
+
 /// What the directory says about the user of an event.
 pub struct LookedUp {
     pub user: DirectoryUser,
@@ -33,32 +80,15 @@ pub struct LookedUp {
 }
 
 /// Finds the user, their groups (directory and identity provider) and the products to decide.
-/// `known_account_id` is the account reinstate recorded for this email before: looked up by
-/// id (with the groups in the same call), it saves the search; if it no longer exists or now
-/// shows another email, the search decides.
 pub async fn look_up(
     dir: &dyn Directory,
     event_user: &EventUser,
     email: &Email,
-    known_account_id: Option<&str>,
+    known: Known,
     product: Option<Product>,
     calls: &mut CallLog,
 ) -> Result<LookedUp, Stop> {
-    let mut found = None;
-    if event_user.account_id.is_none()
-        && let Some(id) = known_account_id
-    {
-        found = dir.find_user(Some(id), email, calls).await?.filter(|u| {
-            u.email
-                .as_deref()
-                .is_none_or(|e| e.eq_ignore_ascii_case(email.as_str()))
-        });
-    }
-    if found.is_none() {
-        found = dir
-            .find_user(event_user.account_id.as_deref(), email, calls)
-            .await?;
-    }
+    let found = find(dir, event_user, email, known, calls).await?;
     let mut user = found.ok_or_else(|| {
         Stop::End(
             AuditOutcome::UnknownUser,

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use crate::directory::inventory::Lister;
 use crate::directory::{Directory, DirectoryError};
 use crate::links::LinkSettings;
 use crate::metrics::Metrics;
@@ -19,6 +20,7 @@ pub mod ask;
 pub mod audit_log;
 pub mod handle;
 pub mod intake;
+pub mod inventory;
 pub mod jsm;
 pub mod links;
 mod lookup;
@@ -37,6 +39,9 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub store: Store,
     pub directory: Arc<dyn Directory>,
+    /// Lists every account of the directory, for the inventory.
+    pub lister: Arc<dyn Lister>,
+    pub inventory: inventory::Inventory,
     /// Signs the confirmation links of portal asks, when links are on.
     pub links: Option<Arc<LinkSettings>>,
     pub settings: Settings,

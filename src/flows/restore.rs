@@ -7,7 +7,8 @@
 use time::OffsetDateTime;
 
 use super::handle::{Handled, WorkError, base_entry, finish_with, processed};
-use super::lookup::{LookedUp, Stop, look_up};
+use super::inventory::seen::{self, Seen};
+use super::lookup::{Known, LookedUp, Stop, look_up};
 use super::{Context, requests};
 use crate::directory::{CallLog, DirectoryError, ProductAccess};
 use crate::domain::rules::{Decision, Facts, Outcome, RuleSet};
@@ -46,7 +47,10 @@ pub(super) async fn run(ctx: &Context, event: &Event, attempt: u32) -> Result<Ha
         .user(&email)?
         .unwrap_or_else(|| UserRecord::new(&email));
     let mut calls = ctx.calls();
-    let known = user.account_id.as_deref();
+    let known = Known {
+        account_id: user.account_id.clone(),
+        trusted: seen::trusted(ctx, &email)?.map(|a| seen::as_directory_user(&a)),
+    };
     let dir = ctx.directory.as_ref();
     let found = match look_up(dir, &event.user, &email, known, event.product, &mut calls).await {
         Ok(found) => found,
@@ -91,6 +95,10 @@ struct Run<'a> {
     calls: CallLog,
     outcome: EventOutcome,
     outcomes: Vec<AuditOutcome>,
+    /// Groups added, per product restored.
+    added: Vec<(Product, Vec<String>)>,
+    /// HTTP calls to the directory so far, for the calls-per-login metric.
+    call_count: usize,
 }
 
 /// What to do about one product.
@@ -124,6 +132,8 @@ impl<'a> Run<'a> {
             calls,
             outcome: EventOutcome::default(),
             outcomes: Vec::new(),
+            added: Vec::new(),
+            call_count: 0,
         }
     }
 
@@ -253,6 +263,7 @@ impl<'a> Run<'a> {
         };
         match failure {
             None => {
+                self.added.push((product, added.clone()));
                 let state = self.state(product);
                 state.licensed = true;
                 state.restored_at = Some(OffsetDateTime::now_utc());
@@ -336,18 +347,31 @@ impl<'a> Run<'a> {
         let capped = capped.then_some(&self.email);
         super::alerts::seat_alerts(ctx, product, seats, capped, out)?;
         entry.directory_calls = self.calls.take();
+        self.call_count += entry.directory_calls.len();
         self.outcomes.push(entry.outcome);
         self.outcome.audit.push(entry);
         Ok(())
     }
 
-    /// Answers a JSM request on its issue, then records everything in one transaction.
+    /// Answers a JSM request on its issue, writes what was seen into the inventory, then
+    /// records everything in one transaction.
     async fn finish(mut self) -> Result<Handled, WorkError> {
         let (ctx, event) = (self.ctx, self.event);
         if let Some(issue) = &event.issue {
             let (outcomes, calls, out) = (&self.outcomes, &mut self.calls, &mut self.outcome);
             super::jsm::answer(ctx, event, issue, outcomes, calls, out).await;
         }
+        let login = (event.kind == EventKind::Login).then_some((event.occurred_at, event.product));
+        seen::record(
+            ctx,
+            Seen {
+                account_id: &self.found.user.account_id,
+                email: &self.email,
+                login,
+                added: &self.added,
+            },
+        )?;
+        self.count_calls();
         let summary = self
             .outcomes
             .iter()
@@ -358,6 +382,31 @@ impl<'a> Run<'a> {
         self.outcome.processed = processed(ctx, event, &summary);
         ctx.store.record(self.outcome).await?;
         Ok(Handled::Done(self.outcomes))
+    }
+
+    /// The directory calls a login made, by what it came to (a restore when any product was
+    /// restored).
+    fn count_calls(&self) {
+        if self.event.kind != EventKind::Login {
+            return;
+        }
+        let outcome = if self.outcomes.contains(&AuditOutcome::Restored) {
+            AuditOutcome::Restored
+        } else {
+            self.outcomes
+                .first()
+                .copied()
+                .unwrap_or(AuditOutcome::AlreadyLicensed)
+        };
+        let labels = crate::metrics::OutcomeLabels {
+            outcome: outcome.key().into(),
+        };
+        let calls = (self.call_count + self.calls.calls.len()) as f64;
+        self.ctx
+            .metrics
+            .calls_per_event
+            .get_or_create(&labels)
+            .observe(calls);
     }
 }
 

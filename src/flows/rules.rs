@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::lookup::{LookedUp, Stop, look_up};
+use super::inventory::seen;
+use super::lookup::{Known, LookedUp, Stop, look_up};
 use super::{Context, FlowError};
 use crate::directory::ProductAccess;
 use crate::domain::rules::{Facts, Rule, RuleSet, describe_change};
@@ -94,10 +95,13 @@ pub async fn explain(ctx: &Context, req: ExplainRequest) -> Result<ExplainAnswer
         groups: req.user.groups,
     };
     let known = ctx.store.user(&email)?;
-    let known_id = known.as_ref().and_then(|u| u.account_id.as_deref());
+    let before = Known {
+        account_id: known.as_ref().and_then(|u| u.account_id.clone()),
+        trusted: seen::trusted(ctx, &email)?.map(|a| seen::as_directory_user(&a)),
+    };
     let mut calls = ctx.calls();
     let dir = ctx.directory.as_ref();
-    let found = match look_up(dir, &event_user, &email, known_id, req.product, &mut calls).await {
+    let found = match look_up(dir, &event_user, &email, before, req.product, &mut calls).await {
         Ok(found) => found,
         Err(Stop::Retry(e)) => {
             return Err(FlowError::Unavailable(format!(

@@ -10,6 +10,7 @@ use crate::bus::Bus;
 use crate::flows::Context;
 
 pub mod audit_log;
+pub mod inventory;
 
 /// Waiting requests every `requests.check_every` (expiry, reminders); hourly, processed-event
 /// ids past their expiry and the bus's old dedupe records.

@@ -19,6 +19,7 @@ mod alerts;
 mod audit;
 mod claims;
 pub mod disk;
+mod inventory;
 mod outbox;
 mod processed;
 mod requests;
@@ -27,6 +28,7 @@ mod users;
 
 pub use alerts::AlertState;
 pub use audit::{AuditEntry, AuditFilter};
+pub use inventory::{Account, Accounts, ProductSeats, ProductUse, SyncPhase, SyncState};
 pub use outbox::OutboxEmail;
 pub use processed::ProcessedRecord;
 pub use requests::{RequestChange, RequestRecord, RequestState, RequestStep};
@@ -83,6 +85,13 @@ pub struct Store {
     links: sled::Tree,
     /// `<user key>` → the last login acted on (when it happened, which event).
     recent_logins: sled::Tree,
+    /// Account id → `Account`; and the indexes by email and by username.
+    inventory: sled::Tree,
+    inventory_by_email: sled::Tree,
+    inventory_by_username: sled::Tree,
+    /// The inventory sync's state.
+    inventory_meta: sled::Tree,
+    inventory_cache: Arc<std::sync::RwLock<inventory::InventoryCache>>,
     /// Signalled whenever emails are written to the outbox.
     outbox_wake: Arc<tokio::sync::Notify>,
     /// The live rules, compiled; replaced whenever the rules change (one process owns sled).
@@ -159,6 +168,11 @@ impl Store {
             alerts: db.open_tree("alerts")?,
             links: db.open_tree("links")?,
             recent_logins: db.open_tree("recent_logins")?,
+            inventory: db.open_tree("inventory")?,
+            inventory_by_email: db.open_tree("inventory_by_email")?,
+            inventory_by_username: db.open_tree("inventory_by_username")?,
+            inventory_meta: db.open_tree("inventory_meta")?,
+            inventory_cache: inventory::new_cache(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             compiled: Arc::new(Mutex::new(None)),
             disk: Arc::new(disk::DiskGuard::new(path.to_path_buf(), min_free)),

@@ -11,6 +11,7 @@ use crate::flows::{Context, Intake};
 pub mod audit;
 pub mod auth;
 mod csv;
+pub mod inventory;
 pub mod requests;
 pub mod rules;
 pub mod users;
@@ -43,5 +44,12 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/requests/{id}/deny", post(requests::deny))
         .route("/api/v1/users/{email}", get(users::user))
         .route("/api/v1/reclaimed", post(users::reclaimed))
+        .route("/api/v1/inventory/summary", get(inventory::summary))
+        .route("/api/v1/inventory/users", get(inventory::users))
+        .route("/api/v1/inventory/users.csv", get(inventory::users_csv))
+        .route(
+            "/api/v1/inventory/sync",
+            get(inventory::sync_status).post(inventory::sync_now),
+        )
         .with_state(api)
 }

@@ -181,6 +181,8 @@ concurrency = 4
 max_deliver = {max_deliver}
 backoff_initial_ms = 100
 backoff_max_ms = 800
+[inventory]
+sync_every = "0s"
 [admin]
 token_sha256 = ["{admin}"]
 viewer_token_sha256 = ["{viewer}"]

@@ -1,18 +1,28 @@
-//! A simulated Jira site inside the process, so that `reinstate serve` with no configuration is
-//! a complete demo: a few users, some without a licence, and seats that run out.
+//! A simulated Atlassian organisation inside the process, so that `reinstate serve` with no
+//! configuration is a complete demo: about 300 people with varied statuses, products, groups and
+//! last activity (`people`), licences by group for Jira Software and Service Management, and a
+//! listing for the inventory as the organisation API gives it.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use time::OffsetDateTime;
+
+use super::inventory::{Listed, Lister, Page};
 use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess};
-use crate::domain::Seats;
-use crate::domain::{Email, GroupRef, Product};
+use crate::domain::{AccountStatus, Email, GroupRef, Product, Seats};
+
+mod people;
+pub use people::{Person, USERS, people};
 
 struct SandboxUser {
     account_id: String,
     groups: Vec<String>,
+    active: bool,
+    /// The rest of what the sandbox's listing reports.
+    person: Person,
 }
 
 struct SandboxProduct {
@@ -27,22 +37,6 @@ pub struct Sandbox {
     /// Where memberships are kept, so a restarted sandbox remembers what was restored.
     tree: Option<sled::Tree>,
 }
-
-/// The sandbox's users: (email, account id, groups).
-pub const USERS: &[(&str, &str, &[&str])] = &[
-    (
-        "ada@example.com",
-        "sandbox-ada",
-        &["jira-software-users", "engineering"],
-    ),
-    ("grace@example.com", "sandbox-grace", &["engineering"]),
-    ("linus@example.com", "sandbox-linus", &[]),
-    (
-        "mallory@contractor.example.net",
-        "sandbox-mallory",
-        &["contractors"],
-    ),
-];
 
 impl Default for Sandbox {
     fn default() -> Self {
@@ -71,16 +65,16 @@ impl Sandbox {
 
     /// A sandbox in memory only.
     pub fn new() -> Sandbox {
-        let users = USERS
-            .iter()
-            .map(|(email, id, groups)| {
-                (
-                    email.to_string(),
-                    SandboxUser {
-                        account_id: id.to_string(),
-                        groups: groups.iter().map(|g| g.to_string()).collect(),
-                    },
-                )
+        let users = people(OffsetDateTime::now_utc())
+            .into_iter()
+            .map(|person| {
+                let user = SandboxUser {
+                    account_id: person.account_id.clone(),
+                    groups: person.groups.clone(),
+                    active: person.status == AccountStatus::Active,
+                    person,
+                };
+                (user.person.email.clone(), user)
             })
             .collect();
         Sandbox {
@@ -92,7 +86,7 @@ impl Sandbox {
                         id: Some("sandbox-group-jsw".into()),
                         name: "jira-software-users".into(),
                     },
-                    seats: 10,
+                    seats: 250,
                 },
                 SandboxProduct {
                     product: Product::JiraServicedesk,
@@ -100,7 +94,7 @@ impl Sandbox {
                         id: Some("sandbox-group-jsm".into()),
                         name: "jira-servicedesk-users".into(),
                     },
-                    seats: 3,
+                    seats: 50,
                 },
             ],
             tree: None,
@@ -142,7 +136,7 @@ impl Directory for Sandbox {
         };
         Ok(found.map(|u| DirectoryUser {
             account_id: u.account_id.clone(),
-            active: true,
+            active: u.active,
             email: None,
             groups: Some(u.groups.clone()),
             customer: false,
@@ -250,6 +244,72 @@ impl Directory for Sandbox {
         }
         log(calls, "POST", "sandbox:/group/user", 201);
         Ok(Added::Added)
+    }
+}
+
+/// Accounts per page of the sandbox's listing.
+const LIST_PAGE: usize = 100;
+
+#[async_trait]
+impl Lister for Sandbox {
+    fn source(&self) -> &'static str {
+        "sandbox"
+    }
+
+    /// Pages of 100 accounts, in account-id order; the cursor is the offset.
+    async fn page(
+        &self,
+        cursor: Option<&str>,
+        calls: &mut CallLog,
+    ) -> Result<Page, DirectoryError> {
+        log(calls, "POST", "sandbox:/users/search", 200);
+        let offset: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let users = self.lock()?;
+        let mut all: Vec<&SandboxUser> = users.values().collect();
+        all.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+        let accounts: Vec<Listed> = all
+            .iter()
+            .skip(offset)
+            .take(LIST_PAGE)
+            .map(|u| self.listed(u))
+            .collect();
+        let next = offset + accounts.len();
+        let done = next >= all.len();
+        Ok(Page {
+            accounts,
+            holders: Vec::new(),
+            next: (!done).then(|| next.to_string()),
+            to_do: format!("{} accounts to list", all.len().saturating_sub(next)),
+        })
+    }
+}
+
+impl Sandbox {
+    /// A user as the listing reports them: the products their groups grant, and the others.
+    fn listed(&self, u: &SandboxUser) -> Listed {
+        let p = &u.person;
+        let mut products: Vec<(String, Option<OffsetDateTime>)> = self
+            .products
+            .iter()
+            .filter(|sp| u.groups.contains(&sp.group.name))
+            .map(|sp| (sp.product.key().to_string(), p.last_active))
+            .collect();
+        products.extend(p.other_products.iter().map(|(k, at)| (k.to_string(), *at)));
+        Listed {
+            account_id: u.account_id.clone(),
+            email: Some(p.email.clone()),
+            name: Some(p.name.clone()),
+            username: None,
+            account_type: p.account_type,
+            status: if u.active {
+                AccountStatus::Active
+            } else {
+                p.status
+            },
+            groups: Some(u.groups.clone()),
+            products: Some(products),
+            added_at: Some(p.added_at),
+        }
     }
 }
 

@@ -1,0 +1,338 @@
+//! Reading the inventory: the summary (users, inactive users, seats per product) and pages of
+//! users, filtered and sorted, over the inventory held in memory. A product's *inactive* users
+//! hold its licence and were last active in it (or, if never, added) more than N days ago; apps
+//! are never counted as inactive people.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::super::{Context, FlowError};
+use crate::domain::{AccountStatus, AccountType, product_key};
+use crate::store::{Account, SyncPhase};
+
+/// Which users, and in what order.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// A product key: only what concerns this product.
+    pub product: Option<String>,
+    /// Only users inactive for more than this many days.
+    pub inactive_after_days: Option<u32>,
+    /// Only users last active before this (never active counts as before).
+    pub last_active_before: Option<OffsetDateTime>,
+    pub status: Option<AccountStatus>,
+    pub account_type: Option<AccountType>,
+    /// Holding the product (or any product) or not.
+    pub licensed: Option<bool>,
+    /// Part of the email, name or username, any case.
+    pub q: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    #[default]
+    LastSeen,
+    Email,
+    Name,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// `GET /api/v1/inventory/summary`
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(title = "reinstate inventory summary", extend("$id" = "https://reinstate.dev/schemas/inventory-summary.schema.json"))]
+pub struct Summary {
+    /// People in the directory (apps and gone accounts aside).
+    pub users: usize,
+    /// People inactive for more than `inactive_after_days` in a product they hold (that
+    /// product, when one was asked for).
+    pub inactive_users: usize,
+    pub inactive_after_days: u32,
+    /// When the last complete sync finished; `null` before the first.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub synced_at: Option<OffsetDateTime>,
+    pub products: Vec<ProductSummary>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProductSummary {
+    pub key: String,
+    /// As the directory reported it at the last sync, when it does.
+    pub seats_total: Option<u64>,
+    /// As the directory reported it, else the accounts holding it.
+    pub seats_used: u64,
+    /// People holding it, inactive in it for more than `inactive_after_days`.
+    pub inactive_licensed: usize,
+}
+
+/// `GET /api/v1/inventory/users`
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(title = "reinstate inventory users", extend("$id" = "https://reinstate.dev/schemas/inventory-users.schema.json"))]
+pub struct UsersPage {
+    pub users: Vec<UserRow>,
+    /// The `cursor` of the next page; `null` on the last.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct UserRow {
+    pub account_id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub username: Option<String>,
+    pub account_type: AccountType,
+    pub status: AccountStatus,
+    /// The latest activity in any product, or login.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub last_seen: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub added_at: Option<OffsetDateTime>,
+    pub products: Vec<ProductRow>,
+    pub groups: Vec<String>,
+    /// The user asked to keep their licences (a "keep my access" link).
+    pub protected: bool,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ProductRow {
+    pub key: String,
+    pub licensed: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub last_active: Option<OffsetDateTime>,
+}
+
+/// Whether `a` is a person holding `product`, inactive in it for longer than `days`.
+fn inactive_in(a: &Account, product: &str, days: u32, now: OffsetDateTime) -> bool {
+    let holds = a.products.get(product).is_some_and(|p| p.licensed);
+    let since = a.last_active(product).or(a.added_at);
+    holds
+        && a.account_type == AccountType::Person
+        && a.status != AccountStatus::Gone
+        && since.is_none_or(|t| now - t > time::Duration::days(days as i64))
+}
+
+/// Whether `a` is inactive in the product (or in any product it holds).
+fn inactive(a: &Account, product: Option<&str>, days: u32, now: OffsetDateTime) -> bool {
+    match product {
+        Some(p) => inactive_in(a, p, days, now),
+        None => a.products.keys().any(|p| inactive_in(a, p, days, now)),
+    }
+}
+
+impl Filter {
+    fn matches(&self, a: &Account, now: OffsetDateTime) -> bool {
+        let product = self.product.as_deref();
+        let holds = match product {
+            Some(p) => a.products.get(p).is_some_and(|u| u.licensed),
+            None => a.products.values().any(|u| u.licensed),
+        };
+        let last = match product {
+            Some(p) => a.last_active(p),
+            None => a.last_seen(),
+        };
+        let q = self.q.as_deref().map(str::to_lowercase);
+        let text = |s: &Option<String>| {
+            s.as_deref()
+                .is_some_and(|s| q.as_deref().is_some_and(|q| s.to_lowercase().contains(q)))
+        };
+        self.status.is_none_or(|s| a.status == s)
+            && self.account_type.is_none_or(|t| a.account_type == t)
+            && self.licensed.is_none_or(|l| l == holds)
+            && (product.is_none() || a.products.contains_key(product.unwrap_or_default()))
+            && self
+                .last_active_before
+                .is_none_or(|b| last.is_none_or(|t| t < b))
+            && self
+                .inactive_after_days
+                .is_none_or(|d| inactive(a, product, d, now))
+            && (q.is_none()
+                || text(&a.email.as_ref().map(|e| e.to_string()))
+                || text(&a.name)
+                || text(&a.username))
+    }
+}
+
+/// The summary over the whole inventory.
+pub fn summary(ctx: &Context, product: Option<&str>, days: u32) -> Result<Summary, FlowError> {
+    let now = OffsetDateTime::now_utc();
+    let product = product.map(product_key);
+    let state = ctx.store.sync_state()?;
+    let accounts = ctx.store.accounts()?;
+    let people = || {
+        accounts
+            .accounts()
+            .filter(|a| a.account_type == AccountType::Person && a.status != AccountStatus::Gone)
+    };
+    let mut held: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for a in accounts
+        .accounts()
+        .filter(|a| a.status != AccountStatus::Gone)
+    {
+        for (key, _) in a.products.iter().filter(|(_, u)| u.licensed) {
+            let entry = held.entry(key.as_str()).or_default();
+            entry.0 += 1;
+            if inactive_in(a, key, days, now) {
+                entry.1 += 1;
+            }
+        }
+    }
+    let products = held
+        .into_iter()
+        .filter(|(key, _)| product.as_deref().is_none_or(|p| p == *key))
+        .map(|(key, (holders, inactive))| {
+            let seats = state.seats.iter().find(|s| s.key == key);
+            ProductSummary {
+                key: key.to_string(),
+                seats_total: seats.and_then(|s| s.total),
+                seats_used: seats.and_then(|s| s.used).unwrap_or(holders as u64),
+                inactive_licensed: inactive,
+            }
+        })
+        .collect();
+    Ok(Summary {
+        users: people().count(),
+        inactive_users: people()
+            .filter(|a| inactive(a, product.as_deref(), days, now))
+            .count(),
+        inactive_after_days: days,
+        synced_at: state.synced_at.filter(|_| state.phase != SyncPhase::Never),
+        products,
+    })
+}
+
+/// A sort key: comparable, and writable into a cursor.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+enum Key {
+    Time(i64),
+    Text(String),
+}
+
+fn key(a: &Account, sort: Sort, product: Option<&str>) -> (Key, String) {
+    let k = match sort {
+        Sort::LastSeen => {
+            let t = match product {
+                Some(p) => a.last_active(p),
+                None => a.last_seen(),
+            };
+            Key::Time(t.map_or(i64::MIN, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64))
+        }
+        Sort::Email => Key::Text(a.email.as_ref().map(|e| e.to_string()).unwrap_or_default()),
+        Sort::Name => Key::Text(a.name.as_deref().unwrap_or_default().to_lowercase()),
+    };
+    (k, a.account_id.clone())
+}
+
+/// The page of users after `cursor`, at most `limit`, matching `filter` in `sort` `order`.
+pub fn users(
+    ctx: &Context,
+    filter: &Filter,
+    (sort, order): (Sort, Order),
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<UsersPage, FlowError> {
+    let after = match cursor {
+        Some(c) => Some(decode_cursor(c)?),
+        None => None,
+    };
+    let now = OffsetDateTime::now_utc();
+    let product = filter.product.as_deref();
+    let accounts = ctx.store.accounts()?;
+    let mut matching: Vec<((Key, String), &Account)> = accounts
+        .accounts()
+        .filter(|a| filter.matches(a, now))
+        .map(|a| (key(a, sort, product), a))
+        .collect();
+    matching.sort_unstable_by(|x, y| match order {
+        Order::Asc => x.0.cmp(&y.0),
+        Order::Desc => y.0.cmp(&x.0),
+    });
+    let start = match &after {
+        Some(after) => matching.partition_point(|(k, _)| match order {
+            Order::Asc => k <= after,
+            Order::Desc => k >= after,
+        }),
+        None => 0,
+    };
+    let page: Vec<&((Key, String), &Account)> = matching[start..].iter().take(limit).collect();
+    let more = start + page.len() < matching.len();
+    let next = match page.last() {
+        Some((k, _)) if more => Some(encode_cursor(k)),
+        _ => None,
+    };
+    let rows = page
+        .iter()
+        .map(|(_, a)| row(ctx, a, product))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(UsersPage { users: rows, next })
+}
+
+/// Every user matching `filter`, in `sort` `order` (for CSV).
+pub fn all_users(
+    ctx: &Context,
+    filter: &Filter,
+    sort: (Sort, Order),
+) -> Result<Vec<UserRow>, FlowError> {
+    Ok(users(ctx, filter, sort, usize::MAX, None)?.users)
+}
+
+fn row(ctx: &Context, a: &Account, product: Option<&str>) -> Result<UserRow, FlowError> {
+    let protected = match &a.email {
+        Some(email) => ctx
+            .store
+            .user(email)?
+            .is_some_and(|u| u.keep_requested_at.is_some()),
+        None => false,
+    };
+    let products = a
+        .products
+        .iter()
+        .filter(|(key, _)| product.is_none_or(|p| p == key.as_str()))
+        .map(|(key, used)| ProductRow {
+            key: key.clone(),
+            licensed: used.licensed,
+            last_active: a.last_active(key),
+        })
+        .collect();
+    Ok(UserRow {
+        account_id: a.account_id.clone(),
+        email: a.email.as_ref().map(|e| e.to_string()),
+        name: a.name.clone(),
+        username: a.username.clone(),
+        account_type: a.account_type,
+        status: a.status,
+        last_seen: a.last_seen(),
+        added_at: a.added_at,
+        products,
+        groups: a.groups.clone(),
+        protected,
+    })
+}
+
+fn encode_cursor(key: &(Key, String)) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+}
+
+fn decode_cursor(cursor: &str) -> Result<(Key, String), FlowError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| {
+            FlowError::invalid("invalid_query", "cursor: not a cursor from a previous page")
+        })
+}
