@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 mod ingress;
+mod inventory;
 mod nats;
 mod pipeline;
 mod rules;
@@ -17,7 +18,7 @@ pub struct Options {
 }
 
 /// The benchmarks, by name.
-pub const NAMES: &[&str] = &["rules", "ingress", "pipeline", "state", "all"];
+pub const NAMES: &[&str] = &["rules", "ingress", "pipeline", "state", "inventory", "all"];
 
 /// A benchmark that could not run, and why.
 #[derive(Debug, thiserror::Error)]
@@ -34,12 +35,14 @@ fn run_named(what: &str, options: Options) -> Result<(), String> {
         "ingress" => runtime()?.block_on(ingress::run(options)),
         "pipeline" => runtime()?.block_on(pipeline::run(options)),
         "state" => runtime()?.block_on(state::run(options)),
+        "inventory" => runtime()?.block_on(inventory::run(options)),
         "all" => {
             rules::run(options)?;
             let rt = runtime()?;
             rt.block_on(ingress::run(options))?;
             rt.block_on(pipeline::run(options))?;
-            rt.block_on(state::run(options))
+            rt.block_on(state::run(options))?;
+            rt.block_on(inventory::run(options))
         }
         other => Err(format!(
             "{other:?} is not a benchmark; try one of {}",

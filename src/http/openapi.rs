@@ -10,6 +10,8 @@ use super::api::requests::{RequestDecision, RequestList};
 use super::api::users::ReclaimedRequest;
 use super::error::ErrorBody;
 use crate::domain::rules::RuleList;
+use crate::flows::inventory::query::{Summary, UsersPage};
+use crate::flows::inventory::sync::SyncStatus;
 use crate::flows::rules::{ExplainAnswer, ExplainRequest};
 use crate::flows::simulate::SimulateAnswer;
 use crate::sources::login::LoginEventBody;
@@ -85,7 +87,49 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
     ops.extend(operations_public());
     ops.extend(operations_rules(g));
     ops.extend(operations_admin(g));
+    ops.extend(operations_inventory(g));
     ops
+}
+
+/// The inventory.
+fn operations_inventory(g: &mut SchemaGenerator) -> Vec<Operation> {
+    use Access::*;
+    let status = schema::<SyncStatus>(g);
+    vec![
+        Operation::new(
+            "get",
+            "/api/v1/inventory/summary",
+            "Users, inactive users and seats per product (`product`, `inactive_after_days`).",
+            Viewer,
+            ("200", "the summary"),
+        )
+        .returns(schema::<Summary>(g)),
+        Operation::new(
+            "get",
+            "/api/v1/inventory/users",
+            "Users, filtered and sorted (`product`, `inactive_after_days`, `last_active_before`, `status`, `account_type`, `licensed`, `q`, `sort`, `order`, `limit`, `cursor`).",
+            Viewer,
+            ("200", "a page of users and the next cursor"),
+        )
+        .returns(schema::<UsersPage>(g)),
+        Operation::new(
+            "get",
+            "/api/v1/inventory/users.csv",
+            "The same users as CSV, every one the filters select.",
+            Viewer,
+            ("200", "text/csv"),
+        ),
+        Operation::new("get", "/api/v1/inventory/sync", "Where the inventory's sync is.", Viewer, ("200", "the sync's state"))
+            .returns(status.clone()),
+        Operation::new(
+            "post",
+            "/api/v1/inventory/sync",
+            "Starts a sync of the inventory (a running one goes on).",
+            Admin,
+            ("202", "the sync's state"),
+        )
+        .returns(status),
+    ]
 }
 
 /// Liveness, readiness, metrics and this document.

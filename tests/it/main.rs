@@ -13,6 +13,7 @@ mod decisions;
 mod disk;
 mod faults;
 mod idp;
+mod inventory;
 mod jsm;
 mod links;
 mod login_receiver;

@@ -20,6 +20,7 @@ async fn the_sandbox_restores_a_user_after_send_login() {
     let port = crate::support::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let bin = env!("CARGO_BIN_EXE_reinstate");
+    let started = Instant::now();
     let env = [
         ("REINSTATE__SERVER__LISTEN", format!("127.0.0.1:{port}")),
         ("REINSTATE__SERVER__PUBLIC_URL", url.clone()),
@@ -61,6 +62,41 @@ async fn the_sandbox_restores_a_user_after_send_login() {
     )
     .expect("json");
     let token = creds["admin_token"].as_str().expect("token");
+    // The simulated organisation is in the inventory within seconds of the start.
+    let deadline = started + Duration::from_secs(10);
+    loop {
+        let summary: Value = http
+            .get(format!("{url}/api/v1/inventory/summary"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("summary")
+            .json()
+            .await
+            .expect("json");
+        if summary["users"].as_u64().is_some_and(|n| n >= 300) {
+            assert!(
+                summary["inactive_users"].as_u64().is_some_and(|n| n > 20),
+                "{summary}"
+            );
+            let keys: Vec<&str> = summary["products"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["key"].as_str())
+                .collect();
+            assert!(
+                keys.contains(&"confluence") && keys.contains(&"loom"),
+                "{summary}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no inventory 10 s after the start: {summary}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let v: Value = http

@@ -60,6 +60,13 @@ fn error_schema_is_current() {
 }
 
 #[test]
+fn inventory_schemas_are_current() {
+    for (file, schema) in reinstate::flows::inventory::schemas() {
+        check(file, schema);
+    }
+}
+
+#[test]
 fn openapi_document_is_current() {
     check("openapi.json", reinstate::http::openapi::document());
 }
@@ -104,5 +111,5 @@ async fn every_documented_operation_is_routed() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 24);
+    assert_eq!(checked, 29);
 }

@@ -48,6 +48,25 @@ impl InventoryConfig {
     }
 }
 
+/// The JSON Schemas of the inventory's answers, as committed in `schemas/`.
+pub fn schemas() -> [(&'static str, serde_json::Value); 3] {
+    let json = |s: schemars::Schema| serde_json::to_value(s).unwrap_or_default();
+    [
+        (
+            "inventory-summary.schema.json",
+            json(schemars::schema_for!(query::Summary)),
+        ),
+        (
+            "inventory-users.schema.json",
+            json(schemars::schema_for!(query::UsersPage)),
+        ),
+        (
+            "inventory-sync.schema.json",
+            json(schemars::schema_for!(sync::SyncStatus)),
+        ),
+    ]
+}
+
 /// What the use-cases need of the inventory's settings, and the sync job's doorbell.
 #[derive(Debug, Clone)]
 pub struct Inventory {

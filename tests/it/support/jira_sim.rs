@@ -13,6 +13,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+mod listing;
+
 pub const SIM_EMAIL: &str = "svc@example.com";
 pub const SIM_TOKEN: &str = "sim-api-token";
 
@@ -35,11 +37,14 @@ pub struct Call {
     pub status: u16,
 }
 
-struct SimUser {
+pub(super) struct SimUser {
     account_id: String,
     email: String,
     groups: Vec<String>,
     active: bool,
+    /// The organisation's view: suspended (access), and when last active per product key.
+    suspended: bool,
+    last_active: std::collections::BTreeMap<String, String>,
 }
 
 pub struct Sim {
@@ -132,6 +137,8 @@ impl JiraSim {
             groups: groups.into_iter().map(String::from).collect(),
             // ivy's account is deactivated.
             active: id != "acc-ivy",
+            suspended: false,
+            last_active: Default::default(),
         })
         .collect();
         let sim = Arc::new(Sim {
@@ -195,6 +202,7 @@ impl JiraSim {
                 "/rest/api/3/issue/{key}/transitions",
                 post(|| async { StatusCode::NO_CONTENT }),
             )
+            .merge(listing::routes())
             .layer(axum::middleware::from_fn_with_state(sim.clone(), faults))
             .with_state(sim.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -250,7 +258,21 @@ impl JiraSim {
             email: format!("{prefix}{i}@example.com"),
             groups: Vec::new(),
             active: true,
+            suspended: false,
+            last_active: Default::default(),
         }));
+    }
+
+    /// Adds `n` active users `{prefix}{i}@example.com` in `group`.
+    pub fn add_users_in(&self, prefix: &str, n: usize, group: &str) {
+        self.add_users(prefix, n);
+        let mut users = self.sim.users.lock().expect("lock");
+        for u in users
+            .iter_mut()
+            .filter(|u| u.account_id.starts_with(&format!("acc-{prefix}")))
+        {
+            u.groups.push(group.to_string());
+        }
     }
 
     /// Appends an event to the organisation's audit log, timed now.
@@ -298,6 +320,28 @@ impl JiraSim {
             .iter()
             .filter(|c| c.path == "/rest/api/2/group/user" && c.body["name"] == username)
             .count()
+    }
+    /// Removes a user from the site and the organisation (a leaver).
+    pub fn remove_user(&self, account_id: &str) {
+        self.sim
+            .users
+            .lock()
+            .expect("lock")
+            .retain(|u| u.account_id != account_id);
+    }
+    /// Sets when the organisation saw the user last active in `product` (its key, e.g. `jira`).
+    pub fn set_last_active(&self, account_id: &str, product: &str, at: &str) {
+        let mut users = self.sim.users.lock().expect("lock");
+        if let Some(u) = users.iter_mut().find(|u| u.account_id == account_id) {
+            u.last_active.insert(product.into(), at.into());
+        }
+    }
+    /// Suspends a user's access in the organisation.
+    pub fn suspend(&self, account_id: &str) {
+        let mut users = self.sim.users.lock().expect("lock");
+        if let Some(u) = users.iter_mut().find(|u| u.account_id == account_id) {
+            u.suspended = true;
+        }
     }
     pub fn groups_of(&self, account_id: &str) -> Vec<String> {
         let users = self.sim.users.lock().expect("lock");
@@ -420,9 +464,9 @@ fn base64_encode(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-type Q = Query<std::collections::HashMap<String, String>>;
+pub(super) type Q = Query<std::collections::HashMap<String, String>>;
 
-fn user_json(u: &SimUser) -> Value {
+pub(super) fn user_json(u: &SimUser) -> Value {
     json!({"accountId": u.account_id, "emailAddress": u.email, "active": u.active, "accountType": if u.account_id.starts_with("qm:") { "customer" } else { "atlassian" }, "displayName": u.email})
 }
 
@@ -564,10 +608,18 @@ async fn dc_search(State(sim): State<Arc<Sim>>, Query(q): Q) -> Json<Value> {
         .unwrap_or_default()
         .to_lowercase();
     let users = sim.users.lock().expect("lock");
+    // Jira answers `username=.` with every user, a page at a time (`startAt`, `maxResults`).
+    let start: usize = q.get("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let max: usize = q
+        .get("maxResults")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
     Json(Value::Array(
         users
             .iter()
-            .filter(|u| u.email.starts_with(&query))
+            .filter(|u| query == "." || u.email.starts_with(&query))
+            .skip(start)
+            .take(max)
             .map(|u| dc_user_json(u, false))
             .collect(),
     ))

@@ -96,6 +96,8 @@ pub struct Options {
     pub store_path: Option<std::path::PathBuf>,
     /// Extra keys of the `[store]` section.
     pub store_toml: String,
+    /// `inventory.sync_every` ("0s": on demand only, so tests sync when they ask).
+    pub sync_every: &'static str,
 }
 
 impl Default for Options {
@@ -110,6 +112,7 @@ impl Default for Options {
             directory_kind: "jira-cloud",
             store_path: None,
             store_toml: String::new(),
+            sync_every: "0s",
         }
     }
 }
@@ -182,7 +185,7 @@ max_deliver = {max_deliver}
 backoff_initial_ms = 100
 backoff_max_ms = 800
 [inventory]
-sync_every = "0s"
+sync_every = "{sync_every}"
 [admin]
 token_sha256 = ["{admin}"]
 viewer_token_sha256 = ["{viewer}"]
@@ -209,6 +212,7 @@ viewer_token_sha256 = ["{viewer}"]
             },
             token = jira_sim::SIM_TOKEN,
             max_deliver = options.max_deliver,
+            sync_every = options.sync_every,
             admin = hex::encode(Sha256::digest(ADMIN_TOKEN.as_bytes())),
             viewer = hex::encode(Sha256::digest(VIEWER_TOKEN.as_bytes())),
         );

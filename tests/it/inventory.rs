@@ -1,0 +1,465 @@
+//! The inventory, synced over real HTTP from the simulated organisation API, Jira Cloud site and
+//! Data Center: paging and cursors through 429s and 5xx, a sync that resumes after a crash,
+//! leavers marked gone, logins seen at once, and the restore path spared the directory.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// The organisation API at the simulator (`org-1`), besides the site.
+fn org_options() -> Options {
+    Options {
+        directory_toml:
+            "org_id = \"org-1\"\norg_api_key = \"sim-api-token\"\nadmin_api_url = \"{SIM_URL}\"\n"
+                .into(),
+        ..Default::default()
+    }
+}
+
+/// Asks for a sync and waits until it has finished; returns the sync's state.
+async fn sync(app: &TestApp) -> Value {
+    let before = app.admin_get("/api/v1/inventory/sync").await["finished_at"].clone();
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/inventory/sync", &json!({}))
+        .await;
+    assert_eq!(r.status(), 202, "sync asked for");
+    wait_synced(app, &before).await
+}
+
+/// Waits until a sync finishes after the one that finished at `before`.
+async fn wait_synced(app: &TestApp, before: &Value) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = app.admin_get("/api/v1/inventory/sync").await;
+        if s["state"] == "finished" && s["finished_at"] != *before {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "the sync did not finish: {s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The inventory's row of one user.
+async fn row(app: &TestApp, email: &str) -> Value {
+    let page = app
+        .admin_get(&format!("/api/v1/inventory/users?q={email}"))
+        .await;
+    page["users"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["email"] == email).cloned())
+        .unwrap_or_else(|| panic!("{email} is not in the inventory: {page}"))
+}
+
+fn org_searches(app: &TestApp) -> Vec<Call> {
+    app.sim
+        .calls()
+        .into_iter()
+        .filter(|c| c.path.ends_with("/users/search") && c.path.starts_with("/admin/v2"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_organisation_api_fills_the_inventory_page_by_page_through_429_and_5xx() {
+    let app = TestApp::start_with(BusMode::Embedded, org_options()).await;
+    app.sim.add_users("u", 120);
+    app.sim
+        .set_last_active("acc-ada", "jira", "2026-11-20T08:00:00Z");
+    app.sim.suspend("acc-bob");
+    let search = "/admin/v2/orgs/org-1/directories/dir-1/users/search";
+    app.sim.push_fault_on(search, Fault::Status(429, Some(1)));
+    app.sim.push_fault_on(search, Fault::Status(503, None));
+    let state = sync(&app).await;
+    assert_eq!(
+        (state["pages"].as_u64(), state["users_seen"].as_u64()),
+        (Some(2), Some(126)),
+        "{state}"
+    );
+    assert_eq!(state["source"], "organisation API");
+    let searches = org_searches(&app);
+    let statuses: Vec<u16> = searches.iter().map(|c| c.status).collect();
+    assert_eq!(
+        statuses,
+        [429, 503, 200, 200],
+        "retried, then two pages of 100"
+    );
+    assert!(
+        searches[1].at - searches[0].at >= Duration::from_secs(1),
+        "Retry-After was waited out"
+    );
+    assert_eq!(searches[2].body["limit"], 100);
+    assert!(
+        searches[2].body.get("cursor").is_none() && searches[3].body["cursor"] == "page-after-100"
+    );
+
+    let ada = row(&app, "ada@example.com").await;
+    assert_eq!(ada["status"], "active");
+    let jira = ada["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .find(|p| p["key"] == "jira-software")
+        .cloned();
+    assert_eq!(
+        jira,
+        Some(
+            json!({"key": "jira-software", "licensed": true, "last_active": "2026-11-20T08:00:00Z"})
+        ),
+        "the organisation's `jira` is Jira Software, with its last activity"
+    );
+    assert_eq!(ada["groups"], json!(["jira-software-users", "engineering"]));
+    assert_eq!(
+        row(&app, "bob@contractor.example.net").await["status"],
+        "suspended"
+    );
+    assert_eq!(row(&app, "ivy@example.com").await["status"], "deactivated");
+    assert_eq!(
+        row(&app, "pat@example.com").await["account_type"],
+        "customer"
+    );
+
+    let summary = app
+        .admin_get("/api/v1/inventory/summary?inactive_after_days=30")
+        .await;
+    assert_eq!(
+        summary["users"], 125,
+        "people, the portal customer aside: {summary}"
+    );
+    assert!(summary["synced_at"].is_string());
+    let jsw = summary["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .find(|p| p["key"] == "jira-software")
+        .cloned()
+        .expect("jsw");
+    assert_eq!(
+        (jsw["seats_total"].as_u64(), jsw["seats_used"].as_u64()),
+        (Some(100), Some(1))
+    );
+    assert_eq!(jsw["inactive_licensed"], 0, "ada was active 10 days ago");
+    let inactive = app
+        .admin_get("/api/v1/inventory/summary?inactive_after_days=5")
+        .await;
+    assert_eq!(inactive["inactive_users"], 1, "{inactive}");
+    let licensed = app
+        .admin_get("/api/v1/inventory/users?product=jira-software&licensed=true")
+        .await;
+    assert_eq!(licensed["users"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_page_sort_filter_and_export_as_csv_and_viewers_cannot_sync() {
+    let app = TestApp::start_with(BusMode::Embedded, org_options()).await;
+    app.sim.add_users("u", 30);
+    sync(&app).await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = cursor
+            .as_ref()
+            .map(|c| format!("&cursor={c}"))
+            .unwrap_or_default();
+        let page = app
+            .admin_get(&format!(
+                "/api/v1/inventory/users?sort=email&order=desc&limit=7{q}"
+            ))
+            .await;
+        seen.extend(
+            page["users"]
+                .as_array()
+                .expect("users")
+                .iter()
+                .map(|u| u["email"].as_str().unwrap_or_default().to_string()),
+        );
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(
+        (seen.len(), &seen),
+        (36, &sorted),
+        "every user once, in order, across pages"
+    );
+    let r = app
+        .http
+        .get(format!("{}/api/v1/inventory/users.csv?q=u1", app.url))
+        .bearer_auth(VIEWER_TOKEN)
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/csv")
+    );
+    let text = r.text().await.expect("text");
+    assert!(
+        text.starts_with("account_id,email,name,username,account_type,status,"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1 + 11, "u1 and u10..u19: {text}");
+    let bad = app
+        .http
+        .get(format!("{}/api/v1/inventory/users?status=happy", app.url))
+        .bearer_auth(VIEWER_TOKEN)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap_or_default().contains("status"));
+    let refused = app
+        .admin_post(VIEWER_TOKEN, "/api/v1/inventory/sync", &json!({}))
+        .await;
+    assert_eq!(refused.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_stopped_in_the_middle_resumes_from_its_saved_cursor() {
+    let mut app = TestApp::start_with(BusMode::Embedded, org_options()).await;
+    app.sim.add_users("u", 250);
+    let search = "/admin/v2/orgs/org-1/directories/dir-1/users/search";
+    // The second page stalls; the process stops while it waits.
+    app.sim.push_fault_on(search, Fault::Delay(Duration::ZERO));
+    app.sim
+        .push_fault_on(search, Fault::Delay(Duration::from_secs(30)));
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/inventory/sync", &json!({}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while org_searches(&app).is_empty()
+        || app.admin_get("/api/v1/inventory/sync").await["pages"] != 1
+    {
+        assert!(Instant::now() < deadline, "the first page was not written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.restart().await;
+    let state = wait_synced(&app, &Value::Null).await;
+    let searches = org_searches(&app);
+    let cursors: Vec<Value> = searches
+        .iter()
+        .filter(|c| c.status == 200)
+        .map(|c| c.body["cursor"].clone())
+        .collect();
+    assert_eq!(cursors.first(), Some(&Value::Null), "the first page, once");
+    assert!(
+        cursors[1..].iter().all(|c| c.is_string())
+            && cursors.iter().filter(|c| c.is_null()).count() == 1,
+        "after the restart the sync went on from the saved cursor, never from the start: {cursors:?}"
+    );
+    assert_eq!(state["users_seen"], 256, "{state}");
+    let summary = app.admin_get("/api/v1/inventory/summary").await;
+    assert_eq!(summary["users"], 255);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_removed_from_the_directory_is_marked_gone_not_deleted() {
+    let app = TestApp::start_with(BusMode::Embedded, org_options()).await;
+    sync(&app).await;
+    assert_eq!(row(&app, "zed@example.com").await["status"], "active");
+    app.sim.remove_user("acc-zed");
+    sync(&app).await;
+    let zed = row(&app, "zed@example.com").await;
+    assert_eq!(zed["status"], "gone", "{zed}");
+    let gone = app.admin_get("/api/v1/inventory/users?status=gone").await;
+    assert_eq!(gone["users"].as_array().map(Vec::len), Some(1));
+    assert_eq!(app.admin_get("/api/v1/inventory/summary").await["users"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_updates_last_seen_before_the_next_sync() {
+    let app = TestApp::start_with(BusMode::Embedded, org_options()).await;
+    app.sim
+        .set_last_active("acc-ada", "jira", "2026-01-05T08:00:00Z");
+    sync(&app).await;
+    assert_eq!(
+        row(&app, "ada@example.com").await["last_seen"],
+        "2026-01-05T08:00:00Z"
+    );
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.login_and_wait("ada@example.com", "jira-software", "already_licensed")
+        .await;
+    let ada = row(&app, "ada@example.com").await;
+    let seen = time::OffsetDateTime::parse(
+        ada["last_seen"].as_str().expect("last seen"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("time");
+    assert!(
+        time::OffsetDateTime::now_utc() - seen < time::Duration::minutes(1),
+        "{ada}"
+    );
+    let jira = &ada["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .find(|p| p["key"] == "jira-software")
+        .cloned()
+        .expect("jira");
+    assert_eq!(
+        jira["last_active"], ada["last_seen"],
+        "the login was to Jira Software"
+    );
+    let fresh = app
+        .admin_get("/api/v1/inventory/summary?product=jira-software&inactive_after_days=30")
+        .await;
+    assert_eq!(fresh["inactive_users"], 0, "{fresh}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_already_licensed_login_asks_the_directory_nothing_and_a_restore_costs_one_call() {
+    let app = TestApp::start_with(BusMode::Embedded, org_options()).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    sync(&app).await;
+    let before = app.sim.calls().len();
+    let ada = app
+        .login_and_wait("ada@example.com", "jira-software", "already_licensed")
+        .await;
+    assert_eq!(ada["directory_calls"], json!([]), "{ada}");
+    assert_eq!(app.sim.calls().len(), before, "no directory call");
+    let grace = app
+        .login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
+    let calls = &app.sim.calls()[before..];
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        (calls[0].method.as_str(), calls[0].path.as_str()),
+        ("POST", "/rest/api/3/group/user")
+    );
+    assert_eq!(grace["directory_calls"].as_array().map(Vec::len), Some(1));
+    // The restore is in the inventory at once.
+    let row = row(&app, "grace@example.com").await;
+    assert!(
+        row["groups"]
+            .as_array()
+            .expect("groups")
+            .contains(&json!("jira-software-users")),
+        "{row}"
+    );
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let zero_calls = metrics.lines().find(|l| {
+        l.starts_with("reinstate_calls_per_event_bucket")
+            && l.contains("outcome=\"already_licensed\"")
+            && l.contains("le=\"0.0\"")
+    });
+    assert!(zero_calls.is_some_and(|l| l.ends_with(" 1")), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jira_cloud_site_lists_its_users_and_licence_groups_page_by_page() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    app.sim.add_users_in("m", 1060, "jira-software-users");
+    sync(&app).await;
+    let calls = app.sim.calls();
+    let pages = |path: &str| -> Vec<String> {
+        calls
+            .iter()
+            .filter(|c| c.path == path)
+            .map(|c| c.query.clone())
+            .collect()
+    };
+    let users = pages("/rest/api/3/users/search");
+    assert_eq!(
+        users.len(),
+        3,
+        "1,000, then 66, then an empty page: {users:?}"
+    );
+    assert!(
+        users[1].contains("startAt=1000") && users[2].contains("startAt=1066"),
+        "{users:?}"
+    );
+    let members = pages("/rest/api/3/group/member");
+    let jsw: Vec<&String> = members
+        .iter()
+        .filter(|q| q.contains("groupname=jira-software-users"))
+        .collect();
+    assert_eq!(jsw.len(), 22, "1,061 members, 50 a page: {members:?}");
+    let summary = app.admin_get("/api/v1/inventory/summary").await;
+    let held = summary["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .find(|p| p["key"] == "jira-software")
+        .cloned()
+        .expect("jsw");
+    assert_eq!(held["seats_used"], 1061, "{summary}");
+    assert_eq!(
+        app.admin_get("/api/v1/inventory/sync").await["source"],
+        "Jira Cloud site"
+    );
+    let zed = row(&app, "zed@example.com").await;
+    assert_eq!(zed["products"], json!([]), "zed holds nothing: {zed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_data_center_lists_users_by_cursor_and_confluence_its_licensed_users() {
+    let app = TestApp::start_with(
+        BusMode::Embedded,
+        Options {
+            directory_kind: "jira-data-center",
+            extra_toml: "[[products]]\nkey = \"jira-software\"\n[[products]]\nkey = \"confluence\"\n\
+                         connector = \"confluence-data-center\"\nsite_url = \"{SIM_URL}\"\ngroups = [\"confluence-users\"]\n"
+                .into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    app.sim.add_users_in("c", 3, "confluence-users");
+    app.sim
+        .set_last_active("acc-c1", "confluence", "2026-10-01T12:00:00Z");
+    app.sim.add_users("d", 1100);
+    // Jira 10.2 and older have no user/list: the search goes on instead.
+    sync(&app).await;
+    let calls = app.sim.calls();
+    let lists: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.path == "/rest/api/2/user/list")
+        .collect();
+    assert_eq!(lists.len(), 2, "two pages of 1,000");
+    assert!(lists[1].query.contains("cursor=dc-1000"), "{:?}", lists[1]);
+    let c1 = row(&app, "c1@example.com").await;
+    assert_eq!(c1["username"], "acc-c1");
+    assert_eq!(
+        c1["products"],
+        json!([{"key": "confluence", "licensed": true, "last_active": "2026-10-01T12:00:00Z"}]),
+        "{c1}"
+    );
+    assert_eq!(
+        app.admin_get("/api/v1/inventory/sync").await["source"],
+        "Jira Data Center"
+    );
+    app.sim
+        .push_fault_on("/rest/api/2/user/list", Fault::Status(404, None));
+    sync(&app).await;
+    let searches = app
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.path == "/rest/api/2/user/search" && c.query.contains("username=."))
+        .count();
+    assert_eq!(
+        searches, 2,
+        "1,000 then 109 users, through the older search"
+    );
+    assert_eq!(
+        app.admin_get("/api/v1/inventory/summary").await["users"],
+        1109
+    );
+}
