@@ -14,6 +14,7 @@ use crate::bus::BusConfig;
 use crate::directory::config::{DirectoryConfig, DirectoryKind, ProductConfig};
 use crate::domain::Problems;
 use crate::flows::alerts::AlertsConfig;
+use crate::flows::identify::IdentityConfig;
 use crate::flows::inventory::InventoryConfig;
 use crate::flows::requests::RequestsConfig;
 use crate::http::api::AdminConfig;
@@ -57,6 +58,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// The inventory of every account: how often it is synced, how long it is trusted.
     pub inventory: InventoryConfig,
+    /// How login names (senders that give no email) resolve to accounts.
+    pub identity: IdentityConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -172,6 +175,7 @@ impl Config {
         self.portal.check(&mut problems);
         self.smtp.check(&mut problems);
         self.alerts.check(&mut problems);
+        self.identity.check(&mut problems);
         self.inventory.check(&mut problems);
         self.check_together(&mut problems);
         if problems.is_empty() {

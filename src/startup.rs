@@ -277,6 +277,7 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
         processed_ttl: time::Duration::days(config.worker.processed_ttl_days as i64),
         login_window: time::Duration::seconds(config.worker.login_dedupe_secs as i64),
         requests: config.requests.clone(),
+        identity: config.identity.clone(),
     })
 }
 

@@ -280,6 +280,22 @@ impl Directory for Jira {
             .and_then(|u| u.into_user(self.dc)))
     }
 
+    fn has_usernames(&self) -> bool {
+        self.dc
+    }
+
+    async fn find_by_username(
+        &self,
+        username: &str,
+        calls: &mut CallLog,
+    ) -> Result<Option<DirectoryUser>, DirectoryError> {
+        if !self.dc {
+            return Ok(None);
+        }
+        // On Data Center the account id is the username.
+        self.user_by_id(username, calls).await
+    }
+
     async fn user_groups(
         &self,
         account_id: &str,

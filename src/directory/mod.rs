@@ -144,6 +144,18 @@ pub trait Directory: Send + Sync {
         email: &Email,
         calls: &mut CallLog,
     ) -> Result<Option<DirectoryUser>, DirectoryError>;
+    /// Whether accounts here have login names (Data Center) that `find_by_username` finds.
+    fn has_usernames(&self) -> bool {
+        false
+    }
+    /// Finds the user by login name, where the directory has them (Data Center).
+    async fn find_by_username(
+        &self,
+        _username: &str,
+        _calls: &mut CallLog,
+    ) -> Result<Option<DirectoryUser>, DirectoryError> {
+        Ok(None)
+    }
     /// Names of the groups the user is in.
     async fn user_groups(
         &self,

@@ -72,6 +72,18 @@ impl Directory for Routed {
         Ok(user)
     }
 
+    fn has_usernames(&self) -> bool {
+        self.primary.has_usernames()
+    }
+
+    async fn find_by_username(
+        &self,
+        username: &str,
+        calls: &mut CallLog,
+    ) -> Result<Option<DirectoryUser>, DirectoryError> {
+        self.primary.find_by_username(username, calls).await
+    }
+
     async fn user_groups(
         &self,
         account_id: &str,

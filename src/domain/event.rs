@@ -63,13 +63,18 @@ impl std::fmt::Display for EventId {
 }
 
 /// The user an event is about, as the sender saw them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EventUser {
     /// The email, when the sender gave one (every login does; a Service Management delivery
     /// may hide the reporter's, which the worker then reads from Jira).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<Email>,
     pub account_id: Option<String>,
+    /// The login name the sender gave instead of an email (a Keycloak `details.username`, an
+    /// Okta `alternateId` that is not an address): the worker resolves it to the account. For
+    /// an `unusable` event, the identity as it was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
     pub roles: Vec<String>,
     pub groups: Vec<String>,
 }
@@ -81,10 +86,44 @@ impl EventUser {
         EventUser {
             email: Some(email),
             account_id,
+            username: None,
             roles: vec![],
             groups: vec![],
         }
     }
+
+    /// A user named only by a login name, to be resolved to an account by the worker.
+    pub fn by_username(username: String) -> EventUser {
+        EventUser {
+            email: None,
+            account_id: None,
+            username: Some(username),
+            roles: vec![],
+            groups: vec![],
+        }
+    }
+
+    /// Who the sender named, for the audit log when no account matched: the email, else the
+    /// login name, else the account id.
+    pub fn identity(&self) -> Option<String> {
+        self.email
+            .as_ref()
+            .map(|e| e.as_str().to_string())
+            .or_else(|| self.username.clone())
+            .or_else(|| self.account_id.clone())
+    }
+}
+
+/// Largest login name reinstate accepts (Keycloak's and Okta's own limits are lower).
+pub const MAX_USERNAME: usize = 256;
+
+/// A login name as a sender gave it, trimmed: 1 to 256 characters, no spaces or controls.
+pub fn parse_username(raw: &str) -> Option<String> {
+    let name = raw.trim();
+    (!name.is_empty()
+        && name.len() <= MAX_USERNAME
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control()))
+    .then(|| name.to_string())
 }
 
 /// What happened.
@@ -106,6 +145,9 @@ pub enum EventKind {
     /// A Service Management request changed, and the delivery lacked what it means (the
     /// reporter's email, the request type, the new status): the worker reads it from Jira.
     JsmUpdate,
+    /// An authentic delivery's event that cannot be acted on (`Event::problem` says why): the
+    /// worker audits it, so that the sender's other events in the same delivery still count.
+    Unusable,
 }
 
 impl EventKind {
@@ -118,6 +160,7 @@ impl EventKind {
             EventKind::Approve => "approve",
             EventKind::Decline => "decline",
             EventKind::JsmUpdate => "jsm_update",
+            EventKind::Unusable => "unusable",
         }
     }
 }
@@ -150,6 +193,9 @@ pub struct Event {
     /// What a `jsm_update` delivery did say, to be completed from Jira.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jsm: Option<JsmDelivery>,
+    /// Why an `unusable` event cannot be acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// What a Service Management delivery said about its request (the issue key is `Event::issue`,
@@ -199,16 +245,22 @@ impl Event {
             reason: None,
             issue: None,
             jsm: None,
+            problem: None,
         }
     }
 
     /// The subject token that identifies the user: keeps partitioning by user possible. An
-    /// event that names no email yet is keyed by the account id, else by its own id.
+    /// event that names no email yet is keyed by the account id, else by the login name, else
+    /// by its own id.
     pub fn user_key(&self) -> String {
-        match (&self.user.email, &self.user.account_id) {
-            (Some(email), _) => email.user_key(),
-            (None, Some(account)) => super::email::short_hash(&format!("account:{account}")),
-            (None, None) => super::email::short_hash(self.id.as_str()),
+        let user = &self.user;
+        match (&user.email, &user.account_id, &user.username) {
+            (Some(email), _, _) => email.user_key(),
+            (None, Some(account), _) => super::email::short_hash(&format!("account:{account}")),
+            (None, None, Some(name)) => {
+                super::email::short_hash(&format!("username:{}", name.to_lowercase()))
+            }
+            (None, None, None) => super::email::short_hash(self.id.as_str()),
         }
     }
 }

@@ -13,7 +13,8 @@ pub mod rules;
 pub use account::{AccountStatus, AccountType, product_key, restorable};
 pub use email::{Email, InvalidEmail};
 pub use event::{
-    Event, EventId, EventKind, EventUser, JsmChange, JsmDelivery, Source, bus_event_schema,
+    Event, EventId, EventKind, EventUser, JsmChange, JsmDelivery, MAX_USERNAME, Source,
+    bus_event_schema, parse_username,
 };
 pub use outcome::{AuditOutcome, DirectoryCall};
 pub use problems::Problems;

@@ -24,6 +24,10 @@ pub enum AuditOutcome {
     UnsupportedProduct,
     /// A Jira Service Management portal-only customer: the portal needs no licence.
     PortalCustomer,
+    /// An authentic event that cannot be acted on (no usable identity or id); audited with why.
+    UnusableEvent,
+    /// The event's account id belongs to an account whose email is not the event's.
+    AccountMismatch,
     Failed,
     RulesChanged,
 }
@@ -52,6 +56,8 @@ impl AuditOutcome {
             AuditOutcome::DuplicateLogin => "duplicate_login",
             AuditOutcome::UnsupportedProduct => "unsupported_product",
             AuditOutcome::PortalCustomer => "portal_customer",
+            AuditOutcome::UnusableEvent => "unusable_event",
+            AuditOutcome::AccountMismatch => "account_mismatch",
             AuditOutcome::Failed => "failed",
             AuditOutcome::RulesChanged => "rules_changed",
         }

@@ -5,7 +5,7 @@ use super::Context;
 use super::handle::{Handled, WorkError, base_entry, finish_with, processed};
 use crate::domain::{AuditOutcome, Event};
 use crate::links::{LinkSettings, Purpose};
-use crate::notify::email;
+use crate::notify::{Button, email_with_button};
 use crate::store::EventOutcome;
 
 pub(super) async fn send_confirmation(
@@ -73,7 +73,7 @@ fn confirmation(
             p.key().to_string()
         });
     let hours = links.ttl.as_secs() / 3600;
-    email(
+    email_with_button(
         "portal_confirmation",
         &[user.to_string()],
         format!("[reinstate] Confirm your request for {what}"),
@@ -82,5 +82,9 @@ fn confirmation(
              To confirm, open this link (valid {hours} hours, once) and press the button:\n{link}\n\n\
              If it was not you, ignore this email: nothing happens without the button."
         ),
+        Button {
+            label: "Open the confirmation page",
+            url: &link,
+        },
     )
 }

@@ -36,6 +36,11 @@ pub async fn handle(ctx: &Context, event: &Event, attempt: u32) -> Result<Handle
         EventKind::Ask => super::ask::send_confirmation(ctx, event, attempt).await,
         EventKind::Decline => super::jsm::record_decline(ctx, event, attempt).await,
         EventKind::JsmUpdate => super::jsm::complete(ctx, event, attempt).await,
+        EventKind::Unusable => {
+            let reason = event.problem.clone().unwrap_or_else(|| "unusable".into());
+            let outcome = AuditOutcome::UnusableEvent;
+            finish_with(ctx, event, attempt, outcome, reason, CallLog::default()).await
+        }
         EventKind::Login | EventKind::Restore | EventKind::Approve => {
             super::restore::run(ctx, event, attempt).await
         }
@@ -53,6 +58,10 @@ pub(super) fn base_entry(
     e.event_id = Some(event.id.to_string());
     e.source = Some(event.source);
     e.user = event.user.email.clone();
+    e.identity = match &event.user.email {
+        Some(_) => event.user.username.clone(),
+        None => event.user.identity(),
+    };
     e.account_id = event.user.account_id.clone();
     e.attempt = Some(attempt);
     e.latency_ms =

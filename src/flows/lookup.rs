@@ -30,6 +30,31 @@ pub struct Known {
     pub account_id: Option<String>,
     /// The inventory's record, synced recently enough to act on without asking.
     pub trusted: Option<DirectoryUser>,
+    /// The email the inventory holds for the event's account id, for when the directory
+    /// hides it.
+    pub account_email: Option<Email>,
+}
+
+impl Known {
+    /// What the store knows of `email` (and of the event's account id, when it names one);
+    /// `recorded` is the account id of the user's record.
+    pub fn of(
+        ctx: &super::Context,
+        event_user: &EventUser,
+        email: &Email,
+        recorded: Option<String>,
+    ) -> Result<Known, crate::store::StoreError> {
+        use super::inventory::seen;
+        let account_email = match &event_user.account_id {
+            Some(id) => ctx.store.account(id)?.and_then(|a| a.email),
+            None => None,
+        };
+        Ok(Known {
+            account_id: recorded,
+            trusted: seen::trusted(ctx, email)?.map(|a| seen::as_directory_user(&a)),
+            account_email,
+        })
+    }
 }
 
 /// The user's account: the inventory's trusted record (no call); else by the account id
@@ -56,8 +81,29 @@ async fn find(
             .as_deref()
             .is_none_or(|e| e.eq_ignore_ascii_case(email.as_str()))
     };
-    if event_user.account_id.is_none()
-        && let Some(id) = known.account_id.as_deref()
+    if let Some(id) = event_user.account_id.as_deref() {
+        // An event naming both: the account must be this email's, or nothing happens.
+        let Some(user) = dir.find_user(Some(id), email, calls).await? else {
+            return Ok(None);
+        };
+        let shown = user.email.clone().or(known.account_email.map(String::from));
+        return match shown {
+            Some(e) if e.eq_ignore_ascii_case(email.as_str()) => Ok(Some(user)),
+            Some(e) => Err(Stop::End(
+                AuditOutcome::AccountMismatch,
+                format!(
+                    "account {id} belongs to {e}, not to {email}: the event names both, so                      nothing is done"
+                ),
+            )),
+            None => Err(Stop::End(
+                AuditOutcome::AccountMismatch,
+                format!(
+                    "account {id} shows no email, so it cannot be confirmed as {email}'s:                      nothing is done"
+                ),
+            )),
+        };
+    }
+    if let Some(id) = known.account_id.as_deref()
         && let Some(user) = dir
             .find_user(Some(id), email, calls)
             .await?
@@ -65,9 +111,7 @@ async fn find(
     {
         return Ok(Some(user));
     }
-    Ok(dir
-        .find_user(event_user.account_id.as_deref(), email, calls)
-        .await?)
+    Ok(dir.find_user(None, email, calls).await?)
 }
 
 /// What the directory says about the user of an event.

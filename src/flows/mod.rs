@@ -19,6 +19,7 @@ pub mod alerts;
 pub mod ask;
 pub mod audit_log;
 pub mod handle;
+pub mod identify;
 pub mod intake;
 pub mod inventory;
 pub mod jsm;
@@ -63,6 +64,8 @@ pub struct Settings {
     pub login_window: time::Duration,
     /// Waiting requests: expiry and reminders.
     pub requests: requests::RequestsConfig,
+    /// How login names resolve to accounts.
+    pub identity: identify::IdentityConfig,
 }
 
 impl Default for Settings {
@@ -75,6 +78,7 @@ impl Default for Settings {
             processed_ttl: time::Duration::days(30),
             login_window: time::Duration::seconds(60),
             requests: requests::RequestsConfig::default(),
+            identity: identify::IdentityConfig::default(),
         }
     }
 }

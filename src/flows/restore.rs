@@ -7,6 +7,7 @@
 use time::OffsetDateTime;
 
 use super::handle::{Handled, WorkError, base_entry, finish_with, processed};
+use super::identify::identify;
 use super::inventory::seen::{self, Seen};
 use super::lookup::{Known, LookedUp, Stop, look_up};
 use super::{Context, requests};
@@ -16,41 +17,36 @@ use crate::domain::{AuditOutcome, Email, Event, EventKind, Product};
 use crate::store::{AuditEntry, EventOutcome, ProductState, RequestState, UserRecord};
 
 pub(super) async fn run(ctx: &Context, event: &Event, attempt: u32) -> Result<Handled, WorkError> {
-    let Some(email) = event.user.email.clone() else {
-        let reason = "the event names no email to find the user by".to_string();
-        let calls = CallLog::default();
-        return finish_with(
-            ctx,
-            event,
-            attempt,
-            AuditOutcome::UnknownUser,
-            reason,
-            calls,
-        )
-        .await;
+    let mut calls = ctx.calls();
+    let identified = match identify(ctx, &event.user, &mut calls).await {
+        Ok(identified) => identified,
+        Err(Stop::Retry(e)) => return Err(e),
+        Err(Stop::End(outcome, reason)) => {
+            return finish_with(ctx, event, attempt, outcome, reason, calls).await;
+        }
     };
+    // A login name resolved: the event goes on as if it had named the email (and account).
+    let resolved;
+    let event = if event.user.email.is_none() {
+        let mut e = event.clone();
+        e.user.email = Some(identified.email.clone());
+        e.user.account_id = e.user.account_id.take().or(identified.account_id);
+        resolved = e;
+        &resolved
+    } else {
+        event
+    };
+    let email = identified.email;
     if let Some(first) = duplicate_login(ctx, event, &email)? {
         let reason = format!("the same login was already handled as {first}");
-        let calls = CallLog::default();
-        return finish_with(
-            ctx,
-            event,
-            attempt,
-            AuditOutcome::DuplicateLogin,
-            reason,
-            calls,
-        )
-        .await;
+        let outcome = AuditOutcome::DuplicateLogin;
+        return finish_with(ctx, event, attempt, outcome, reason, calls).await;
     }
     let user = ctx
         .store
         .user(&email)?
         .unwrap_or_else(|| UserRecord::new(&email));
-    let mut calls = ctx.calls();
-    let known = Known {
-        account_id: user.account_id.clone(),
-        trusted: seen::trusted(ctx, &email)?.map(|a| seen::as_directory_user(&a)),
-    };
+    let known = Known::of(ctx, &event.user, &email, user.account_id.clone())?;
     let dir = ctx.directory.as_ref();
     let found = match look_up(dir, &event.user, &email, known, event.product, &mut calls).await {
         Ok(found) => found,

@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::inventory::seen;
 use super::lookup::{Known, LookedUp, Stop, look_up};
 use super::{Context, FlowError};
 use crate::directory::ProductAccess;
@@ -91,14 +90,13 @@ pub async fn explain(ctx: &Context, req: ExplainRequest) -> Result<ExplainAnswer
     let event_user = EventUser {
         email: Some(email.clone()),
         account_id: req.user.account_id,
+        username: None,
         roles: req.user.roles,
         groups: req.user.groups,
     };
     let known = ctx.store.user(&email)?;
-    let before = Known {
-        account_id: known.as_ref().and_then(|u| u.account_id.clone()),
-        trusted: seen::trusted(ctx, &email)?.map(|a| seen::as_directory_user(&a)),
-    };
+    let recorded = known.as_ref().and_then(|u| u.account_id.clone());
+    let before = Known::of(ctx, &event_user, &email, recorded)?;
     let mut calls = ctx.calls();
     let dir = ctx.directory.as_ref();
     let found = match look_up(dir, &event_user, &email, before, req.product, &mut calls).await {

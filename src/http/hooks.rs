@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use super::body::read_body;
 use super::error::ApiError;
+use crate::domain::EventKind;
 use crate::flows::Intake;
 use crate::sources::jsm::JsmSource;
 use crate::sources::keycloak::KeycloakSource;
@@ -116,12 +117,19 @@ async fn receive<W: Webhook>(
             let body = json!({ "id": id, "status": accepted.key() });
             Ok((StatusCode::ACCEPTED, Json(body)).into_response())
         }
-        Decoded::Batch(events) => {
-            let logins = events.len();
-            for event in events {
+        Decoded::Batch(batch) => {
+            let unusable = batch
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::Unusable)
+                .count();
+            let logins = batch.events.len() - unusable;
+            for event in batch.events {
                 hook.intake.accept(event).await?;
             }
-            Ok((StatusCode::OK, Json(json!({ "logins": logins }))).into_response())
+            let counts =
+                json!({ "logins": logins, "unusable": unusable, "skipped": batch.skipped });
+            Ok((StatusCode::OK, Json(counts)).into_response())
         }
         Decoded::Ignored(why) => {
             tracing::info!(%why, "delivery ignored");

@@ -174,7 +174,7 @@ fn operations_hooks(g: &mut SchemaGenerator) -> Vec<Operation> {
         Operation::new(
             "post",
             "/v1/hooks/login",
-            "A successful login (Standard Webhooks signature).",
+            "A successful login (Standard Webhooks signature; `webhook-*` or `svix-*` headers).",
             Signed,
             ("202", "accepted once the bus holds it"),
         )
@@ -184,7 +184,10 @@ fn operations_hooks(g: &mut SchemaGenerator) -> Vec<Operation> {
             "/v1/hooks/okta",
             "Okta Event Hook deliveries.",
             Signed,
-            ("200", "`{\"logins\": n}`"),
+            (
+                "200",
+                "`{\"logins\": n, \"unusable\": n, \"skipped\": n}`: unusable events are audited",
+            ),
         )
         .body(external("Okta")),
         Operation::new(
@@ -197,7 +200,7 @@ fn operations_hooks(g: &mut SchemaGenerator) -> Vec<Operation> {
         Operation::new(
             "post",
             "/v1/hooks/keycloak",
-            "Keycloak event-listener webhooks (X-Keycloak-Signature).",
+            "Keycloak event-listener webhooks (X-Keycloak-Signature, or opt-in shared tokens).",
             Signed,
             ("202", "accepted"),
         )

@@ -7,14 +7,73 @@ use crate::store::{AlertState, OutboxEmail};
 
 pub mod sender;
 
-/// An email for the outbox: the text part as given, and an HTML part showing the same text
-/// escaped (no remote images or scripts).
+/// An email for the outbox: the text part as given, and an HTML part showing the same text,
+/// escaped, in paragraphs, with its web addresses as links (no remote images or scripts).
 pub fn email(kind: &str, to: &[String], subject: String, text: String) -> OutboxEmail {
-    let html = format!(
-        "<!doctype html><html><body><pre style=\"font-family:sans-serif;white-space:pre-wrap\">{}</pre></body></html>",
-        escape_html(&text)
-    );
+    let html = html_of(&text, None);
     OutboxEmail::new(kind, to, subject, text, html)
+}
+
+/// The one thing an email asks its reader to do: in the HTML part, the line of the text that
+/// is exactly `url` becomes a button saying `label`.
+pub struct Button<'a> {
+    pub label: &'a str,
+    pub url: &'a str,
+}
+
+/// An email whose HTML part shows `button` in place of its link (the text part is unchanged).
+pub fn email_with_button(
+    kind: &str,
+    to: &[String],
+    subject: String,
+    text: String,
+    button: Button<'_>,
+) -> OutboxEmail {
+    let html = html_of(&text, Some(&button));
+    OutboxEmail::new(kind, to, subject, text, html)
+}
+
+const BUTTON_STYLE: &str = "display:inline-block;padding:10px 20px;background:#0c66e4;\
+     color:#ffffff;text-decoration:none;border-radius:4px;font-weight:600";
+
+/// The HTML part of `text`: paragraphs, lines, links, and the button.
+fn html_of(text: &str, button: Option<&Button<'_>>) -> String {
+    let mut body = String::with_capacity(text.len() * 2);
+    for paragraph in text.split("\n\n") {
+        body.push_str("<p style=\"margin:0 0 16px\">");
+        for (i, line) in paragraph.lines().enumerate() {
+            if i > 0 {
+                body.push_str("<br>");
+            }
+            match button {
+                Some(b) if line.trim() == b.url => body.push_str(&format!(
+                    "<a href=\"{}\" style=\"{BUTTON_STYLE}\">{}</a>",
+                    escape_html(b.url),
+                    escape_html(b.label)
+                )),
+                _ => linkify(line, &mut body),
+            }
+        }
+        body.push_str("</p>");
+    }
+    format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">{body}</body></html>"
+    )
+}
+
+/// Appends `line` escaped, its `http(s)://` words as links.
+fn linkify(line: &str, out: &mut String) {
+    for (i, word) in line.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let word = escape_html(word);
+        if word.starts_with("https://") || word.starts_with("http://") {
+            out.push_str(&format!("<a href=\"{word}\">{word}</a>"));
+        } else {
+            out.push_str(&word);
+        }
+    }
 }
 
 /// Escapes text for HTML bodies (every value shown comes from data, never markup).
@@ -207,6 +266,33 @@ mod tests {
         assert!(!s3.full);
         let (_, a) = seat_alerts(seats(10, 10), Some(&who), 0, s3);
         assert_eq!(a.len(), 1);
+    }
+
+    #[test]
+    fn the_button_replaces_its_link_in_html_only_and_other_addresses_are_links() {
+        let url = "https://reinstate.example.com/v1/links/v1.k1.abc?x=1&y=2";
+        let text = format!("Hello <you>,\n\nopen this:\n{url}\n\nor see https://example.com/help");
+        let e = email_with_button(
+            "x",
+            &[],
+            "s".into(),
+            text.clone(),
+            Button {
+                label: "Confirm & go",
+                url,
+            },
+        );
+        assert_eq!(e.text, text, "the text part is unchanged");
+        assert!(e.html.contains(&format!(
+            "<a href=\"{}\" style=\"{BUTTON_STYLE}\">Confirm &amp; go</a>",
+            url.replace('&', "&amp;")
+        )));
+        assert!(
+            e.html
+                .contains("<a href=\"https://example.com/help\">https://example.com/help</a>")
+        );
+        assert!(e.html.contains("Hello &lt;you&gt;,"));
+        assert!(!e.html.contains("<pre"));
     }
 
     #[test]

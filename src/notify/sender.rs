@@ -76,9 +76,16 @@ pub fn mailer(config: &SmtpConfig, url: &str) -> Result<Mailer, lettre::transpor
     Ok(builder.build())
 }
 
-fn message(from: &Mailbox, email: &OutboxEmail) -> Result<Message, String> {
+/// A `Message-ID` on the sender's own domain (RFC 5322 3.6.4; large mailbox providers penalise
+/// mail without one), the same on every attempt to send this outbox entry.
+fn message_id(from: &Mailbox, key: &[u8]) -> String {
+    format!("<reinstate.{}@{}>", hex::encode(key), from.email.domain())
+}
+
+fn message(from: &Mailbox, key: &[u8], email: &OutboxEmail) -> Result<Message, String> {
     let mut builder = Message::builder()
         .from(from.clone())
+        .message_id(Some(message_id(from, key)))
         .subject(email.subject.clone());
     for to in &email.to {
         builder = builder.to(to
@@ -126,7 +133,7 @@ pub async fn run(
             }
         };
         for (key, mut email) in due {
-            let result = match message(&from, &email) {
+            let result = match message(&from, &key, &email) {
                 Ok(m) => mailer.send(m).await.map(|_| ()).map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             };
@@ -170,6 +177,28 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_ids_are_on_the_senders_domain_and_stable() {
+        let from: Mailbox = "reinstate <reinstate@mail.example.com>"
+            .parse()
+            .expect("from");
+        let id = message_id(&from, &[1, 2, 255]);
+        assert_eq!(id, "<reinstate.0102ff@mail.example.com>");
+        let email = OutboxEmail::new(
+            "x",
+            &["a@example.com".into()],
+            "s".into(),
+            "t".into(),
+            "h".into(),
+        );
+        let m = message(&from, &[1, 2, 255], &email).expect("message");
+        let raw = String::from_utf8(m.formatted()).expect("utf8");
+        assert!(
+            raw.contains("Message-ID: <reinstate.0102ff@mail.example.com>"),
+            "{raw}"
+        );
+    }
 
     #[test]
     fn retries_back_off_to_ten_minutes() {

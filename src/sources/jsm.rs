@@ -13,7 +13,6 @@ use axum::http::HeaderMap;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::signature::BodySecrets;
@@ -322,7 +321,7 @@ impl Webhook for JsmSource {
                             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                 })
                 .map(String::from)
-                .unwrap_or_else(|| format!("body-{}", hex::encode(&Sha256::digest(body)[..12]))),
+                .unwrap_or_else(|| format!("body-{}", super::body_hash(body))),
         ))
     }
 
@@ -364,6 +363,7 @@ fn update(source: &JsmSource, delivery: &str, facts: Facts) -> Event {
             EventUser {
                 email,
                 account_id: facts.reporter.account_id,
+                username: None,
                 roles: vec![],
                 groups: vec![],
             },
@@ -378,6 +378,7 @@ mod tests {
     use super::*;
     use hmac::{Hmac, Mac};
     use serde_json::json;
+    use sha2::Sha256;
 
     fn source() -> JsmSource {
         JsmSource::new(&JsmSourceConfig {

@@ -1,35 +1,48 @@
-//! Keycloak event-listener webhooks: `X-Keycloak-Signature` is the HMAC-SHA256 of the raw body
-//! under a shared secret, in hex or base64 (senders differ). `LOGIN` events become logins; the
-//! event's `id` (or, without one, the body's hash) deduplicates them.
+//! Keycloak event-listener webhooks, as the plugins send them:
+//! - signed: `X-Keycloak-Signature` is the HMAC of the raw body under a shared secret, in hex or
+//!   base64 (p2-inc `keycloak-events` signs in hex, HmacSHA256 unless configured HmacSHA1);
+//! - or, for plugins that cannot sign (vymalo `keycloak-webhook`), opt-in shared tokens in
+//!   `Authorization: Bearer`, `Authorization: Basic` or `X-API-KEY` — weaker: a token is the same
+//!   on every delivery, so anyone who sees one delivery can send their own.
+//!
+//! `LOGIN` and `access.LOGIN` events become logins, by email when the event carries one, else by
+//! the username (resolved by the worker). The event's `id` or `uid` (or, without one, the
+//! body's hash) deduplicates them.
 
 use std::sync::OnceLock;
 
 use axum::http::HeaderMap;
 use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::signature::BodySecrets;
+use super::signature::{Algorithm, BodySecrets, SharedTokens};
 use super::{Decoded, Rejected, Webhook, header};
-use crate::domain::{Email, Event, EventKind, EventUser, Problems, Source};
+use crate::domain::{Email, Event, EventKind, EventUser, Problems, Source, parse_username};
 
 /// `[sources.keycloak]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeycloakSourceConfig {
-    /// Shared secrets of the HMAC-SHA256 `X-Keycloak-Signature` (hex or base64); several while rotating.
+    /// Shared secrets of the `X-Keycloak-Signature` HMAC (hex or base64); several while rotating.
     pub secrets: Vec<SecretString>,
+    /// The HMAC of the signature: `HmacSHA256`, or `HmacSHA1` for a p2-inc plugin set to it.
+    pub algorithm: Algorithm,
+    /// Opt-in, for plugins that cannot sign: tokens accepted as `Authorization: Bearer <token>`,
+    /// `X-API-KEY: <token>`, or `Authorization: Basic` of `user:password` (the token is then
+    /// `user:password`). Several while rotating.
+    pub tokens: Vec<SecretString>,
     #[serde(skip)]
     built: OnceLock<Result<KeycloakSource, Problems>>,
 }
 
 impl KeycloakSourceConfig {
-    /// The source, built once; `None` while no secret is configured (the source is off).
+    /// The source, built once; `None` while neither secrets nor tokens are configured.
     pub fn source(&self) -> Result<Option<&KeycloakSource>, &Problems> {
-        if self.secrets.is_empty() {
+        if self.secrets.is_empty() && self.tokens.is_empty() {
             return Ok(None);
         }
         let built = self.built.get_or_init(|| KeycloakSource::new(self));
@@ -44,17 +57,38 @@ impl KeycloakSourceConfig {
 }
 
 pub const HEADER_SIGNATURE: &str = "x-keycloak-signature";
+pub const HEADER_API_KEY: &str = "x-api-key";
 
 #[derive(Clone, Debug)]
 pub struct KeycloakSource {
     secrets: BodySecrets,
+    tokens: SharedTokens,
 }
 
 impl KeycloakSource {
     pub fn new(config: &KeycloakSourceConfig) -> Result<KeycloakSource, Problems> {
-        Ok(KeycloakSource {
-            secrets: BodySecrets::new("sources.keycloak.secrets", &config.secrets)?,
-        })
+        let mut problems = Problems::default();
+        for (i, t) in config.tokens.iter().enumerate() {
+            use secrecy::ExposeSecret;
+            if t.expose_secret().len() < 16 {
+                problems.add(
+                    &format!("sources.keycloak.tokens[{i}]"),
+                    "at least 16 characters",
+                );
+            }
+        }
+        let tokens = SharedTokens::new(&config.tokens);
+        match BodySecrets::with(
+            "sources.keycloak.secrets",
+            &config.secrets,
+            config.algorithm,
+        ) {
+            Ok(secrets) => problems.or(KeycloakSource { secrets, tokens }),
+            Err(found) => {
+                problems.extend(found.into_vec());
+                Err(problems)
+            }
+        }
     }
 
     /// Accepts `<hex>`, `<base64>` or `sha256=<hex>`, against every secret, in constant time.
@@ -63,15 +97,31 @@ impl KeycloakSource {
             return false;
         };
         let raw = raw.strip_prefix("sha256=").unwrap_or(raw);
-        let candidates: Vec<Vec<u8>> = [
-            hex::decode(raw).ok(),
-            base64::engine::general_purpose::STANDARD.decode(raw).ok(),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|c| c.len() == 32)
-        .collect();
+        let candidates: Vec<Vec<u8>> = [hex::decode(raw).ok(), STANDARD.decode(raw).ok()]
+            .into_iter()
+            .flatten()
+            .filter(|c| c.len() == self.secrets.tag_len())
+            .collect();
         self.secrets.verify(&candidates, body)
+    }
+
+    /// Whether the delivery carries a configured token (Bearer, Basic or `X-API-KEY`).
+    fn token_presented(&self, headers: &HeaderMap) -> bool {
+        if self.tokens.is_empty() {
+            return false;
+        }
+        let authorization = header(headers, "authorization").unwrap_or_default();
+        let (scheme, value) = authorization.split_once(' ').unwrap_or_default();
+        let from_authorization = match scheme.to_ascii_lowercase().as_str() {
+            "bearer" => Some(value.trim().as_bytes().to_vec()),
+            "basic" => STANDARD.decode(value.trim()).ok(),
+            _ => None,
+        };
+        let api_key = header(headers, HEADER_API_KEY).map(|k| k.as_bytes().to_vec());
+        [from_authorization, api_key]
+            .into_iter()
+            .flatten()
+            .fold(false, |ok, t| ok | self.tokens.accepts(&t))
     }
 }
 
@@ -88,22 +138,12 @@ pub fn login(
     if kind != "LOGIN" && !kind.ends_with(".LOGIN") {
         return Ok(None);
     }
-    let details = body.get("details").cloned().unwrap_or(Value::Null);
-    let email = details
-        .get("email")
+    let user = user(body)?;
+    let id = match body
+        .get("id")
+        .or_else(|| body.get("uid"))
         .and_then(Value::as_str)
-        .or_else(|| {
-            details
-                .get("username")
-                .and_then(Value::as_str)
-                .filter(|u| u.contains('@'))
-        })
-        .ok_or_else(|| {
-            Rejected::invalid("details.email: missing (and details.username is not an email)")
-        })?;
-    let email =
-        Email::parse(email).map_err(|r| Rejected::invalid(format!("details.email: {r}")))?;
-    let id = match body.get("id").and_then(Value::as_str) {
+    {
         Some(id)
             if !id.is_empty()
                 && id.len() <= 100
@@ -112,7 +152,7 @@ pub fn login(
             id.to_string()
         }
         Some(_) => return Err(Rejected::invalid("id: not an id")),
-        None => format!("body-{}", hex::encode(&Sha256::digest(raw)[..12])),
+        None => format!("body-{}", super::body_hash(raw)),
     };
     let occurred_at = body
         .get("time")
@@ -125,11 +165,34 @@ pub fn login(
             Source::Keycloak,
             &id,
             EventKind::Login,
-            EventUser::new(email, None),
+            user,
             None,
             occurred_at,
         )
     }))
+}
+
+/// Who logged in: `details.email` when the realm puts it there; else the username the user
+/// typed (`details.username`, or p2-inc's `authDetails.username`), an email or a login name.
+fn user(body: &Value) -> Result<EventUser, Rejected> {
+    if let Some(email) = body.pointer("/details/email").and_then(Value::as_str) {
+        let email =
+            Email::parse(email).map_err(|r| Rejected::invalid(format!("details.email: {r}")))?;
+        return Ok(EventUser::new(email, None));
+    }
+    let (field, name) = [
+        ("details.username", "/details/username"),
+        ("authDetails.username", "/authDetails/username"),
+    ]
+    .into_iter()
+    .find_map(|(field, at)| Some((field, body.pointer(at)?.as_str()?)))
+    .ok_or_else(|| Rejected::invalid("details.username: missing (and no details.email)"))?;
+    if let Ok(email) = Email::parse(name) {
+        return Ok(EventUser::new(email, None));
+    }
+    parse_username(name)
+        .map(EventUser::by_username)
+        .ok_or_else(|| Rejected::invalid(format!("{field}: neither an email nor a login name")))
 }
 
 impl Webhook for KeycloakSource {
@@ -139,14 +202,21 @@ impl Webhook for KeycloakSource {
         body: &[u8],
         _now: OffsetDateTime,
     ) -> Result<Option<String>, Rejected> {
-        if self.verify(header(headers, HEADER_SIGNATURE), body) {
-            Ok(None)
-        } else {
-            Err(Rejected::unauthenticated(
+        if self.token_presented(headers) || self.verify(header(headers, HEADER_SIGNATURE), body) {
+            return Ok(None);
+        }
+        Err(if self.tokens.is_empty() {
+            Rejected::unauthenticated(
                 "invalid_signature",
                 "X-Keycloak-Signature is missing or does not match any configured secret",
-            ))
-        }
+            )
+        } else {
+            Rejected::unauthenticated(
+                "invalid_credentials",
+                "neither a matching X-Keycloak-Signature nor a configured token (Authorization: \
+                 Bearer or Basic, or X-API-KEY)",
+            )
+        })
     }
 
     fn decode(
@@ -167,6 +237,7 @@ mod tests {
     use super::*;
     use hmac::{Hmac, Mac};
     use serde_json::json;
+    use sha2::Sha256;
 
     fn source() -> KeycloakSource {
         KeycloakSource::new(&KeycloakSourceConfig {
@@ -218,12 +289,82 @@ mod tests {
                 .expect("valid")
                 .is_none()
         );
-        let err = login(
+        let by_name = login(
             &json!({"type": "LOGIN", "details": {"username": "grace"}}),
+            b"{}",
+            OffsetDateTime::now_utc(),
+        )
+        .expect("valid")
+        .expect("a login");
+        assert_eq!(by_name.user.username.as_deref(), Some("grace"));
+        assert_eq!(by_name.user.email, None);
+        let err = login(
+            &json!({"type": "LOGIN", "details": {}}),
             b"",
             OffsetDateTime::now_utc(),
         )
-        .expect_err("no email");
-        assert!(err.detail.starts_with("details.email"), "{err}");
+        .expect_err("nobody");
+        assert!(err.detail.starts_with("details.username"), "{err}");
+    }
+
+    #[test]
+    fn tokens_are_taken_from_bearer_basic_or_api_key_and_only_when_configured() {
+        let with_tokens = KeycloakSource::new(&KeycloakSourceConfig {
+            tokens: vec!["a-shared-token-0123".to_string().into()],
+            ..Default::default()
+        })
+        .expect("source");
+        let headers = |name: &str, value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                value.parse().expect("value"),
+            );
+            h
+        };
+        let basic = format!("Basic {}", STANDARD.encode("a-shared-token-0123"));
+        for h in [
+            headers("authorization", "Bearer a-shared-token-0123"),
+            headers("authorization", &basic),
+            headers("x-api-key", "a-shared-token-0123"),
+        ] {
+            assert!(
+                with_tokens
+                    .authenticate(&h, b"{}", OffsetDateTime::now_utc())
+                    .is_ok()
+            );
+            assert!(
+                source()
+                    .authenticate(&h, b"{}", OffsetDateTime::now_utc())
+                    .is_err(),
+                "tokens are opt-in"
+            );
+        }
+        let wrong = headers("authorization", "Bearer a-shared-token-0124");
+        let err = with_tokens
+            .authenticate(&wrong, b"{}", OffsetDateTime::now_utc())
+            .expect_err("wrong token");
+        assert_eq!(err.code, "invalid_credentials");
+        let short = KeycloakSource::new(&KeycloakSourceConfig {
+            tokens: vec!["short".to_string().into()],
+            ..Default::default()
+        });
+        assert!(short.is_err());
+    }
+
+    #[test]
+    fn sha1_signatures_verify_only_when_configured() {
+        let body = br#"{"type":"access.LOGIN"}"#;
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(b"keycloak-secret-0123").expect("key");
+        mac.update(body);
+        let sha1 = hex::encode(mac.finalize().into_bytes());
+        assert!(!source().verify(Some(&sha1), body));
+        let configured = KeycloakSource::new(&KeycloakSourceConfig {
+            secrets: vec!["keycloak-secret-0123".to_string().into()],
+            algorithm: Algorithm::HmacSha1,
+            ..Default::default()
+        })
+        .expect("source");
+        assert!(configured.verify(Some(&sha1), body));
     }
 }

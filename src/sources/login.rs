@@ -82,10 +82,14 @@ impl Webhook for LoginSource {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<Option<String>, Rejected> {
+        // Svix, the most common sender, names the same three headers `svix-*`; its own
+        // verifier takes either set, header by header, and so does this one.
+        let either =
+            |name: &str, svix: &str| header(headers, name).or_else(|| header(headers, svix));
         let signed = SignedHeaders {
-            id: header(headers, signature::HEADER_ID),
-            timestamp: header(headers, signature::HEADER_TIMESTAMP),
-            signature: header(headers, signature::HEADER_SIGNATURE),
+            id: either(signature::HEADER_ID, "svix-id"),
+            timestamp: either(signature::HEADER_TIMESTAMP, "svix-timestamp"),
+            signature: either(signature::HEADER_SIGNATURE, "svix-signature"),
         };
         signature::verify(
             &self.secrets,
@@ -249,6 +253,7 @@ pub fn parse_login(
             EventUser {
                 email: Some(email),
                 account_id: parsed.user.account_id,
+                username: None,
                 roles: parsed.user.roles,
                 groups: parsed.user.groups,
             },

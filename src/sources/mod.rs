@@ -85,10 +85,26 @@ impl Rejected {
 pub enum Decoded {
     /// One event: answered `202` with its id once the bus holds it.
     One(Box<Event>),
-    /// A batch (Okta): answered `200` with the count once every event is on the bus.
-    Batch(Vec<Event>),
+    /// A batch (Okta): answered `200` with the counts once every event is on the bus.
+    Batch(Batch),
     /// Nothing for reinstate: answered `202 {"status": "ignored", "detail"}`.
     Ignored(String),
+}
+
+/// The events of a delivery that carries several, and how many it held that are not for
+/// reinstate.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Logins, and `unusable` events to audit.
+    pub events: Vec<Event>,
+    /// Events of other types, or unsuccessful logins.
+    pub skipped: usize,
+}
+
+/// A short hash of bytes that identifies a delivery or event that carries no id of its own.
+pub(crate) fn body_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(bytes)[..12])
 }
 
 /// A webhook sender. The receiver authenticates a delivery over the raw bytes, and only then

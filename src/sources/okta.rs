@@ -5,14 +5,14 @@
 //! (Okta waits 3 s and retries once).
 
 use axum::http::HeaderMap;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use super::{Decoded, Rejected, Webhook, header};
-use crate::domain::{Email, Event, EventKind, EventUser, Problems, Source};
+use super::signature::SharedTokens;
+use super::{Batch, Decoded, Rejected, Webhook, header};
+use crate::domain::{Email, Event, EventKind, EventUser, Problems, Source, parse_username};
 
 /// `[sources.okta]`
 #[derive(Debug, Deserialize)]
@@ -51,54 +51,29 @@ impl OktaSourceConfig {
 
 pub const CHALLENGE: &str = "x-okta-verification-challenge";
 const LOGIN_TYPES: &[&str] = &["user.session.start", "user.authentication.sso"];
+/// Okta delivers at most 50 events at once; a delivery of more is not Okta's.
+const MAX_EVENTS: usize = 500;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OktaSource {
     header: String,
-    /// SHA-256 of each accepted secret: compared in constant time, whatever their lengths.
-    secrets: Vec<[u8; 32]>,
-}
-
-impl std::fmt::Debug for OktaSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "OktaSource(header {:?}, {} secrets [redacted])",
-            self.header,
-            self.secrets.len()
-        )
-    }
-}
-
-fn digest(s: &str) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(s.as_bytes()).into()
+    secrets: SharedTokens,
 }
 
 impl OktaSource {
     fn new(config: &OktaSourceConfig) -> OktaSource {
         OktaSource {
             header: config.header.to_ascii_lowercase(),
-            secrets: config
-                .secrets
-                .iter()
-                .map(|s| digest(s.expose_secret()))
-                .collect(),
+            secrets: SharedTokens::new(&config.secrets),
         }
     }
 
     fn authentic(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers.get(&self.header).and_then(|v| v.to_str().ok()) else {
-            return false;
-        };
-        let got = digest(value);
-        self.secrets
-            .iter()
-            .fold(false, |ok, s| ok | bool::from(s.ct_eq(&got)))
+        headers
+            .get(&self.header)
+            .is_some_and(|v| self.secrets.accepts(v.as_bytes()))
     }
-}
 
-impl OktaSource {
     /// Okta's one-time verification: the challenge to echo, once the secret is checked.
     pub fn challenge<'a>(&self, headers: &'a HeaderMap) -> Result<&'a str, Rejected> {
         if !self.authentic(headers) {
@@ -151,70 +126,107 @@ impl Webhook for OktaSource {
     }
 }
 
-/// The logins in one delivery; other events are skipped. Pure.
-pub fn logins(body: &Value, received_at: OffsetDateTime) -> Result<Vec<Event>, Rejected> {
+/// The logins of one delivery, each event on its own: a login whose user or id cannot be
+/// read becomes an `unusable` event (audited with why), so that the others still count; other
+/// event types are skipped. Okta does not retry a delivery answered 4xx, so only a body that is
+/// not an Event Hook delivery at all is refused. Pure.
+pub fn logins(body: &Value, received_at: OffsetDateTime) -> Result<Batch, Rejected> {
     let events = body
         .pointer("/data/events")
         .and_then(Value::as_array)
         .ok_or_else(|| Rejected::invalid("data.events: missing"))?;
-    if events.len() > 500 {
-        return Err(Rejected::invalid("data.events: more than 500 events"));
+    if events.len() > MAX_EVENTS {
+        return Err(Rejected::invalid(format!(
+            "data.events: more than {MAX_EVENTS} events"
+        )));
     }
-    let mut out = Vec::new();
+    let mut batch = Batch::default();
     for (i, e) in events.iter().enumerate() {
-        let kind = e
-            .get("eventType")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let success = e.pointer("/outcome/result").and_then(Value::as_str) == Some("SUCCESS");
-        if !LOGIN_TYPES.contains(&kind) || !success {
-            continue;
+        match login(i, e, received_at) {
+            Some(event) => batch.events.push(event),
+            None => batch.skipped += 1,
         }
-        let uuid = e
-            .get("uuid")
-            .and_then(Value::as_str)
-            .filter(|u| {
-                !u.is_empty()
-                    && u.len() <= 100
-                    && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            })
-            .ok_or_else(|| {
-                Rejected::invalid(format!("data.events[{i}].uuid: missing or not an id"))
-            })?;
-        let login = e
-            .pointer("/actor/alternateId")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                Rejected::invalid(format!("data.events[{i}].actor.alternateId: missing"))
-            })?;
-        let email = Email::parse(login)
-            .map_err(|r| Rejected::invalid(format!("data.events[{i}].actor.alternateId: {r}")))?;
-        let occurred_at = e
-            .get("published")
-            .and_then(Value::as_str)
-            .and_then(|p| {
-                OffsetDateTime::parse(p, &time::format_description::well_known::Rfc3339).ok()
-            })
-            .unwrap_or(received_at);
-        out.push(Event {
-            received_at,
-            ..Event::new(
-                Source::Okta,
-                uuid,
-                EventKind::Login,
-                EventUser::new(email, None),
-                None,
-                occurred_at,
-            )
-        });
     }
-    Ok(out)
+    Ok(batch)
+}
+
+/// One System Log event: a login, an unusable login, or `None` (not a successful login).
+fn login(i: usize, e: &Value, received_at: OffsetDateTime) -> Option<Event> {
+    let kind = e.get("eventType").and_then(Value::as_str)?;
+    let success = e.pointer("/outcome/result").and_then(Value::as_str) == Some("SUCCESS");
+    if !LOGIN_TYPES.contains(&kind) || !success {
+        return None;
+    }
+    let occurred_at = e
+        .get("published")
+        .and_then(Value::as_str)
+        .and_then(|p| OffsetDateTime::parse(p, &time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or(received_at);
+    let uuid = e.get("uuid").and_then(Value::as_str).filter(|u| {
+        !u.is_empty() && u.len() <= 100 && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    let seen = e.pointer("/actor/alternateId").and_then(Value::as_str);
+    let user = seen.and_then(|id| match Email::parse(id) {
+        Ok(email) => Some(EventUser::new(email, None)),
+        Err(_) => parse_username(id).map(EventUser::by_username),
+    });
+    let problem = match (uuid, seen, user) {
+        (Some(uuid), Some(_), Some(user)) => {
+            return Some(Event {
+                received_at,
+                ..Event::new(
+                    Source::Okta,
+                    uuid,
+                    EventKind::Login,
+                    user,
+                    None,
+                    occurred_at,
+                )
+            });
+        }
+        (None, _, _) => format!("data.events[{i}].uuid: missing or not an id"),
+        (_, None, _) => format!("data.events[{i}].actor.alternateId: missing"),
+        (_, Some(id), None) => format!(
+            "data.events[{i}].actor.alternateId: {:?} is neither an email nor a login name",
+            shorten(id)
+        ),
+    };
+    // Without a usable uuid, the event's own bytes identify it (a redelivery is the same).
+    let id = match uuid {
+        Some(uuid) => uuid.to_string(),
+        None => format!("unusable-{}", super::body_hash(e.to_string().as_bytes())),
+    };
+    let seen = EventUser {
+        username: seen.map(shorten),
+        ..EventUser::default()
+    };
+    Some(Event {
+        received_at,
+        problem: Some(problem),
+        ..Event::new(
+            Source::Okta,
+            &id,
+            EventKind::Unusable,
+            seen,
+            None,
+            occurred_at,
+        )
+    })
+}
+
+/// At most 100 characters of an identity as seen, for the audit log.
+fn shorten(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(100).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
 
     #[test]
     fn only_successful_login_events_become_logins() {
@@ -225,8 +237,9 @@ mod tests {
             {"uuid": "a2", "eventType": "user.account.lock", "actor": {"alternateId": "zed@example.com"}, "outcome": {"result": "SUCCESS"}},
             {"uuid": "a3", "eventType": "user.authentication.sso", "actor": {"alternateId": "zed@example.com"}, "outcome": {"result": "SUCCESS"}}
         ]}});
-        let events = logins(&body, OffsetDateTime::now_utc()).expect("valid");
-        assert_eq!(events.len(), 2);
+        let batch = logins(&body, now()).expect("valid");
+        let events = &batch.events;
+        assert_eq!((events.len(), batch.skipped), (2, 2));
         assert_eq!(
             events[0].id.as_str(),
             "okta:f790999f-fe87-467a-9880-6982a583986c"
@@ -240,15 +253,45 @@ mod tests {
     }
 
     #[test]
-    fn malformed_deliveries_name_the_field() {
-        let e = logins(&json!({"data": {}}), OffsetDateTime::now_utc()).expect_err("no events");
-        assert!(e.detail.starts_with("data.events"), "{e}");
-        let bad = json!({"data": {"events": [{"uuid": "x1", "eventType": "user.session.start", "actor": {"alternateId": "not-an-email"}, "outcome": {"result": "SUCCESS"}}]}});
+    fn each_event_stands_alone_and_login_names_are_kept() {
+        let body = json!({"data": {"events": [
+            {"uuid": "b1", "eventType": "user.session.start", "actor": {"alternateId": "jdoe"}, "outcome": {"result": "SUCCESS"}},
+            {"uuid": "b2", "eventType": "user.session.start", "actor": {"alternateId": "two words"}, "outcome": {"result": "SUCCESS"}},
+            {"eventType": "user.session.start", "actor": {"alternateId": "ada@example.com"}, "outcome": {"result": "SUCCESS"}},
+            {"uuid": "b4", "eventType": "user.session.start", "actor": {}, "outcome": {"result": "SUCCESS"}},
+            {"uuid": "b5", "eventType": "user.session.start", "actor": {"alternateId": "ada@example.com"}, "outcome": {"result": "SUCCESS"}}
+        ]}});
+        let batch = logins(&body, now()).expect("valid");
+        let kinds: Vec<_> = batch.events.iter().map(|e| e.kind).collect();
+        use EventKind::{Login, Unusable};
+        assert_eq!(kinds, [Login, Unusable, Unusable, Unusable, Login]);
+        assert_eq!(batch.events[0].user.username.as_deref(), Some("jdoe"));
+        let problems: Vec<_> = batch.events[1..4]
+            .iter()
+            .map(|e| e.problem.clone().unwrap_or_default())
+            .collect();
         assert!(
-            logins(&bad, OffsetDateTime::now_utc())
-                .expect_err("bad email")
-                .detail
-                .contains("actor.alternateId")
+            problems[0].contains("data.events[1].actor.alternateId"),
+            "{problems:?}"
         );
+        assert_eq!(batch.events[1].user.username.as_deref(), Some("two words"));
+        assert!(
+            problems[1].starts_with("data.events[2].uuid"),
+            "{problems:?}"
+        );
+        assert!(batch.events[2].id.as_str().starts_with("okta:unusable-"));
+        assert!(problems[2].contains("alternateId: missing"), "{problems:?}");
+        // The same unusable event delivered again has the same id.
+        let again = logins(&body, now()).expect("valid");
+        assert_eq!(again.events[2].id, batch.events[2].id);
+    }
+
+    #[test]
+    fn only_a_body_that_is_no_delivery_is_refused() {
+        let e = logins(&json!({"data": {}}), now()).expect_err("no events");
+        assert!(e.detail.starts_with("data.events"), "{e}");
+        let many: Vec<Value> = (0..501).map(|_| json!({})).collect();
+        let e = logins(&json!({"data": {"events": many}}), now()).expect_err("too many");
+        assert!(e.detail.contains("more than 500"), "{e}");
     }
 }

@@ -70,52 +70,151 @@ impl WebhookSecret {
     }
 }
 
-/// Shared secrets of senders that sign the raw body with HMAC-SHA256 (Jira's
-/// `X-Hub-Signature`, Keycloak): several at once while rotating.
+/// The HMAC a body-signing sender uses, named as the senders name it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+pub enum Algorithm {
+    #[default]
+    #[serde(rename = "HmacSHA256")]
+    HmacSha256,
+    /// Weaker; offered only for senders configured with it (p2-inc `keycloak-events`).
+    #[serde(rename = "HmacSHA1")]
+    HmacSha1,
+}
+
 #[derive(Clone)]
-pub struct BodySecrets(Vec<HmacSha256>);
+enum Keys {
+    Sha256(Vec<HmacSha256>),
+    Sha1(Vec<Hmac<sha1::Sha1>>),
+}
+
+/// Shared secrets of senders that sign the raw body with an HMAC (Jira's `X-Hub-Signature`,
+/// Keycloak): several at once while rotating.
+#[derive(Clone)]
+pub struct BodySecrets(Keys);
 
 impl std::fmt::Debug for BodySecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "BodySecrets({} [redacted])", self.0.len())
+        let n = match &self.0 {
+            Keys::Sha256(k) => k.len(),
+            Keys::Sha1(k) => k.len(),
+        };
+        write!(f, "BodySecrets({n} [redacted])")
     }
 }
 
+/// Each secret as an HMAC key; `key` names the configuration key in errors.
+fn keys<M: Mac + hmac::digest::KeyInit>(
+    key: &str,
+    secrets: &[secrecy::SecretString],
+) -> Result<Vec<M>, crate::domain::Problems> {
+    use secrecy::ExposeSecret;
+    let mut problems = crate::domain::Problems::default();
+    let mut keys = Vec::with_capacity(secrets.len());
+    for (i, s) in secrets.iter().enumerate() {
+        let s = s.expose_secret();
+        match <M as Mac>::new_from_slice(s.as_bytes()) {
+            Ok(mac) if s.len() >= 16 => keys.push(mac),
+            _ => problems.add(&format!("{key}[{i}]"), "at least 16 characters"),
+        }
+    }
+    problems.or(keys)
+}
+
+/// Whether any candidate is the HMAC of `body` under any key (constant time per comparison).
+fn any_matches<M: Mac + Clone>(keys: &[M], candidates: &[Vec<u8>], body: &[u8]) -> bool {
+    keys.iter().any(|key| {
+        let mut mac = key.clone();
+        mac.update(body);
+        candidates
+            .iter()
+            .any(|c| mac.clone().verify_slice(c).is_ok())
+    })
+}
+
 impl BodySecrets {
-    /// `key` names the configuration key in errors; each secret needs 16 characters or more.
+    /// HMAC-SHA256 secrets; each needs 16 characters or more.
     pub fn new(
         key: &str,
         secrets: &[secrecy::SecretString],
     ) -> Result<BodySecrets, crate::domain::Problems> {
-        use secrecy::ExposeSecret;
-        let mut problems = crate::domain::Problems::default();
-        let mut keys = Vec::with_capacity(secrets.len());
-        for (i, s) in secrets.iter().enumerate() {
-            let s = s.expose_secret();
-            match HmacSha256::new_from_slice(s.as_bytes()) {
-                Ok(mac) if s.len() >= 16 => keys.push(mac),
-                _ => problems.add(&format!("{key}[{i}]"), "at least 16 characters"),
-            }
+        BodySecrets::with(key, secrets, Algorithm::HmacSha256)
+    }
+
+    /// Secrets of the given HMAC.
+    pub fn with(
+        key: &str,
+        secrets: &[secrecy::SecretString],
+        algorithm: Algorithm,
+    ) -> Result<BodySecrets, crate::domain::Problems> {
+        Ok(BodySecrets(match algorithm {
+            Algorithm::HmacSha256 => Keys::Sha256(keys(key, secrets)?),
+            Algorithm::HmacSha1 => Keys::Sha1(keys(key, secrets)?),
+        }))
+    }
+
+    /// Length in bytes of a signature.
+    pub fn tag_len(&self) -> usize {
+        match &self.0 {
+            Keys::Sha256(_) => 32,
+            Keys::Sha1(_) => 20,
         }
-        problems.or(BodySecrets(keys))
     }
 
     /// Whether any candidate signature is the HMAC of `body` under any secret (constant time).
     pub fn verify(&self, candidates: &[Vec<u8>], body: &[u8]) -> bool {
-        self.0.iter().any(|key| {
-            let mut mac = key.clone();
-            mac.update(body);
-            candidates
+        match &self.0 {
+            Keys::Sha256(keys) => any_matches(keys, candidates, body),
+            Keys::Sha1(keys) => any_matches(keys, candidates, body),
+        }
+    }
+}
+
+/// Secrets a sender presents as they are (a header's value, a bearer token): several at once
+/// while rotating. Only their SHA-256 digests are kept, compared in constant time whatever
+/// their lengths.
+#[derive(Clone)]
+pub struct SharedTokens(Vec<[u8; 32]>);
+
+impl std::fmt::Debug for SharedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedTokens({} [redacted])", self.0.len())
+    }
+}
+
+fn digest(s: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    Sha256::digest(s).into()
+}
+
+impl SharedTokens {
+    pub fn new(tokens: &[secrecy::SecretString]) -> SharedTokens {
+        use secrecy::ExposeSecret;
+        SharedTokens(
+            tokens
                 .iter()
-                .any(|c| mac.clone().verify_slice(c).is_ok())
-        })
+                .map(|t| digest(t.expose_secret().as_bytes()))
+                .collect(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `presented` is one of the tokens; every token is compared, in constant time.
+    pub fn accepts(&self, presented: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        let got = digest(presented);
+        self.0
+            .iter()
+            .fold(false, |ok, t| ok | bool::from(t.ct_eq(&got)))
     }
 }
 
 /// Why a delivery was not accepted as authentic.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    #[error("the {0} header is missing")]
+    #[error("the {0} header (or svix-{short}) is missing", short = .0.trim_start_matches("webhook-"))]
     MissingHeader(&'static str),
     #[error("the {0} header is not valid")]
     MalformedHeader(&'static str),

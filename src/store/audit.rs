@@ -22,6 +22,10 @@ pub struct AuditEntry {
     pub event_id: Option<String>,
     pub source: Option<Source>,
     pub user: Option<Email>,
+    /// Who the sender named, when it was not (only) this email: a login name, or an identity
+    /// that matched no account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     pub account_id: Option<String>,
     pub product: Option<Product>,
     pub rule: Option<String>,
@@ -53,6 +57,7 @@ impl AuditEntry {
             event_id: None,
             source: None,
             user: None,
+            identity: None,
             account_id: None,
             product: None,
             rule: None,

@@ -67,6 +67,23 @@ async fn rules_are_replaced_whole_and_invalid_ones_rejected_naming_rule_and_fiel
     assert_eq!(v["version"], 1);
     assert_eq!(v["rules"].as_array().expect("rules").len(), 2);
 
+    // A bare list is the list; its errors are named as in the document.
+    let r = app
+        .put_rules(
+            json!([{"name": "bare", "when": {"domains": ["example.com"]}, "then": "restore"}]),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(
+        (v["version"].as_u64(), v["rules"][0]["name"].as_str()),
+        (Some(2), Some("bare"))
+    );
+    let r = app.put_rules(json!([{"name": "x", "then": "maybe"}])).await;
+    let v: Value = r.json().await.expect("json");
+    let detail = v["detail"].as_str().expect("detail");
+    assert!(detail.starts_with("rules[0].then: "), "{detail}");
+
     // The change itself is audited.
     let v: Value = app.admin_get("/api/v1/audit").await;
     assert_eq!(v["entries"][0]["outcome"], "rules_changed");

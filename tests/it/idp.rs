@@ -264,3 +264,242 @@ async fn atlassian_audit_log_ins_are_polled_once_each_across_a_restart() {
         .count();
     assert!(polls >= 4, "polled {polls} times");
 }
+
+/// A fixture file of `tests/fixtures/`, as its sender sends it.
+fn fixture(path: &str) -> Vec<u8> {
+    let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+fn with_default_domain() -> Options {
+    Options {
+        extra_toml: "[identity]\ndefault_domain = \"example.com\"\n".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okta_documented_sample_and_a_delivery_with_unusable_events_each_event_on_its_own() {
+    let app = TestApp::start_with(BusMode::Embedded, with_default_domain()).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    let r = app
+        .http
+        .post(format!("{}/v1/hooks/okta", app.url))
+        .header("authorization", OKTA_SECRET)
+        .header("content-type", "application/json")
+        .body(fixture("okta/event-hook-sample.json"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.expect("json"),
+        json!({"logins": 1, "unusable": 0, "skipped": 0})
+    );
+    let admin = app.wait_for_outcome("admin@okta.com", "unknown_user").await;
+    assert_eq!(
+        admin["event_id"],
+        "okta:f1d0b993-cc19-11ed-a688-db22c99ef6c4"
+    );
+
+    // A login name, a login without an actor, one without a uuid, a failed one, and an
+    // address: the usable ones act, the others are audited, and Okta is answered 200.
+    let mut no_uuid = okta_login("x", "zed@example.com", "SUCCESS");
+    no_uuid.as_object_mut().expect("object").remove("uuid");
+    let mut no_actor = okta_login("22222222-0000-4000-8000-000000000002", "x", "SUCCESS");
+    no_actor["actor"] = json!({"id": "00u2", "type": "User"});
+    let batch = okta_batch(vec![
+        okta_login("11111111-0000-4000-8000-000000000001", "grace", "SUCCESS"),
+        no_actor,
+        no_uuid,
+        okta_login("33333333-0000-4000-8000-000000000003", "ivy", "FAILURE"),
+        okta_login(
+            "44444444-0000-4000-8000-000000000004",
+            "ada@example.com",
+            "SUCCESS",
+        ),
+    ]);
+    let r = okta_post(&app, OKTA_SECRET, &batch).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.expect("json"),
+        json!({"logins": 2, "unusable": 2, "skipped": 1})
+    );
+    let grace = app.wait_for_outcome("grace@example.com", "restored").await;
+    assert_eq!(grace["identity"], "grace", "{grace}");
+    app.wait_for_outcome("ada@example.com", "already_licensed")
+        .await;
+    let unusable = app.wait_for_entries("unusable_event", 2).await;
+    let mut reasons: Vec<&str> = unusable
+        .iter()
+        .map(|e| e["reason"].as_str().expect("reason"))
+        .collect();
+    reasons.sort();
+    assert!(
+        reasons[0].contains("data.events[1].actor.alternateId: missing"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("data.events[2].uuid"), "{reasons:?}");
+    assert!(unusable.iter().any(|e| e["identity"] == "zed@example.com"));
+    assert!(
+        app.audit("zed@example.com").await.is_empty(),
+        "nothing acted for zed"
+    );
+    // Okta redelivers: nothing is done twice, not even the audit of the unusable ones.
+    assert_eq!(okta_post(&app, OKTA_SECRET, &batch).await.status(), 200);
+    app.login_and_wait("linus@example.com", "jira-software", "unknown_user")
+        .await;
+    assert_eq!(app.audit_of("unusable_event").await.len(), 2);
+    assert_eq!(app.sim.group_adds("acc-grace").len(), 1);
+}
+
+fn keycloak_sign_with(secret: &str, body: &[u8], sha1: bool) -> String {
+    if sha1 {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("key");
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    } else {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+async fn keycloak_post_raw(
+    app: &TestApp,
+    body: Vec<u8>,
+    headers: &[(&str, String)],
+) -> reqwest::Response {
+    let mut r = app
+        .http
+        .post(format!("{}/v1/hooks/keycloak", app.url))
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        r = r.header(*name, value);
+    }
+    r.body(body).send().await.expect("post")
+}
+
+/// p2-inc `keycloak-events`: its documented `access.LOGIN`, as is (username only, `uid`),
+/// signed in hex; its HmacSHA1 option only where configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keycloak_p2_inc_documented_login_restores_by_username() {
+    let app = TestApp::start_with(BusMode::Embedded, with_default_domain()).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim.add_person("acc-johndoe", "johndoe@example.com");
+    let body = fixture("keycloak/p2-inc-access-login.json");
+    let sha1 = keycloak_sign_with(KEYCLOAK_SECRET, &body, true);
+    let r = keycloak_post_raw(&app, body.clone(), &[("x-keycloak-signature", sha1)]).await;
+    assert_eq!(r.status(), 401, "HmacSHA1 is not configured here");
+    let sha256 = keycloak_sign_with(KEYCLOAK_SECRET, &body, false);
+    let r = keycloak_post_raw(&app, body, &[("x-keycloak-signature", sha256)]).await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["id"],
+        "keycloak:8d76de08-1c12-4d9a-bb86-fd1c602b2486"
+    );
+    let entry = app
+        .wait_for_outcome("johndoe@example.com", "restored")
+        .await;
+    assert_eq!(entry["identity"], "johndoe");
+    assert_eq!(entry["account_id"], "acc-johndoe");
+
+    let sha1_app = TestApp::start_with(
+        BusMode::Embedded,
+        Options {
+            keycloak_toml: "algorithm = \"HmacSHA1\"".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let body = fixture("keycloak/p2-inc-access-login.json");
+    let sha1 = keycloak_sign_with(KEYCLOAK_SECRET, &body, true);
+    let r = keycloak_post_raw(&sha1_app, body, &[("x-keycloak-signature", sha1)]).await;
+    assert_eq!(r.status(), 202, "signed as configured");
+    // No default domain there, a Cloud directory: the username matches nobody, and says so.
+    let unknown = sha1_app.wait_for_entries("unknown_user", 1).await;
+    assert_eq!(unknown[0]["identity"], "johndoe");
+    let reason = unknown[0]["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("\"johndoe\"") && reason.contains("identity.default_domain is not set"),
+        "{reason}"
+    );
+}
+
+const VYMALO_TOKEN: &str = "vymalo-shared-token-0123";
+const VYMALO_BASIC: &str = "reinstate:vymalo-basic-password";
+
+/// vymalo `keycloak-webhook` cannot sign: opt-in shared tokens (Bearer, Basic, `X-API-KEY`).
+/// On Data Center the username resolves through the inventory, else the directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keycloak_vymalo_with_shared_tokens_resolves_usernames_on_data_center() {
+    let app = TestApp::start_with(
+        BusMode::Embedded,
+        Options {
+            directory_kind: "jira-data-center",
+            keycloak_toml: format!("tokens = [\"{VYMALO_TOKEN}\", \"{VYMALO_BASIC}\"]"),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim.add_person("jdoe", "jdoe@example.com");
+    app.sync_inventory().await;
+    app.sim.add_person("jroe", "jroe@example.com");
+    let body = fixture("keycloak/vymalo-login.json");
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(VYMALO_BASIC)
+    );
+    for wrong in [
+        vec![("authorization", "Bearer not-the-token-0123".to_string())],
+        vec![("x-api-key", format!("{VYMALO_TOKEN}x"))],
+        vec![],
+    ] {
+        let r = keycloak_post_raw(&app, body.clone(), &wrong).await;
+        assert_eq!(r.status(), 401, "{wrong:?}");
+        let e: Value = r.json().await.expect("json");
+        assert_eq!(e["error"], "invalid_credentials");
+    }
+    let before = app.sim.calls().len();
+    let r = keycloak_post_raw(&app, body.clone(), &[("authorization", basic)]).await;
+    assert_eq!(r.status(), 202);
+    let jdoe = app.wait_for_outcome("jdoe@example.com", "restored").await;
+    assert_eq!(
+        (jdoe["identity"].as_str(), jdoe["account_id"].as_str()),
+        (Some("jdoe"), Some("jdoe"))
+    );
+    let asked: Vec<_> = app.sim.calls()[before..]
+        .iter()
+        .filter(|c| c.path == "/rest/api/2/user")
+        .map(|c| c.query.clone())
+        .collect();
+    assert!(asked.is_empty(), "the inventory knew jdoe: {asked:?}");
+
+    // jroe came after the sync: Data Center finds the username itself.
+    let mut jroe: Value = serde_json::from_slice(&body).expect("json");
+    jroe["id"] = json!("1f2b9e64-4c2d-4a7e-9a55-6f0d3a1c8e22");
+    jroe["details"]["username"] = json!("jroe");
+    let jroe = serde_json::to_vec(&jroe).expect("json");
+    for headers in [
+        vec![("authorization", format!("Bearer {VYMALO_TOKEN}"))],
+        vec![("x-api-key", VYMALO_TOKEN.to_string())],
+    ] {
+        let r = keycloak_post_raw(&app, jroe.clone(), &headers).await;
+        assert_eq!(r.status(), 202, "{headers:?}");
+    }
+    let entry = app.wait_for_outcome("jroe@example.com", "restored").await;
+    assert_eq!(entry["identity"], "jroe");
+    assert!(
+        app.sim
+            .calls()
+            .iter()
+            .any(|c| c.path == "/rest/api/2/user" && c.query.contains("username=jroe")),
+        "Data Center was asked for jroe"
+    );
+    assert_eq!(
+        app.sim.group_adds_dc("jroe"),
+        1,
+        "the same login twice acts once"
+    );
+}

@@ -18,29 +18,6 @@ fn org_options() -> Options {
     }
 }
 
-/// Asks for a sync and waits until it has finished; returns the sync's state.
-async fn sync(app: &TestApp) -> Value {
-    let before = app.admin_get("/api/v1/inventory/sync").await["finished_at"].clone();
-    let r = app
-        .admin_post(ADMIN_TOKEN, "/api/v1/inventory/sync", &json!({}))
-        .await;
-    assert_eq!(r.status(), 202, "sync asked for");
-    wait_synced(app, &before).await
-}
-
-/// Waits until a sync finishes after the one that finished at `before`.
-async fn wait_synced(app: &TestApp, before: &Value) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = app.admin_get("/api/v1/inventory/sync").await;
-        if s["state"] == "finished" && s["finished_at"] != *before {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "the sync did not finish: {s}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The inventory's row of one user.
 async fn row(app: &TestApp, email: &str) -> Value {
     let page = app
@@ -70,7 +47,7 @@ async fn the_organisation_api_fills_the_inventory_page_by_page_through_429_and_5
     let search = "/admin/v2/orgs/org-1/directories/dir-1/users/search";
     app.sim.push_fault_on(search, Fault::Status(429, Some(1)));
     app.sim.push_fault_on(search, Fault::Status(503, None));
-    let state = sync(&app).await;
+    let state = app.sync_inventory().await;
     assert_eq!(
         (state["pages"].as_u64(), state["users_seen"].as_u64()),
         (Some(2), Some(126)),
@@ -153,7 +130,7 @@ async fn the_organisation_api_fills_the_inventory_page_by_page_through_429_and_5
 async fn users_page_sort_filter_and_export_as_csv_and_viewers_cannot_sync() {
     let app = TestApp::start_with(BusMode::Embedded, org_options()).await;
     app.sim.add_users("u", 30);
-    sync(&app).await;
+    app.sync_inventory().await;
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -243,7 +220,7 @@ async fn a_sync_stopped_in_the_middle_resumes_from_its_saved_cursor() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.restart().await;
-    let state = wait_synced(&app, &Value::Null).await;
+    let state = app.wait_synced(&Value::Null).await;
     let searches = org_searches(&app);
     let cursors: Vec<Value> = searches
         .iter()
@@ -264,10 +241,10 @@ async fn a_sync_stopped_in_the_middle_resumes_from_its_saved_cursor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_removed_from_the_directory_is_marked_gone_not_deleted() {
     let app = TestApp::start_with(BusMode::Embedded, org_options()).await;
-    sync(&app).await;
+    app.sync_inventory().await;
     assert_eq!(row(&app, "zed@example.com").await["status"], "active");
     app.sim.remove_user("acc-zed");
-    sync(&app).await;
+    app.sync_inventory().await;
     let zed = row(&app, "zed@example.com").await;
     assert_eq!(zed["status"], "gone", "{zed}");
     let gone = app.admin_get("/api/v1/inventory/users?status=gone").await;
@@ -280,7 +257,7 @@ async fn a_login_updates_last_seen_before_the_next_sync() {
     let app = TestApp::start_with(BusMode::Embedded, org_options()).await;
     app.sim
         .set_last_active("acc-ada", "jira", "2026-01-05T08:00:00Z");
-    sync(&app).await;
+    app.sync_inventory().await;
     assert_eq!(
         row(&app, "ada@example.com").await["last_seen"],
         "2026-01-05T08:00:00Z"
@@ -319,7 +296,7 @@ async fn a_login_updates_last_seen_before_the_next_sync() {
 async fn an_already_licensed_login_asks_the_directory_nothing_and_a_restore_costs_one_call() {
     let app = TestApp::start_with(BusMode::Embedded, org_options()).await;
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
-    sync(&app).await;
+    app.sync_inventory().await;
     let before = app.sim.calls().len();
     let ada = app
         .login_and_wait("ada@example.com", "jira-software", "already_licensed")
@@ -366,7 +343,7 @@ async fn an_already_licensed_login_asks_the_directory_nothing_and_a_restore_cost
 async fn a_jira_cloud_site_lists_its_users_and_licence_groups_page_by_page() {
     let app = TestApp::start(BusMode::Embedded).await;
     app.sim.add_users_in("m", 1060, "jira-software-users");
-    sync(&app).await;
+    app.sync_inventory().await;
     let calls = app.sim.calls();
     let pages = |path: &str| -> Vec<String> {
         calls
@@ -426,7 +403,7 @@ async fn jira_data_center_lists_users_by_cursor_and_confluence_its_licensed_user
         .set_last_active("acc-c1", "confluence", "2026-10-01T12:00:00Z");
     app.sim.add_users("d", 1100);
     // Jira 10.2 and older have no user/list: the search goes on instead.
-    sync(&app).await;
+    app.sync_inventory().await;
     let calls = app.sim.calls();
     let lists: Vec<&Call> = calls
         .iter()
@@ -447,7 +424,7 @@ async fn jira_data_center_lists_users_by_cursor_and_confluence_its_licensed_user
     );
     app.sim
         .push_fault_on("/rest/api/2/user/list", Fault::Status(404, None));
-    sync(&app).await;
+    app.sync_inventory().await;
     let searches = app
         .sim
         .calls()

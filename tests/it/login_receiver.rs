@@ -120,6 +120,47 @@ async fn either_rotated_secret_is_accepted(mode: BusMode) {
 }
 both_buses!(either_rotated_secret_is_accepted);
 
+/// Svix, the most common Standard Webhooks sender, names the headers `svix-*` by default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svix_headers_are_accepted_with_the_same_rules() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    let secret = reinstate::sources::signature::WebhookSecret::parse(SECRET_B).expect("secret");
+    let svix =
+        |id: &str, ts: i64, body: &[u8], key: &reinstate::sources::signature::WebhookSecret| {
+            vec![
+                ("svix-id", id.to_string()),
+                ("svix-timestamp", ts.to_string()),
+                ("svix-signature", key.sign(id, ts, body)),
+            ]
+        };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let zed = login_body("zed@example.com", Some("jira-software"));
+    let other = reinstate::sources::signature::WebhookSecret::parse(
+        "whsec_dGhpcyBpcyBub3QgdGhlIHNlY3JldCB0aGV5IGNvbmZpZ3VyZWQ=",
+    )
+    .expect("secret");
+    let forged = app
+        .post_login_raw(zed.clone(), &svix(&new_id(), now, &zed, &other))
+        .await;
+    assert_eq!(error_of(forged).await.1, "invalid_signature");
+    let late = app
+        .post_login_raw(zed.clone(), &svix(&new_id(), now - 301, &zed, &secret))
+        .await;
+    assert_eq!(error_of(late).await.1, "timestamp_out_of_tolerance");
+    let body = login_body("grace@example.com", Some("jira-software"));
+    let r = app
+        .post_login_raw(body.clone(), &svix("msg_svix1", now, &body, &secret))
+        .await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["id"],
+        "login:msg_svix1"
+    );
+    app.wait_for_outcome("grace@example.com", "restored").await;
+    assert!(app.audit("zed@example.com").await.is_empty());
+}
+
 async fn malformed_bodies_get_400_naming_the_field(mode: BusMode) {
     let app = TestApp::start(mode).await;
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);

@@ -12,6 +12,7 @@ mod crash;
 mod decisions;
 mod disk;
 mod faults;
+mod hard_edges;
 mod idp;
 mod inventory;
 mod jsm;

@@ -97,6 +97,19 @@ async fn the_emailed_link_confirms_the_request_which_the_rules_decide() {
         .find(|w| w.contains("/v1/links/v1."))
         .expect("a link in the email")
         .to_string();
+    // Well-formed: a Message-ID on the sender's domain, and a real button in the HTML part.
+    let message_id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .expect("a Message-ID header");
+    assert!(
+        message_id.starts_with("<reinstate.") && message_id.ends_with("@example.com>"),
+        "{message_id}"
+    );
+    let button = format!("<a href=\"{}\"", link.replace('&', "&amp;"));
+    assert!(text.contains(&button), "{text}");
+    assert!(text.contains(">Open the confirmation page</a>"), "{text}");
+    assert!(!text.contains("<pre"), "{text}");
     let page = app
         .http
         .get(&link)

@@ -100,6 +100,26 @@ pub struct RuleList {
     pub rules: Vec<Rule>,
 }
 
+/// Deserializes `body`, naming the field that fails (under `prefix`, the path of `body`).
+fn deserialize<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    prefix: &str,
+) -> Result<T, InvalidRule> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = match (path.as_str(), prefix) {
+            ("." | "?", "") => "body".to_string(),
+            ("." | "?", prefix) => prefix.to_string(),
+            (path, prefix) => format!("{prefix}{path}"),
+        };
+        InvalidRule {
+            field,
+            reason: e.inner().to_string(),
+        }
+    })
+}
+
 /// A rule list that cannot be used; names the rule and field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
@@ -109,20 +129,16 @@ pub struct InvalidRule {
 }
 
 impl RuleList {
-    /// Parses and validates a rule document.
+    /// Parses and validates a rule document: `{"rules": [...]}`, or the bare list `[...]`.
     pub fn parse(body: &[u8]) -> Result<RuleList, InvalidRule> {
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        let list: RuleList = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            InvalidRule {
-                field: if path == "." || path == "?" {
-                    "body".into()
-                } else {
-                    path
-                },
-                reason: e.inner().to_string(),
+        let bare = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        let list = if bare {
+            RuleList {
+                rules: deserialize(body, "rules")?,
             }
-        })?;
+        } else {
+            deserialize(body, "")?
+        };
         list.validate()?;
         Ok(list)
     }

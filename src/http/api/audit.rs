@@ -102,13 +102,14 @@ pub struct AuditPage {
     pub next: Option<String>,
 }
 
-const COLUMNS: [&str; 17] = [
+const COLUMNS: [&str; 18] = [
     "id",
     "at",
     "outcome",
     "source",
     "event_id",
     "user",
+    "identity",
     "account_id",
     "product",
     "rule",
@@ -122,7 +123,7 @@ const COLUMNS: [&str; 17] = [
     "actor",
 ];
 
-fn row(e: &AuditEntry) -> [String; 17] {
+fn row(e: &AuditEntry) -> [String; 18] {
     let opt = |v: Option<String>| v.unwrap_or_default();
     let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
     let calls = e
@@ -147,6 +148,7 @@ fn row(e: &AuditEntry) -> [String; 17] {
         opt(e.source.map(|s| s.key().to_string())),
         opt(e.event_id.clone()),
         opt(e.user.as_ref().map(|u| u.to_string())),
+        opt(e.identity.clone()),
         opt(e.account_id.clone()),
         opt(e.product.map(|p| p.key().to_string())),
         opt(e.rule.clone()),
@@ -161,7 +163,7 @@ fn row(e: &AuditEntry) -> [String; 17] {
     ]
 }
 
-fn encode(rows: &[[String; 17]], header: bool) -> Result<bytes::Bytes, std::io::Error> {
+fn encode(rows: &[[String; 18]], header: bool) -> Result<bytes::Bytes, std::io::Error> {
     let mut w = writer();
     if header {
         w.write_record(COLUMNS)?;
@@ -204,7 +206,7 @@ pub async fn csv(
                 };
                 let last = page.len() < PAGE;
                 let next = page.last().map(|e| e.id.clone());
-                let rows: Vec<[String; 17]> = page.iter().map(row).collect();
+                let rows: Vec<[String; 18]> = page.iter().map(row).collect();
                 Some((encode(&rows, first), (next, false, last)))
             }
         },

@@ -263,6 +263,18 @@ impl JiraSim {
         }));
     }
 
+    /// Adds one active user with this account id (the username on Data Center) and email.
+    pub fn add_person(&self, account_id: &str, email: &str) {
+        self.sim.users.lock().expect("lock").push(SimUser {
+            account_id: account_id.into(),
+            email: email.into(),
+            groups: Vec::new(),
+            active: true,
+            suspended: false,
+            last_active: Default::default(),
+        });
+    }
+
     /// Adds `n` active users `{prefix}{i}@example.com` in `group`.
     pub fn add_users_in(&self, prefix: &str, n: usize, group: &str) {
         self.add_users(prefix, n);

@@ -98,6 +98,8 @@ pub struct Options {
     pub store_toml: String,
     /// `inventory.sync_every` ("0s": on demand only, so tests sync when they ask).
     pub sync_every: &'static str,
+    /// Extra keys of the `[sources.keycloak]` section.
+    pub keycloak_toml: String,
 }
 
 impl Default for Options {
@@ -113,6 +115,7 @@ impl Default for Options {
             store_path: None,
             store_toml: String::new(),
             sync_every: "0s",
+            keycloak_toml: String::new(),
         }
     }
 }
@@ -162,6 +165,7 @@ secrets = ["{SECRET_A}", "{SECRET_B}"]
 secrets = ["{OKTA_SECRET}"]
 [sources.keycloak]
 secrets = ["{KEYCLOAK_SECRET}"]
+{keycloak_extra}
 [sources.jsm]
 secrets = ["{JSM_SECRET}"]
 request_type_ids = ["25"]
@@ -202,6 +206,7 @@ viewer_token_sha256 = ["{viewer}"]
             extra = options.extra_toml.replace("{SIM_URL}", &sim.url),
             directory_extra = options.directory_toml.replace("{SIM_URL}", &sim.url),
             store_extra = options.store_toml,
+            keycloak_extra = options.keycloak_toml,
             site = sim.url,
             kind = options.directory_kind,
             // Data Center uses the token alone, as a bearer personal access token.
@@ -338,6 +343,53 @@ viewer_token_sha256 = ["{viewer}"]
             .send()
             .await
             .expect("request")
+    }
+
+    /// Asks for an inventory sync and waits until it has finished; returns the sync's state.
+    pub async fn sync_inventory(&self) -> Value {
+        let before = self.admin_get("/api/v1/inventory/sync").await["finished_at"].clone();
+        let r = self
+            .admin_post(ADMIN_TOKEN, "/api/v1/inventory/sync", &json!({}))
+            .await;
+        assert_eq!(r.status(), 202, "sync asked for");
+        self.wait_synced(&before).await
+    }
+
+    /// Waits until a sync finishes after the one that finished at `before`.
+    pub async fn wait_synced(&self, before: &Value) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.admin_get("/api/v1/inventory/sync").await;
+            if s["state"] == "finished" && s["finished_at"] != *before {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "the sync did not finish: {s}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Audit entries of one outcome, newest first.
+    pub async fn audit_of(&self, outcome: &str) -> Vec<Value> {
+        let page = self
+            .admin_get(&format!("/api/v1/audit?outcome={outcome}&limit=1000"))
+            .await;
+        page["entries"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the audit log holds `n` entries of `outcome`; returns them, newest first.
+    pub async fn wait_for_entries(&self, outcome: &str, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let entries = self.audit_of(outcome).await;
+            if entries.len() >= n {
+                return entries;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} {outcome} entries expected, found {entries:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn audit(&self, email: &str) -> Vec<Value> {
