@@ -3,7 +3,6 @@
 //! it; this file assembles them, and checks what relates one section to another. Every problem
 //! is reported at once, by key.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -19,6 +18,7 @@ use crate::flows::inventory::InventoryConfig;
 use crate::flows::requests::RequestsConfig;
 use crate::http::api::AdminConfig;
 use crate::http::public::portal::PortalConfig;
+use crate::http::server::ServerConfig;
 use crate::links::LinksConfig;
 use crate::notify::sender::SmtpConfig;
 use crate::sources::SourcesConfig;
@@ -62,41 +62,6 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// Logging.
     pub log: LogConfig,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerConfig {
-    /// Address the HTTP server listens on.
-    pub listen: String,
-    /// The externally reachable base URL, used to build links.
-    pub public_url: String,
-    /// On SIGTERM, how long in-flight requests, events and the email being sent may take
-    /// before the process exits anyway (unfinished events are delivered again later).
-    pub shutdown_grace_secs: u64,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:8080".into(),
-            public_url: "http://127.0.0.1:8080".into(),
-            shutdown_grace_secs: 25,
-        }
-    }
-}
-
-impl ServerConfig {
-    fn check(&self, problems: &mut Problems) {
-        if self.listen.parse::<SocketAddr>().is_err() {
-            problems.add(
-                "server.listen",
-                format!("{:?} is not an address like 127.0.0.1:8080", self.listen),
-            );
-        }
-        problems.http_url("server.public_url", &self.public_url);
-        problems.positive(&[("server.shutdown_grace_secs", self.shutdown_grace_secs)]);
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,6 +270,28 @@ mod tests {
             "directory.api_token",
             "sources.login.secrets",
             "admin.token_sha256[0]",
+        ] {
+            assert!(text.contains(key), "{key} missing from: {text}");
+        }
+    }
+
+    #[test]
+    fn windows_deadlines_and_limits_are_bounded() {
+        let err = Config::from_toml(
+            "[sources.login]\ntolerance_secs = 86400\n[sources.jsm]\nsecrets = [\"jsm-webhook-secret-0123\"]\n\
+             request_type_ids = [\"25\"]\ntolerance_secs = 0\n[server]\nheader_timeout_secs = 0\n\
+             max_header_bytes = 100\n[portal]\nclient_ip_header = \"x-forwarded-for\"\ntrusted_proxies = 0\n\
+             [identity]\ndefault_domain = \"not a domain\"",
+        )
+        .expect_err("invalid");
+        let text = err.to_string();
+        for key in [
+            "sources.login.tolerance_secs: 86400 is outside 1 to 3600",
+            "sources.jsm.tolerance_secs",
+            "server.header_timeout_secs",
+            "server.max_header_bytes",
+            "portal.trusted_proxies",
+            "identity.default_domain",
         ] {
             assert!(text.contains(key), "{key} missing from: {text}");
         }

@@ -22,7 +22,7 @@ pub mod store;
 pub mod worker;
 
 pub use config::Config;
-pub use startup::Application;
+pub use startup::{Application, SandboxInUse};
 
 #[cfg(test)]
 mod parse_props;

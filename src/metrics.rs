@@ -151,13 +151,35 @@ impl Metrics {
     }
 }
 
-/// Counts every request by its route template (not the raw path: ids stay out of labels).
+/// The `method` label: the standard methods, and `other` for any other (a client can send any
+/// token as a method; each would otherwise become a label for the life of the process).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|m| *m == method)
+        .map_or("other", |m| m.as_str())
+}
+
+/// Counts every request by its route template (not the raw path: ids stay out of labels) and
+/// its method, both from bounded sets.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_string();
     let response = next.run(request).await;
     metrics
         .http_requests

@@ -130,6 +130,16 @@ proptest! {
     }
 
     #[test]
+    fn any_method_becomes_one_of_ten_labels(token in "[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}") {
+        let method = axum::http::Method::from_bytes(token.as_bytes()).expect("a token is a method");
+        let label = crate::metrics::method_label(&method);
+        const LABELS: [&str; 10] =
+            ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "other"];
+        prop_assert!(LABELS.contains(&label), "{label}");
+        prop_assert_eq!(label == token, LABELS[..9].contains(&token.as_str()));
+    }
+
+    #[test]
     fn rules_documents_never_panic(body in any::<Vec<u8>>()) {
         prop_assert!(crate::domain::rules::RuleList::parse(&body).is_err());
     }

@@ -61,8 +61,16 @@ pub struct Application {
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
     store: Store,
-    sandbox: Option<SandboxCredentials>,
+    sandbox: Option<SandboxInUse>,
     bus_kind: &'static str,
+}
+
+/// The sandbox's credentials, and which of them this process accepts: a configured login
+/// secret or admin token replaces the sandbox's.
+pub struct SandboxInUse {
+    pub credentials: SandboxCredentials,
+    pub login_secret: bool,
+    pub admin_token: bool,
 }
 
 /// What the sandbox adds to the configuration: its credentials, and rules to start with.
@@ -110,6 +118,11 @@ impl Application {
         if let Some(sender) = spawn_sender(&config, &store, &metrics, &cancel)? {
             tasks.push(sender);
         }
+        let sandbox = sandboxed.credentials.map(|credentials| SandboxInUse {
+            credentials,
+            login_secret: sandboxed.login_secret.is_some(),
+            admin_token: sandboxed.admin_token.is_some(),
+        });
         let parts = crate::http::Parts {
             hooks: hooks(&config, &intake, sandboxed.login_secret)?,
             public: public(&config, &ctx, &intake, links)?,
@@ -125,7 +138,8 @@ impl Application {
             },
         };
         let addr = listener.local_addr()?;
-        let server = serve(listener, crate::http::router(parts, metrics), &cancel);
+        let router = crate::http::router(parts, metrics);
+        let server = serve(listener, router, &config.server, &cancel);
         tracing::info!(%addr, bus = bus.kind(), directory = ?config.directory.kind, "reinstate listening");
         Ok(Application {
             addr,
@@ -134,7 +148,7 @@ impl Application {
             tasks,
             grace: Duration::from_secs(config.server.shutdown_grace_secs),
             store,
-            sandbox: sandboxed.credentials,
+            sandbox,
             bus_kind: bus.kind(),
         })
     }
@@ -148,8 +162,8 @@ impl Application {
     pub fn bus_kind(&self) -> &'static str {
         self.bus_kind
     }
-    /// The sandbox's credentials, when running as the sandbox.
-    pub fn sandbox(&self) -> Option<&SandboxCredentials> {
+    /// The sandbox's credentials, when running as the sandbox, and which are in use.
+    pub fn sandbox(&self) -> Option<&SandboxInUse> {
         self.sandbox.as_ref()
     }
     /// Cancelling it stops accepting, lets in-flight events finish, then flushes.
@@ -382,13 +396,10 @@ fn tokens(config: &Config, sandbox: Option<TokenHash>) -> Tokens {
 fn serve(
     listener: TcpListener,
     router: axum::Router,
+    config: &crate::http::server::ServerConfig,
     cancel: &CancellationToken,
 ) -> JoinHandle<std::io::Result<()>> {
-    let shutdown = cancel.clone();
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move {
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-    })
+    let max = crate::http::server::connections_within_file_limit(config.max_connections);
+    let server = crate::http::server::serve(listener, router, config.clone(), max, cancel.clone());
+    tokio::spawn(server)
 }

@@ -262,12 +262,10 @@ async fn shutdown_signal() {
     }
 }
 
-fn print_banner(
-    url: &str,
-    store: &std::path::Path,
-    bus: &str,
-    creds: &crate::sandbox::SandboxCredentials,
-) {
+/// The sandbox's banner: only the credentials this process accepts (a configured login secret
+/// or admin token replaces the sandbox's, which are then not shown).
+fn print_banner(url: &str, store: &std::path::Path, bus: &str, sandbox: &crate::SandboxInUse) {
+    let creds = &sandbox.credentials;
     let users: Vec<String> = crate::directory::sandbox::USERS
         .iter()
         .map(|(email, _, groups)| {
@@ -282,16 +280,36 @@ fn print_banner(
             )
         })
         .collect();
+    let secret = if sandbox.login_secret {
+        creds.login_secret.as_str()
+    } else {
+        "(the configured sources.login.secrets)"
+    };
+    let (token, audit) = if sandbox.admin_token {
+        let curl = format!(
+            "curl -H 'Authorization: Bearer {}' '{url}/api/v1/audit?user=grace@example.com'",
+            creds.admin_token
+        );
+        (creds.admin_token.as_str(), curl)
+    } else {
+        let curl = format!(
+            "curl -H 'Authorization: Bearer <your admin token>' '{url}/api/v1/audit?user=grace@example.com'"
+        );
+        ("(the configured admin.token_sha256)", curl)
+    };
+    let send = if sandbox.login_secret {
+        "reinstate send-login --email grace@example.com --product jira-software".to_string()
+    } else {
+        "reinstate send-login --secret <a configured secret> --email grace@example.com --product jira-software"
+            .to_string()
+    };
     println!(
         "\nreinstate sandbox — a simulated Jira site, {bus} queue, state in {store}\n\
          \n  listening on     {url}\n  login secret     {secret}\n  admin token      {token}\n\
          \n  sandbox users:\n{users}\n\
-         \n  try it:\n      reinstate send-login --email grace@example.com --product jira-software\n      \
-         curl -H 'Authorization: Bearer {token}' '{url}/api/v1/audit?user=grace@example.com'\n\
-         \n  (the secret and token are kept in {creds_path}; never use them outside the sandbox)\n",
+         \n  try it:\n      {send}\n      {audit}\n\
+         \n  (sandbox credentials are kept in {creds_path}; never use them outside the sandbox)\n",
         store = store.display(),
-        secret = creds.login_secret,
-        token = creds.admin_token,
         users = users.join("\n"),
         creds_path = crate::sandbox::credentials_path(store).display(),
     );

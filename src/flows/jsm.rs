@@ -5,7 +5,7 @@
 use super::handle::{Handled, WorkError, base_entry, finish_with, processed};
 use super::{Context, requests};
 use crate::directory::{CallLog, JsmRequest};
-use crate::domain::{AuditOutcome, Event, EventKind, JsmChange, Product};
+use crate::domain::{AuditOutcome, Event, EventKind, JsmChange};
 use crate::sources::jsm::{Facts, JsmAction, JsmSource, Reporter, classify_facts};
 use crate::store::{EventOutcome, RequestState};
 
@@ -159,9 +159,10 @@ pub(super) async fn record_decline(
     let mut entry = base_entry(event, attempt, AuditOutcome::Denied, reason);
     entry.product = event.product;
     outcome.audit.push(entry);
+    // Only the requests this issue opened: never the user's others (a link, the portal).
     if let Some(user) = &event.user.email {
         let note = format!("declined in {issue}");
-        for product in Product::ALL {
+        for product in requests::opened_by(ctx, user, issue)? {
             let state = RequestState::Denied;
             requests::close(ctx, user, product, state, "jsm", &note, &mut outcome)?;
         }

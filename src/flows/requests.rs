@@ -85,6 +85,7 @@ pub(super) fn open(
         product,
         source: event.source,
         event_id: event.id.to_string(),
+        issue: event.issue.clone(),
         reason: decision.reason.clone(),
         created_at: OffsetDateTime::now_utc(),
         updated_at: None,
@@ -134,6 +135,23 @@ pub(super) fn close(
         outcome.requests.push(RequestChange::Update(request));
     }
     Ok(())
+}
+
+/// The products of the user's open requests that `issue` opened.
+pub(super) fn opened_by(
+    ctx: &Context,
+    user: &Email,
+    issue: &str,
+) -> Result<Vec<Product>, StoreError> {
+    let mut products = Vec::new();
+    for product in Product::ALL {
+        if let Some(request) = ctx.store.open_request(user, product)?
+            && request.issue.as_deref() == Some(issue)
+        {
+            products.push(product);
+        }
+    }
+    Ok(products)
 }
 
 /// The email telling a requester what became of their ask.

@@ -48,13 +48,21 @@ pub(super) async fn run(ctx: &Context, event: &Event, attempt: u32) -> Result<Ha
         .unwrap_or_else(|| UserRecord::new(&email));
     let known = Known::of(ctx, &event.user, &email, user.account_id.clone())?;
     let dir = ctx.directory.as_ref();
-    let found = match look_up(dir, &event.user, &email, known, event.product, &mut calls).await {
+    let mut found = match look_up(dir, &event.user, &email, known, event.product, &mut calls).await
+    {
         Ok(found) => found,
         Err(Stop::Retry(e)) => return Err(e),
         Err(Stop::End(outcome, reason)) => {
             return finish_with(ctx, event, attempt, outcome, reason, calls).await;
         }
     };
+    // An approval in Service Management settles the requests its issue opened, no others.
+    if let (EventKind::Approve, Some(issue)) = (event.kind, &event.issue) {
+        let opened = requests::opened_by(ctx, &email, issue)?;
+        if !opened.is_empty() {
+            found.targets.retain(|a| opened.contains(&a.product));
+        }
+    }
     let rules = ctx.store.compiled_rules()?;
     let mut run = Run::new(ctx, event, attempt, email, user, found, calls);
     for access in run.found.targets.clone() {

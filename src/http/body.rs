@@ -5,6 +5,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 
 use super::error::ApiError;
+use super::server::BodyTimeout;
 
 /// Largest admin body (a rule list of a few thousand rules).
 pub const MAX_ADMIN_BODY: usize = 4 * 1024 * 1024;
@@ -25,9 +26,26 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if let Some(timeout) = c.downcast_ref::<BodyTimeout>() {
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    timeout.to_string(),
+                );
+            }
+            if c.downcast_ref::<hyper::Error>().is_some() {
+                return ApiError::bad_request(
+                    "body_incomplete",
+                    format!("the body ended before it was complete: {c}"),
+                );
+            }
+            cause = c.source();
+        }
+        too_large()
+    })
 }
 
 /// Parses a JSON body with the field path in the error.

@@ -5,6 +5,8 @@
 //! * `public` — the pages people who come back see: email links and the portal.
 //! * `api` — the admin API under `/api/v1`, behind bearer tokens.
 //! * `ops` — health, readiness, metrics and the OpenAPI document.
+//!
+//! `server` accepts connections and holds every client to its deadlines.
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ pub mod hooks;
 pub mod openapi;
 pub mod ops;
 pub mod public;
+pub mod server;
 
 pub use error::{ApiError, ErrorBody};
 

@@ -23,6 +23,7 @@ use crate::domain::{
 
 pub const HEADER_SIGNATURE: &str = "x-hub-signature";
 pub const HEADER_IDENTIFIER: &str = "x-atlassian-webhook-identifier";
+const MAX_TOLERANCE_SECS: u64 = 24 * 3600;
 
 /// `[sources.jsm]`
 #[derive(Debug, Deserialize)]
@@ -42,6 +43,9 @@ pub struct JsmSourceConfig {
     /// The product these requests are for; absent = every product the rules allow (and an
     /// approval in JSM then restores every product the site licenses).
     pub product: Option<Product>,
+    /// How far a delivery's own `timestamp` may be from now: Jira delivers late (up to about
+    /// 30 minutes) but an older delivery is a replay.
+    pub tolerance_secs: u64,
     #[serde(skip)]
     built: OnceLock<Result<JsmSource, Problems>>,
 }
@@ -56,6 +60,7 @@ impl Default for JsmSourceConfig {
             declined_status_ids: Vec::new(),
             transition_id: None,
             product: None,
+            tolerance_secs: 3600,
             built: OnceLock::new(),
         }
     }
@@ -78,6 +83,12 @@ impl JsmSourceConfig {
         if let Err(e) = self.source() {
             problems.extend(e.clone().into_vec());
         }
+        if !(1..=MAX_TOLERANCE_SECS).contains(&self.tolerance_secs) {
+            problems.add(
+                "sources.jsm.tolerance_secs",
+                format!("between 1 and {MAX_TOLERANCE_SECS} (a day)"),
+            );
+        }
         if self.request_type_ids.is_empty() {
             problems.add(
                 "sources.jsm.request_type_ids",
@@ -96,6 +107,7 @@ pub struct JsmSource {
     pub approved_status_ids: Vec<String>,
     pub declined_status_ids: Vec<String>,
     pub product: Option<Product>,
+    tolerance_secs: i64,
 }
 
 impl JsmSource {
@@ -108,6 +120,7 @@ impl JsmSource {
             approved_status_ids: config.approved_status_ids.clone(),
             declined_status_ids: config.declined_status_ids.clone(),
             product: config.product,
+            tolerance_secs: config.tolerance_secs as i64,
         })
     }
 
@@ -311,28 +324,24 @@ impl Webhook for JsmSource {
                 "X-Hub-Signature is missing or does not match any configured secret",
             ));
         }
-        // Jira's delivery id; Automation bodies have none, so their content identifies them.
-        Ok(Some(
-            header(headers, HEADER_IDENTIFIER)
-                .filter(|v| {
-                    !v.is_empty()
-                        && v.len() <= 128
-                        && v.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                })
-                .map(String::from)
-                .unwrap_or_else(|| format!("body-{}", super::body_hash(body))),
-        ))
+        // The signed bytes identify a delivery. Jira's `X-Atlassian-Webhook-Identifier` is not
+        // signed: the same bytes resent under a new identifier are the same delivery.
+        if let Some(identifier) = header(headers, HEADER_IDENTIFIER) {
+            tracing::debug!(%identifier, "Service Management delivery");
+        }
+        Ok(Some(format!("body-{}", super::body_hash(body))))
     }
 
     fn decode(
         &self,
         delivery_id: Option<&str>,
         body: &[u8],
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<Decoded, Rejected> {
         let delivery = delivery_id.unwrap_or_default();
-        let facts = match facts(self, &super::json(body)?)? {
+        let body = super::json(body)?;
+        self.fresh(&body, now)?;
+        let facts = match facts(self, &body)? {
             Reading::Request(facts) => facts,
             Reading::Other(why) => return Ok(Decoded::Ignored(why)),
         };
@@ -343,6 +352,31 @@ impl Webhook for JsmSource {
             JsmAction::Ignore(why) => Ok(Decoded::Ignored(why)),
             action => event(self, delivery, action).map(|e| Decoded::One(Box::new(e))),
         }
+    }
+}
+
+impl JsmSource {
+    /// A delivery's own `timestamp` (epoch milliseconds, signed with the body) within the
+    /// tolerance: an old delivery sent again, under whatever identifier, is refused.
+    fn fresh(&self, body: &Value, now: OffsetDateTime) -> Result<(), Rejected> {
+        let ms = body.get("timestamp").and_then(Value::as_i64).ok_or_else(|| {
+            Rejected::invalid(
+                "timestamp: missing (Jira webhooks and Automation bodies carry it; without it a \
+                 delivery could be replayed at any time)",
+            )
+        })?;
+        let skew = now.unix_timestamp() - ms.div_euclid(1000);
+        if skew.abs() > self.tolerance_secs {
+            return Err(Rejected::unauthenticated(
+                "timestamp_out_of_tolerance",
+                format!(
+                    "the delivery's timestamp is {skew} seconds away from now, outside \
+                     sources.jsm.tolerance_secs ({})",
+                    self.tolerance_secs
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -457,13 +491,11 @@ mod tests {
     #[test]
     fn a_delivery_that_lacks_details_is_left_to_the_worker() {
         let s = source();
-        let bare = json!({"event": "created", "issue": {"key": "HELP-7"}});
+        let now = OffsetDateTime::now_utc();
+        let ms = now.unix_timestamp() * 1000;
+        let bare = json!({"timestamp": ms, "event": "created", "issue": {"key": "HELP-7"}});
         let Decoded::One(event) = s
-            .decode(
-                Some("d-1"),
-                bare.to_string().as_bytes(),
-                OffsetDateTime::now_utc(),
-            )
+            .decode(Some("d-1"), bare.to_string().as_bytes(), now)
             .expect("decoded")
         else {
             panic!("one event expected");
@@ -476,5 +508,27 @@ mod tests {
             Some(JsmChange::Created),
             "what it said travels with it"
         );
+    }
+
+    #[test]
+    fn a_delivery_without_its_time_or_outside_the_tolerance_is_refused() {
+        let s = source();
+        let now = OffsetDateTime::now_utc();
+        let at = |ms: Option<i64>| {
+            let mut body = json!({"event": "created", "issue": {"key": "HELP-7"}});
+            if let Some(ms) = ms {
+                body["timestamp"] = json!(ms);
+            }
+            s.decode(Some("d"), body.to_string().as_bytes(), now)
+        };
+        let ms = now.unix_timestamp() * 1000;
+        assert!(at(Some(ms - 3_600_000)).is_ok(), "an hour late is in time");
+        for (ms, code) in [
+            (None, "invalid_event"),
+            (Some(ms - 3_601_000), "timestamp_out_of_tolerance"),
+            (Some(ms + 3_601_000), "timestamp_out_of_tolerance"),
+        ] {
+            assert_eq!(at(ms).expect_err("refused").code, code, "{ms:?}");
+        }
     }
 }

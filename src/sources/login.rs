@@ -13,6 +13,9 @@ use super::signature::{self, SignatureError, SignedHeaders, WebhookSecret};
 use super::{Decoded, Rejected, Webhook, header};
 use crate::domain::{Email, Event, EventKind, EventUser, Problems, Product, Source};
 
+/// The widest `tolerance_secs` accepted.
+const MAX_TOLERANCE_SECS: u64 = 3600;
+
 /// `[sources.login]`
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -55,6 +58,16 @@ impl LoginSourceConfig {
     pub fn check(&self, problems: &mut Problems) {
         if let Err(found) = self.parsed_secrets() {
             problems.extend(found.clone().into_vec());
+        }
+        if !(1..=MAX_TOLERANCE_SECS).contains(&self.tolerance_secs) {
+            problems.add(
+                "sources.login.tolerance_secs",
+                format!(
+                    "{} is outside 1 to {MAX_TOLERANCE_SECS} (an hour): a wider window lets a \
+                     captured delivery be replayed for longer",
+                    self.tolerance_secs
+                ),
+            );
         }
     }
 

@@ -19,6 +19,10 @@ pub struct RequestRecord {
     /// Where the request came from (login, link, portal, jsm).
     pub source: Source,
     pub event_id: String,
+    /// The Jira Service Management request (issue key) that opened it: only that issue's
+    /// approval or decline settles it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
     pub reason: String,
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "String", extend("format" = "date-time"))]

@@ -328,6 +328,23 @@ async fn the_audit_exports_as_csv_with_formula_cells_neutralised_and_filters_app
             .count(),
         2
     );
+    // The newest `limit` entries; a limit that is not one is refused, not ignored.
+    let csv = |query: &'static str| {
+        let r = app
+            .http
+            .get(format!("{}/api/v1/audit.csv?{query}", app.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send();
+        async move { r.await.expect("r") }
+    };
+    let newest = csv("limit=1").await.text().await.expect("text");
+    assert_eq!(newest.matches("\r\n").count(), 2, "{newest}");
+    for bad in ["limit=0", "limit=many", "limit=-1"] {
+        let r = csv(bad).await;
+        assert_eq!(r.status(), 400, "{bad}");
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(v["error"], "invalid_query", "{bad}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,7 +26,12 @@ async fn deliver(
     identifier: Option<&str>,
     secret: &str,
 ) -> reqwest::Response {
-    let bytes = serde_json::to_vec(body).expect("json");
+    // Jira and Automation bodies carry the time they were sent.
+    let mut body = body.clone();
+    if body.get("timestamp").is_none() {
+        body["timestamp"] = json!(now_ms());
+    }
+    let bytes = serde_json::to_vec(&body).expect("json");
     let mut r = app
         .http
         .post(format!("{}/v1/hooks/jira", app.url))
@@ -37,6 +42,10 @@ async fn deliver(
         r = r.header("x-atlassian-webhook-identifier", id);
     }
     r.send().await.expect("post")
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn jsm_calls(app: &TestApp) -> Vec<String> {
@@ -245,4 +254,100 @@ async fn what_a_delivery_lacks_is_read_from_the_service_management_api() {
     app.sim.set_down(false);
     app.wait_for_outcome("zed@example.com", "already_licensed")
         .await;
+}
+
+/// The waiting requests, as `product issue` (`-` without one), sorted.
+async fn pending(app: &TestApp) -> Vec<String> {
+    let v = app
+        .admin_get("/api/v1/requests?state=pending_approval")
+        .await;
+    let mut products: Vec<String> = v["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|r| {
+            let product = r["product"].as_str().unwrap_or_default();
+            format!("{product} {}", r["issue"].as_str().unwrap_or("-"))
+        })
+        .collect();
+    products.sort();
+    products
+}
+
+/// The same signed bytes sent again under a new identifier are the same delivery; an old
+/// delivery is refused; a decline settles only the request its issue opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_under_new_identifiers_change_nothing_and_a_decline_names_its_request() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    let rules = json!({"rules": [{"name": "service desk waits", "when": {"products": ["jira-servicedesk"]}, "then": "approve"}]});
+    assert_eq!(app.put_rules(rules).await.status(), 200);
+    // Two waiting requests of zed: Service Management through a login, Jira Software in HELP-7.
+    app.login_and_wait("zed@example.com", "jira-servicedesk", "approval_required")
+        .await;
+    let created = json!({"timestamp": now_ms(), "webhookEvent": "jira:issue_created",
+                         "issue": request("1", "zed@example.com")});
+    assert_eq!(
+        deliver(&app, &created, Some("d-1"), JSM_SECRET)
+            .await
+            .status(),
+        202
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while pending(&app).await.len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "two requests wait");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        pending(&app).await,
+        ["jira-servicedesk -", "jira-software HELP-7"]
+    );
+
+    // A decline two hours old, however it is labelled, is refused.
+    let old = json!({"timestamp": now_ms() - 2 * 3600 * 1000, "webhookEvent": "jira:issue_updated",
+                     "issue": request("10002", "zed@example.com"),
+                     "changelog": {"items": [{"field": "status", "to": "10002"}]}});
+    let r = deliver(&app, &old, Some("d-new"), JSM_SECRET).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "timestamp_out_of_tolerance"
+    );
+    // A fresh decline of HELP-7 denies HELP-7's request only.
+    let mut declined = old.clone();
+    declined["timestamp"] = json!(now_ms());
+    assert_eq!(
+        deliver(&app, &declined, Some("d-2"), JSM_SECRET)
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_outcome("zed@example.com", "denied").await;
+    assert_eq!(pending(&app).await, ["jira-servicedesk -"]);
+
+    // An approval, then the same bytes under a new identifier: one restore, not two.
+    let approved = json!({"timestamp": now_ms(), "event": "status_changed",
+                          "issue": {"key": "HELP-8", "fields": {
+                              "reporter": {"accountId": "acc-grace", "emailAddress": "grace@example.com"},
+                              "status": {"id": "10001"},
+                              "customfield_10010": {"requestType": {"id": "25"}}}}});
+    let first = deliver(&app, &approved, Some("d-3"), JSM_SECRET).await;
+    assert_eq!(
+        first.json::<Value>().await.expect("json")["status"],
+        "accepted"
+    );
+    app.wait_for_outcome("grace@example.com", "restored").await;
+    let again = deliver(&app, &approved, Some("d-4"), JSM_SECRET).await;
+    assert_eq!(again.status(), 202);
+    assert_eq!(
+        again.json::<Value>().await.expect("json")["status"],
+        "duplicate"
+    );
+    app.login_and_wait("ada@example.com", "jira-software", "already_licensed")
+        .await;
+    assert_eq!(app.sim.group_adds("acc-grace").len(), 1);
+    assert_eq!(
+        app.audit("grace@example.com").await.len(),
+        1,
+        "handled once"
+    );
 }

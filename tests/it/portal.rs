@@ -190,3 +190,84 @@ async fn asks_are_rate_limited_per_client_and_per_address() {
     );
     assert!(app.audit("ada@example.com").await.is_empty());
 }
+
+/// Behind one proxy, what a client writes into `X-Forwarded-For` does not make it a new client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_cannot_escape_the_limit_by_writing_forwarded_for() {
+    let options = Options {
+        extra_toml: "[portal]\nper_ip_per_minute = 2\nclient_ip_header = \"x-forwarded-for\"\n\
+                     trusted_proxies = 1\n"
+            .into(),
+        ..Default::default()
+    };
+    let app = TestApp::start_with(BusMode::Embedded, options).await;
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let (token, cookie) = form(&app).await;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf", &token)
+            .append_pair("email", &format!("nobody{i}@example.com"))
+            .finish();
+        // The client claims a new address each time; the proxy appends the one it saw.
+        let r = app
+            .http
+            .post(format!("{}/portal", app.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookie)
+            .header("x-forwarded-for", format!("192.0.2.{i}, 198.51.100.7"))
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+    // Another client, as the proxy saw it, is not limited.
+    let (token, cookie) = form(&app).await;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("csrf", &token)
+        .append_pair("email", "nobody9@example.com")
+        .finish();
+    let r = app
+        .http
+        .post(format!("{}/portal", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie)
+        .header("x-forwarded-for", "198.51.100.8")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+}
+
+/// A token whose time is written otherwise than issued, or a form posted from another site, is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn respelled_tokens_and_other_origins_are_refused() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    let (token, cookie) = form(&app).await;
+    for respelled in [format!("+{token}"), format!("0{token}")] {
+        let (status, _) = ask_with(&app, &respelled, Some(&cookie), "grace@example.com").await;
+        assert_eq!(status, 403, "{respelled}");
+    }
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("csrf", &token)
+        .append_pair("email", "grace@example.com")
+        .finish();
+    let r = app
+        .http
+        .post(format!("{}/portal", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example.net")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 403);
+    let (status, _) = ask_with(&app, &token, Some(&cookie), "zed@example.com").await;
+    assert_eq!(status, 200, "the same token from this page still works");
+    app.wait_for_outcome("zed@example.com", "link_sent").await;
+    assert!(app.audit("grace@example.com").await.is_empty());
+}

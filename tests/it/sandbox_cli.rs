@@ -147,3 +147,53 @@ fn help_describes_each_subcommand() {
         "{text}"
     );
 }
+
+/// With a configuration that sets its own login secret and admin token, the sandbox's are not
+/// accepted, so the banner does not print them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_banner_prints_only_credentials_that_work() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = crate::support::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("reinstate.toml");
+    let admin = hex::encode(sha2::Sha256::digest(b"my-own-admin-token-0123456789"));
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{url}\"\n[store]\npath = \"{}\"\n\
+             [sources.login]\nsecrets = [\"{}\"]\n[admin]\ntoken_sha256 = [\"{admin}\"]\n",
+            dir.path().join("data").display(),
+            crate::support::SECRET_A,
+        ),
+    )
+    .expect("config");
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_reinstate"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve"),
+    );
+    crate::support::wait_ready_at(&url).await;
+    let _ = server.0.kill();
+    let mut banner = String::new();
+    std::io::Read::read_to_string(server.0.stdout.as_mut().expect("stdout"), &mut banner)
+        .expect("banner");
+    let creds: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("data/sandbox-credentials.json")).expect("creds"),
+    )
+    .expect("json");
+    assert!(banner.contains("reinstate sandbox"), "{banner}");
+    for unused in ["login_secret", "admin_token"] {
+        let value = creds[unused].as_str().expect("credential");
+        assert!(!banner.contains(value), "{unused} printed: {banner}");
+    }
+    assert!(
+        banner.contains("(the configured sources.login.secrets)")
+            && banner.contains("(the configured admin.token_sha256)"),
+        "{banner}"
+    );
+}

@@ -319,13 +319,17 @@ fn invalid_rule_lists_name_the_rule_and_field() {
             "rules[0].message",
         ),
         (r#"{"rules":[{"name":"","then":"deny"}]}"#, "rules[0].name"),
-        (r#"[]"#, "body"),
+        // A bare list is the list (`[]` clears the rules): its errors are named the same way.
+        (r#"[1]"#, "rules[0]"),
+        (r#"[{"name":"a","then":"maybe"}]"#, "rules[0].then"),
+        (r#"7"#, "body"),
     ];
     for (body, field) in cases {
         let err = RuleList::parse(body.as_bytes()).expect_err(body);
         assert!(err.field.starts_with(field), "{body}: {err}");
     }
     assert!(RuleList::parse(br#"{"rules":[{"name":"a","enabled":false,"when":{"domains":["*.example.com"]},"then":"restore"}]}"#).is_ok());
+    assert_eq!(RuleList::parse(b" [] ").map(|l| l.rules.len()), Ok(0));
 }
 
 #[test]

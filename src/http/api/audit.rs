@@ -176,7 +176,8 @@ fn encode(rows: &[[String; 18]], header: bool) -> Result<bytes::Bytes, std::io::
         .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
-/// `GET /api/v1/audit.csv` with the same filters: every matching entry, streamed page by page.
+/// `GET /api/v1/audit.csv` with the same filters: every matching entry (or the newest `limit`),
+/// streamed page by page.
 pub async fn csv(
     _: Viewer,
     State(api): State<Api>,
@@ -184,30 +185,42 @@ pub async fn csv(
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let filter = filter_of(&q)?;
+    // Every matching entry, or the newest `limit` of them.
+    const MAX_ROWS: usize = 10_000_000;
+    let limit = q.limit.unwrap_or(MAX_ROWS);
+    if !(1..=MAX_ROWS).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit: must be 1 to {MAX_ROWS} (absent: every matching entry)"),
+        ));
+    }
     const PAGE: usize = 500;
-    // (cursor, first page?, done?)
+    // (cursor, rows still wanted, first page?)
     let pages = futures::stream::unfold(
-        (q.before.clone(), true, false),
-        move |(cursor, first, done)| {
+        (q.before.clone(), limit, true),
+        move |(cursor, wanted, first)| {
             let flows = api.flows.clone();
             let filter = filter.clone();
             async move {
-                if done {
+                if wanted == 0 {
                     return None;
                 }
-                let page = match queries::audit(&flows, &filter, PAGE, cursor.as_deref()) {
+                let size = wanted.min(PAGE);
+                let page = match queries::audit(&flows, &filter, size, cursor.as_deref()) {
                     Ok(p) => p,
                     Err(e) => {
-                        return Some((
-                            Err(std::io::Error::other(e.to_string())),
-                            (None, false, true),
-                        ));
+                        return Some((Err(std::io::Error::other(e.to_string())), (None, 0, false)));
                     }
                 };
-                let last = page.len() < PAGE;
+                // A short page is the last one.
+                let left = if page.len() < size {
+                    0
+                } else {
+                    wanted - page.len()
+                };
                 let next = page.last().map(|e| e.id.clone());
                 let rows: Vec<[String; 18]> = page.iter().map(row).collect();
-                Some((encode(&rows, first), (next, false, last)))
+                Some((encode(&rows, first), (next, left, false)))
             }
         },
     );

@@ -8,10 +8,46 @@ pub fn writer() -> csv::Writer<Vec<u8>> {
         .from_writer(Vec::new())
 }
 
-/// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, CR) gets a leading `'`.
+/// What a spreadsheet may read as the start of a formula: `=`, `+`, `-`, `@`, their fullwidth
+/// forms (which some spreadsheets fold to the ASCII ones), and tab, CR and LF.
+const FORMULA_STARTS: [char; 11] = [
+    '=', '+', '-', '@', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}', '\t', '\r', '\n',
+];
+
+/// A cell a spreadsheet would read as a formula gets a leading `'` — also when spaces come
+/// first, which spreadsheets skip.
 pub fn safe_cell(value: &str) -> String {
-    match value.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
+    let first = value.chars().find(|c| *c != ' ');
+    match first {
+        Some(c) if FORMULA_STARTS.contains(&c) => format!("'{value}"),
         _ => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_cell;
+
+    #[test]
+    fn formula_starts_are_neutralised_and_other_cells_kept() {
+        for cell in [
+            "=1+1",
+            "+1",
+            "-1",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "\n=1+1",
+            "\u{FF1D}1+1",
+            "\u{FF0B}1",
+            "\u{FF0D}1",
+            "\u{FF20}x",
+            "  =1+1",
+        ] {
+            assert_eq!(safe_cell(cell), format!("'{cell}"), "{cell:?}");
+        }
+        for cell in ["grace@example.com", "1-2", "", "   ", "jira-software"] {
+            assert_eq!(safe_cell(cell), cell);
+        }
     }
 }

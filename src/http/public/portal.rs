@@ -38,6 +38,9 @@ pub struct PortalConfig {
     /// Header carrying the client address behind a proxy (e.g. "x-forwarded-for"); absent =
     /// the connection's address.
     pub client_ip_header: Option<String>,
+    /// How many proxies in front of reinstate append to that header: the client address is
+    /// taken that many entries from the right, where a client cannot write.
+    pub trusted_proxies: usize,
 }
 
 impl Default for PortalConfig {
@@ -47,6 +50,7 @@ impl Default for PortalConfig {
             per_ip_per_minute: 10,
             per_address_per_hour: 3,
             client_ip_header: None,
+            trusted_proxies: 1,
         }
     }
 }
@@ -56,6 +60,12 @@ impl PortalConfig {
         if self.per_ip_per_minute == 0 || self.per_address_per_hour == 0 {
             problems.add_sentence(
                 "portal.per_ip_per_minute and portal.per_address_per_hour: must be at least 1",
+            );
+        }
+        if self.client_ip_header.is_some() && !(1..=16).contains(&self.trusted_proxies) {
+            problems.add(
+                "portal.trusted_proxies",
+                "between 1 and 16: how many proxies in front append to client_ip_header",
             );
         }
     }
@@ -74,6 +84,9 @@ pub struct Portal {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_address: DefaultKeyedRateLimiter<String>,
     client_ip_header: Option<String>,
+    trusted_proxies: usize,
+    /// `scheme://host[:port]` of `server.public_url`: a form posted from elsewhere is refused.
+    origin: String,
     secure_cookie: bool,
     /// When idle rate-limit keys were last forgotten.
     shrunk: std::sync::Mutex<std::time::Instant>,
@@ -100,15 +113,21 @@ impl Portal {
                 .client_ip_header
                 .as_ref()
                 .map(|h| h.to_ascii_lowercase()),
+            trusted_proxies: config.trusted_proxies,
+            origin: url::Url::parse(public_url)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default(),
             secure_cookie: public_url.starts_with("https://"),
             shrunk: std::sync::Mutex::new(std::time::Instant::now()),
         })
     }
 
-    fn mac(&self, ts: i64, nonce: &str) -> String {
+    fn mac(&self, ts: &str, nonce: &str) -> Hmac<Sha256> {
         let mut mac = self.csrf_key.clone();
-        mac.update(format!("{ts}.{nonce}").as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        mac.update(ts.as_bytes());
+        mac.update(b".");
+        mac.update(nonce.as_bytes());
+        mac
     }
 
     /// A form token and the cookie value it is bound to.
@@ -116,11 +135,13 @@ impl Portal {
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
         let nonce = hex::encode(bytes);
-        let ts = OffsetDateTime::now_utc().unix_timestamp();
-        (format!("{ts}.{nonce}.{}", self.mac(ts, &nonce)), nonce)
+        let ts = OffsetDateTime::now_utc().unix_timestamp().to_string();
+        let sig = URL_SAFE_NO_PAD.encode(self.mac(&ts, &nonce).finalize().into_bytes());
+        (format!("{ts}.{nonce}.{sig}"), nonce)
     }
 
-    /// The form token is ours, recent, and matches the browser's cookie.
+    /// The form token is ours as issued (its time in plain digits, signed as written), recent,
+    /// and matches the browser's cookie.
     fn check(&self, token: &str, cookie: Option<&str>) -> bool {
         let mut parts = token.split('.');
         let (Some(ts), Some(nonce), Some(sig), None) =
@@ -128,27 +149,47 @@ impl Portal {
         else {
             return false;
         };
-        let Ok(ts) = ts.parse::<i64>() else {
+        let canonical = !ts.is_empty()
+            && ts.len() <= 12
+            && ts.bytes().all(|b| b.is_ascii_digit())
+            && !(ts.len() > 1 && ts.starts_with('0'));
+        let (true, Ok(at), Ok(sig)) = (canonical, ts.parse::<i64>(), URL_SAFE_NO_PAD.decode(sig))
+        else {
             return false;
         };
-        let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
-            return false;
-        };
-        let mut mac = self.csrf_key.clone();
-        mac.update(format!("{ts}.{nonce}").as_bytes());
-        let age = OffsetDateTime::now_utc().unix_timestamp() - ts;
-        mac.verify_slice(&sig).is_ok()
+        let age = OffsetDateTime::now_utc().unix_timestamp() - at;
+        self.mac(ts, nonce).verify_slice(&sig).is_ok()
             && (0..=FORM_TTL_SECS).contains(&age)
             && cookie == Some(nonce)
     }
 
+    /// A browser names the page a form was posted from; when it does, it must be this one.
+    fn same_origin(&self, headers: &HeaderMap) -> bool {
+        match headers.get(header::ORIGIN).map(|o| o.to_str()) {
+            None => true,
+            Some(Ok(origin)) => origin.eq_ignore_ascii_case(&self.origin),
+            Some(Err(_)) => false,
+        }
+    }
+
+    /// The client's address: the connection's, or behind `trusted_proxies` proxies the entry
+    /// that many from the right of the header (what the outermost proxy saw); entries further
+    /// left are whatever the client wrote.
     fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        self.client_ip_header
-            .as_deref()
-            .and_then(|h| headers.get(h))
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|ip| ip.trim().parse().ok())
+        let Some(name) = self.client_ip_header.as_deref() else {
+            return peer.ip();
+        };
+        let entries: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        entries
+            .len()
+            .checked_sub(self.trusted_proxies)
+            .and_then(|i| entries[i].parse().ok())
             .unwrap_or(peer.ip())
     }
 
@@ -318,7 +359,7 @@ fn read_form(
         url::form_urlencoded::parse(bytes).into_owned().collect();
     let field = |k: &str| fields.get(k).map(|v| v.trim()).unwrap_or_default();
     let again = |status, why| Box::new(fresh_form(portal, status, Some(why)));
-    if !portal.check(field("csrf"), cookie(headers)) {
+    if !portal.same_origin(headers) || !portal.check(field("csrf"), cookie(headers)) {
         let why = "This form expired or was not sent from this page. Please try again.";
         return Err(again(StatusCode::FORBIDDEN, why));
     }
@@ -366,5 +407,58 @@ mod tests {
         );
         assert!(!p.check(&old, Some(&nonce)), "re-dated token");
         assert!(!p.check("garbage", Some(&nonce)));
+        // The same number written otherwise is not the token that was signed.
+        for other in [format!("+{ts}"), format!("0{ts}"), format!(" {ts}")] {
+            let respelled = format!("{other}.{rest}");
+            assert!(!p.check(&respelled, Some(&nonce)), "{respelled}");
+        }
+    }
+
+    #[test]
+    fn forms_posted_from_another_origin_are_refused() {
+        let p = Portal::new(&PortalConfig::default(), "https://reinstate.example.com/")
+            .expect("portal");
+        let with = |origin: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ORIGIN, origin.parse().expect("origin"));
+            h
+        };
+        assert!(
+            p.same_origin(&HeaderMap::new()),
+            "no Origin: the token decides"
+        );
+        assert!(p.same_origin(&with("https://reinstate.example.com")));
+        assert!(!p.same_origin(&with("https://evil.example.net")));
+        assert!(!p.same_origin(&with("http://reinstate.example.com")));
+        assert!(!p.same_origin(&with("null")));
+    }
+
+    #[test]
+    fn the_client_is_taken_a_trusted_hop_count_from_the_right() {
+        let config = |hops| PortalConfig {
+            client_ip_header: Some("X-Forwarded-For".into()),
+            trusted_proxies: hops,
+            ..Default::default()
+        };
+        let peer: SocketAddr = "10.0.0.1:4000".parse().expect("addr");
+        let xff = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", v.parse().expect("value"));
+            h
+        };
+        let one = Portal::new(&config(1), "http://x").expect("portal");
+        // The client wrote the first two; the proxy appended what it saw.
+        let forged = xff("1.1.1.1, 2.2.2.2, 203.0.113.9");
+        assert_eq!(one.client_ip(peer, &forged).to_string(), "203.0.113.9");
+        let two = Portal::new(&config(2), "http://x").expect("portal");
+        assert_eq!(two.client_ip(peer, &forged).to_string(), "2.2.2.2");
+        assert_eq!(
+            two.client_ip(peer, &xff("203.0.113.9")).to_string(),
+            "10.0.0.1"
+        );
+        assert_eq!(
+            one.client_ip(peer, &HeaderMap::new()).to_string(),
+            "10.0.0.1"
+        );
     }
 }

@@ -100,6 +100,8 @@ pub struct Options {
     pub sync_every: &'static str,
     /// Extra keys of the `[sources.keycloak]` section.
     pub keycloak_toml: String,
+    /// Extra keys of the `[server]` section.
+    pub server_toml: String,
 }
 
 impl Default for Options {
@@ -116,6 +118,7 @@ impl Default for Options {
             store_toml: String::new(),
             sync_every: "0s",
             keycloak_toml: String::new(),
+            server_toml: String::new(),
         }
     }
 }
@@ -142,7 +145,7 @@ impl TestApp {
             .map(|n| format!("nats_url = \"{}\"", n.url()))
             .unwrap_or_default();
         let toml = format!(
-            r#"
+            r#"{server_extra}
 [smtp]
 url = "{smtp_url}"
 from = "reinstate@example.com"
@@ -207,6 +210,7 @@ viewer_token_sha256 = ["{viewer}"]
             directory_extra = options.directory_toml.replace("{SIM_URL}", &sim.url),
             store_extra = options.store_toml,
             keycloak_extra = options.keycloak_toml,
+            server_extra = options.server_toml,
             site = sim.url,
             kind = options.directory_kind,
             // Data Center uses the token alone, as a bearer personal access token.
