@@ -15,6 +15,7 @@ use crate::domain::Problems;
 use crate::flows::alerts::AlertsConfig;
 use crate::flows::identify::IdentityConfig;
 use crate::flows::inventory::InventoryConfig;
+use crate::flows::reclaim::ReclaimConfig;
 use crate::flows::requests::RequestsConfig;
 use crate::http::api::AdminConfig;
 use crate::http::public::portal::PortalConfig;
@@ -60,6 +61,8 @@ pub struct Config {
     pub inventory: InventoryConfig,
     /// How login names (senders that give no email) resolve to accounts.
     pub identity: IdentityConfig,
+    /// Reclamation: the schedule of runs, who is always protected, what a seat costs.
+    pub reclaim: ReclaimConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -141,6 +144,7 @@ impl Config {
         self.smtp.check(&mut problems);
         self.alerts.check(&mut problems);
         self.identity.check(&mut problems);
+        self.reclaim.check(&mut problems);
         self.inventory.check(&mut problems);
         self.check_together(&mut problems);
         if problems.is_empty() {

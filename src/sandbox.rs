@@ -116,3 +116,21 @@ pub fn starter_rules() -> Vec<Rule> {
         then: Outcome::Restore,
     }]
 }
+
+/// The sandbox's starter reclaim policy: Jira Software unused for 90 days is removed, after a
+/// warning that is optional (the sandbox sends no email, so nobody can be warned).
+pub fn starter_policies() -> Vec<crate::domain::reclaim::Policy> {
+    use crate::domain::reclaim::{Policy, Protect, TakeAction};
+    vec![Policy {
+        name: "sandbox: Jira Software unused for 90 days".into(),
+        enabled: true,
+        products: vec![Product::JiraSoftware],
+        inactive_after_days: 90,
+        include_never_active: false,
+        action: TakeAction::RemoveProductAccess,
+        warn_days_before: 14,
+        warning_optional: true,
+        protect: Protect::default(),
+        then: None,
+    }]
+}

@@ -113,6 +113,10 @@ impl Application {
         if sandboxed.credentials.is_some() && store.rules()?.version == 0 {
             crate::flows::rules::replace(&ctx, sandbox::starter_rules(), "sandbox").await?;
         }
+        if sandboxed.credentials.is_some() && store.policies()?.version == 0 {
+            let policies = sandbox::starter_policies();
+            crate::flows::reclaim::policies::replace(&ctx, policies, "sandbox").await?;
+        }
         let intake = Intake::new(bus.clone(), store.clone(), metrics.clone());
         let mut tasks = spawn_work(&config, &ctx, &intake, &bus, &cancel)?;
         if let Some(sender) = spawn_sender(&config, &store, &metrics, &cancel)? {
@@ -292,6 +296,9 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
         login_window: time::Duration::seconds(config.worker.login_dedupe_secs as i64),
         requests: config.requests.clone(),
         identity: config.identity.clone(),
+        reclaim: config.reclaim.clone(),
+        service_account: config.directory.email.clone(),
+        email_on: config.smtp.url.is_some(),
     })
 }
 
@@ -318,6 +325,8 @@ fn spawn_work(
     tasks.push(tokio::spawn(housekeeping));
     let inventory = crate::jobs::inventory::run(ctx.clone(), cancel.clone());
     tasks.push(tokio::spawn(inventory));
+    let reclaim = crate::jobs::reclaim::run(ctx.clone(), intake.clone(), cancel.clone());
+    tasks.push(tokio::spawn(reclaim));
     // Stops at the next tick once cancelled; its position is saved only after publishing.
     let audit = &config.sources.atlassian_audit;
     if let Some(poller) = crate::jobs::audit_log::Poller::new(audit, &config.directory)? {

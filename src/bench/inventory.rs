@@ -30,19 +30,32 @@ const RATE: u32 = 20;
 const BURST: u32 = 5;
 
 /// The simulated organisation: `users` accounts, two in three holding Jira Software.
-struct Org {
+pub(super) struct Org {
     users: usize,
+    /// Requests a second it allows.
+    rate: u32,
     bucket: std::sync::Mutex<(f64, Instant)>,
-    answered: AtomicU64,
-    limited: AtomicU64,
+    pub(super) answered: AtomicU64,
+    pub(super) limited: AtomicU64,
 }
 
 impl Org {
-    /// Atlassian-style limiting: `RATE` a second, one second's worth at once.
+    pub(super) fn new(users: usize, rate: u32) -> Org {
+        Org {
+            users,
+            rate,
+            bucket: std::sync::Mutex::new((rate as f64, Instant::now())),
+            answered: AtomicU64::new(0),
+            limited: AtomicU64::new(0),
+        }
+    }
+
+    /// Atlassian-style limiting: `rate` a second, one second's worth at once.
     fn admit(&self) -> bool {
+        let rate = self.rate as f64;
         let mut b = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * RATE as f64).min(RATE as f64);
+        b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * rate).min(rate);
         b.1 = now;
         let ok = b.0 >= 1.0;
         if ok {
@@ -55,7 +68,8 @@ impl Org {
     }
 }
 
-fn account(i: usize) -> Value {
+/// Account `i`: last active `(i * 7919) % 200` days ago; two in three hold Jira Software.
+pub(super) fn account(i: usize) -> Value {
     let days = (i * 7919) % 200;
     let at = time::OffsetDateTime::now_utc() - time::Duration::days(days as i64);
     let at = at
@@ -139,7 +153,12 @@ async fn roles(State(org): Shared) -> axum::response::Response {
         "numberOfSeats": org.users, "remainingSeats": org.users - used, "userCount": used, "hasUnlimitedSeats": false}])).await
 }
 
-async fn simulator(org: Arc<Org>) -> Result<String, String> {
+/// Removing a member (a reclaim's one call per user).
+async fn remove_member(State(org): Shared) -> axum::response::Response {
+    limited(&org, || json!({})).await
+}
+
+pub(super) async fn simulator(org: Arc<Org>) -> Result<String, String> {
     let app = axum::Router::new()
         .route(
             "/admin/v2/orgs/{org}/directories",
@@ -158,6 +177,10 @@ async fn simulator(org: Arc<Org>) -> Result<String, String> {
         .route("/rest/api/3/user/search", get(user_search))
         .route("/rest/api/3/user/groups", get(user_groups))
         .route("/rest/api/3/applicationrole", get(roles))
+        .route(
+            "/rest/api/3/group/user",
+            axum::routing::delete(remove_member),
+        )
         .with_state(org);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -170,12 +193,14 @@ async fn simulator(org: Arc<Org>) -> Result<String, String> {
     Ok(url)
 }
 
-/// `reinstate serve` against the simulator, with its state in `path`.
+/// `reinstate serve` against the simulator, with its state in `path`, its connector's budget at
+/// `rate` requests a second.
 fn serve(
     path: &std::path::Path,
     sim: &str,
     port: u16,
     trust_secs: u64,
+    rate: u32,
 ) -> Result<std::process::Child, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let admin = hex::encode(sha2::Sha256::digest(ADMIN.as_bytes()));
@@ -195,7 +220,7 @@ fn serve(
         ("REINSTATE__DIRECTORY__ORG_ID", "org-1".into()),
         ("REINSTATE__DIRECTORY__ORG_API_KEY", TOKEN.into()),
         ("REINSTATE__DIRECTORY__ADMIN_API_URL", sim.into()),
-        ("REINSTATE__DIRECTORY__RATE_LIMIT_PER_SEC", RATE.to_string()),
+        ("REINSTATE__DIRECTORY__RATE_LIMIT_PER_SEC", rate.to_string()),
         ("REINSTATE__DIRECTORY__RATE_LIMIT_BURST", BURST.to_string()),
         ("REINSTATE__INVENTORY__SYNC_EVERY", "0s".into()),
         ("REINSTATE__INVENTORY__TRUST_SECS", trust_secs.to_string()),
@@ -224,20 +249,25 @@ fn rss(pid: u32) -> Option<u64> {
 }
 
 /// A running `reinstate serve` and how to ask it things.
-struct Service {
+pub(super) struct Service {
     child: std::process::Child,
     url: String,
     http: reqwest::Client,
 }
 
 impl Service {
-    async fn start(path: &std::path::Path, sim: &str, trust_secs: u64) -> Result<Service, String> {
+    pub(super) async fn start(
+        path: &std::path::Path,
+        sim: &str,
+        trust_secs: u64,
+        rate: u32,
+    ) -> Result<Service, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
         let service = Service {
-            child: serve(path, sim, port, trust_secs)?,
+            child: serve(path, sim, port, trust_secs, rate)?,
             url: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
         };
@@ -257,7 +287,25 @@ impl Service {
         Ok(service)
     }
 
-    async fn get(&self, path: &str) -> Result<Value, String> {
+    /// An admin's request with a JSON body; the answer's JSON.
+    pub(super) async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, String> {
+        let r = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(ADMIN)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        r.json().await.map_err(|e| e.to_string())
+    }
+
+    pub(super) async fn get(&self, path: &str) -> Result<Value, String> {
         let r = self
             .http
             .get(format!("{}{path}", self.url))
@@ -269,7 +317,7 @@ impl Service {
     }
 
     /// Syncs; returns how long it took and the peak resident memory meanwhile.
-    async fn sync(&self) -> Result<(Duration, u64), String> {
+    pub(super) async fn sync(&self) -> Result<(Duration, u64), String> {
         let started = Instant::now();
         self.http
             .post(format!("{}/api/v1/inventory/sync", self.url))
@@ -313,7 +361,7 @@ impl Service {
         ))
     }
 
-    fn stop(mut self) {
+    pub(super) fn stop(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -394,16 +442,11 @@ fn plain_scan(path: &std::path::Path) -> Result<Duration, String> {
 
 pub async fn run(options: Options) -> Result<(), String> {
     let users = if options.quick { 2_000 } else { 50_000 };
-    let org = Arc::new(Org {
-        users,
-        bucket: std::sync::Mutex::new((RATE as f64, Instant::now())),
-        answered: AtomicU64::new(0),
-        limited: AtomicU64::new(0),
-    });
+    let org = Arc::new(Org::new(users, RATE));
     let sim = simulator(org.clone()).await?;
     let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
     let state = dir.path().join("state");
-    let service = Service::start(&state, &sim, 3600).await?;
+    let service = Service::start(&state, &sim, 3600, RATE).await?;
     let idle = rss(service.child.id()).unwrap_or(0);
     let (took, peak) = service.sync().await?;
     let calls = org.answered.load(Ordering::Relaxed);
@@ -443,7 +486,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         ms(scan),
         q99.as_secs_f64() / scan.as_secs_f64()
     );
-    let untrusted = Service::start(&state, &sim, 0).await?;
+    let untrusted = Service::start(&state, &sim, 0, RATE).await?;
     logins(&untrusted, n, 2).await?;
     let (base_sum, base_count) = untrusted.calls_per_login().await?;
     untrusted.stop();

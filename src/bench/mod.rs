@@ -8,6 +8,7 @@ mod ingress;
 mod inventory;
 mod nats;
 mod pipeline;
+mod reclaim;
 mod rules;
 mod state;
 
@@ -18,7 +19,15 @@ pub struct Options {
 }
 
 /// The benchmarks, by name.
-pub const NAMES: &[&str] = &["rules", "ingress", "pipeline", "state", "inventory", "all"];
+pub const NAMES: &[&str] = &[
+    "rules",
+    "ingress",
+    "pipeline",
+    "state",
+    "inventory",
+    "reclaim",
+    "all",
+];
 
 /// A benchmark that could not run, and why.
 #[derive(Debug, thiserror::Error)]
@@ -36,13 +45,15 @@ fn run_named(what: &str, options: Options) -> Result<(), String> {
         "pipeline" => runtime()?.block_on(pipeline::run(options)),
         "state" => runtime()?.block_on(state::run(options)),
         "inventory" => runtime()?.block_on(inventory::run(options)),
+        "reclaim" => runtime()?.block_on(reclaim::run(options)),
         "all" => {
             rules::run(options)?;
             let rt = runtime()?;
             rt.block_on(ingress::run(options))?;
             rt.block_on(pipeline::run(options))?;
             rt.block_on(state::run(options))?;
-            rt.block_on(inventory::run(options))
+            rt.block_on(inventory::run(options))?;
+            rt.block_on(reclaim::run(options))
         }
         other => Err(format!(
             "{other:?} is not a benchmark; try one of {}",

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::config::DirectoryConfig;
 use super::http::{Auth, Http, refused};
 use super::jira::token;
-use super::{CallLog, DirectoryError};
+use super::{CallLog, DirectoryError, Standing};
 use crate::domain::Email;
 
 pub struct CloudAdmin {
@@ -100,4 +100,70 @@ impl CloudAdmin {
             Err(refused(&format!("POST {path}"), &answer))
         }
     }
+
+    /// Changes the account's standing through the organisation API (suspend, restore access)
+    /// or the user-management lifecycle API (deactivate, enable, delete, cancel the deletion;
+    /// managed accounts only: Atlassian answers 403 with its reason for the others).
+    pub async fn change(
+        &self,
+        account_id: &str,
+        change: Standing,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        let Some((http, org)) = &self.org else {
+            return Err(DirectoryError::Permanent(format!(
+                "making an account {} needs directory.org_id and directory.org_api_key",
+                change.to()
+            )));
+        };
+        let path = match change {
+            Standing::Suspend => {
+                format!("/admin/v1/orgs/{org}/directory/users/{account_id}/suspend-access")
+            }
+            Standing::Unsuspend => {
+                format!("/admin/v1/orgs/{org}/directory/users/{account_id}/restore-access")
+            }
+            Standing::Deactivate => format!("/users/{account_id}/manage/lifecycle/disable"),
+            Standing::Activate => format!("/users/{account_id}/manage/lifecycle/enable"),
+            Standing::Delete => format!("/users/{account_id}/manage/lifecycle/delete"),
+            Standing::CancelDelete => {
+                format!("/users/{account_id}/manage/lifecycle/cancel-delete")
+            }
+        };
+        let body = Some(serde_json::json!({}));
+        let answer = http.call(Method::POST, &path, &[], body, calls).await?;
+        if answer.status.is_success() {
+            return Ok(());
+        }
+        // `{"key": "forbidden.action", "context": {"reason": {"key": "externalDirectory.scim"}}}`
+        let reason = serde_json::from_slice::<serde_json::Value>(answer.body.as_ref())
+            .ok()
+            .and_then(|v| {
+                v.pointer("/context/reason/key")
+                    .and_then(|k| k.as_str())
+                    .map(String::from)
+            });
+        match reason {
+            Some(why) => Err(DirectoryError::Permanent(format!(
+                "POST {path}: Atlassian refused ({}): {}",
+                answer.status.as_u16(),
+                explain(&why)
+            ))),
+            None => Err(refused(&format!("POST {path}"), &answer)),
+        }
+    }
+}
+
+/// Atlassian's reason keys for a refused lifecycle change, in words.
+fn explain(key: &str) -> String {
+    let words = match key {
+        "externalDirectory.scim" | "externalDirectory.google" => {
+            "the account is managed by an identity provider; change it there"
+        }
+        "managedAccount" => "the account is not managed by this organisation",
+        "administrative" | "administrative.notMyself" => "administrators cannot be changed so",
+        "blocked.exportControl" => "the account is blocked for export control",
+        _ => "see Atlassian's reason key",
+    };
+    format!("{words} ({key})")
 }

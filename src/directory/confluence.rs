@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use super::config::{DirectoryConfig, ProductConfig};
 use super::http::{Auth, Http, refused};
-use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess};
+use super::{
+    Added, CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess, Removed, Standing,
+};
 use crate::domain::Seats;
 use crate::domain::{Email, GroupRef, Product};
 
@@ -215,6 +217,68 @@ impl Directory for Confluence {
                 None,
                 calls,
             )
+            .await
+    }
+
+    async fn remove_from_group(
+        &self,
+        account_id: &str,
+        _product: Product,
+        group: &GroupRef,
+        calls: &mut CallLog,
+    ) -> Result<Removed, DirectoryError> {
+        let answer = if self.dc {
+            // Idempotent: 204 whether or not the user was a member.
+            let path = format!(
+                "/rest/api/user/{}/group/{}",
+                seg(account_id),
+                seg(&group.name)
+            );
+            self.http
+                .call(Method::DELETE, &path, &[], None, calls)
+                .await?
+        } else {
+            let (path, param) = match &group.id {
+                Some(id) => (
+                    "/wiki/rest/api/group/userByGroupId",
+                    ("groupId", id.as_str()),
+                ),
+                None => ("/wiki/rest/api/group/user", ("name", group.name.as_str())),
+            };
+            let query = [param, ("accountId", account_id)];
+            self.http
+                .call(Method::DELETE, path, &query, None, calls)
+                .await?
+        };
+        match answer.status.as_u16() {
+            200..=299 => Ok(Removed::Removed),
+            404 => Ok(Removed::NotMember),
+            _ => Err(refused(
+                &format!("removing from Confluence group {}", group.name),
+                &answer,
+            )),
+        }
+    }
+
+    async fn set_standing(
+        &self,
+        account_id: &str,
+        change: Standing,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        let verb = match change {
+            Standing::Deactivate => "disable",
+            Standing::Activate => "enable",
+            _ => {
+                return Err(self.unsupported(&format!("make an account {}", change.to())));
+            }
+        };
+        if !self.dc {
+            return Err(self.unsupported("deactivate accounts (the organisation does)"));
+        }
+        let path = format!("/rest/api/admin/user/{}/{verb}", seg(account_id));
+        self.http
+            .send_ok(Method::PUT, &path, &[], None, calls)
             .await
     }
 

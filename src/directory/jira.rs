@@ -14,7 +14,9 @@ use serde::Deserialize;
 use super::cloud_admin::CloudAdmin;
 use super::config::DirectoryConfig;
 use super::http::{Auth, Http, refused};
-use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess};
+use super::{
+    Added, CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess, Removed, Standing,
+};
 use crate::domain::Seats;
 use crate::domain::{Email, GroupRef, Product};
 
@@ -24,7 +26,8 @@ pub struct Jira {
     dc: bool,
     /// `directory.reactivate`.
     reactivate: bool,
-    /// Reactivates suspended Cloud accounts (organisation API or SCIM), when configured.
+    /// Changes Cloud accounts' standing (organisation API, user management, SCIM), when
+    /// configured.
     admin: Option<CloudAdmin>,
     cache_ttl: Duration,
     cache: Mutex<Option<(Instant, Vec<ProductAccess>)>>,
@@ -37,11 +40,9 @@ impl Jira {
             user: config.email.clone().unwrap_or_default(),
             token: token(&config.api_token),
         };
-        let admin = if config.reactivate {
-            CloudAdmin::new(config, org)?
-        } else {
-            None
-        };
+        // Also for taking access away (suspend, deactivate); restoring accounts stays off
+        // unless `directory.reactivate`.
+        let admin = CloudAdmin::new(config, org)?;
         Jira::new(config, auth, false, admin)
     }
 
@@ -460,6 +461,75 @@ impl Directory for Jira {
                 "reactivating Cloud accounts needs directory.org_id or directory.scim_directory_id"
                     .into(),
             )),
+        }
+    }
+
+    async fn remove_from_group(
+        &self,
+        account_id: &str,
+        _product: Product,
+        group: &GroupRef,
+        calls: &mut CallLog,
+    ) -> Result<Removed, DirectoryError> {
+        let path = self.api("group/user");
+        let group_param = match &group.id {
+            Some(id) if !self.dc => ("groupId", id.as_str()),
+            _ => ("groupname", group.name.as_str()),
+        };
+        let user_param = if self.dc {
+            ("username", account_id)
+        } else {
+            ("accountId", account_id)
+        };
+        let answer = self
+            .http
+            .call(
+                Method::DELETE,
+                &path,
+                &[group_param, user_param],
+                None,
+                calls,
+            )
+            .await?;
+        match answer.status.as_u16() {
+            200..=299 => Ok(Removed::Removed),
+            // The user is not (or no longer) in the group: what was asked is so.
+            404 => Ok(Removed::NotMember),
+            400 if answer.text().to_ascii_lowercase().contains("not a member") => {
+                Ok(Removed::NotMember)
+            }
+            _ => Err(refused(&format!("DELETE {path} ({})", group.name), &answer)),
+        }
+    }
+
+    async fn set_standing(
+        &self,
+        account_id: &str,
+        change: Standing,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        match (&self.admin, self.dc, change) {
+            (_, true, Standing::Deactivate | Standing::Activate) => {
+                let active = change == Standing::Activate;
+                self.http
+                    .send_ok(
+                        Method::PUT,
+                        &self.api("user"),
+                        &[("username", account_id)],
+                        Some(serde_json::json!({ "active": active })),
+                        calls,
+                    )
+                    .await
+            }
+            (_, true, _) => Err(DirectoryError::Permanent(format!(
+                "Jira Data Center has no way to make an account {}: use deactivate",
+                change.to()
+            ))),
+            (Some(admin), false, _) => admin.change(account_id, change, calls).await,
+            (None, false, _) => Err(DirectoryError::Permanent(format!(
+                "making a Cloud account {} needs directory.org_id and directory.org_api_key",
+                change.to()
+            ))),
         }
     }
 

@@ -126,6 +126,15 @@ pub struct JsmRequest {
     pub approval: Option<String>,
 }
 
+/// Result of removing a user from a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removed {
+    Removed,
+    NotMember,
+}
+
+pub use crate::domain::reclaim::Standing;
+
 /// Result of adding a user to a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
@@ -198,6 +207,32 @@ pub trait Directory: Send + Sync {
         group: &GroupRef,
         calls: &mut CallLog,
     ) -> Result<Added, DirectoryError>;
+    /// Removes the user from one of `product`'s groups; not being a member counts as success.
+    async fn remove_from_group(
+        &self,
+        _account_id: &str,
+        _product: Product,
+        _group: &GroupRef,
+        _calls: &mut CallLog,
+    ) -> Result<Removed, DirectoryError> {
+        Err(DirectoryError::Permanent(format!(
+            "the {} connector cannot remove users from groups",
+            self.kind()
+        )))
+    }
+    /// Changes the account's standing (suspend, deactivate, delete, and back).
+    async fn set_standing(
+        &self,
+        _account_id: &str,
+        change: Standing,
+        _calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        Err(DirectoryError::Permanent(format!(
+            "the {} connector cannot make an account {}",
+            self.kind(),
+            change.to()
+        )))
+    }
     /// Whether a suspended or deactivated account can be given its access back here.
     fn can_reactivate(&self) -> bool {
         false

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, JsmRequest, ProductAccess};
+use super::{
+    Added, CallLog, Directory, DirectoryError, DirectoryUser, JsmRequest, ProductAccess, Removed,
+    Standing,
+};
 use crate::domain::Seats;
 use crate::domain::{Email, GroupRef, Product};
 
@@ -185,6 +188,36 @@ impl Directory for Routed {
                 .reactivate(account_id, email, product, calls)
                 .await
         }
+    }
+
+    async fn remove_from_group(
+        &self,
+        account_id: &str,
+        product: Product,
+        group: &GroupRef,
+        calls: &mut CallLog,
+    ) -> Result<Removed, DirectoryError> {
+        self.connector(product)
+            .remove_from_group(account_id, product, group, calls)
+            .await
+    }
+
+    /// On the directory's instance, then on each instance of its own (Data Center: another
+    /// user base, where the same username is deactivated too).
+    async fn set_standing(
+        &self,
+        account_id: &str,
+        change: Standing,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        self.primary.set_standing(account_id, change, calls).await?;
+        for route in self.routes.iter().filter(|r| r.separate) {
+            route
+                .connector
+                .set_standing(account_id, change, calls)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn add_to_group(

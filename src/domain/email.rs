@@ -52,7 +52,7 @@ impl Email {
 }
 
 /// 16 hex digits of the SHA-256 of `s`.
-pub(super) fn short_hash(s: &str) -> String {
+pub fn short_hash(s: &str) -> String {
     hex::encode(&Sha256::digest(s.as_bytes())[..8])
 }
 

@@ -26,6 +26,8 @@ pub enum Source {
     Keycloak,
     /// The Atlassian organisation audit log (a `user_logged_in` event, polled).
     Atlassian,
+    /// A reclaim run of the policies.
+    Reclaim,
 }
 
 impl Source {
@@ -39,6 +41,7 @@ impl Source {
             Source::Okta => "okta",
             Source::Keycloak => "keycloak",
             Source::Atlassian => "atlassian",
+            Source::Reclaim => "reclaim",
         }
     }
 }
@@ -148,6 +151,10 @@ pub enum EventKind {
     /// An authentic delivery's event that cannot be acted on (`Event::problem` says why): the
     /// worker audits it, so that the sender's other events in the same delivery still count.
     Unusable,
+    /// One action of a reclaim run, an admin's bulk job or an undo (`Event::order`).
+    Order,
+    /// An identity provider reports the user deactivated: the `leavers` policy applies.
+    Leaver,
 }
 
 impl EventKind {
@@ -161,6 +168,8 @@ impl EventKind {
             EventKind::Decline => "decline",
             EventKind::JsmUpdate => "jsm_update",
             EventKind::Unusable => "unusable",
+            EventKind::Order => "order",
+            EventKind::Leaver => "leaver",
         }
     }
 }
@@ -196,6 +205,9 @@ pub struct Event {
     /// Why an `unusable` event cannot be acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// What an `order` event asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::domain::reclaim::Order>,
 }
 
 /// What a Service Management delivery said about its request (the issue key is `Event::issue`,
@@ -246,6 +258,7 @@ impl Event {
             issue: None,
             jsm: None,
             problem: None,
+            order: None,
         }
     }
 

@@ -8,10 +8,11 @@ mod event;
 mod outcome;
 mod problems;
 mod product;
+pub mod reclaim;
 pub mod rules;
 
 pub use account::{AccountStatus, AccountType, product_key, restorable};
-pub use email::{Email, InvalidEmail};
+pub use email::{Email, InvalidEmail, short_hash};
 pub use event::{
     Event, EventId, EventKind, EventUser, JsmChange, JsmDelivery, MAX_USERNAME, Source,
     bus_event_schema, parse_username,

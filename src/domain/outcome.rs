@@ -28,6 +28,14 @@ pub enum AuditOutcome {
     UnusableEvent,
     /// The event's account id belongs to an account whose email is not the event's.
     AccountMismatch,
+    /// A warning before a reclaim was emailed.
+    Warned,
+    /// A licence (or the account's access) was taken by a run, a job, or for a leaver.
+    Reclaimed,
+    /// An admin's bulk action or an undo changed the account (added, removed, given back).
+    Changed,
+    /// An action of a run or job left alone: nothing to do, or the user came back meanwhile.
+    Skipped,
     Failed,
     RulesChanged,
 }
@@ -58,6 +66,10 @@ impl AuditOutcome {
             AuditOutcome::PortalCustomer => "portal_customer",
             AuditOutcome::UnusableEvent => "unusable_event",
             AuditOutcome::AccountMismatch => "account_mismatch",
+            AuditOutcome::Warned => "warned",
+            AuditOutcome::Reclaimed => "reclaimed",
+            AuditOutcome::Changed => "changed",
+            AuditOutcome::Skipped => "skipped",
             AuditOutcome::Failed => "failed",
             AuditOutcome::RulesChanged => "rules_changed",
         }

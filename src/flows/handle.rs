@@ -36,6 +36,8 @@ pub async fn handle(ctx: &Context, event: &Event, attempt: u32) -> Result<Handle
         EventKind::Ask => super::ask::send_confirmation(ctx, event, attempt).await,
         EventKind::Decline => super::jsm::record_decline(ctx, event, attempt).await,
         EventKind::JsmUpdate => super::jsm::complete(ctx, event, attempt).await,
+        EventKind::Order => super::reclaim::carry_out(ctx, event, attempt).await,
+        EventKind::Leaver => super::reclaim::leavers::handle(ctx, event, attempt).await,
         EventKind::Unusable => {
             let reason = event.problem.clone().unwrap_or_else(|| "unusable".into());
             let outcome = AuditOutcome::UnusableEvent;

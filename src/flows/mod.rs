@@ -66,6 +66,12 @@ pub struct Settings {
     pub requests: requests::RequestsConfig,
     /// How login names resolve to accounts.
     pub identity: identify::IdentityConfig,
+    /// Reclamation: schedule, protections, prices.
+    pub reclaim: reclaim::ReclaimConfig,
+    /// The account reinstate acts as (never reclaimed).
+    pub service_account: Option<String>,
+    /// Whether emails can be sent (SMTP configured).
+    pub email_on: bool,
 }
 
 impl Default for Settings {
@@ -79,6 +85,9 @@ impl Default for Settings {
             login_window: time::Duration::seconds(60),
             requests: requests::RequestsConfig::default(),
             identity: identify::IdentityConfig::default(),
+            reclaim: reclaim::ReclaimConfig::default(),
+            service_account: None,
+            email_on: false,
         }
     }
 }

@@ -158,6 +158,7 @@ impl<'a> Run<'a> {
         let mut capped = false;
         match self.verdict(rules, access) {
             Verdict::Holds => {
+                self.close_ledger(product)?;
                 let state = self.state(product);
                 state.licensed = true;
                 state.reclaimed = None;
@@ -267,6 +268,7 @@ impl<'a> Run<'a> {
         };
         match failure {
             None => {
+                self.close_ledger(product)?;
                 self.added.push((product, added.clone()));
                 let state = self.state(product);
                 state.licensed = true;
@@ -386,6 +388,28 @@ impl<'a> Run<'a> {
         self.outcome.processed = processed(ctx, event, &summary);
         ctx.store.record(self.outcome).await?;
         Ok(Handled::Done(self.outcomes))
+    }
+
+    /// What a reclaim took of this product is back: its ledger entries close, naming this event.
+    fn close_ledger(&mut self, product: Product) -> Result<(), WorkError> {
+        if self.state(product).reclaimed.is_none() {
+            return Ok(());
+        }
+        let now = OffsetDateTime::now_utc();
+        let account = self.found.user.account_id.clone();
+        for mut entry in self.ctx.store.open_ledger(&account)? {
+            if entry.product == Some(product)
+                && matches!(entry.change, crate::store::Change::GroupsRemoved { .. })
+            {
+                entry.state = crate::store::LedgerState::Closed;
+                entry.closed_by = Some(self.event.id.to_string());
+                entry.closed_at = Some(now);
+                self.outcome
+                    .reclaim
+                    .extend(crate::store::ledger_writes(&entry)?);
+            }
+        }
+        Ok(())
     }
 
     /// The directory calls a login made, by what it came to (a restore when any product was

@@ -118,17 +118,16 @@ async fn receive<W: Webhook>(
             Ok((StatusCode::ACCEPTED, Json(body)).into_response())
         }
         Decoded::Batch(batch) => {
-            let unusable = batch
-                .events
-                .iter()
-                .filter(|e| e.kind == EventKind::Unusable)
-                .count();
-            let logins = batch.events.len() - unusable;
+            let count = |kind| batch.events.iter().filter(|e| e.kind == kind).count();
+            let counts = json!({
+                "logins": count(EventKind::Login),
+                "leavers": count(EventKind::Leaver),
+                "unusable": count(EventKind::Unusable),
+                "skipped": batch.skipped,
+            });
             for event in batch.events {
                 hook.intake.accept(event).await?;
             }
-            let counts =
-                json!({ "logins": logins, "unusable": unusable, "skipped": batch.skipped });
             Ok((StatusCode::OK, Json(counts)).into_response())
         }
         Decoded::Ignored(why) => {

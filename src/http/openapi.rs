@@ -6,16 +6,19 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use super::api::audit::AuditPage;
+use super::api::reclaim::{RunBody, RunList, RunPage};
 use super::api::requests::{RequestDecision, RequestList};
 use super::api::users::ReclaimedRequest;
 use super::error::ErrorBody;
+use crate::domain::reclaim::PolicyList;
 use crate::domain::rules::RuleList;
 use crate::flows::inventory::query::{Summary, UsersPage};
 use crate::flows::inventory::sync::SyncStatus;
+use crate::flows::reclaim::jobs::BulkRequest;
 use crate::flows::rules::{ExplainAnswer, ExplainRequest};
 use crate::flows::simulate::SimulateAnswer;
 use crate::sources::login::LoginEventBody;
-use crate::store::{RequestRecord, RulesDoc, UserRecord};
+use crate::store::{PoliciesDoc, RequestRecord, RulesDoc, UserRecord};
 
 /// Who may call an operation.
 #[derive(Clone, Copy)]
@@ -88,7 +91,39 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
     ops.extend(operations_rules(g));
     ops.extend(operations_admin(g));
     ops.extend(operations_inventory(g));
+    ops.extend(operations_reclaim(g));
     ops
+}
+
+/// Reclamation: policies, runs, bulk jobs, undo.
+fn operations_reclaim(g: &mut SchemaGenerator) -> Vec<Operation> {
+    use Access::*;
+    let policies = schema::<PoliciesDoc>(g);
+    let page = schema::<RunPage>(g);
+    let run = "/api/v1/reclaim/runs/{id}";
+    vec![
+        Operation::new("get", "/api/v1/reclaim/policies", "The reclaim policies, versioned.", Viewer, ("200", "the policies"))
+            .returns(policies.clone()),
+        Operation::new("put", "/api/v1/reclaim/policies", "Replaces the reclaim policies (audited).", Admin, ("200", "the new policies"))
+            .body(schema::<PolicyList>(g))
+            .returns(policies),
+        Operation::new("post", "/api/v1/reclaim/runs", "Plans and starts a run of the policies; `dry_run` only previews.", Admin, ("202", "the run's page"))
+            .body(schema::<RunBody>(g))
+            .returns(page.clone()),
+        Operation::new("get", "/api/v1/reclaim/runs", "Runs, newest first (`limit`).", Viewer, ("200", "the runs"))
+            .returns(schema::<RunList>(g)),
+        Operation::new("get", run, "A run: counts and every user flagged, with the reason and result (`{id}.csv`: the same as CSV).", Viewer, ("200", "the run's page"))
+            .returns(page.clone()),
+        Operation::new("post", "/api/v1/reclaim/runs/{id}/undo", "Gives back exactly what the run took and is still taken.", Admin, ("202", "the undo's page"))
+            .returns(page.clone()),
+        Operation::new("post", "/api/v1/users/bulk", "A bulk action as a job (JSON, or `text/csv` with `?action=`); danger actions need `confirm`.", Admin, ("202", "the job's page"))
+            .body(schema::<BulkRequest>(g))
+            .returns(page.clone()),
+        Operation::new("get", "/api/v1/jobs/{id}", "A job's (or an undo's) progress and per-user results.", Viewer, ("200", "the job's page"))
+            .returns(page.clone()),
+        Operation::new("post", "/api/v1/jobs/{id}/undo", "Gives back what the job changed.", Admin, ("202", "the undo's page"))
+            .returns(page),
+    ]
 }
 
 /// The inventory.

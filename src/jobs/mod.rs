@@ -1,5 +1,6 @@
 //! Periodic work, each until cancelled: housekeeping (waiting requests, expired idempotency and
-//! dedupe records) and the Atlassian audit-log poller. Each job only calls into `flows`.
+//! dedupe records), the Atlassian audit-log poller, the inventory's sync and reclaim runs on
+//! their schedule. Each job only calls into `flows`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use crate::flows::Context;
 
 pub mod audit_log;
 pub mod inventory;
+pub mod reclaim;
 
 /// Waiting requests every `requests.check_every` (expiry, reminders); hourly, processed-event
 /// ids past their expiry and the bus's old dedupe records.

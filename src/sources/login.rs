@@ -142,7 +142,7 @@ impl Webhook for LoginSource {
 #[serde(deny_unknown_fields)]
 #[schemars(title = "reinstate login event", extend("$id" = "https://reinstate.dev/schemas/login-event.schema.json"))]
 pub struct LoginEventBody {
-    /// Always `login.succeeded`.
+    /// `login.succeeded`; or `user.deactivated`, a leaver (the `leavers` policy applies).
     #[serde(rename = "type")]
     #[schemars(schema_with = "login_type_schema")]
     pub kind: String,
@@ -177,7 +177,7 @@ pub struct LoginUserBody {
 }
 
 fn login_type_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"type": "string", "const": "login.succeeded"})
+    schemars::json_schema!({"type": "string", "enum": ["login.succeeded", "user.deactivated"]})
 }
 fn datetime_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({"type": "string", "format": "date-time"})
@@ -227,12 +227,16 @@ pub fn parse_login(
             return Err(invalid(&field, reason));
         }
     };
-    if parsed.kind != "login.succeeded" {
-        return Err(invalid(
-            "type",
-            format!("{:?} is not \"login.succeeded\"", parsed.kind),
-        ));
-    }
+    let kind = match parsed.kind.as_str() {
+        "login.succeeded" => EventKind::Login,
+        "user.deactivated" => EventKind::Leaver,
+        other => {
+            return Err(invalid(
+                "type",
+                format!("{other:?} is not \"login.succeeded\" or \"user.deactivated\""),
+            ));
+        }
+    };
     let email =
         Email::parse(&parsed.user.email).map_err(|r| invalid("user.email", r.to_string()))?;
     if let Some(id) = &parsed.user.account_id
@@ -262,7 +266,7 @@ pub fn parse_login(
         ..Event::new(
             Source::Login,
             sender_id,
-            EventKind::Login,
+            kind,
             EventUser {
                 email: Some(email),
                 account_id: parsed.user.account_id,

@@ -51,6 +51,8 @@ impl OktaSourceConfig {
 
 pub const CHALLENGE: &str = "x-okta-verification-challenge";
 const LOGIN_TYPES: &[&str] = &["user.session.start", "user.authentication.sso"];
+/// Lifecycle changes that make a user a leaver.
+const LEAVER_TYPES: &[&str] = &["user.lifecycle.deactivate", "user.lifecycle.suspend"];
 /// Okta delivers at most 50 events at once; a delivery of more is not Okta's.
 const MAX_EVENTS: usize = 500;
 
@@ -154,7 +156,14 @@ pub fn logins(body: &Value, received_at: OffsetDateTime) -> Result<Batch, Reject
 fn login(i: usize, e: &Value, received_at: OffsetDateTime) -> Option<Event> {
     let kind = e.get("eventType").and_then(Value::as_str)?;
     let success = e.pointer("/outcome/result").and_then(Value::as_str) == Some("SUCCESS");
-    if !LOGIN_TYPES.contains(&kind) || !success {
+    let event_kind = if LOGIN_TYPES.contains(&kind) {
+        EventKind::Login
+    } else if LEAVER_TYPES.contains(&kind) {
+        EventKind::Leaver
+    } else {
+        return None;
+    };
+    if !success {
         return None;
     }
     let occurred_at = e
@@ -165,7 +174,21 @@ fn login(i: usize, e: &Value, received_at: OffsetDateTime) -> Option<Event> {
     let uuid = e.get("uuid").and_then(Value::as_str).filter(|u| {
         !u.is_empty() && u.len() <= 100 && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     });
-    let seen = e.pointer("/actor/alternateId").and_then(Value::as_str);
+    // A login is the actor's; a lifecycle change is about its target user.
+    let (who, seen) = match event_kind {
+        EventKind::Leaver => (
+            "target[User].alternateId",
+            e.get("target")
+                .and_then(Value::as_array)
+                .and_then(|t| t.iter().find(|t| t["type"] == "User"))
+                .and_then(|t| t.get("alternateId"))
+                .and_then(Value::as_str),
+        ),
+        _ => (
+            "actor.alternateId",
+            e.pointer("/actor/alternateId").and_then(Value::as_str),
+        ),
+    };
     let user = seen.and_then(|id| match Email::parse(id) {
         Ok(email) => Some(EventUser::new(email, None)),
         Err(_) => parse_username(id).map(EventUser::by_username),
@@ -174,20 +197,13 @@ fn login(i: usize, e: &Value, received_at: OffsetDateTime) -> Option<Event> {
         (Some(uuid), Some(_), Some(user)) => {
             return Some(Event {
                 received_at,
-                ..Event::new(
-                    Source::Okta,
-                    uuid,
-                    EventKind::Login,
-                    user,
-                    None,
-                    occurred_at,
-                )
+                ..Event::new(Source::Okta, uuid, event_kind, user, None, occurred_at)
             });
         }
         (None, _, _) => format!("data.events[{i}].uuid: missing or not an id"),
-        (_, None, _) => format!("data.events[{i}].actor.alternateId: missing"),
+        (_, None, _) => format!("data.events[{i}].{who}: missing"),
         (_, Some(id), None) => format!(
-            "data.events[{i}].actor.alternateId: {:?} is neither an email nor a login name",
+            "data.events[{i}].{who}: {:?} is neither an email nor a login name",
             shorten(id)
         ),
     };
@@ -284,6 +300,24 @@ mod tests {
         // The same unusable event delivered again has the same id.
         let again = logins(&body, now()).expect("valid");
         assert_eq!(again.events[2].id, batch.events[2].id);
+    }
+
+    #[test]
+    fn deactivated_and_suspended_users_are_leavers_named_by_their_target() {
+        let body = json!({"data": {"events": [
+            {"uuid": "c1", "eventType": "user.lifecycle.deactivate", "outcome": {"result": "SUCCESS"},
+             "actor": {"alternateId": "admin@example.com"},
+             "target": [{"type": "User", "alternateId": "gone@example.com"}]},
+            {"uuid": "c2", "eventType": "user.lifecycle.suspend", "outcome": {"result": "SUCCESS"},
+             "actor": {"alternateId": "admin@example.com"}, "target": [{"type": "AppInstance", "alternateId": "x"}]}
+        ]}});
+        let batch = logins(&body, now()).expect("valid");
+        assert_eq!(batch.events[0].kind, EventKind::Leaver);
+        assert_eq!(
+            batch.events[0].user.email.as_ref().map(|e| e.as_str()),
+            Some("gone@example.com")
+        );
+        assert_eq!(batch.events[1].kind, EventKind::Unusable, "no user target");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod disk;
 mod inventory;
 mod outbox;
 mod processed;
+mod reclaim;
 mod requests;
 mod rules;
 mod users;
@@ -31,9 +32,13 @@ pub use audit::{AuditEntry, AuditFilter};
 pub use inventory::{Account, Accounts, ProductSeats, ProductUse, SyncPhase, SyncState};
 pub use outbox::OutboxEmail;
 pub use processed::ProcessedRecord;
+pub use reclaim::{
+    Change, EntryResult, LedgerEntry, LedgerState, PoliciesDoc, ReclaimWrite, RunEntry, RunKind,
+    RunRecord, RunState, entry_write, ledger_writes,
+};
 pub use requests::{RequestChange, RequestRecord, RequestState, RequestStep};
 pub use rules::RulesDoc;
-pub use users::{ProductState, Reclaimed, UserRecord};
+pub use users::{ProductState, Reclaimed, UserRecord, Warning};
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -91,6 +96,8 @@ pub struct Store {
     inventory_by_username: sled::Tree,
     /// The inventory sync's state.
     inventory_meta: sled::Tree,
+    /// Reclamation: policies, runs and jobs, the ledger (`reclaim.rs`).
+    reclaim: sled::Tree,
     inventory_cache: Arc<std::sync::RwLock<inventory::InventoryCache>>,
     /// Signalled whenever emails are written to the outbox.
     outbox_wake: Arc<tokio::sync::Notify>,
@@ -172,6 +179,7 @@ impl Store {
             inventory_by_email: db.open_tree("inventory_by_email")?,
             inventory_by_username: db.open_tree("inventory_by_username")?,
             inventory_meta: db.open_tree("inventory_meta")?,
+            reclaim: db.open_tree("reclaim")?,
             inventory_cache: inventory::new_cache(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             compiled: Arc::new(Mutex::new(None)),
@@ -234,6 +242,10 @@ pub struct EventOutcome {
     pub emails: Vec<OutboxEmail>,
     /// Seat-alert states that changed.
     pub alerts: Vec<(Product, AlertState)>,
+    /// Run entries and ledger entries that changed.
+    pub reclaim: Vec<ReclaimWrite>,
+    /// The run one of whose actions this settles (its count of actions to go drops by one).
+    pub settles_run: Option<String>,
 }
 
 /// An outcome encoded into the rows it writes (outside the transaction, which may run twice).
@@ -351,9 +363,31 @@ impl Store {
             &self.outbox,
             &self.alerts,
             &self.open_requests,
+            &self.reclaim,
         );
         let result: Result<(), TransactionError<()>> = trees.transaction(
-            |(users, processed, audit, by_user, requests, outbox, alerts, open_requests)| {
+            |(
+                users,
+                processed,
+                audit,
+                by_user,
+                requests,
+                outbox,
+                alerts,
+                open_requests,
+                reclaim,
+            )| {
+                for (key, value) in &outcome.reclaim {
+                    match value {
+                        Some(v) => reclaim.insert(key.as_slice(), v.as_slice())?,
+                        None => reclaim.remove(key.as_slice())?,
+                    };
+                }
+                if let Some(run) = &outcome.settles_run {
+                    let key = reclaim::pending_key(run);
+                    let left = reclaim::count(reclaim.get(&key)?.as_deref()).saturating_sub(1);
+                    reclaim.insert(key, &left.to_be_bytes())?;
+                }
                 for (key, value) in &rows.emails {
                     outbox.insert(key.as_slice(), value.as_slice())?;
                 }

@@ -56,6 +56,22 @@ pub struct UserRecord {
     pub groups: Vec<String>,
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Reclaim warnings sent, by policy: the reclaim comes not before their `due`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub warnings: BTreeMap<String, Warning>,
+}
+
+/// A warning emailed before a reclaim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Warning {
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    pub at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    pub due: OffsetDateTime,
+    /// The run that sent it.
+    pub run: String,
 }
 
 impl UserRecord {
@@ -69,6 +85,7 @@ impl UserRecord {
             keep_requested_at: None,
             groups: Vec::new(),
             roles: Vec::new(),
+            warnings: BTreeMap::new(),
         }
     }
 }

@@ -294,7 +294,7 @@ async fn okta_documented_sample_and_a_delivery_with_unusable_events_each_event_o
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.json::<Value>().await.expect("json"),
-        json!({"logins": 1, "unusable": 0, "skipped": 0})
+        json!({"logins": 1, "leavers": 0, "unusable": 0, "skipped": 0})
     );
     let admin = app.wait_for_outcome("admin@okta.com", "unknown_user").await;
     assert_eq!(
@@ -323,7 +323,7 @@ async fn okta_documented_sample_and_a_delivery_with_unusable_events_each_event_o
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.json::<Value>().await.expect("json"),
-        json!({"logins": 2, "unusable": 2, "skipped": 1})
+        json!({"logins": 2, "leavers": 0, "unusable": 2, "skipped": 1})
     );
     let grace = app.wait_for_outcome("grace@example.com", "restored").await;
     assert_eq!(grace["identity"], "grace", "{grace}");

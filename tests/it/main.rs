@@ -20,6 +20,7 @@ mod links;
 mod login_receiver;
 mod operations;
 mod portal;
+mod reclaim;
 mod requests;
 mod restore;
 mod sandbox_cli;

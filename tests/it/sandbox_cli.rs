@@ -97,6 +97,53 @@ async fn the_sandbox_restores_a_user_after_send_login() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The README's reclamation example: a dry run, then a real run over the simulated people.
+    let start = |dry_run: bool| {
+        http.post(format!("{url}/api/v1/reclaim/runs"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"dry_run": dry_run}))
+            .send()
+    };
+    let preview: Value = start(true)
+        .await
+        .expect("dry run")
+        .json()
+        .await
+        .expect("json");
+    let planned = preview["counts"]["steps"]["remove-product-access"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!(planned >= 20, "{:#}", preview["counts"]);
+    assert_eq!(preview["run"]["state"], "done", "a preview is done at once");
+    let real: Value = start(false).await.expect("run").json().await.expect("json");
+    let id = real["run"]["id"].as_str().expect("id").to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let page: Value = http
+            .get(format!("{url}/api/v1/reclaim/runs/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("run")
+            .json()
+            .await
+            .expect("json");
+        if page["run"]["state"] == "done" {
+            assert_eq!(
+                page["counts"]["seats_freed"]["jira-software"].as_u64(),
+                Some(planned),
+                "{:#}",
+                page["counts"]
+            );
+            eprintln!("sandbox reclaim run: {planned} Jira Software licences taken back");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sandbox run did not finish: {page:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let v: Value = http

@@ -67,6 +67,14 @@ fn inventory_schemas_are_current() {
 }
 
 #[test]
+fn reclaim_policies_schema_is_current() {
+    check(
+        "reclaim-policies.schema.json",
+        reinstate::domain::reclaim::policies_schema(),
+    );
+}
+
+#[test]
 fn openapi_document_is_current() {
     check("openapi.json", reinstate::http::openapi::document());
 }
@@ -111,5 +119,5 @@ async fn every_documented_operation_is_routed() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 29);
+    assert_eq!(checked, 38);
 }

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::inventory::{Listed, Lister, Page};
-use super::{Added, CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess};
+use super::{
+    Added, CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess, Removed, Standing,
+};
 use crate::domain::{AccountStatus, Email, GroupRef, Product, Seats};
 
 mod people;
@@ -52,9 +54,14 @@ impl Sandbox {
         let mut sandbox = Sandbox::new();
         if let Ok(users) = sandbox.users.get_mut() {
             for user in users.values_mut() {
-                if let Some(saved) = tree.get(&user.account_id).map_err(fail)?
-                    && let Ok(groups) = serde_json::from_slice(&saved)
-                {
+                let Some(saved) = tree.get(&user.account_id).map_err(fail)? else {
+                    continue;
+                };
+                if let Ok(saved) = serde_json::from_slice::<Saved>(&saved) {
+                    user.groups = saved.groups;
+                    user.active = saved.active;
+                } else if let Ok(groups) = serde_json::from_slice(&saved) {
+                    // Kept before standings were: the groups alone.
                     user.groups = groups;
                 }
             }
@@ -237,13 +244,79 @@ impl Directory for Sandbox {
             return Ok(Added::AlreadyMember);
         }
         user.groups.push(group.name.clone());
-        if let Some(tree) = &self.tree {
-            let saved = serde_json::to_vec(&user.groups).unwrap_or_default();
-            tree.insert(account_id, saved)
-                .map_err(|e| DirectoryError::Transient(format!("sandbox state: {e}")))?;
-        }
+        self.save(user)?;
         log(calls, "POST", "sandbox:/group/user", 201);
         Ok(Added::Added)
+    }
+
+    async fn remove_from_group(
+        &self,
+        account_id: &str,
+        _product: Product,
+        group: &GroupRef,
+        calls: &mut CallLog,
+    ) -> Result<Removed, DirectoryError> {
+        let mut users = self.lock()?;
+        let user = users
+            .values_mut()
+            .find(|u| u.account_id == account_id)
+            .ok_or_else(|| DirectoryError::Permanent(format!("no sandbox user {account_id}")))?;
+        let before = user.groups.len();
+        user.groups.retain(|g| g != &group.name);
+        if user.groups.len() == before {
+            log(calls, "DELETE", "sandbox:/group/user", 404);
+            return Ok(Removed::NotMember);
+        }
+        self.save(user)?;
+        log(calls, "DELETE", "sandbox:/group/user", 200);
+        Ok(Removed::Removed)
+    }
+
+    async fn set_standing(
+        &self,
+        account_id: &str,
+        change: Standing,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        let mut users = self.lock()?;
+        let user = users
+            .values_mut()
+            .find(|u| u.account_id == account_id)
+            .ok_or_else(|| DirectoryError::Permanent(format!("no sandbox user {account_id}")))?;
+        user.active = change.to() == "active";
+        self.save(user)?;
+        log(
+            calls,
+            "POST",
+            &format!("sandbox:/lifecycle/{}", change.to()),
+            204,
+        );
+        Ok(())
+    }
+}
+
+/// What the sandbox keeps of a user across restarts.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    groups: Vec<String>,
+    active: bool,
+}
+
+impl Sandbox {
+    /// Keeps the user's groups and standing, when the sandbox persists.
+    fn save(&self, user: &SandboxUser) -> Result<(), DirectoryError> {
+        if let Some(tree) = &self.tree {
+            let saved = Saved {
+                groups: user.groups.clone(),
+                active: user.active,
+            };
+            tree.insert(
+                &user.account_id,
+                serde_json::to_vec(&saved).unwrap_or_default(),
+            )
+            .map_err(|e| DirectoryError::Transient(format!("sandbox state: {e}")))?;
+        }
+        Ok(())
     }
 }
 

@@ -213,7 +213,8 @@ impl RuleList {
     }
 }
 
-fn valid_domain_pattern(d: &str) -> bool {
+/// `example.com`, or `*.example.com` for its subdomains: lower case, dotted labels.
+pub fn valid_domain_pattern(d: &str) -> bool {
     let bare = d.strip_prefix("*.").unwrap_or(d);
     !bare.is_empty()
         && bare.contains('.')
@@ -224,6 +225,14 @@ fn valid_domain_pattern(d: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
+}
+
+/// Whether a domain (lower case) is `pattern`, or under it for `*.example.com`.
+pub fn domain_matches(pattern: &str, domain: &str) -> bool {
+    match pattern.strip_prefix('*') {
+        Some(suffix) => domain.ends_with(suffix),
+        None => domain == pattern,
+    }
 }
 
 /// The JSON Schema of a rule list, as committed in `schemas/`.

@@ -73,3 +73,40 @@ pub fn record(ctx: &Context, seen: Seen<'_>) -> Result<(), StoreError> {
     }
     ctx.store.write_accounts(&[account], None)
 }
+
+/// What a reclaim or an admin's action changed, written into the account's record at once
+/// (unflushed, like `record`): groups removed or added, licences that follow, a standing.
+pub struct Changed<'a> {
+    pub account_id: &'a str,
+    pub removed: &'a [String],
+    pub added: &'a [String],
+    /// Products whose licence was taken (`false`) or given (`true`).
+    pub licences: &'a [(Product, bool)],
+    pub status: Option<AccountStatus>,
+}
+
+/// Writes a change into the inventory; an account the inventory does not know is left alone.
+pub fn changed(ctx: &Context, change: Changed<'_>) -> Result<(), StoreError> {
+    let Some(mut account) = ctx.store.account(change.account_id)? else {
+        return Ok(());
+    };
+    account
+        .groups
+        .retain(|g| !change.removed.iter().any(|r| r.eq_ignore_ascii_case(g)));
+    for g in change.added {
+        if !account.groups.contains(g) {
+            account.groups.push(g.clone());
+        }
+    }
+    for (product, licensed) in change.licences {
+        account
+            .products
+            .entry(product.key().to_string())
+            .or_default()
+            .licensed = *licensed;
+    }
+    if let Some(status) = change.status {
+        account.status = status;
+    }
+    ctx.store.write_accounts(&[account], None)
+}

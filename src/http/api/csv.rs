@@ -8,6 +8,35 @@ pub fn writer() -> csv::Writer<Vec<u8>> {
         .from_writer(Vec::new())
 }
 
+/// A whole CSV answer: the header, the rows (every cell neutralised), as an attachment.
+pub fn attachment<const N: usize>(
+    filename: &str,
+    columns: [&str; N],
+    rows: impl IntoIterator<Item = [String; N]>,
+) -> Result<axum::response::Response, crate::http::error::ApiError> {
+    use axum::response::IntoResponse;
+    let internal = |e: &dyn std::fmt::Display| crate::http::error::ApiError::internal(e);
+    let mut out = writer();
+    out.write_record(columns).map_err(|e| internal(&e))?;
+    for row in rows {
+        out.write_record(row.iter().map(|c| safe_cell(c)))
+            .map_err(|e| internal(&e))?;
+    }
+    let bytes = out.into_inner().map_err(|e| internal(&e))?;
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        axum::body::Body::from(bytes),
+    )
+        .into_response())
+}
+
 /// What a spreadsheet may read as the start of a formula: `=`, `+`, `-`, `@`, their fullwidth
 /// forms (which some spreadsheets fold to the ASCII ones), and tab, CR and LF.
 const FORMULA_STARTS: [char; 11] = [

@@ -1,14 +1,13 @@
 //! The inventory: a summary, pages of users (and the same as CSV), and its sync.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::csv::{safe_cell, writer};
+use super::csv::attachment;
 use super::{Admin, Api, Viewer};
 use crate::domain::{AccountStatus, AccountType, product_key};
 use crate::flows::inventory::query::{self, Filter, Order, Sort, Summary, UserRow, UsersPage};
@@ -205,25 +204,7 @@ pub async fn users_csv(
         return Err(bad("limit and cursor: the CSV has every matching user"));
     }
     let rows = query::all_users(&api.flows, &filter(&q)?, (q.sort, q.order))?;
-    let internal = |e: &dyn std::fmt::Display| ApiError::internal(e);
-    let mut out = writer();
-    out.write_record(COLUMNS).map_err(|e| internal(&e))?;
-    for row in &rows {
-        out.write_record(csv_row(row).iter().map(|c| safe_cell(c)))
-            .map_err(|e| internal(&e))?;
-    }
-    let bytes = out.into_inner().map_err(|e| internal(&e))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"reinstate-inventory.csv\"",
-            ),
-        ],
-        Body::from(bytes),
-    )
-        .into_response())
+    attachment("reinstate-inventory.csv", COLUMNS, rows.iter().map(csv_row))
 }
 
 /// `GET /api/v1/inventory/sync`

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 mod csv;
 pub mod inventory;
+pub mod reclaim;
 pub mod requests;
 pub mod rules;
 pub mod users;
@@ -51,5 +52,18 @@ pub fn router(api: Api) -> Router {
             "/api/v1/inventory/sync",
             get(inventory::sync_status).post(inventory::sync_now),
         )
+        .route(
+            "/api/v1/reclaim/policies",
+            get(reclaim::get_policies).put(reclaim::put_policies),
+        )
+        .route(
+            "/api/v1/reclaim/runs",
+            get(reclaim::list_runs).post(reclaim::start_run),
+        )
+        .route("/api/v1/reclaim/runs/{id}", get(reclaim::get_run))
+        .route("/api/v1/reclaim/runs/{id}/undo", post(reclaim::undo))
+        .route("/api/v1/users/bulk", post(reclaim::bulk))
+        .route("/api/v1/jobs/{id}", get(reclaim::get_job))
+        .route("/api/v1/jobs/{id}/undo", post(reclaim::undo))
         .with_state(api)
 }

@@ -157,22 +157,28 @@ impl JiraSim {
             .route("/rest/api/3/user", get(user))
             .route("/rest/api/3/user/groups", get(user_groups))
             .route("/rest/api/3/applicationrole", get(roles))
-            .route("/rest/api/3/group/user", post(add_member))
+            .route(
+                "/rest/api/3/group/user",
+                post(add_member).delete(remove_member),
+            )
             // Jira Data Center: REST v2, users by username (the sim's account id).
             .route("/rest/api/2/user/search", get(dc_search))
             .route("/rest/api/2/user", get(dc_user).put(dc_set_active))
             .route("/rest/api/2/applicationrole", get(dc_roles))
-            .route("/rest/api/2/group/user", post(dc_add_member))
+            .route(
+                "/rest/api/2/group/user",
+                post(dc_add_member).delete(remove_member),
+            )
             // Confluence Cloud and Data Center.
             .route("/wiki/rest/api/user/memberof", get(memberof))
             .route(
                 "/wiki/rest/api/group/userByGroupId",
-                post(confluence_add_by_id),
+                post(confluence_add_by_id).delete(remove_member),
             )
             .route("/rest/api/user/memberof", get(memberof))
             .route(
                 "/rest/api/user/{user}/group/{group}",
-                axum::routing::put(confluence_dc_add),
+                axum::routing::put(confluence_dc_add).delete(confluence_dc_remove),
             )
             .route(
                 "/rest/api/admin/user/{user}/enable",
@@ -183,6 +189,11 @@ impl JiraSim {
                 "/admin/v1/orgs/{org}/directory/users/{account}/restore-access",
                 post(org_restore),
             )
+            .route(
+                "/admin/v1/orgs/{org}/directory/users/{account}/suspend-access",
+                post(org_suspend),
+            )
+            .route("/users/{account}/manage/lifecycle/{verb}", post(lifecycle))
             .route("/admin/v1/orgs/{org}/events", get(org_events))
             .route("/scim/directory/{dir}/Users", get(scim_users))
             .route(
@@ -273,6 +284,23 @@ impl JiraSim {
             suspended: false,
             last_active: Default::default(),
         });
+    }
+
+    /// Adds one active user in these groups.
+    pub fn add_member_of(&self, account_id: &str, email: &str, groups: &[&str]) {
+        self.add_person(account_id, email);
+        let mut users = self.sim.users.lock().expect("lock");
+        if let Some(u) = users.iter_mut().find(|u| u.account_id == account_id) {
+            u.groups = groups.iter().map(|g| g.to_string()).collect();
+        }
+    }
+
+    /// Whether the user's account is active (not suspended or deactivated).
+    pub fn is_active(&self, account_id: &str) -> bool {
+        let users = self.sim.users.lock().expect("lock");
+        users
+            .iter()
+            .any(|u| u.account_id == account_id && u.active && !u.suspended)
     }
 
     /// Adds `n` active users `{prefix}{i}@example.com` in `group`.
@@ -543,7 +571,8 @@ async fn roles(State(sim): State<Arc<Sim>>) -> Json<Value> {
             .iter()
             .map(|(key, id, name)| {
                 let used = users.iter().filter(|u| u.groups.iter().any(|g| g == name)).count();
-                json!({"key": key, "groups": [name], "defaultGroups": [name],
+                let groups = if *key == "jira-software" { vec![*name, LEGACY_GROUP.1] } else { vec![*name] };
+                json!({"key": key, "groups": groups, "defaultGroups": [name],
                        "defaultGroupsDetails": [{"groupId": id, "name": name}],
                        "numberOfSeats": seats, "remainingSeats": seats.saturating_sub(used), "userCount": used, "hasUnlimitedSeats": false})
             })
@@ -552,7 +581,8 @@ async fn roles(State(sim): State<Arc<Sim>>) -> Json<Value> {
 }
 
 async fn add_member(State(sim): State<Arc<Sim>>, Query(q): Q, Json(body): Json<Value>) -> Response {
-    let Some((_, _, name)) = GROUPS.iter().find(|(_, id, name)| {
+    let legacy = ("jira-software", LEGACY_GROUP.0, LEGACY_GROUP.1);
+    let Some((_, _, name)) = GROUPS.iter().chain([&legacy]).find(|(_, id, name)| {
         q.get("groupId").map(String::as_str) == Some(*id)
             || q.get("groupname").map(String::as_str) == Some(*name)
     }) else {
@@ -589,6 +619,9 @@ async fn jsm_approval(State(sim): State<Arc<Sim>>) -> Json<Value> {
 
 /// Confluence's licence group in the simulated site.
 pub const CONFLUENCE_GROUP: (&str, &str) = ("g-conf", "confluence-users");
+/// A second group that gives Jira Software (not a default group: a restore adds it back only
+/// when a reclaim took it).
+pub const LEGACY_GROUP: (&str, &str) = ("g-jsw-legacy", "jira-software-legacy");
 
 fn find_user<'a>(users: &'a mut [SimUser], id: Option<&str>) -> Option<&'a mut SimUser> {
     users.iter_mut().find(|u| Some(u.account_id.as_str()) == id)
@@ -749,6 +782,7 @@ fn activate(sim: &Sim, id: &str) -> Response {
     match find_user(&mut users, Some(id)) {
         Some(u) => {
             u.active = true;
+            u.suspended = false;
             (StatusCode::OK, Json(json!({"message": "ok"}))).into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
@@ -760,6 +794,92 @@ async fn confluence_dc_enable(
     axum::extract::Path(user): axum::extract::Path<String>,
 ) -> Response {
     activate(&sim, &user)
+}
+
+/// Removes a member (Jira Cloud by `groupId` or `groupname` and `accountId`, Jira Data Center
+/// by `groupname` and `username`, Confluence Cloud by `groupId`); 400 when not a member.
+async fn remove_member(State(sim): State<Arc<Sim>>, Query(q): Q) -> Response {
+    let by_id = |id: &str| {
+        GROUPS
+            .iter()
+            .find(|(_, gid, _)| *gid == id)
+            .map(|(_, _, name)| name.to_string())
+            .or_else(|| (id == CONFLUENCE_GROUP.0).then(|| CONFLUENCE_GROUP.1.to_string()))
+            .or_else(|| (id == LEGACY_GROUP.0).then(|| LEGACY_GROUP.1.to_string()))
+    };
+    let name = match (q.get("groupId"), q.get("groupname").or(q.get("name"))) {
+        (Some(id), _) => by_id(id),
+        (None, Some(name)) => Some(name.clone()),
+        _ => None,
+    };
+    let Some(name) = name else {
+        return (StatusCode::NOT_FOUND, "no such group").into_response();
+    };
+    let mut users = sim.users.lock().expect("lock");
+    let who = q.get("accountId").or(q.get("username")).map(String::as_str);
+    let Some(user) = find_user(&mut users, who) else {
+        return (StatusCode::NOT_FOUND, "no such user").into_response();
+    };
+    if !user.groups.contains(&name) {
+        let message = format!("The user is not a member of '{name}'");
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"errorMessages": [message]})),
+        )
+            .into_response();
+    }
+    user.groups.retain(|g| *g != name);
+    StatusCode::OK.into_response()
+}
+
+async fn confluence_dc_remove(
+    State(sim): State<Arc<Sim>>,
+    axum::extract::Path((user, group)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let mut users = sim.users.lock().expect("lock");
+    match find_user(&mut users, Some(&user)) {
+        Some(u) => {
+            u.groups.retain(|g| *g != group); // idempotent, as Confluence's is
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn org_suspend(
+    State(sim): State<Arc<Sim>>,
+    axum::extract::Path((_org, account)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let mut users = sim.users.lock().expect("lock");
+    match find_user(&mut users, Some(&account)) {
+        Some(u) => {
+            u.suspended = true;
+            (StatusCode::OK, Json(json!({"message": "suspended"}))).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The user-management lifecycle API: `disable`, `enable`, `delete`, `cancel-delete`; an
+/// account whose id starts `scim-managed` is refused as Atlassian refuses IdP-managed ones.
+async fn lifecycle(
+    State(sim): State<Arc<Sim>>,
+    axum::extract::Path((account, verb)): axum::extract::Path<(String, String)>,
+) -> Response {
+    if account.starts_with("scim-managed") {
+        let body = json!({"key": "forbidden.action", "context": {"allowed": false, "reason": {"key": "externalDirectory.scim"}}});
+        return (StatusCode::FORBIDDEN, Json(body)).into_response();
+    }
+    let mut users = sim.users.lock().expect("lock");
+    let Some(u) = find_user(&mut users, Some(&account)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match verb.as_str() {
+        "disable" | "delete" => u.active = false,
+        "enable" | "cancel-delete" => u.active = true,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn org_restore(

@@ -1,13 +1,86 @@
-//! Reclaimed licences: what a reclaim took, recorded so that a restore puts back exactly that;
-//! and a user's wish to keep their licence ("keep my access"), remembered for the reclaim that
-//! would take it.
+//! Reclamation: the policies (`policies`), runs that plan over the inventory and publish one
+//! action per user (`run`), the workers' side of an action (`act`: warn, take, give back, with
+//! the ledger of exactly what was taken), a run's end and its summary (`finish`), admins' bulk
+//! jobs and undo (`jobs`), leavers (`leavers`), and the schedule's configuration (`config`).
+//! Also here: what a reclaim done elsewhere took, recorded so that a restore puts back exactly
+//! that; and a user's wish to keep their licence ("keep my access").
 
 use time::OffsetDateTime;
 
 use super::handle::{Handled, WorkError, base_entry, processed};
 use super::{Context, FlowError};
-use crate::domain::{AuditOutcome, Email, Event, GroupRef, Product};
-use crate::store::{AuditEntry, EventOutcome, Reclaimed, UserRecord};
+use crate::domain::reclaim::{Order, OrderAction, Standing, TakeAction, ThenAction};
+use crate::domain::{AuditOutcome, Email, Event, EventKind, GroupRef, Product, Source};
+use crate::store::{AuditEntry, EventOutcome, Reclaimed, RunEntry, UserRecord};
+
+mod act;
+pub mod config;
+pub mod finish;
+pub mod jobs;
+pub mod leavers;
+pub mod policies;
+pub mod run;
+
+pub use act::carry_out;
+pub use config::ReclaimConfig;
+
+/// The action a policy's `action` means.
+pub(crate) fn take_order(action: TakeAction) -> OrderAction {
+    match action {
+        TakeAction::RemoveProductAccess => OrderAction::RemoveProductAccess,
+        TakeAction::Suspend => OrderAction::Standing {
+            change: Standing::Suspend,
+        },
+        TakeAction::Deactivate => OrderAction::Standing {
+            change: Standing::Deactivate,
+        },
+    }
+}
+
+/// The action a policy's `then` means.
+pub(crate) fn escalate_order(action: ThenAction) -> OrderAction {
+    match action {
+        ThenAction::Suspend => OrderAction::Standing {
+            change: Standing::Suspend,
+        },
+        ThenAction::Deactivate => OrderAction::Standing {
+            change: Standing::Deactivate,
+        },
+        ThenAction::Delete => OrderAction::Standing {
+            change: Standing::Delete,
+        },
+        ThenAction::RemoveAllAccess => OrderAction::RemoveAllAccess,
+    }
+}
+
+/// The event that carries an order: its id is derived from the run, account, product and
+/// action, so publishing it again is the same event.
+pub(crate) fn order_event(order: Order, email: Option<Email>, product: Option<Product>) -> Event {
+    let source = if order.policy.is_some() {
+        Source::Reclaim
+    } else {
+        Source::Admin
+    };
+    let sender = order.sender_id(product);
+    let user = run::order_user(email, &order.account_id);
+    Event {
+        order: Some(order),
+        ..Event::new(
+            source,
+            &sender,
+            EventKind::Order,
+            user,
+            product,
+            OffsetDateTime::now_utc(),
+        )
+    }
+}
+
+/// The event of an entry that acts (a run stopped while publishing publishes it again).
+pub(crate) fn event_of_entry(entry: RunEntry) -> Option<Event> {
+    let order = entry.order?;
+    Some(order_event(order, entry.email, entry.product))
+}
 
 /// "Keep my licence": remembered on the user; no directory call is needed.
 pub(super) async fn record_keep(

@@ -1,0 +1,269 @@
+use time::{Duration, OffsetDateTime};
+
+use super::*;
+
+fn policy(json: &str) -> Policy {
+    let list = PolicyList::parse(format!("{{\"policies\": [{json}]}}").as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    list.policies.into_iter().next().expect("one policy")
+}
+
+const JSW_90: &str = r#"{"name": "jira 90", "products": ["jira-software"], "inactive_after_days": 90,
+    "action": "remove-product-access", "warn_days_before": 7, "protect": {"groups": ["vip"], "domains": ["*.partner.example"]},
+    "then": {"after_days": 30, "action": "suspend"}}"#;
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn days(n: i64) -> Duration {
+    Duration::days(n)
+}
+
+fn email(s: &str) -> Email {
+    Email::parse(s).expect("email")
+}
+
+#[test]
+fn invalid_policies_name_the_policy_and_field() {
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{"name": "a", "products": [], "inactive_after_days": 9, "action": "suspend"}"#,
+            "policies[0].products",
+        ),
+        (
+            r#"{"name": "a", "products": ["jira-software"], "inactive_after_days": 0, "action": "suspend"}"#,
+            "policies[0].inactive_after_days",
+        ),
+        (
+            r#"{"name": "a", "products": ["jira-software"], "inactive_after_days": 9, "action": "suspend", "warn_days_before": 9}"#,
+            "policies[0].warn_days_before",
+        ),
+        (
+            r#"{"name": "a", "products": ["jira-software"], "inactive_after_days": 9, "action": "shred"}"#,
+            "policies[0].action",
+        ),
+        (
+            r#"{"name": "a", "products": ["jira-software"], "inactive_after_days": 9, "action": "suspend", "protect": {"domains": ["Not A Domain"]}}"#,
+            "policies[0].protect.domains[0]",
+        ),
+        (
+            r#"{"name": "a", "products": ["jira-software"], "inactive_after_days": 9, "action": "suspend", "then": {"after_days": 0, "action": "delete"}}"#,
+            "policies[0].then.after_days",
+        ),
+        (
+            r#"{"name": "a", "products": ["jira-software"], "inactive_after_days": 9, "action": "suspend", "colour": "red"}"#,
+            "policies[0]",
+        ),
+    ];
+    for (json, field) in cases {
+        let body = format!("{{\"policies\": [{json}]}}");
+        let err = PolicyList::parse(body.as_bytes()).expect_err(json);
+        assert!(err.field.starts_with(field), "{json}: {err}");
+    }
+    let twice = format!("{{\"policies\": [{JSW_90}, {JSW_90}]}}");
+    let err = PolicyList::parse(twice.as_bytes()).expect_err("twice");
+    assert_eq!(err.field, "policies[1].name");
+}
+
+struct Account {
+    email: Email,
+    groups: Vec<String>,
+    uses: Vec<Use>,
+}
+
+fn account(who: &str, idle_days: Option<i64>) -> Account {
+    Account {
+        email: email(who),
+        groups: vec![],
+        uses: vec![Use {
+            product: Product::JiraSoftware,
+            licensed: true,
+            last_active: idle_days.map(|d| now() - days(d)),
+        }],
+    }
+}
+
+fn person(a: &Account) -> Person<'_> {
+    Person {
+        account_id: a.email.as_str(),
+        email: Some(&a.email),
+        groups: &a.groups,
+        active: true,
+        added_at: Some(now() - days(400)),
+        uses: &a.uses,
+        ..Default::default()
+    }
+}
+
+fn one(p: Person<'_>, policy: &Policy) -> Option<(Step, String)> {
+    let input = PlanInput {
+        now: now(),
+        policies: std::slice::from_ref(policy),
+        min_days_since_restore: 14,
+        can_warn: true,
+    };
+    let planned = plan([p], &input);
+    assert!(planned.len() <= 1, "{planned:?}");
+    planned.into_iter().next().map(|p| (p.step, p.reason))
+}
+
+#[test]
+fn the_inactive_are_warned_first_then_taken_once_the_warning_ran_out() {
+    let p = policy(JSW_90);
+    let active = account("ada@example.com", Some(10));
+    assert_eq!(one(person(&active), &p), None, "active: not flagged");
+    let nearly = account("bob@example.com", Some(85));
+    let (step, reason) = one(person(&nearly), &p).expect("flagged");
+    let Step::Warn { due } = step else {
+        panic!("{step:?}")
+    };
+    assert!(
+        due >= now() + days(5) - Duration::minutes(1),
+        "due at 90 days idle"
+    );
+    assert!(reason.contains("inactive for 85 days"), "{reason}");
+    // Warned 7 days ago, still idle: taken. Warned 2 days ago: waits.
+    let old = account("cy@example.com", Some(100));
+    let warned = [("jira 90", now() - days(7), now() - Duration::seconds(1))];
+    let (step, _) = one(
+        Person {
+            warnings: &warned,
+            ..person(&old)
+        },
+        &p,
+    )
+    .expect("flagged");
+    assert_eq!(step, Step::Take(TakeAction::RemoveProductAccess));
+    let recent = [("jira 90", now() - days(2), now() + days(5))];
+    let (step, _) = one(
+        Person {
+            warnings: &recent,
+            ..person(&old)
+        },
+        &p,
+    )
+    .expect("flagged");
+    assert!(matches!(step, Step::Waiting { .. }), "{step:?}");
+    // A warning from before the last activity does not count: warned again.
+    let stale = [("jira 90", now() - days(200), now() - days(193))];
+    let (step, _) = one(
+        Person {
+            warnings: &stale,
+            ..person(&old)
+        },
+        &p,
+    )
+    .expect("flagged");
+    assert!(matches!(step, Step::Warn { .. }), "{step:?}");
+}
+
+#[test]
+fn protected_users_are_listed_with_why_and_never_taken() {
+    let p = policy(JSW_90);
+    let mut vip = account("vip@example.com", Some(300));
+    vip.groups = vec!["VIP".into()];
+    let partner = account("pat@eu.partner.example", Some(300));
+    let admin = account("root@example.com", Some(300));
+    let kept = account("kim@example.com", Some(300));
+    let back = account("bea@example.com", Some(300));
+    let cases = [
+        (person(&vip), "protected group vip"),
+        (person(&partner), "protected domain *.partner.example"),
+        (
+            Person {
+                always_protected: Some("a site administrator"),
+                ..person(&admin)
+            },
+            "always protected: a site administrator",
+        ),
+        (
+            Person {
+                keep_at: Some(now() - days(3)),
+                ..person(&kept)
+            },
+            "asked to keep",
+        ),
+        (
+            Person {
+                restored_at: Some(now() - days(5)),
+                ..person(&back)
+            },
+            "min_days_since_restore",
+        ),
+    ];
+    for (who, why) in cases {
+        let (step, reason) = one(who, &p).expect("listed");
+        assert_eq!(step, Step::Protected);
+        assert!(reason.contains(why), "{reason} lacks {why}");
+    }
+}
+
+#[test]
+fn users_who_cannot_be_warned_wait_unless_warnings_are_optional() {
+    let p = policy(JSW_90);
+    let old = account("cy@example.com", Some(100));
+    let no_email = Person {
+        email: None,
+        ..person(&old)
+    };
+    assert_eq!(
+        one(no_email.clone(), &p).map(|s| s.0),
+        Some(Step::CannotWarn)
+    );
+    let mut optional = p.clone();
+    optional.warning_optional = true;
+    assert_eq!(
+        one(no_email, &optional).map(|s| s.0),
+        Some(Step::Take(TakeAction::RemoveProductAccess))
+    );
+}
+
+#[test]
+fn never_active_accounts_count_only_when_the_policy_says_and_they_are_old_enough() {
+    let mut p = policy(JSW_90);
+    p.warn_days_before = 0;
+    let never = account("new@example.com", None);
+    assert_eq!(one(person(&never), &p), None);
+    p.include_never_active = true;
+    assert_eq!(
+        one(person(&never), &p).map(|s| s.0),
+        Some(Step::Take(TakeAction::RemoveProductAccess))
+    );
+    let fresh = Person {
+        added_at: Some(now() - days(10)),
+        ..person(&never)
+    };
+    assert_eq!(one(fresh, &p), None, "added 10 days ago");
+}
+
+#[test]
+fn what_was_taken_and_not_given_back_escalates_after_its_days() {
+    let p = policy(JSW_90);
+    let gone = Account {
+        uses: vec![],
+        ..account("old@example.com", None)
+    };
+    let taken = [("jira 90", Some(Product::JiraSoftware), now() - days(31))];
+    let (step, reason) = one(
+        Person {
+            taken: &taken,
+            ..person(&gone)
+        },
+        &p,
+    )
+    .expect("escalated");
+    assert_eq!(step, Step::Escalate(ThenAction::Suspend));
+    assert!(reason.contains("not back after 30 days"), "{reason}");
+    let recent = [("jira 90", Some(Product::JiraSoftware), now() - days(3))];
+    assert_eq!(
+        one(
+            Person {
+                taken: &recent,
+                ..person(&gone)
+            },
+            &p
+        ),
+        None
+    );
+}

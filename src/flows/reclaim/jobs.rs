@@ -1,0 +1,368 @@
+//! Admins' bulk actions, as jobs of bus events like a run's; and undo, which gives back exactly
+//! what a run or a job took, through the same workers.
+
+use time::OffsetDateTime;
+
+use super::super::{Context, FlowError, Intake};
+use crate::domain::reclaim::{Order, OrderAction, Standing};
+use crate::domain::{AccountStatus, Email, GroupRef, Product};
+use crate::store::{Account, EntryResult, LedgerState, RunEntry, RunKind, RunRecord, RunState};
+
+/// A bulk action. The danger zone takes access away and needs `confirm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkAction {
+    EnableLicences,
+    RestoreSuspended,
+    AddToGroup,
+    GrantProductAccess,
+    DisableLicences,
+    RemoveFromGroup,
+    RevokeProductAccess,
+    RemoveAllAccess,
+}
+
+impl BulkAction {
+    pub const ALL: [BulkAction; 8] = [
+        BulkAction::EnableLicences,
+        BulkAction::RestoreSuspended,
+        BulkAction::AddToGroup,
+        BulkAction::GrantProductAccess,
+        BulkAction::DisableLicences,
+        BulkAction::RemoveFromGroup,
+        BulkAction::RevokeProductAccess,
+        BulkAction::RemoveAllAccess,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            BulkAction::EnableLicences => "enable-licences",
+            BulkAction::RestoreSuspended => "restore-suspended",
+            BulkAction::AddToGroup => "add-to-group",
+            BulkAction::GrantProductAccess => "grant-product-access",
+            BulkAction::DisableLicences => "disable-licences",
+            BulkAction::RemoveFromGroup => "remove-from-group",
+            BulkAction::RevokeProductAccess => "revoke-product-access",
+            BulkAction::RemoveAllAccess => "remove-all-access",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<BulkAction> {
+        BulkAction::ALL.into_iter().find(|a| a.key() == key)
+    }
+
+    /// Takes access away: needs `"confirm": <number of users>`.
+    pub fn danger(self) -> bool {
+        matches!(
+            self,
+            BulkAction::DisableLicences
+                | BulkAction::RemoveFromGroup
+                | BulkAction::RevokeProductAccess
+                | BulkAction::RemoveAllAccess
+        )
+    }
+}
+
+/// `POST /api/v1/users/bulk`
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    pub action: String,
+    /// Emails or account ids.
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub product: Option<Product>,
+    /// For danger actions: the number of users, repeated.
+    #[serde(default)]
+    pub confirm: Option<usize>,
+}
+
+/// Most users one job takes.
+pub const MAX_USERS: usize = 10_000;
+
+/// Checks a bulk request whole (action, its parameters, `confirm`, every user known) and starts
+/// its job; nothing runs unless all of it is valid.
+pub async fn start(
+    ctx: &Context,
+    intake: &Intake,
+    req: BulkRequest,
+    actor: &str,
+) -> Result<RunRecord, FlowError> {
+    let action = check(&req)?;
+    let accounts = resolve(ctx, &req.users)?;
+    if action.danger() && req.confirm != Some(accounts.len()) {
+        return Err(FlowError::invalid(
+            "confirm_required",
+            format!(
+                "{} takes access away: send \"confirm\": {} (the number of users) to go ahead",
+                action.key(),
+                accounts.len()
+            ),
+        ));
+    }
+    let items = accounts
+        .into_iter()
+        .map(|a| Item {
+            action: order_of(action, &a, req.group.clone()),
+            account_id: a.account_id,
+            email: a.email,
+            product: req.product,
+            policy: None,
+            step: action.key().to_string(),
+            reason: "an admin's bulk action".into(),
+        })
+        .collect();
+    let run = batch(ctx, intake, Batch::job(action.key(), actor), items).await?;
+    tracing::info!(job = %run.id, action = action.key(), users = run.entries, %actor, "bulk job started");
+    Ok(run)
+}
+
+/// The action, once its parameters are there.
+fn check(req: &BulkRequest) -> Result<BulkAction, FlowError> {
+    let bad = |code, m: String| FlowError::invalid(code, m);
+    let keys = BulkAction::ALL.map(|a| a.key()).join(", ");
+    let action = BulkAction::parse(&req.action).ok_or_else(|| {
+        bad(
+            "invalid_action",
+            format!("action: {:?} is not one of {keys}", req.action),
+        )
+    })?;
+    if req.users.is_empty() || req.users.len() > MAX_USERS {
+        return Err(bad(
+            "invalid_request",
+            format!("users: 1 to {MAX_USERS} emails or account ids"),
+        ));
+    }
+    if matches!(action, BulkAction::AddToGroup | BulkAction::RemoveFromGroup) && req.group.is_none()
+    {
+        return Err(bad(
+            "invalid_request",
+            format!("group: {} needs the group's name", action.key()),
+        ));
+    }
+    if matches!(
+        action,
+        BulkAction::GrantProductAccess | BulkAction::RevokeProductAccess
+    ) && req.product.is_none()
+    {
+        return Err(bad(
+            "invalid_request",
+            format!("product: {} needs a product", action.key()),
+        ));
+    }
+    Ok(action)
+}
+
+/// What kind of batch, and who asked.
+struct Batch<'a> {
+    prefix: &'static str,
+    kind: RunKind,
+    action: &'a str,
+    undo_of: Option<&'a str>,
+    actor: &'a str,
+}
+
+impl<'a> Batch<'a> {
+    fn job(action: &'a str, actor: &'a str) -> Batch<'a> {
+        Batch {
+            prefix: "job",
+            kind: RunKind::Job,
+            action,
+            undo_of: None,
+            actor,
+        }
+    }
+}
+
+/// One action of a batch, for one account.
+struct Item {
+    account_id: String,
+    email: Option<Email>,
+    product: Option<Product>,
+    policy: Option<String>,
+    step: String,
+    reason: String,
+    action: OrderAction,
+}
+
+/// Writes a job or an undo with one entry per item, then publishes its actions.
+async fn batch(
+    ctx: &Context,
+    intake: &Intake,
+    what: Batch<'_>,
+    items: Vec<Item>,
+) -> Result<RunRecord, FlowError> {
+    let now = OffsetDateTime::now_utc();
+    let id = super::run::new_id(what.prefix);
+    let mut run = RunRecord {
+        v: 1,
+        id: id.clone(),
+        kind: what.kind,
+        dry_run: false,
+        trigger: what.actor.to_string(),
+        action: Some(what.action.to_string()),
+        undo_of: what.undo_of.map(String::from),
+        state: RunState::Planning,
+        started_at: now,
+        finished_at: None,
+        entries: items.len() as u32,
+        summary_sent: false,
+    };
+    let mut entries = Vec::with_capacity(items.len());
+    let mut events = Vec::with_capacity(items.len());
+    for (seq, item) in items.into_iter().enumerate() {
+        let order = Order {
+            run: id.clone(),
+            seq: seq as u32,
+            account_id: item.account_id.clone(),
+            action: item.action,
+            policy: None,
+            planned_at: now,
+        };
+        let event = super::order_event(order.clone(), item.email.clone(), item.product);
+        entries.push(RunEntry {
+            seq: seq as u32,
+            account_id: item.account_id,
+            email: item.email,
+            product: item.product,
+            policy: item.policy,
+            step: item.step,
+            reason: item.reason,
+            event_id: Some(event.id.to_string()),
+            due: None,
+            result: EntryResult::Planned,
+            detail: None,
+            at: None,
+            order: Some(order),
+        });
+        events.push(event);
+    }
+    ctx.store
+        .put_run(&run, &entries, Some(events.len() as u64))
+        .await?;
+    super::run::launch(ctx, intake, &mut run, events).await?;
+    Ok(run)
+}
+
+/// What a bulk action means for one account.
+fn order_of(action: BulkAction, account: &Account, group: Option<String>) -> OrderAction {
+    let group = || GroupRef {
+        id: None,
+        name: group.clone().unwrap_or_default(),
+    };
+    match action {
+        BulkAction::EnableLicences => OrderAction::GiveBackLicences,
+        BulkAction::RestoreSuspended => OrderAction::Standing {
+            change: match account.status {
+                AccountStatus::Deactivated => Standing::Activate,
+                _ => Standing::Unsuspend,
+            },
+        },
+        BulkAction::AddToGroup => OrderAction::AddToGroup { group: group() },
+        BulkAction::GrantProductAccess => OrderAction::GrantProductAccess,
+        BulkAction::DisableLicences => OrderAction::Standing {
+            change: if account.username.is_some() {
+                // Data Center accounts have no suspension: they are deactivated.
+                Standing::Deactivate
+            } else {
+                Standing::Suspend
+            },
+        },
+        BulkAction::RemoveFromGroup => OrderAction::RemoveFromGroup { group: group() },
+        BulkAction::RevokeProductAccess => OrderAction::RemoveProductAccess,
+        BulkAction::RemoveAllAccess => OrderAction::RemoveAllAccess,
+    }
+}
+
+/// Every user named, as the inventory knows them; all unknown ones listed in the error.
+pub fn resolve(ctx: &Context, users: &[String]) -> Result<Vec<Account>, FlowError> {
+    let mut found: Vec<Account> = Vec::with_capacity(users.len());
+    let mut unknown = Vec::new();
+    for (i, name) in users.iter().enumerate() {
+        let name = name.trim();
+        let account = match Email::parse(name) {
+            Ok(email) => ctx.store.account_by_email(&email)?,
+            Err(_) => ctx.store.account(name)?,
+        };
+        match account {
+            Some(a) if !found.iter().any(|f| f.account_id == a.account_id) => found.push(a),
+            Some(_) => {}
+            None => unknown.push(format!("users[{i}] {name:?}")),
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(found);
+    }
+    let shown: Vec<_> = unknown.iter().take(50).cloned().collect();
+    let more = unknown.len().saturating_sub(shown.len());
+    Err(FlowError::invalid(
+        "unknown_users",
+        format!(
+            "{} users are not in the inventory (nothing was done): {}{}",
+            unknown.len(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+    ))
+}
+
+/// Gives back exactly what a run or job took and has not been given back, as a new run of
+/// `give-back` actions (seats permitting).
+pub async fn undo(
+    ctx: &Context,
+    intake: &Intake,
+    of: &str,
+    actor: &str,
+) -> Result<RunRecord, FlowError> {
+    let Some(target) = ctx.store.run(of)? else {
+        return Err(FlowError::NotFound {
+            code: "not_found",
+            detail: format!("no run or job {of}"),
+        });
+    };
+    if target.state != RunState::Done && target.state != RunState::Running {
+        return Err(FlowError::Conflict {
+            code: "not_started",
+            detail: format!("{of} has not started its actions yet"),
+        });
+    }
+    let open: Vec<_> = ctx
+        .store
+        .ledger_of_run(of)?
+        .into_iter()
+        .filter(|l| l.state == LedgerState::Open)
+        .collect();
+    if open.is_empty() {
+        return Err(FlowError::Conflict {
+            code: "nothing_to_undo",
+            detail: format!("{of} took nothing that has not been given back"),
+        });
+    }
+    let items = open
+        .into_iter()
+        .map(|l| Item {
+            account_id: l.account_id,
+            email: l.email,
+            product: l.product,
+            policy: l.policy,
+            step: "give-back".into(),
+            reason: format!("undo of {of}"),
+            action: OrderAction::GiveBack { ledger: l.id },
+        })
+        .collect();
+    let what = Batch {
+        prefix: "undo",
+        kind: RunKind::Undo,
+        action: "give-back",
+        undo_of: Some(of),
+        actor,
+    };
+    let run = batch(ctx, intake, what, items).await?;
+    tracing::info!(undo = %run.id, of, actions = run.entries, %actor, "undo started");
+    Ok(run)
+}

@@ -1,0 +1,292 @@
+//! Reclamation for admins: the policies, runs (a dry run is the preview), their entries and CSV,
+//! bulk jobs (JSON, or a CSV of users), and undo.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::csv::attachment;
+use super::{Admin, Api, Viewer};
+use crate::domain::reclaim::PolicyList;
+use crate::flows::reclaim::jobs::{self, BulkRequest};
+use crate::flows::reclaim::{policies, run};
+use crate::http::body::{MAX_ADMIN_BODY, parse_json, read_body};
+use crate::http::error::ApiError;
+use crate::store::{PoliciesDoc, RunEntry, RunKind, RunRecord};
+
+/// `GET /api/v1/reclaim/policies`
+pub async fn get_policies(
+    _: Viewer,
+    State(api): State<Api>,
+) -> Result<Json<PoliciesDoc>, ApiError> {
+    Ok(Json(policies::get(&api.flows)?))
+}
+
+/// `PUT /api/v1/reclaim/policies`: replaces the whole list.
+pub async fn put_policies(
+    admin: Admin,
+    State(api): State<Api>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PoliciesDoc>, ApiError> {
+    let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
+    let list = PolicyList::parse(&body)
+        .map_err(|e| ApiError::bad_request("invalid_policies", e.to_string()))?;
+    Ok(Json(
+        policies::replace(&api.flows, list.policies, &admin.actor).await?,
+    ))
+}
+
+/// The body of `POST /api/v1/reclaim/runs`.
+#[derive(Deserialize, Default, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunBody {
+    /// A preview: the plan, and nothing done.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `POST /api/v1/reclaim/runs`: plans and starts a run now (`202`).
+pub async fn start_run(
+    admin: Admin,
+    State(api): State<Api>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<RunPage>), ApiError> {
+    let bytes = read_body(&headers, body, crate::sources::MAX_BODY).await?;
+    let req: RunBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        RunBody::default()
+    } else {
+        parse_json(&bytes, "invalid_request")?
+    };
+    let request = run::RunRequest {
+        dry_run: req.dry_run,
+        trigger: admin.actor,
+    };
+    let started = run::start(&api.flows, &api.intake, request).await?;
+    Ok((StatusCode::ACCEPTED, Json(page(&api, started)?)))
+}
+
+/// A run or job with its counts and entries (`GET /api/v1/reclaim/runs/{id}`).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct RunPage {
+    pub run: RunRecord,
+    pub counts: crate::flows::reclaim::finish::Counts,
+    /// Every user flagged (or of the job), in plan order, with what became of them.
+    pub entries: Vec<RunEntry>,
+}
+
+fn page(api: &Api, run: RunRecord) -> Result<RunPage, ApiError> {
+    let entries = api.flows.store.run_entries(&run.id)?;
+    let counts = crate::flows::reclaim::finish::counts(&api.flows, &entries);
+    Ok(RunPage {
+        run,
+        counts,
+        entries,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/reclaim/runs`: newest first.
+pub async fn list_runs(
+    _: Viewer,
+    State(api): State<Api>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RunList>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit: must be 1 to 500",
+        ));
+    }
+    let runs = api.flows.store.runs(RunKind::Reclaim, limit)?;
+    Ok(Json(RunList { runs }))
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct RunList {
+    pub runs: Vec<RunRecord>,
+}
+
+/// `GET /api/v1/reclaim/runs/{id}` and `GET /api/v1/reclaim/runs/{id}.csv`.
+pub async fn get_run(
+    _: Viewer,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (id, csv) = match id.strip_suffix(".csv") {
+        Some(id) => (id.to_string(), true),
+        None => (id, false),
+    };
+    let run = found(&api, &id, &[RunKind::Reclaim, RunKind::Undo])?;
+    if csv {
+        return run_csv(&api, &run);
+    }
+    Ok(Json(page(&api, run)?).into_response())
+}
+
+/// `GET /api/v1/jobs/{id}`: a bulk job's (or an undo's) progress and per-user results.
+pub async fn get_job(
+    _: Viewer,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<Json<RunPage>, ApiError> {
+    let run = found(&api, &id, &[RunKind::Job, RunKind::Undo])?;
+    Ok(Json(page(&api, run)?))
+}
+
+fn found(api: &Api, id: &str, kinds: &[RunKind]) -> Result<RunRecord, ApiError> {
+    api.flows
+        .store
+        .run(id)?
+        .filter(|r| kinds.contains(&r.kind))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no such run or job {id:?}"),
+            )
+        })
+}
+
+const COLUMNS: [&str; 11] = [
+    "seq",
+    "email",
+    "account_id",
+    "product",
+    "policy",
+    "step",
+    "reason",
+    "due",
+    "result",
+    "detail",
+    "at",
+];
+
+fn run_csv(api: &Api, run: &RunRecord) -> Result<Response, ApiError> {
+    let entries = api.flows.store.run_entries(&run.id)?;
+    let time = |t: Option<time::OffsetDateTime>| {
+        t.and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+    };
+    let rows = entries.iter().map(|e| {
+        [
+            e.seq.to_string(),
+            e.email.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+            e.account_id.clone(),
+            e.product.map(|p| p.key().to_string()).unwrap_or_default(),
+            e.policy.clone().unwrap_or_default(),
+            e.step.clone(),
+            e.reason.clone(),
+            time(e.due),
+            serde_json::to_value(e.result)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            e.detail.clone().unwrap_or_default(),
+            time(e.at),
+        ]
+    });
+    attachment(&format!("reinstate-{}.csv", run.id), COLUMNS, rows)
+}
+
+/// `POST /api/v1/reclaim/runs/{id}/undo` and `POST /api/v1/jobs/{id}/undo` (`202`).
+pub async fn undo(
+    admin: Admin,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<RunPage>), ApiError> {
+    let started = jobs::undo(&api.flows, &api.intake, &id, &admin.actor).await?;
+    Ok((StatusCode::ACCEPTED, Json(page(&api, started)?)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BulkQuery {
+    action: Option<String>,
+    group: Option<String>,
+    product: Option<crate::domain::Product>,
+    confirm: Option<usize>,
+}
+
+/// `POST /api/v1/users/bulk`: a JSON body, or `text/csv` (a column of emails or account ids;
+/// `action` and the rest as query parameters). Validated whole before anything runs (`202`).
+pub async fn bulk(
+    admin: Admin,
+    State(api): State<Api>,
+    query: Result<Query<BulkQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<RunPage>), ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let bytes = read_body(&headers, body, MAX_ADMIN_BODY).await?;
+    let csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv"));
+    let req = if csv {
+        BulkRequest {
+            action: q.action.clone().ok_or_else(|| {
+                ApiError::bad_request("invalid_query", "action: a CSV body needs ?action=")
+            })?,
+            users: users_of_csv(&bytes)?,
+            group: q.group,
+            product: q.product,
+            confirm: q.confirm,
+        }
+    } else {
+        if q.action.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "query parameters go with a text/csv body; a JSON body carries its own",
+            ));
+        }
+        parse_json(&bytes, "invalid_request")?
+    };
+    let started = jobs::start(&api.flows, &api.intake, req, &admin.actor).await?;
+    Ok((StatusCode::ACCEPTED, Json(page(&api, started)?)))
+}
+
+/// The first column of a CSV: emails or account ids; a first row that is neither (a header such
+/// as `email`) is skipped. Every row is checked before anything runs.
+fn users_of_csv(bytes: &[u8]) -> Result<Vec<String>, ApiError> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut users = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record
+            .map_err(|e| ApiError::bad_request("invalid_csv", format!("line {}: {e}", i + 1)))?;
+        let cell = record.get(0).unwrap_or_default().trim();
+        let header = i == 0
+            && matches!(
+                cell.to_ascii_lowercase().as_str(),
+                "email" | "emails" | "user" | "users" | "account_id" | "account id" | "accountid"
+            );
+        if header || cell.is_empty() {
+            continue;
+        }
+        users.push(cell.to_string());
+    }
+    if users.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_csv",
+            "no users in the first column",
+        ));
+    }
+    Ok(users)
+}

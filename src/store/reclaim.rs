@@ -1,0 +1,401 @@
+//! Reclamation's records, in one tree: the policies (versioned like the rules), runs and jobs
+//! with one entry per user flagged, and the ledger — exactly what was taken, by which run,
+//! whether it is still open (not given back), closed (given back) or final.
+//!
+//! Keys: `policies`; `run/<id>`; `entry/<run>/<seq>`; `ledger/<id>`; `ledger_run/<run>/<id>`;
+//! `ledger_open/<account>/<id>` while the entry is open; `schedule` (the last scheduled run).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{Store, StoreError, dec, enc};
+use crate::domain::reclaim::Policy;
+use crate::domain::{Email, GroupRef, Product};
+
+/// The live policies, versioned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PoliciesDoc {
+    pub v: u32,
+    pub version: u64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub updated_at: Option<OffsetDateTime>,
+    pub policies: Vec<Policy>,
+}
+
+/// What kind of batch a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// The policies, on a schedule or when asked.
+    Reclaim,
+    /// An admin's bulk action.
+    Job,
+    /// Giving back what a run or job took.
+    Undo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Its entries are being written and its actions published.
+    Planning,
+    /// Its actions are on the bus; workers carry them out.
+    Running,
+    /// Every entry has its result.
+    Done,
+}
+
+/// A run of the policies, a bulk job, or an undo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RunRecord {
+    pub v: u32,
+    pub id: String,
+    pub kind: RunKind,
+    /// A preview: planned, nothing done.
+    pub dry_run: bool,
+    /// `schedule`, or the admin who asked (`admin:<hash>`).
+    pub trigger: String,
+    /// A job's action; an undo's run or job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_of: Option<String>,
+    pub state: RunState,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    pub started_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub finished_at: Option<OffsetDateTime>,
+    /// Entries written (users flagged, or users of a job).
+    pub entries: u32,
+    /// The admins' summary was sent.
+    #[serde(default)]
+    pub summary_sent: bool,
+}
+
+/// What became of one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryResult {
+    /// Waiting for its worker.
+    Planned,
+    Done,
+    Failed,
+    /// Nothing to do (already so), or left alone by the plan (protected, waiting).
+    Skipped,
+    /// A dry run: this is what would happen.
+    Preview,
+}
+
+/// One user (and product) of a run: what the plan said, why, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RunEntry {
+    pub seq: u32,
+    pub account_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<Product>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// `warn`, `remove-product-access`, `suspend`, …, `protected`, `waiting`, `cannot-warn`.
+    pub step: String,
+    pub reason: String,
+    /// The action's event, for steps that act.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// A warning's reclaim date, a waiting user's.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub due: Option<OffsetDateTime>,
+    pub result: EntryResult,
+    /// What was done, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub at: Option<OffsetDateTime>,
+    /// The action to carry out, kept so that a run stopped while publishing can publish it
+    /// again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::domain::reclaim::Order>,
+}
+
+/// What one action changed, exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// Removed from these groups (given back: added to exactly these).
+    GroupsRemoved { groups: Vec<GroupRef> },
+    /// Added to these groups (given back: removed from exactly these).
+    GroupsAdded { groups: Vec<GroupRef> },
+    /// The account's standing: `suspended`, `deactivated`, `active`, `deleted`.
+    Standing { from: String, to: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerState {
+    /// The action was started; `change` holds what it means to take.
+    InProgress,
+    /// Taken, not given back.
+    Open,
+    /// Given back (a login, a request, a link, an undo).
+    Closed,
+    /// Cannot be given back (a deletion past its grace).
+    Final,
+}
+
+/// One thing taken (or changed), exactly, by one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LedgerEntry {
+    pub v: u32,
+    /// The action's event id.
+    pub id: String,
+    pub run: String,
+    pub seq: u32,
+    pub account_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<Product>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    pub change: Change,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    pub at: OffsetDateTime,
+    pub state: LedgerState,
+    /// What gave it back (an event id), or why it cannot be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub closed_at: Option<OffsetDateTime>,
+    /// The policy's `then` was applied after it.
+    #[serde(default)]
+    pub escalated: bool,
+}
+
+impl LedgerEntry {
+    pub fn is_open(&self) -> bool {
+        self.state == LedgerState::Open
+    }
+}
+
+/// One write of reclamation records, inside an event's transaction (`None`: remove the key).
+pub type ReclaimWrite = (Vec<u8>, Option<Vec<u8>>);
+
+const POLICIES: &[u8] = b"policies";
+
+fn run_key(id: &str) -> Vec<u8> {
+    format!("run/{id}").into_bytes()
+}
+fn entry_key(run: &str, seq: u32) -> Vec<u8> {
+    format!("entry/{run}/{seq:08}").into_bytes()
+}
+fn ledger_key(id: &str) -> Vec<u8> {
+    format!("ledger/{id}").into_bytes()
+}
+fn open_prefix(account: &str) -> String {
+    format!("ledger_open/{}/", crate::domain::short_hash(account))
+}
+fn open_key(account: &str, id: &str) -> Vec<u8> {
+    format!("{}{id}", open_prefix(account)).into_bytes()
+}
+
+pub(super) fn pending_key(run: &str) -> Vec<u8> {
+    format!("pending/{run}").into_bytes()
+}
+
+/// A stored counter (8 bytes, big-endian); 0 when absent.
+pub(super) fn count(value: Option<&[u8]>) -> u64 {
+    value
+        .and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+/// The rows that write a run entry.
+pub fn entry_write(run: &str, entry: &RunEntry) -> Result<ReclaimWrite, StoreError> {
+    Ok((entry_key(run, entry.seq), Some(enc(entry)?)))
+}
+
+/// The rows that write a ledger entry and keep its indexes.
+pub fn ledger_writes(entry: &LedgerEntry) -> Result<Vec<ReclaimWrite>, StoreError> {
+    let open = open_key(&entry.account_id, &entry.id);
+    Ok(vec![
+        (ledger_key(&entry.id), Some(enc(entry)?)),
+        (
+            format!("ledger_run/{}/{}", entry.run, entry.id).into_bytes(),
+            Some(Vec::new()),
+        ),
+        (
+            open,
+            matches!(entry.state, LedgerState::Open | LedgerState::InProgress).then(Vec::new),
+        ),
+    ])
+}
+
+impl Store {
+    pub fn policies(&self) -> Result<PoliciesDoc, StoreError> {
+        Ok(match self.reclaim.get(POLICIES)? {
+            Some(v) => dec(&v)?,
+            None => PoliciesDoc {
+                v: 1,
+                version: 0,
+                updated_at: None,
+                policies: Vec::new(),
+            },
+        })
+    }
+
+    /// Stores the policies (flushed by the audit entry recorded with the change).
+    pub fn put_policies(&self, doc: &PoliciesDoc) -> Result<(), StoreError> {
+        self.reclaim.insert(POLICIES, enc(doc)?)?;
+        Ok(())
+    }
+
+    /// Writes a run, entries of it and (when given) its count of actions to go, then flushes.
+    pub async fn put_run(
+        &self,
+        run: &RunRecord,
+        entries: &[RunEntry],
+        actions: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        batch.insert(run_key(&run.id), enc(run)?);
+        for e in entries {
+            batch.insert(entry_key(&run.id, e.seq), enc(e)?);
+        }
+        if let Some(n) = actions {
+            batch.insert(pending_key(&run.id), &n.to_be_bytes());
+        }
+        self.reclaim.apply_batch(batch)?;
+        self.flush().await
+    }
+
+    /// The run's actions not settled yet.
+    pub fn run_pending(&self, run: &str) -> Result<u64, StoreError> {
+        Ok(count(self.reclaim.get(pending_key(run))?.as_deref()))
+    }
+
+    /// Whether this caller is the one to finish the run (once, whoever asks first).
+    pub fn claim_finish(&self, run: &str) -> Result<bool, StoreError> {
+        let key = format!("finished/{run}");
+        Ok(self
+            .reclaim
+            .compare_and_swap(key, None as Option<&[u8]>, Some(b"1".as_slice()))?
+            .is_ok())
+    }
+
+    pub fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        self.reclaim.get(run_key(id))?.map(|v| dec(&v)).transpose()
+    }
+
+    /// Runs (or jobs) newest first.
+    pub fn runs(&self, kind: RunKind, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.reclaim.scan_prefix(b"run/").rev() {
+            let run: RunRecord = dec(&item?.1)?;
+            if run.kind == kind {
+                out.push(run);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs not finished (a restart resumes them).
+    pub fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.reclaim.scan_prefix(b"run/") {
+            let run: RunRecord = dec(&item?.1)?;
+            if run.state != RunState::Done {
+                out.push(run);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn run_entries(&self, run: &str) -> Result<Vec<RunEntry>, StoreError> {
+        self.reclaim
+            .scan_prefix(format!("entry/{run}/"))
+            .map(|item| dec(&item?.1))
+            .collect()
+    }
+
+    pub fn run_entry(&self, run: &str, seq: u32) -> Result<Option<RunEntry>, StoreError> {
+        self.reclaim
+            .get(entry_key(run, seq))?
+            .map(|v| dec(&v))
+            .transpose()
+    }
+
+    pub fn ledger(&self, id: &str) -> Result<Option<LedgerEntry>, StoreError> {
+        self.reclaim
+            .get(ledger_key(id))?
+            .map(|v| dec(&v))
+            .transpose()
+    }
+
+    /// What a run or job took (or changed), in the order it happened.
+    pub fn ledger_of_run(&self, run: &str) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.reclaim.scan_prefix(format!("ledger_run/{run}/")) {
+            let key = item?.0;
+            let id =
+                String::from_utf8_lossy(&key[format!("ledger_run/{run}/").len()..]).into_owned();
+            out.extend(self.ledger(&id)?);
+        }
+        out.sort_by_key(|e| (e.at, e.seq));
+        Ok(out)
+    }
+
+    /// Open entries (taken, not given back) of one account.
+    pub fn open_ledger(&self, account: &str) -> Result<Vec<LedgerEntry>, StoreError> {
+        let prefix = open_prefix(account);
+        let mut out = Vec::new();
+        for item in self.reclaim.scan_prefix(&prefix) {
+            let key = item?.0;
+            let id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            out.extend(self.ledger(&id)?.filter(LedgerEntry::is_open));
+        }
+        Ok(out)
+    }
+
+    /// Every open entry, for a run's plan.
+    pub fn all_open_ledger(&self) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.reclaim.scan_prefix(b"ledger_open/") {
+            let key = item?.0;
+            // `ledger_open/<16 hex>/<id>`
+            let id = key.get("ledger_open/".len() + 17..).unwrap_or_default();
+            out.extend(
+                self.ledger(&String::from_utf8_lossy(id))?
+                    .filter(LedgerEntry::is_open),
+            );
+        }
+        Ok(out)
+    }
+
+    /// When the schedule last started a run.
+    pub fn last_scheduled(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        Ok(match self.reclaim.get(b"schedule")? {
+            Some(v) => Some(dec::<TimeValue>(&v)?.0),
+            None => None,
+        })
+    }
+
+    pub async fn set_last_scheduled(&self, at: OffsetDateTime) -> Result<(), StoreError> {
+        self.reclaim.insert(b"schedule", enc(&TimeValue(at))?)?;
+        self.flush().await
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct TimeValue(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);
