@@ -323,7 +323,7 @@ fn spawn_work(
     let housekeeping =
         crate::jobs::housekeeping(ctx.clone(), bus.clone(), retention, cancel.clone());
     tasks.push(tokio::spawn(housekeeping));
-    let inventory = crate::jobs::inventory::run(ctx.clone(), cancel.clone());
+    let inventory = crate::jobs::inventory::run(ctx.clone(), intake.clone(), cancel.clone());
     tasks.push(tokio::spawn(inventory));
     let reclaim = crate::jobs::reclaim::run(ctx.clone(), intake.clone(), cancel.clone());
     tasks.push(tokio::spawn(reclaim));

@@ -154,6 +154,30 @@ impl CloudAdmin {
     }
 }
 
+impl CloudAdmin {
+    /// Changes a managed account's email through the user-management profile API.
+    pub async fn change_email(
+        &self,
+        account_id: &str,
+        email: &Email,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        let Some((http, _)) = &self.org else {
+            return Err(DirectoryError::Permanent(
+                "changing an email needs directory.org_id and directory.org_api_key".into(),
+            ));
+        };
+        let path = format!("/users/{account_id}/manage/profile");
+        let body = Some(serde_json::json!({ "email": email.as_str() }));
+        let answer = http.call(Method::PATCH, &path, &[], body, calls).await?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(refused(&format!("PATCH {path}"), &answer))
+        }
+    }
+}
+
 /// Atlassian's reason keys for a refused lifecycle change, in words.
 fn explain(key: &str) -> String {
     let words = match key {

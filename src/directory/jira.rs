@@ -85,6 +85,24 @@ impl Jira {
         if self.dc { "username" } else { "accountId" }
     }
 
+    /// Data Center: `PUT /rest/api/2/user?username=` with the fields to change.
+    async fn update_dc(
+        &self,
+        username: &str,
+        body: serde_json::Value,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        self.http
+            .send_ok(
+                Method::PUT,
+                &self.api("user"),
+                &[("username", username)],
+                Some(body),
+                calls,
+            )
+            .await
+    }
+
     /// A user with their groups, by account id (Cloud) or username (Data Center).
     async fn user_by_id(
         &self,
@@ -531,6 +549,40 @@ impl Directory for Jira {
                 change.to()
             ))),
         }
+    }
+
+    async fn change_email(
+        &self,
+        account_id: &str,
+        email: &Email,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        match (&self.admin, self.dc) {
+            (_, true) => {
+                let body = serde_json::json!({ "emailAddress": email.as_str() });
+                self.update_dc(account_id, body, calls).await
+            }
+            (Some(admin), false) => admin.change_email(account_id, email, calls).await,
+            (None, false) => Err(DirectoryError::Permanent(
+                "changing a Cloud account's email needs directory.org_id and directory.org_api_key"
+                    .into(),
+            )),
+        }
+    }
+
+    async fn rename(
+        &self,
+        account_id: &str,
+        to: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        if !self.dc {
+            return Err(DirectoryError::Permanent(
+                "Cloud accounts have no username to rename".into(),
+            ));
+        }
+        self.update_dc(account_id, serde_json::json!({ "name": to }), calls)
+            .await
     }
 
     async fn add_to_group(

@@ -233,6 +233,30 @@ pub trait Directory: Send + Sync {
             change.to()
         )))
     }
+    /// Changes the account's email address (Cloud managed accounts, Data Center).
+    async fn change_email(
+        &self,
+        _account_id: &str,
+        _email: &Email,
+        _calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        Err(DirectoryError::Permanent(format!(
+            "the {} connector cannot change email addresses",
+            self.kind()
+        )))
+    }
+    /// Renames a Data Center account (its username, which is its id here).
+    async fn rename(
+        &self,
+        _account_id: &str,
+        _to: &str,
+        _calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        Err(DirectoryError::Permanent(format!(
+            "the {} connector has no usernames to rename",
+            self.kind()
+        )))
+    }
     /// Whether a suspended or deactivated account can be given its access back here.
     fn can_reactivate(&self) -> bool {
         false

@@ -220,6 +220,24 @@ impl Directory for Routed {
         Ok(())
     }
 
+    async fn change_email(
+        &self,
+        account_id: &str,
+        email: &Email,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        self.primary.change_email(account_id, email, calls).await
+    }
+
+    async fn rename(
+        &self,
+        account_id: &str,
+        to: &str,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        self.primary.rename(account_id, to, calls).await
+    }
+
     async fn add_to_group(
         &self,
         account_id: &str,

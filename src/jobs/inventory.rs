@@ -12,7 +12,7 @@ use crate::flows::Context;
 use crate::flows::inventory::sync;
 use crate::store::{SyncPhase, SyncState};
 
-pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
+pub async fn run(ctx: Arc<Context>, intake: crate::flows::Intake, cancel: CancellationToken) {
     let mut failures = 0u32;
     loop {
         let wait = match sync::state(&ctx) {
@@ -41,7 +41,17 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
             _ = cancel.cancelled() => return,
         };
         failures = match synced {
-            Ok(_) => 0,
+            Ok(state) => {
+                // Accounts this sync found gone are leavers (when a `leavers` policy is on).
+                match crate::flows::reclaim::leavers::gone(&ctx, &intake, &state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(leavers = n, "accounts gone from the directory"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "leavers gone from the directory not reported")
+                    }
+                }
+                0
+            }
             Err(_) => failures + 1,
         };
     }

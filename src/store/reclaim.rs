@@ -134,6 +134,10 @@ pub enum Change {
     GroupsAdded { groups: Vec<GroupRef> },
     /// The account's standing: `suspended`, `deactivated`, `active`, `deleted`.
     Standing { from: String, to: String },
+    /// The email address changed (given back: the old one).
+    Email { from: String, to: String },
+    /// The Data Center username changed (given back: the old one).
+    Username { from: String, to: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -442,6 +442,30 @@ async fn a_leaver_reported_by_okta_or_a_signed_webhook_gets_the_leavers_policy()
             .unwrap_or_default()
             .contains("suspended")
     }));
+    // An account a sync no longer finds is a leaver too: the policy is tried on it, and what
+    // the directory answers (here: no such user) is on record.
+    let went = person(&app, "went", &["jira-software-users"], 1);
+    app.sync_inventory().await;
+    app.sim.remove_user(&went);
+    app.sync_inventory().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let audit = app.audit("went@example.com").await;
+        if let Some(e) = audit.iter().find(|e| {
+            e["event_id"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(":gone:")
+        }) {
+            assert_eq!(e["outcome"], "failed", "{e}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gone account was not handled: {audit:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A run killed with SIGKILL while its actions are carried out resumes after the restart: every
@@ -569,4 +593,97 @@ async fn a_run_killed_half_way_resumes_with_no_user_reclaimed_twice_and_none_ski
         assert!(sim.groups_of(&account).is_empty(), "{account}");
     }
     eprintln!("reclaim run killed after {at_kill} of {N} removals; resumed; each removed once");
+}
+
+/// Acquisitions: a domain's addresses move to another, recorded and undone; what Atlassian
+/// refuses (an account an identity provider manages) fails that user's entry with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_domains_change_and_back_and_refused_deactivations_say_why() {
+    let app = TestApp::start_with(BusMode::Embedded, options("")).await;
+    let c1 = person(&app, "c1", &["jira-software-users"], 1);
+    let managed = "scim-managed-1";
+    app.sim
+        .add_member_of(managed, "idp@example.com", &["jira-software-users"]);
+    app.sim.set_last_active(managed, "jira", &days_ago(300));
+    app.sync_inventory().await;
+    let body = json!({"action": "change-email-domain", "users": ["c1@example.com"],
+                      "from": "example.com", "to": "acme.test", "confirm": 1});
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &body)
+        .await;
+    assert_eq!(r.status(), 202);
+    let job: Value = r.json().await.expect("json");
+    let id = job["run"]["id"].as_str().expect("id").to_string();
+    wait_done(&app, &format!("/api/v1/jobs/{id}")).await;
+    assert_eq!(app.sim.email_of(&c1).as_deref(), Some("c1@acme.test"));
+    let r = app
+        .admin_post(ADMIN_TOKEN, &format!("/api/v1/jobs/{id}/undo"), &json!({}))
+        .await;
+    let undo: Value = r.json().await.expect("json");
+    wait_done(
+        &app,
+        &format!("/api/v1/jobs/{}", undo["run"]["id"].as_str().expect("id")),
+    )
+    .await;
+    assert_eq!(app.sim.email_of(&c1).as_deref(), Some("c1@example.com"));
+
+    let policies = json!({"policies": [{"name": "deactivate 180", "products": ["jira-software"],
+        "inactive_after_days": 180, "action": "deactivate"}]});
+    assert_eq!(put_policies(&app, policies).await.status(), 200);
+    let page = run(&app, false).await;
+    let entry = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["account_id"] == managed)
+        .cloned()
+        .expect("the managed account is flagged");
+    assert_eq!(entry["result"], "failed", "{entry}");
+    let detail = entry["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("managed by an identity provider"),
+        "{detail}"
+    );
+    assert!(app.sim.is_active(managed));
+}
+
+/// Data Center usernames: renamed in bulk (confirmed), and back by undo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_center_usernames_are_renamed_and_back() {
+    let app = TestApp::start_with(
+        BusMode::Embedded,
+        Options {
+            directory_kind: "jira-data-center",
+            ..Default::default()
+        },
+    )
+    .await;
+    app.sim.add_person("jdoe", "jdoe@example.com");
+    app.sync_inventory().await;
+    let body = json!({"action": "rename", "users": ["jdoe@example.com"], "new_names": ["john.doe"],
+                      "confirm": 1});
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &body)
+        .await;
+    assert_eq!(r.status(), 202);
+    let job: Value = r.json().await.expect("json");
+    let id = job["run"]["id"].as_str().expect("id").to_string();
+    wait_done(&app, &format!("/api/v1/jobs/{id}")).await;
+    assert_eq!(
+        app.sim.email_of("john.doe").as_deref(),
+        Some("jdoe@example.com")
+    );
+    let r = app
+        .admin_post(ADMIN_TOKEN, &format!("/api/v1/jobs/{id}/undo"), &json!({}))
+        .await;
+    let undo: Value = r.json().await.expect("json");
+    wait_done(
+        &app,
+        &format!("/api/v1/jobs/{}", undo["run"]["id"].as_str().expect("id")),
+    )
+    .await;
+    assert_eq!(
+        app.sim.email_of("jdoe").as_deref(),
+        Some("jdoe@example.com")
+    );
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::Standing;
-use crate::domain::{GroupRef, Product};
+use crate::domain::{Email, GroupRef, Product};
 
 /// What a worker is asked to do; the event's `product` names the product when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -40,6 +40,14 @@ pub enum OrderAction {
     GiveBack {
         ledger: String,
     },
+    /// Change the account's email address (an acquisition's new domain).
+    ChangeEmail {
+        to: Email,
+    },
+    /// Change a Data Center username.
+    Rename {
+        to: String,
+    },
 }
 
 impl OrderAction {
@@ -55,6 +63,8 @@ impl OrderAction {
             OrderAction::GrantProductAccess => "grant-product-access",
             OrderAction::GiveBackLicences => "enable-licences",
             OrderAction::GiveBack { .. } => "give-back",
+            OrderAction::ChangeEmail { .. } => "change-email",
+            OrderAction::Rename { .. } => "rename",
         }
     }
 }

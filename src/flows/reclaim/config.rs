@@ -26,6 +26,8 @@ pub struct ReclaimConfig {
     pub price_per_seat: BTreeMap<String, f64>,
     /// The currency of those prices, as shown.
     pub currency: String,
+    /// Data Center: a leaver's account is also renamed `<username>_inactive_<yyyyMMdd>`.
+    pub rename_leavers: bool,
 }
 
 impl Default for ReclaimConfig {
@@ -47,6 +49,7 @@ impl Default for ReclaimConfig {
             protect_accounts: Vec::new(),
             price_per_seat: BTreeMap::new(),
             currency: "USD".into(),
+            rename_leavers: false,
         }
     }
 }

@@ -19,10 +19,12 @@ pub enum BulkAction {
     RemoveFromGroup,
     RevokeProductAccess,
     RemoveAllAccess,
+    ChangeEmailDomain,
+    Rename,
 }
 
 impl BulkAction {
-    pub const ALL: [BulkAction; 8] = [
+    pub const ALL: [BulkAction; 10] = [
         BulkAction::EnableLicences,
         BulkAction::RestoreSuspended,
         BulkAction::AddToGroup,
@@ -31,6 +33,8 @@ impl BulkAction {
         BulkAction::RemoveFromGroup,
         BulkAction::RevokeProductAccess,
         BulkAction::RemoveAllAccess,
+        BulkAction::ChangeEmailDomain,
+        BulkAction::Rename,
     ];
 
     pub fn key(self) -> &'static str {
@@ -43,6 +47,8 @@ impl BulkAction {
             BulkAction::RemoveFromGroup => "remove-from-group",
             BulkAction::RevokeProductAccess => "revoke-product-access",
             BulkAction::RemoveAllAccess => "remove-all-access",
+            BulkAction::ChangeEmailDomain => "change-email-domain",
+            BulkAction::Rename => "rename",
         }
     }
 
@@ -50,7 +56,7 @@ impl BulkAction {
         BulkAction::ALL.into_iter().find(|a| a.key() == key)
     }
 
-    /// Takes access away: needs `"confirm": <number of users>`.
+    /// Takes access away, or changes who accounts are: needs `"confirm": <number of users>`.
     pub fn danger(self) -> bool {
         matches!(
             self,
@@ -58,6 +64,8 @@ impl BulkAction {
                 | BulkAction::RemoveFromGroup
                 | BulkAction::RevokeProductAccess
                 | BulkAction::RemoveAllAccess
+                | BulkAction::ChangeEmailDomain
+                | BulkAction::Rename
         )
     }
 }
@@ -76,6 +84,14 @@ pub struct BulkRequest {
     /// For danger actions: the number of users, repeated.
     #[serde(default)]
     pub confirm: Option<usize>,
+    /// `change-email-domain`: the domain the users' addresses are in now, and the new one.
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    /// `rename` (Data Center): the new username of each user named in `users`, in order.
+    #[serde(default)]
+    pub new_names: Vec<String>,
 }
 
 /// Most users one job takes.
@@ -101,10 +117,12 @@ pub async fn start(
             ),
         ));
     }
+    let actions = orders(action, &req, &accounts)?;
     let items = accounts
         .into_iter()
-        .map(|a| Item {
-            action: order_of(action, &a, req.group.clone()),
+        .zip(actions)
+        .map(|(a, order)| Item {
+            action: order,
             account_id: a.account_id,
             email: a.email,
             product: req.product,
@@ -245,13 +263,78 @@ async fn batch(
     Ok(run)
 }
 
-/// What a bulk action means for one account.
-fn order_of(action: BulkAction, account: &Account, group: Option<String>) -> OrderAction {
+/// One order per account; for `change-email-domain` and `rename` every account is checked
+/// before anything runs.
+fn orders(
+    action: BulkAction,
+    req: &BulkRequest,
+    accounts: &[Account],
+) -> Result<Vec<OrderAction>, FlowError> {
+    let bad = |m: String| FlowError::invalid("invalid_request", m);
+    match action {
+        BulkAction::ChangeEmailDomain => {
+            let (Some(from), Some(to)) = (&req.from, &req.to) else {
+                return Err(bad(
+                    "from and to: change-email-domain needs both domains".into()
+                ));
+            };
+            let mut out = Vec::with_capacity(accounts.len());
+            let mut outside = Vec::new();
+            for a in accounts {
+                let local = a
+                    .email
+                    .as_ref()
+                    .filter(|e| e.domain() == from)
+                    .map(|e| e.as_str().split('@').next().unwrap_or_default().to_string());
+                match local.and_then(|l| Email::parse(&format!("{l}@{to}")).ok()) {
+                    Some(to) => out.push(OrderAction::ChangeEmail { to }),
+                    None => outside.push(
+                        a.email
+                            .as_ref()
+                            .map_or(a.account_id.clone(), |e| e.to_string()),
+                    ),
+                }
+            }
+            if !outside.is_empty() {
+                return Err(bad(format!(
+                    "{} users have no address at {from} that can move to {to} (nothing was done): {}",
+                    outside.len(),
+                    outside.join(", ")
+                )));
+            }
+            Ok(out)
+        }
+        BulkAction::Rename => {
+            if req.new_names.len() != accounts.len() {
+                return Err(bad(format!(
+                    "new_names: one new username per user ({} users, {} names)",
+                    accounts.len(),
+                    req.new_names.len()
+                )));
+            }
+            req.new_names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| match crate::domain::parse_username(n) {
+                    Some(to) => Ok(OrderAction::Rename { to }),
+                    None => Err(bad(format!("new_names[{i}]: {n:?} is not a username"))),
+                })
+                .collect()
+        }
+        _ => Ok(accounts
+            .iter()
+            .filter_map(|a| order_of(action, a, req.group.clone()))
+            .collect()),
+    }
+}
+
+/// What a bulk action means for one account (the attribute changes come from `orders`).
+fn order_of(action: BulkAction, account: &Account, group: Option<String>) -> Option<OrderAction> {
     let group = || GroupRef {
         id: None,
         name: group.clone().unwrap_or_default(),
     };
-    match action {
+    Some(match action {
         BulkAction::EnableLicences => OrderAction::GiveBackLicences,
         BulkAction::RestoreSuspended => OrderAction::Standing {
             change: match account.status {
@@ -272,7 +355,8 @@ fn order_of(action: BulkAction, account: &Account, group: Option<String>) -> Ord
         BulkAction::RemoveFromGroup => OrderAction::RemoveFromGroup { group: group() },
         BulkAction::RevokeProductAccess => OrderAction::RemoveProductAccess,
         BulkAction::RemoveAllAccess => OrderAction::RemoveAllAccess,
-    }
+        BulkAction::ChangeEmailDomain | BulkAction::Rename => return None,
+    })
 }
 
 /// Every user named, as the inventory knows them; all unknown ones listed in the error.

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::super::Context;
 use super::super::handle::{Handled, WorkError, finish_with, processed};
 use crate::directory::CallLog;
-use crate::domain::reclaim::{LEAVERS, Order, TakeAction};
+use crate::domain::reclaim::{LEAVERS, Order, OrderAction, TakeAction};
 use crate::domain::{AuditOutcome, Event, Product};
 use crate::store::EventOutcome;
 
@@ -34,17 +34,41 @@ pub(crate) async fn handle(
         return finish_with(ctx, event, attempt, AuditOutcome::Skipped, why, none).await;
     };
     // One order per product (or one for the account), each its own event: idempotent.
-    let products: Vec<Option<Product>> = match policy.action {
-        TakeAction::RemoveProductAccess => policy.products.iter().copied().map(Some).collect(),
-        _ => vec![None],
+    let mut orders: Vec<(Option<Product>, OrderAction)> = match policy.action {
+        TakeAction::RemoveProductAccess => policy
+            .products
+            .iter()
+            .map(|p| (Some(*p), super::take_order(policy.action)))
+            .collect(),
+        _ => vec![(None, super::take_order(policy.action))],
     };
+    // Data Center: renamed, so that the name is free and the leaver plain to see.
+    if let Some(username) = &account.username
+        && ctx.settings.reclaim.rename_leavers
+        && ctx.directory.has_usernames()
+    {
+        let today = OffsetDateTime::now_utc().date();
+        let stamp = format!(
+            "{:04}{:02}{:02}",
+            today.year(),
+            today.month() as u8,
+            today.day()
+        );
+        let to = format!("{username}_inactive_{stamp}");
+        orders.push((None, OrderAction::Rename { to }));
+    }
     let mut outcomes = Vec::new();
-    for (seq, product) in products.into_iter().enumerate() {
+    for (seq, (product, action)) in orders.into_iter().enumerate() {
+        let key = format!(
+            "{}:{}",
+            product.map_or("account", |p| p.key()),
+            action.key()
+        );
         let order = Order {
             run: RUN.into(),
             seq: seq as u32,
             account_id: account.account_id.clone(),
-            action: super::take_order(policy.action),
+            action,
             policy: Some(LEAVERS.into()),
             planned_at: OffsetDateTime::now_utc(),
         };
@@ -52,7 +76,7 @@ pub(crate) async fn handle(
         // Tied to this leaver event: the same report, delivered again, is the same actions.
         action.id = crate::domain::EventId::new(
             crate::domain::Source::Reclaim,
-            &format!("{}:{}", event.id, product.map_or("account", |p| p.key())),
+            &format!("{}:{key}", event.id),
         );
         if ctx.store.processed(action.id.as_str())?.is_some() {
             continue;
@@ -68,4 +92,52 @@ pub(crate) async fn handle(
         })
         .await?;
     Ok(Handled::Done(outcomes))
+}
+
+/// After a sync: accounts it marked `gone` are leavers too, when a `leavers` policy is on; each
+/// is published once (its id names the account and when it went).
+pub async fn gone(
+    ctx: &Context,
+    intake: &super::super::Intake,
+    sync: &crate::store::SyncState,
+) -> Result<usize, super::super::FlowError> {
+    let policies = ctx.store.policies()?;
+    if crate::domain::reclaim::leavers(&policies.policies).is_none() {
+        return Ok(0);
+    }
+    let Some(finished) = sync.finished_at else {
+        return Ok(0);
+    };
+    let left: Vec<(String, Option<crate::domain::Email>, OffsetDateTime)> = ctx
+        .store
+        .accounts()?
+        .accounts()
+        .filter(|a| a.gone_at == Some(finished))
+        .map(|a| (a.account_id.clone(), a.email.clone(), finished))
+        .collect();
+    for (account_id, email, at) in &left {
+        let id = format!(
+            "gone:{}:{}",
+            crate::domain::short_hash(account_id),
+            at.unix_timestamp()
+        );
+        let user = crate::domain::EventUser {
+            email: email.clone(),
+            account_id: Some(account_id.clone()),
+            ..Default::default()
+        };
+        let event = Event::new(
+            crate::domain::Source::Reclaim,
+            &id,
+            crate::domain::EventKind::Leaver,
+            user,
+            None,
+            *at,
+        );
+        intake
+            .accept(event)
+            .await
+            .map_err(|e| super::super::FlowError::Unavailable(e.to_string()))?;
+    }
+    Ok(left.len())
 }

@@ -220,6 +220,8 @@ pub struct BulkQuery {
     group: Option<String>,
     product: Option<crate::domain::Product>,
     confirm: Option<usize>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 /// `POST /api/v1/users/bulk`: a JSON body, or `text/csv` (a column of emails or account ids;
@@ -238,14 +240,18 @@ pub async fn bulk(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/csv"));
     let req = if csv {
+        let rows = users_of_csv(&bytes)?;
         BulkRequest {
             action: q.action.clone().ok_or_else(|| {
                 ApiError::bad_request("invalid_query", "action: a CSV body needs ?action=")
             })?,
-            users: users_of_csv(&bytes)?,
+            new_names: rows.iter().filter_map(|(_, n)| n.clone()).collect(),
+            users: rows.into_iter().map(|(u, _)| u).collect(),
             group: q.group,
             product: q.product,
             confirm: q.confirm,
+            from: q.from,
+            to: q.to,
         }
     } else {
         if q.action.is_some() {
@@ -260,9 +266,10 @@ pub async fn bulk(
     Ok((StatusCode::ACCEPTED, Json(page(&api, started)?)))
 }
 
-/// The first column of a CSV: emails or account ids; a first row that is neither (a header such
-/// as `email`) is skipped. Every row is checked before anything runs.
-fn users_of_csv(bytes: &[u8]) -> Result<Vec<String>, ApiError> {
+/// The first column of a CSV: emails or account ids (and, for `rename`, the new username in the
+/// second); a first row that is neither (a header such as `email`) is skipped. Every row is
+/// checked before anything runs.
+fn users_of_csv(bytes: &[u8]) -> Result<Vec<(String, Option<String>)>, ApiError> {
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -280,7 +287,11 @@ fn users_of_csv(bytes: &[u8]) -> Result<Vec<String>, ApiError> {
         if header || cell.is_empty() {
             continue;
         }
-        users.push(cell.to_string());
+        let second = record
+            .get(1)
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
+        users.push((cell.to_string(), second));
     }
     if users.is_empty() {
         return Err(ApiError::bad_request(

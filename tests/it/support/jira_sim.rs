@@ -194,6 +194,10 @@ impl JiraSim {
                 post(org_suspend),
             )
             .route("/users/{account}/manage/lifecycle/{verb}", post(lifecycle))
+            .route(
+                "/users/{account}/manage/profile",
+                axum::routing::patch(profile),
+            )
             .route("/admin/v1/orgs/{org}/events", get(org_events))
             .route("/scim/directory/{dir}/Users", get(scim_users))
             .route(
@@ -293,6 +297,15 @@ impl JiraSim {
         if let Some(u) = users.iter_mut().find(|u| u.account_id == account_id) {
             u.groups = groups.iter().map(|g| g.to_string()).collect();
         }
+    }
+
+    /// The email the site shows for an account.
+    pub fn email_of(&self, account_id: &str) -> Option<String> {
+        let users = self.sim.users.lock().expect("lock");
+        users
+            .iter()
+            .find(|u| u.account_id == account_id)
+            .map(|u| u.email.clone())
     }
 
     /// Whether the user's account is active (not suspended or deactivated).
@@ -693,6 +706,12 @@ async fn dc_set_active(
             if let Some(active) = body["active"].as_bool() {
                 u.active = active;
             }
+            if let Some(email) = body["emailAddress"].as_str() {
+                u.email = email.to_string();
+            }
+            if let Some(name) = body["name"].as_str() {
+                u.account_id = name.to_string();
+            }
             Json(dc_user_json(u, false)).into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
@@ -880,6 +899,26 @@ async fn lifecycle(
         _ => return StatusCode::NOT_FOUND.into_response(),
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// The user-management profile API: a managed account's email changes.
+async fn profile(
+    State(sim): State<Arc<Sim>>,
+    axum::extract::Path(account): axum::extract::Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut users = sim.users.lock().expect("lock");
+    match (
+        find_user(&mut users, Some(&account)),
+        body["email"].as_str(),
+    ) {
+        (Some(u), Some(email)) => {
+            u.email = email.to_string();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        (None, _) => StatusCode::NOT_FOUND.into_response(),
+        (_, None) => StatusCode::BAD_REQUEST.into_response(),
+    }
 }
 
 async fn org_restore(

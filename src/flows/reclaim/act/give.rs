@@ -84,6 +84,9 @@ pub(super) async fn give_back(
         Change::Standing { from, to } => {
             restore_standing(ctx, &mut entry, &from, &to, calls).await?
         }
+        Change::Email { .. } | Change::Username { .. } => {
+            super::attributes::put_back(ctx, &entry, calls).await?
+        }
     };
     let detail = match undone {
         Ok(detail) => detail,

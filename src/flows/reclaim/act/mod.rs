@@ -8,6 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::super::Context;
 
+mod attributes;
 mod give;
 mod take;
 
@@ -157,6 +158,10 @@ async fn act(
             .await
         }
         OrderAction::GiveBackLicences => give_back_licences(ctx, event, order, calls).await,
+        OrderAction::ChangeEmail { to } => {
+            attributes::change_email(ctx, event, order, to, calls).await
+        }
+        OrderAction::Rename { to } => attributes::rename(ctx, event, order, to, calls).await,
         OrderAction::GiveBack { ledger } => {
             let Some(entry) = ctx.store.ledger(ledger)? else {
                 return Ok(Done::failed(format!("no ledger entry {ledger}")));
