@@ -281,6 +281,29 @@ impl Store {
         self.flush().await
     }
 
+    /// Moves a run from planning to running, unless it has moved on already (its actions, once
+    /// published, may all settle and finish it before the publisher gets here); the run as it
+    /// now stands.
+    pub async fn mark_running(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        loop {
+            let Some(current) = self.reclaim.get(run_key(id))? else {
+                return Ok(None);
+            };
+            let mut run: RunRecord = dec(&current)?;
+            if run.state != RunState::Planning {
+                return Ok(Some(run));
+            }
+            run.state = RunState::Running;
+            let swapped =
+                self.reclaim
+                    .compare_and_swap(run_key(id), Some(current), Some(enc(&run)?))?;
+            if swapped.is_ok() {
+                self.flush().await?;
+                return Ok(Some(run));
+            }
+        }
+    }
+
     /// The run's actions not settled yet.
     pub fn run_pending(&self, run: &str) -> Result<u64, StoreError> {
         Ok(count(self.reclaim.get(pending_key(run))?.as_deref()))
@@ -403,3 +426,55 @@ impl Store {
 
 #[derive(Serialize, Deserialize)]
 struct TimeValue(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planning(id: &str) -> RunRecord {
+        RunRecord {
+            v: 1,
+            id: id.into(),
+            kind: RunKind::Job,
+            dry_run: false,
+            trigger: "admin:test".into(),
+            action: None,
+            undo_of: None,
+            state: RunState::Planning,
+            started_at: OffsetDateTime::now_utc(),
+            finished_at: None,
+            entries: 1,
+            summary_sent: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_finished_before_its_publisher_marks_it_running_stays_done() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        store
+            .put_run(&planning("job-1"), &[], Some(1))
+            .await
+            .expect("put");
+        assert_eq!(
+            store
+                .mark_running("job-1")
+                .await
+                .expect("mark")
+                .map(|r| r.state),
+            Some(RunState::Running)
+        );
+        // Its one action settles and finishes it before the publisher's write.
+        let mut done = planning("job-2");
+        store.put_run(&done, &[], Some(1)).await.expect("put");
+        done.state = RunState::Done;
+        store.put_run(&done, &[], None).await.expect("finish");
+        let now = store.mark_running("job-2").await.expect("mark");
+        assert_eq!(now.map(|r| r.state), Some(RunState::Done));
+        assert_eq!(
+            store.run("job-2").expect("run").map(|r| r.state),
+            Some(RunState::Done)
+        );
+        assert!(store.mark_running("absent").await.expect("mark").is_none());
+    }
+}

@@ -95,8 +95,10 @@ pub(crate) async fn launch(
             .await
             .map_err(|e| FlowError::Unavailable(format!("the run's actions: {e}")))?;
     }
-    run.state = RunState::Running;
-    ctx.store.put_run(run, &[], None).await?;
+    // Not a plain write: the actions may have settled, and finished the run, meanwhile.
+    if let Some(now) = ctx.store.mark_running(&run.id).await? {
+        *run = now;
+    }
     if none {
         super::finish::finish(ctx, &run.id).await?;
         if let Some(done) = ctx.store.run(&run.id)? {
