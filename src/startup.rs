@@ -80,6 +80,18 @@ struct Sandboxed {
     admin_token: Option<TokenHash>,
 }
 
+/// The sandbox starts with starter rules and policies, unless an admin has saved their own.
+async fn seed_sandbox(ctx: &Arc<Context>) -> Result<(), StartError> {
+    if ctx.store.rules()?.version == 0 {
+        crate::flows::rules::replace(ctx, sandbox::starter_rules(), "sandbox").await?;
+    }
+    if ctx.store.policies()?.version == 0 {
+        let policies = sandbox::starter_policies();
+        crate::flows::reclaim::policies::replace(ctx, policies, "sandbox").await?;
+    }
+    Ok(())
+}
+
 impl Application {
     pub async fn build(config: Config, listener: TcpListener) -> Result<Application, StartError> {
         let store = Store::open_with(&config.store.path, config.store.min_free_mb << 20)?;
@@ -110,12 +122,8 @@ impl Application {
             links: links.clone(),
             settings: settings(&config)?,
         });
-        if sandboxed.credentials.is_some() && store.rules()?.version == 0 {
-            crate::flows::rules::replace(&ctx, sandbox::starter_rules(), "sandbox").await?;
-        }
-        if sandboxed.credentials.is_some() && store.policies()?.version == 0 {
-            let policies = sandbox::starter_policies();
-            crate::flows::reclaim::policies::replace(&ctx, policies, "sandbox").await?;
+        if sandboxed.credentials.is_some() {
+            seed_sandbox(&ctx).await?;
         }
         let intake = Intake::new(bus.clone(), store.clone(), metrics.clone());
         let mut tasks = spawn_work(&config, &ctx, &intake, &bus, &cancel)?;
@@ -127,13 +135,21 @@ impl Application {
             login_secret: sandboxed.login_secret.is_some(),
             admin_token: sandboxed.admin_token.is_some(),
         });
+        let look = Arc::new(look(&config));
+        let tokens = tokens(&config, sandboxed.admin_token);
         let parts = crate::http::Parts {
             hooks: hooks(&config, &intake, sandboxed.login_secret)?,
-            public: public(&config, &ctx, &intake, links)?,
+            public: public(&config, &ctx, &intake, links, &look)?,
             api: Api {
                 flows: ctx.clone(),
                 intake: intake.clone(),
-                tokens: tokens(&config, sandboxed.admin_token),
+                tokens: tokens.clone(),
+            },
+            console: crate::http::console::Console {
+                flows: ctx.clone(),
+                intake: intake.clone(),
+                tokens,
+                look,
             },
             ops: Ops {
                 store: store.clone(),
@@ -374,16 +390,43 @@ fn hooks(
 }
 
 /// The links and the portal (when enabled and links are on).
+/// How the console and the public pages look, and where Atlassian administration shows a user.
+fn look(config: &Config) -> crate::http::console::Look {
+    let d = &config.directory;
+    let site = d
+        .site_url
+        .as_deref()
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    let edit_user = match (&d.kind, &d.org_id) {
+        (DirectoryKind::Sandbox, _) => None,
+        (_, Some(org)) => Some(format!(
+            "https://admin.atlassian.com/o/{org}/users/{{account}}"
+        )),
+        (DirectoryKind::JiraDataCenter, None) => Some(format!(
+            "{site}/secure/admin/user/ViewUser.jspa?name={{account}}"
+        )),
+        _ => Some(format!("{site}/jira/people/{{account}}")),
+    };
+    crate::http::console::Look {
+        organisation: config.server.organisation_name.clone(),
+        logo_url: config.server.logo_url.clone(),
+        edit_user,
+    }
+}
+
 fn public(
     config: &Config,
     ctx: &Arc<Context>,
     intake: &Intake,
     links: Option<Arc<LinkSettings>>,
+    look: &Arc<crate::http::console::Look>,
 ) -> Result<Public, StartError> {
     let portal = match (&links, config.portal.enabled) {
         (Some(_), true) => Some(Arc::new(Portal::new(
             &config.portal,
             &config.server.public_url,
+            look.clone(),
         )?)),
         _ => None,
     };
@@ -392,6 +435,7 @@ fn public(
         intake: intake.clone(),
         links,
         portal,
+        look: look.clone(),
     })
 }
 
@@ -399,7 +443,14 @@ fn public(
 fn tokens(config: &Config, sandbox: Option<TokenHash>) -> Tokens {
     let mut tokens = config.admin.tokens().map(<[_]>::to_vec).unwrap_or_default();
     tokens.extend(sandbox);
-    Tokens(tokens.into())
+    let secure = config.server.public_url.starts_with("https://");
+    Tokens {
+        hashes: tokens.into(),
+        sessions: std::sync::Arc::new(crate::http::api::Sessions::new(
+            config.server.session_hours as i64 * 3600,
+            secure,
+        )),
+    }
 }
 
 fn serve(

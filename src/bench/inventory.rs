@@ -22,10 +22,10 @@ use sha2::Digest;
 use super::{Options, ms, percentile};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const ADMIN: &str = "bench-admin-token";
+pub(super) const ADMIN: &str = "bench-admin-token";
 const TOKEN: &str = "bench-site-token";
 /// Requests a second the simulated organisation allows, and reinstate is configured for.
-const RATE: u32 = 20;
+pub(super) const RATE: u32 = 20;
 /// What reinstate's bucket lets through at once (below the organisation's one second's worth).
 const BURST: u32 = 5;
 
@@ -251,7 +251,7 @@ fn rss(pid: u32) -> Option<u64> {
 /// A running `reinstate serve` and how to ask it things.
 pub(super) struct Service {
     child: std::process::Child,
-    url: String,
+    pub(super) url: String,
     http: reqwest::Client,
 }
 

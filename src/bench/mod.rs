@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+mod console;
 mod ingress;
 mod inventory;
 mod nats;
@@ -26,6 +27,7 @@ pub const NAMES: &[&str] = &[
     "state",
     "inventory",
     "reclaim",
+    "console",
     "all",
 ];
 
@@ -46,6 +48,7 @@ fn run_named(what: &str, options: Options) -> Result<(), String> {
         "state" => runtime()?.block_on(state::run(options)),
         "inventory" => runtime()?.block_on(inventory::run(options)),
         "reclaim" => runtime()?.block_on(reclaim::run(options)),
+        "console" => runtime()?.block_on(console::run(options)),
         "all" => {
             rules::run(options)?;
             let rt = runtime()?;
@@ -53,7 +56,8 @@ fn run_named(what: &str, options: Options) -> Result<(), String> {
             rt.block_on(pipeline::run(options))?;
             rt.block_on(state::run(options))?;
             rt.block_on(inventory::run(options))?;
-            rt.block_on(reclaim::run(options))
+            rt.block_on(reclaim::run(options))?;
+            rt.block_on(console::run(options))
         }
         other => Err(format!(
             "{other:?} is not a benchmark; try one of {}",

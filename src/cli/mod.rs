@@ -231,7 +231,8 @@ async fn run_server(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     if let Some(creds) = app.sandbox() {
-        print_banner(&public_url, &store_path, app.bus_kind(), creds);
+        let url = local_url(&public_url, app.addr());
+        print_banner(&url, &store_path, app.bus_kind(), creds);
     }
     let cancel = app.cancel_token();
     tokio::spawn(async move {
@@ -260,6 +261,24 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Where this process answers on this machine: `server.public_url` when it names the port
+/// listened on, else the listening address itself (a changed `server.listen` alone).
+fn local_url(public_url: &str, addr: std::net::SocketAddr) -> String {
+    let same_port = url::Url::parse(public_url)
+        .ok()
+        .and_then(|u| u.port_or_known_default())
+        == Some(addr.port());
+    if same_port {
+        return public_url.trim_end_matches('/').to_string();
+    }
+    let ip = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
 }
 
 /// The sandbox's banner: only the credentials this process accepts (a configured login secret
@@ -305,6 +324,7 @@ fn print_banner(url: &str, store: &std::path::Path, bus: &str, sandbox: &crate::
     };
     println!(
         "\nreinstate sandbox — a simulated Jira site, {bus} queue, state in {store}\n\
+         \n  console          {url}/console   (open it; sign in with the admin token)\n\
          \n  listening on     {url}\n  login secret     {secret}\n  admin token      {token}\n\
          \n  sandbox users:\n{users}\n\
          \n  try it:\n      {send}\n      {audit}\n\

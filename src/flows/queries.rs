@@ -1,8 +1,12 @@
-//! What admins read: the rules, the audit log, requests and users. Reads only.
+//! What admins read: the rules, the audit log, requests, users and accounts, runs and the
+//! ledger. Reads only.
 
 use super::{Context, FlowError};
 use crate::domain::Email;
-use crate::store::{AuditEntry, AuditFilter, RequestRecord, RequestState, RulesDoc, UserRecord};
+use crate::store::{
+    Account, AuditEntry, AuditFilter, LedgerEntry, RequestRecord, RequestState, RulesDoc, RunEntry,
+    RunKind, RunRecord, UserRecord,
+};
 
 /// The live rules with their version.
 pub fn rules(ctx: &Context) -> Result<RulesDoc, FlowError> {
@@ -34,4 +38,43 @@ pub fn user(ctx: &Context, email: &Email) -> Result<UserRecord, FlowError> {
         code: "unknown_user",
         detail: "reinstate has no record of this user".into(),
     })
+}
+
+/// An account of the inventory, by account id.
+pub fn account(ctx: &Context, account_id: &str) -> Result<Option<Account>, FlowError> {
+    Ok(ctx.store.account(account_id)?)
+}
+
+/// What reinstate recorded of a user, when it has (logins, restores, warnings, keeps).
+pub fn user_record(ctx: &Context, email: &Email) -> Result<Option<UserRecord>, FlowError> {
+    Ok(ctx.store.user(email)?)
+}
+
+/// A run or job with its entries, in plan order.
+pub fn run(ctx: &Context, id: &str) -> Result<Option<(RunRecord, Vec<RunEntry>)>, FlowError> {
+    let Some(run) = ctx.store.run(id)? else {
+        return Ok(None);
+    };
+    let entries = ctx.store.run_entries(id)?;
+    Ok(Some((run, entries)))
+}
+
+/// Runs (or jobs) of one kind, newest first.
+pub fn runs(ctx: &Context, kind: RunKind, limit: usize) -> Result<Vec<RunRecord>, FlowError> {
+    Ok(ctx.store.runs(kind, limit)?)
+}
+
+/// What the ledger holds as taken from an account and not given back.
+pub fn open_ledger(ctx: &Context, account_id: &str) -> Result<Vec<LedgerEntry>, FlowError> {
+    Ok(ctx.store.open_ledger(account_id)?)
+}
+
+/// The next time the reclaim schedule fires, when one is set.
+pub fn next_scheduled_run(ctx: &Context) -> Result<Option<time::OffsetDateTime>, FlowError> {
+    let Some(schedule) = ctx.settings.reclaim.schedule() else {
+        return Ok(None);
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let from = ctx.store.last_scheduled()?.unwrap_or(now);
+    Ok(schedule.next_after(from))
 }

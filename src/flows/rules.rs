@@ -83,6 +83,15 @@ pub struct ProductExplanation {
 /// The decision the live rules make for a user, with the directory's view of them, and rule by
 /// rule which condition matched or failed. Acts on nothing.
 pub async fn explain(ctx: &Context, req: ExplainRequest) -> Result<ExplainAnswer, FlowError> {
+    explain_with(ctx, req, None).await
+}
+
+/// As `explain`, with `proposed` rules instead of the live ones (to test before saving).
+pub async fn explain_with(
+    ctx: &Context,
+    req: ExplainRequest,
+    proposed: Option<std::sync::Arc<RuleSet>>,
+) -> Result<ExplainAnswer, FlowError> {
     let _ = (req._type, req.occurred_at);
     let email = Email::parse(&req.user.email)
         .map_err(|e| FlowError::invalid("invalid_request", format!("user.email: {e}")))?;
@@ -110,7 +119,10 @@ pub async fn explain(ctx: &Context, req: ExplainRequest) -> Result<ExplainAnswer
             return Ok(ExplainAnswer::undecided(email, outcome, reason));
         }
     };
-    let rules = ctx.store.compiled_rules()?;
+    let rules = match proposed {
+        Some(rules) => rules,
+        None => ctx.store.compiled_rules()?,
+    };
     let LookedUp {
         user,
         groups,

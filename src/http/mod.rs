@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 
 pub mod api;
 pub mod body;
+pub mod console;
 pub mod error;
 pub mod hooks;
 pub mod openapi;
@@ -30,6 +31,7 @@ pub struct Parts {
     pub hooks: hooks::Hooks,
     pub public: public::Public,
     pub api: api::Api,
+    pub console: console::Console,
     pub ops: ops::Ops,
 }
 
@@ -39,6 +41,7 @@ pub fn router(parts: Parts, metrics: Arc<Metrics>) -> Router {
         .merge(hooks::router(parts.hooks))
         .merge(public::router(parts.public))
         .merge(api::router(parts.api))
+        .merge(console::router(parts.console))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

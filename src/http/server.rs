@@ -49,6 +49,12 @@ pub struct ServerConfig {
     pub idle_timeout_secs: u64,
     /// Largest request line and headers together (`431` beyond).
     pub max_header_bytes: usize,
+    /// The organisation's name, shown on the console and the pages people who come back see.
+    pub organisation_name: String,
+    /// An optional logo (an https URL) shown beside the name.
+    pub logo_url: Option<String>,
+    /// How long a console sign-in lasts.
+    pub session_hours: u64,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +68,9 @@ impl Default for ServerConfig {
             body_timeout_secs: 30,
             idle_timeout_secs: 30,
             max_header_bytes: 16 * 1024,
+            organisation_name: "reinstate".into(),
+            logo_url: None,
+            session_hours: 8,
         }
     }
 }
@@ -82,6 +91,15 @@ impl ServerConfig {
             ("server.body_timeout_secs", self.body_timeout_secs),
             ("server.idle_timeout_secs", self.idle_timeout_secs),
         ]);
+        if let Some(logo) = &self.logo_url
+            && !logo.starts_with("https://")
+        {
+            problems.add("server.logo_url", "an https URL");
+        }
+        if self.organisation_name.trim().is_empty() || self.organisation_name.len() > 100 {
+            problems.add("server.organisation_name", "1 to 100 characters");
+        }
+        problems.positive(&[("server.session_hours", self.session_hours)]);
         if !(1024..=1024 * 1024).contains(&self.max_header_bytes) {
             problems.add("server.max_header_bytes", "between 1024 and 1048576");
         }

@@ -41,7 +41,7 @@ async fn a_link_only_confirms_on_get_and_restores_once_on_post(mode: BusMode) {
     let r = app.http.get(&url).send().await.expect("get");
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
-    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(r.headers()["referrer-policy"], "same-origin");
     assert!(
         r.headers()["content-security-policy"]
             .to_str()

@@ -8,6 +8,7 @@ mod architecture;
 mod bad_input;
 mod chart;
 mod connectors;
+mod console;
 mod crash;
 mod decisions;
 mod disk;

@@ -81,6 +81,8 @@ pub struct ProductSummary {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(title = "reinstate inventory users", extend("$id" = "https://reinstate.dev/schemas/inventory-users.schema.json"))]
 pub struct UsersPage {
+    /// How many users match the filter, on every page.
+    pub total: usize,
     pub users: Vec<UserRow>,
     /// The `cursor` of the next page; `null` on the last.
     pub next: Option<String>,
@@ -126,25 +128,56 @@ fn inactive_in(a: &Account, product: &str, days: u32, now: OffsetDateTime) -> bo
         && since.is_none_or(|t| now - t > time::Duration::days(days as i64))
 }
 
+/// The products a filter is about: `other` is every product but Jira, Confluence, Service
+/// Management and Assets.
+pub const OTHER: &str = "other";
+const NAMED: [&str; 4] = ["jira-software", "confluence", "jira-servicedesk", "assets"];
+
+/// The product keys of `a` a filter on `product` concerns (every one without a filter).
+fn scope<'a>(a: &'a Account, product: Option<&'a str>) -> Vec<&'a str> {
+    match product {
+        None => a.products.keys().map(String::as_str).collect(),
+        Some(OTHER) => a
+            .products
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !NAMED.contains(k))
+            .collect(),
+        Some(p) => a
+            .products
+            .contains_key(p)
+            .then_some(p)
+            .into_iter()
+            .collect(),
+    }
+}
+
 /// Whether `a` is inactive in the product (or in any product it holds).
 fn inactive(a: &Account, product: Option<&str>, days: u32, now: OffsetDateTime) -> bool {
+    scope(a, product)
+        .into_iter()
+        .any(|p| inactive_in(a, p, days, now))
+}
+
+/// The last activity in the product (or anywhere).
+fn last_in(a: &Account, product: Option<&str>) -> Option<OffsetDateTime> {
     match product {
-        Some(p) => inactive_in(a, p, days, now),
-        None => a.products.keys().any(|p| inactive_in(a, p, days, now)),
+        None => a.last_seen(),
+        Some(_) => scope(a, product)
+            .into_iter()
+            .filter_map(|p| a.last_active(p))
+            .max(),
     }
 }
 
 impl Filter {
     fn matches(&self, a: &Account, now: OffsetDateTime) -> bool {
         let product = self.product.as_deref();
-        let holds = match product {
-            Some(p) => a.products.get(p).is_some_and(|u| u.licensed),
-            None => a.products.values().any(|u| u.licensed),
-        };
-        let last = match product {
-            Some(p) => a.last_active(p),
-            None => a.last_seen(),
-        };
+        let keys = scope(a, product);
+        let holds = keys
+            .iter()
+            .any(|k| a.products.get(*k).is_some_and(|u| u.licensed));
+        let last = last_in(a, product);
         let q = self.q.as_deref().map(str::to_lowercase);
         let text = |s: &Option<String>| {
             s.as_deref()
@@ -153,7 +186,7 @@ impl Filter {
         self.status.is_none_or(|s| a.status == s)
             && self.account_type.is_none_or(|t| a.account_type == t)
             && self.licensed.is_none_or(|l| l == holds)
-            && (product.is_none() || a.products.contains_key(product.unwrap_or_default()))
+            && (product.is_none() || !keys.is_empty())
             && self
                 .last_active_before
                 .is_none_or(|b| last.is_none_or(|t| t < b))
@@ -165,6 +198,15 @@ impl Filter {
                 || text(&a.name)
                 || text(&a.username))
     }
+}
+
+/// How many people the inventory holds (not apps, not accounts gone from the directory).
+pub fn people(ctx: &Context) -> Result<usize, FlowError> {
+    let accounts = ctx.store.accounts()?;
+    Ok(accounts
+        .accounts()
+        .filter(|a| a.account_type == AccountType::Person && a.status != AccountStatus::Gone)
+        .count())
 }
 
 /// The summary over the whole inventory.
@@ -225,10 +267,7 @@ enum Key {
 fn key(a: &Account, sort: Sort, product: Option<&str>) -> (Key, String) {
     let k = match sort {
         Sort::LastSeen => {
-            let t = match product {
-                Some(p) => a.last_active(p),
-                None => a.last_seen(),
-            };
+            let t = last_in(a, product);
             Key::Time(t.map_or(i64::MIN, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64))
         }
         Sort::Email => Key::Text(a.email.as_ref().map(|e| e.to_string()).unwrap_or_default()),
@@ -278,7 +317,11 @@ pub fn users(
         .iter()
         .map(|(_, a)| row(ctx, a, product))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(UsersPage { users: rows, next })
+    Ok(UsersPage {
+        total: matching.len(),
+        users: rows,
+        next,
+    })
 }
 
 /// Every user matching `filter`, in `sort` `order` (for CSV).

@@ -204,7 +204,16 @@ pub async fn users_csv(
         return Err(bad("limit and cursor: the CSV has every matching user"));
     }
     let rows = query::all_users(&api.flows, &filter(&q)?, (q.sort, q.order))?;
-    attachment("reinstate-inventory.csv", COLUMNS, rows.iter().map(csv_row))
+    csv_of(&rows)
+}
+
+/// Users as the inventory's CSV.
+pub fn csv_of<'a>(rows: impl IntoIterator<Item = &'a UserRow>) -> Result<Response, ApiError> {
+    attachment(
+        "reinstate-inventory.csv",
+        COLUMNS,
+        rows.into_iter().map(csv_row),
+    )
 }
 
 /// `GET /api/v1/inventory/sync`

@@ -17,7 +17,9 @@ pub mod requests;
 pub mod rules;
 pub mod users;
 
-pub use auth::{Admin, AdminConfig, Role, TokenHash, Tokens, Viewer};
+pub use auth::{
+    Admin, AdminConfig, Role, SESSION_COOKIE, Session, Sessions, TokenHash, Tokens, Viewer,
+};
 
 /// What the admin API uses.
 #[derive(Clone)]

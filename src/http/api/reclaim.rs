@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::csv::attachment;
 use super::{Admin, Api, Viewer};
 use crate::domain::reclaim::PolicyList;
+use crate::flows::queries;
 use crate::flows::reclaim::jobs::{self, BulkRequest};
 use crate::flows::reclaim::{policies, run};
 use crate::http::body::{MAX_ADMIN_BODY, parse_json, read_body};
@@ -80,7 +81,9 @@ pub struct RunPage {
 }
 
 fn page(api: &Api, run: RunRecord) -> Result<RunPage, ApiError> {
-    let entries = api.flows.store.run_entries(&run.id)?;
+    let entries = queries::run(&api.flows, &run.id)?
+        .map(|r| r.1)
+        .unwrap_or_default();
     let counts = crate::flows::reclaim::finish::counts(&api.flows, &entries);
     Ok(RunPage {
         run,
@@ -109,7 +112,7 @@ pub async fn list_runs(
             "limit: must be 1 to 500",
         ));
     }
-    let runs = api.flows.store.runs(RunKind::Reclaim, limit)?;
+    let runs = queries::runs(&api.flows, RunKind::Reclaim, limit)?;
     Ok(Json(RunList { runs }))
 }
 
@@ -146,9 +149,8 @@ pub async fn get_job(
 }
 
 fn found(api: &Api, id: &str, kinds: &[RunKind]) -> Result<RunRecord, ApiError> {
-    api.flows
-        .store
-        .run(id)?
+    queries::run(&api.flows, id)?
+        .map(|(run, _)| run)
         .filter(|r| kinds.contains(&r.kind))
         .ok_or_else(|| {
             ApiError::new(
@@ -174,7 +176,9 @@ const COLUMNS: [&str; 11] = [
 ];
 
 fn run_csv(api: &Api, run: &RunRecord) -> Result<Response, ApiError> {
-    let entries = api.flows.store.run_entries(&run.id)?;
+    let entries = queries::run(&api.flows, &run.id)?
+        .map(|r| r.1)
+        .unwrap_or_default();
     let time = |t: Option<time::OffsetDateTime>| {
         t.and_then(|t| {
             t.format(&time::format_description::well_known::Rfc3339)

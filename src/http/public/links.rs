@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use super::Public;
 use super::page::page;
 use crate::flows::links::{self, Redeemed};
+use crate::http::console::Look;
 use crate::http::error::ApiError;
 use crate::links::{Claims, Purpose, TokenError, mask};
 use crate::notify::escape_html;
@@ -35,10 +36,11 @@ enum Rejection {
     Token(TokenError),
 }
 
-impl IntoResponse for Rejection {
-    fn into_response(self) -> Response {
+impl Rejection {
+    fn respond(self, look: &Look) -> Response {
         match self {
             Rejection::NotEnabled => page(
+                look,
                 StatusCode::NOT_FOUND,
                 "Links are not enabled",
                 "<p>This reinstate does not issue email links.</p>",
@@ -53,7 +55,7 @@ impl IntoResponse for Rejection {
                     "<p>{}. Nothing was changed.</p><p>Ask for a new link, or contact your administrator.</p>",
                     escape_html(&e.to_string())
                 );
-                page(status, "This link cannot be used", &body)
+                page(look, status, "This link cannot be used", &body)
             }
         }
     }
@@ -71,15 +73,16 @@ fn verify(state: &Public, token: &str) -> Result<Claims, Rejection> {
 pub(super) async fn confirm(State(state): State<Public>, Path(token): Path<String>) -> Response {
     let claims = match verify(&state, &token) {
         Ok(claims) => claims,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => return rejection.respond(&state.look),
     };
     match links::used(&state.flows, &claims.nonce) {
-        Ok(true) => return already_used(),
+        Ok(true) => return already_used(&state.look),
         Ok(false) => {}
         Err(e) => return ApiError::from(e).into_response(),
     }
     let title = what(&claims);
     page(
+        &state.look,
         StatusCode::OK,
         &title,
         &format!(
@@ -98,8 +101,9 @@ pub(super) async fn confirm(State(state): State<Public>, Path(token): Path<Strin
     )
 }
 
-fn already_used() -> Response {
+fn already_used(look: &Look) -> Response {
     page(
+        look,
         StatusCode::OK,
         "This link was already used",
         "<p>It works once. Your request was received the first time; you will get an email about the outcome.</p>",
@@ -110,13 +114,14 @@ fn already_used() -> Response {
 pub(super) async fn redeem(State(state): State<Public>, Path(token): Path<String>) -> Response {
     let claims = match verify(&state, &token) {
         Ok(claims) => claims,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => return rejection.respond(&state.look),
     };
     let id = match links::redeem(&state.flows, &state.intake, &claims).await {
         Ok(Redeemed::Accepted(id)) => id,
-        Ok(Redeemed::AlreadyUsed) => return already_used(),
+        Ok(Redeemed::AlreadyUsed) => return already_used(&state.look),
         Ok(Redeemed::TryAgain) => {
             return page(
+                &state.look,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Please try again",
                 "<p>Your request could not be taken right now. The link still works: try again in a minute.</p>",
@@ -126,11 +131,13 @@ pub(super) async fn redeem(State(state): State<Public>, Path(token): Path<String
     };
     match links::outcome(&state.flows, &id, Duration::from_secs(3)).await {
         Some(done) => page(
+            &state.look,
             StatusCode::OK,
             "Done",
             &format!("<p>{}</p>", escape_html(&describe_outcome(&done))),
         ),
         None => page(
+            &state.look,
             StatusCode::ACCEPTED,
             "Received",
             "<p>Your request is being handled. You will get an email about the outcome.</p>",

@@ -23,6 +23,8 @@ pub struct Public {
     pub links: Option<Arc<LinkSettings>>,
     /// The portal, when enabled and links are available.
     pub portal: Option<Arc<portal::Portal>>,
+    /// The organisation's look, shared with the console.
+    pub look: Arc<crate::http::console::Look>,
 }
 
 pub fn router(state: Public) -> Router {

@@ -24,6 +24,7 @@ use super::Public;
 use super::page::page;
 use crate::domain::{Email, Event, EventKind, EventUser, Problems, Product, Source};
 use crate::http::body::read_body;
+use crate::http::console::Look;
 use crate::notify::escape_html;
 
 #[derive(Debug, Deserialize)]
@@ -90,10 +91,16 @@ pub struct Portal {
     secure_cookie: bool,
     /// When idle rate-limit keys were last forgotten.
     shrunk: std::sync::Mutex<std::time::Instant>,
+    /// The organisation's look.
+    look: std::sync::Arc<Look>,
 }
 
 impl Portal {
-    pub fn new(config: &PortalConfig, public_url: &str) -> Result<Portal, Problems> {
+    pub fn new(
+        config: &PortalConfig,
+        public_url: &str,
+        look: std::sync::Arc<Look>,
+    ) -> Result<Portal, Problems> {
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
         let mut problems = Problems::default();
@@ -119,6 +126,7 @@ impl Portal {
                 .unwrap_or_default(),
             secure_cookie: public_url.starts_with("https://"),
             shrunk: std::sync::Mutex::new(std::time::Instant::now()),
+            look,
         })
     }
 
@@ -237,14 +245,15 @@ fn with_cookie(mut response: Response, portal: &Portal, nonce: &str) -> Response
 fn fresh_form(portal: &Portal, status: StatusCode, error: Option<&str>) -> Response {
     let (token, nonce) = portal.issue();
     with_cookie(
-        page(status, "Ask for access", &form(&token, error)),
+        page(&portal.look, status, "Ask for access", &form(&token, error)),
         portal,
         &nonce,
     )
 }
 
-fn disabled() -> Response {
+fn disabled(look: &Look) -> Response {
     page(
+        look,
         StatusCode::NOT_FOUND,
         "The portal is not enabled",
         "<p>Ask your administrator for access.</p>",
@@ -255,7 +264,7 @@ fn disabled() -> Response {
 pub(super) async fn show(State(state): State<Public>) -> Response {
     match &state.portal {
         Some(portal) => fresh_form(portal, StatusCode::OK, None),
-        None => disabled(),
+        None => disabled(&state.look),
     }
 }
 
@@ -271,8 +280,9 @@ fn cookie(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The page every accepted ask gets, whether or not the address belongs to anyone.
-fn check_your_inbox() -> Response {
+fn check_your_inbox(look: &Look) -> Response {
     page(
+        look,
         StatusCode::OK,
         "Check your inbox",
         "<p>If this address belongs to a user of your organisation's Atlassian products, a message with a link to confirm the request is on its way. \
@@ -288,7 +298,7 @@ pub(super) async fn ask(
     body: Body,
 ) -> Response {
     let Some(portal) = state.portal.as_ref() else {
-        return disabled();
+        return disabled(&state.look);
     };
     portal.shrink();
     if portal
@@ -297,6 +307,7 @@ pub(super) async fn ask(
         .is_err()
     {
         return page(
+            &portal.look,
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests",
             "<p>Please wait a minute and try again.</p>",
@@ -304,6 +315,7 @@ pub(super) async fn ask(
     }
     let Ok(bytes) = read_body(&headers, body, MAX_FORM).await else {
         return page(
+            &portal.look,
             StatusCode::PAYLOAD_TOO_LARGE,
             "Too long",
             "<p>That was more than the form holds.</p>",
@@ -320,7 +332,7 @@ pub(super) async fn ask(
         .is_err()
     {
         tracing::info!(user = %email.user_key(), "portal ask over the per-address limit; not sent");
-        return check_your_inbox();
+        return check_your_inbox(&portal.look);
     }
     let mut nonce = [0u8; 12];
     rand::rng().fill_bytes(&mut nonce);
@@ -336,10 +348,11 @@ pub(super) async fn ask(
         )
     };
     match state.intake.accept(event).await {
-        Ok(_) => check_your_inbox(),
+        Ok(_) => check_your_inbox(&portal.look),
         Err(e) => {
             tracing::warn!(error = %e, "portal ask not accepted");
             page(
+                &portal.look,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Please try again",
                 "<p>Your request could not be taken right now. Please try again in a minute.</p>",
@@ -386,7 +399,7 @@ mod tests {
     use super::*;
 
     fn portal() -> Portal {
-        Portal::new(&PortalConfig::default(), "http://x").expect("portal")
+        Portal::new(&PortalConfig::default(), "http://x", Default::default()).expect("portal")
     }
 
     #[test]
@@ -416,8 +429,12 @@ mod tests {
 
     #[test]
     fn forms_posted_from_another_origin_are_refused() {
-        let p = Portal::new(&PortalConfig::default(), "https://reinstate.example.com/")
-            .expect("portal");
+        let p = Portal::new(
+            &PortalConfig::default(),
+            "https://reinstate.example.com/",
+            Default::default(),
+        )
+        .expect("portal");
         let with = |origin: &str| {
             let mut h = HeaderMap::new();
             h.insert(header::ORIGIN, origin.parse().expect("origin"));
@@ -446,11 +463,11 @@ mod tests {
             h.insert("x-forwarded-for", v.parse().expect("value"));
             h
         };
-        let one = Portal::new(&config(1), "http://x").expect("portal");
+        let one = Portal::new(&config(1), "http://x", Default::default()).expect("portal");
         // The client wrote the first two; the proxy appended what it saw.
         let forged = xff("1.1.1.1, 2.2.2.2, 203.0.113.9");
         assert_eq!(one.client_ip(peer, &forged).to_string(), "203.0.113.9");
-        let two = Portal::new(&config(2), "http://x").expect("portal");
+        let two = Portal::new(&config(2), "http://x", Default::default()).expect("portal");
         assert_eq!(two.client_ip(peer, &forged).to_string(), "2.2.2.2");
         assert_eq!(
             two.client_ip(peer, &xff("203.0.113.9")).to_string(),

@@ -1,6 +1,7 @@
 //! Shared harness: the real application on a random port, against a real nats-server (or the
 //! embedded queue), a temporary sled directory and the Jira Cloud simulator.
 
+pub mod browser;
 pub mod jira_sim;
 pub mod nats;
 pub mod process;

@@ -1,0 +1,24 @@
+// reinstate's console: selection and the bulk-action bar; everything works without it.
+(function () {
+  "use strict";
+  var bar = document.querySelector("[data-bulkbar]");
+  var boxes = Array.prototype.slice.call(document.querySelectorAll("input[data-select]"));
+  var all = document.querySelector("input[data-select-all]");
+  var count = document.querySelector("[data-selected-count]");
+  function update() {
+    var n = boxes.filter(function (b) { return b.checked; }).length;
+    if (count) { count.textContent = n + (n === 1 ? " user selected" : " users selected"); }
+    if (bar) { bar.hidden = n === 0; }
+  }
+  boxes.forEach(function (b) { b.addEventListener("change", update); });
+  if (all) {
+    all.addEventListener("change", function () {
+      boxes.forEach(function (b) { b.checked = all.checked; });
+      update();
+    });
+  }
+  if (bar) { update(); }
+  // A page showing a job or run in progress refreshes itself until it is done.
+  var refresh = document.querySelector("[data-refresh]");
+  if (refresh) { setTimeout(function () { window.location.reload(); }, 1500); }
+})();

@@ -1,0 +1,259 @@
+//! The audit log: filters, pages, and the same as CSV.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::html;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::layout::page as frame;
+use super::{Console, Signed, failed, when};
+use crate::domain::{AuditOutcome, Email, Source};
+use crate::flows::queries;
+use crate::store::AuditFilter;
+
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    before: String,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
+
+/// The values an enum takes on the wire, from its JSON Schema (one list, kept by the type).
+fn choices<T: schemars::JsonSchema>() -> Vec<String> {
+    let schema = schemars::schema_for!(T).to_value();
+    let listed = schema["enum"].as_array().cloned().unwrap_or_default();
+    let one_of = schema["oneOf"].as_array().cloned().unwrap_or_default();
+    let consts = one_of.iter().flat_map(|v| {
+        let listed = v["enum"].as_array().cloned().unwrap_or_default();
+        v.get("const").cloned().into_iter().chain(listed)
+    });
+    listed
+        .into_iter()
+        .chain(consts)
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect()
+}
+
+/// A day typed in a date field, as the start of that day (UTC).
+fn day(field: &str, value: &str) -> Result<Option<OffsetDateTime>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    time::Date::parse(value, &time::format_description::well_known::Iso8601::DATE)
+        .map(|d| Some(d.midnight().assume_utc()))
+        .map_err(|_| format!("{field}: {value:?} is not a date (YYYY-MM-DD)"))
+}
+
+impl AuditQuery {
+    /// The filter, or what is wrong with it (nothing is filtered then).
+    fn filter(&self) -> Result<AuditFilter, String> {
+        let user = match self.user.trim() {
+            "" => None,
+            u => Some(Email::parse(u).map_err(|_| format!("User: {u:?} is not an email address"))?),
+        };
+        let outcome = match self.outcome.trim() {
+            "" => None,
+            v => Some(
+                parse::<AuditOutcome>(v)
+                    .ok_or_else(|| format!("Outcome: {v:?} is not an outcome"))?,
+            ),
+        };
+        let source = match self.source.trim() {
+            "" => None,
+            v => Some(parse::<Source>(v).ok_or_else(|| format!("Source: {v:?} is not a source"))?),
+        };
+        let to = day("To", &self.to)?.map(|d| d + time::Duration::days(1));
+        Ok(AuditFilter {
+            user,
+            from: day("From", &self.from)?,
+            to,
+            outcome,
+            source,
+        })
+    }
+
+    /// The fields as typed, for this page's own links.
+    fn fields(&self) -> [(&'static str, &str); 5] {
+        [
+            ("user", self.user.trim()),
+            ("outcome", self.outcome.trim()),
+            ("source", self.source.trim()),
+            ("from", self.from.trim()),
+            ("to", self.to.trim()),
+        ]
+    }
+
+    /// The same filter for the API's CSV: RFC 3339 times, "to" exclusive (the page's is the
+    /// last day included).
+    fn csv_query(&self, filter: &AuditFilter) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.fields().iter().take(3).filter(|(_, v)| !v.is_empty()) {
+            s.append_pair(k, v);
+        }
+        for (k, t) in [("from", filter.from), ("to", filter.to)] {
+            if let Some(t) = t {
+                s.append_pair(k, &rfc3339(t));
+            }
+        }
+        s.finish()
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `GET /console/audit`
+pub async fn page(
+    State(console): State<Console>,
+    Signed(session): Signed,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    let (filter, problem) = match q.filter() {
+        Ok(f) => (f, None),
+        Err(p) => (AuditFilter::default(), Some(p)),
+    };
+    let before = Some(q.before.as_str()).filter(|b| !b.is_empty());
+    let entries = match queries::audit(&console.flows, &filter, 50, before) {
+        Ok(e) => e,
+        Err(e) => return failed(&console, &session, &e),
+    };
+    let csv = if problem.is_some() {
+        String::new()
+    } else {
+        q.csv_query(&filter)
+    };
+    let next = entries.last().filter(|_| entries.len() == 50).map(|e| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in q.fields().iter().filter(|(_, v)| !v.is_empty()) {
+            s.append_pair(k, v);
+        }
+        s.append_pair("before", &e.id);
+        format!("/console/audit?{}", s.finish())
+    });
+    let body = html! {
+        form.filters.card method="get" action="/console/audit" {
+            label { "User (email)" input type="email" name="user" value=(q.user); }
+            label { "Outcome"
+                select name="outcome" {
+                    option value="" { "Any" }
+                    @for o in choices::<AuditOutcome>() { option value=(o) selected[q.outcome.trim() == o] { (o) } }
+                }
+            }
+            label { "Source"
+                select name="source" {
+                    option value="" { "Any" }
+                    @for o in choices::<Source>() { option value=(o) selected[q.source.trim() == o] { (o) } }
+                }
+            }
+            label { "From" input type="date" name="from" value=(q.from); }
+            label { "To" input type="date" name="to" value=(q.to); }
+            button.primary type="submit" { "Filter" }
+        }
+        @if let Some(p) = &problem { div.message.error role="alert" { (p) " — showing every entry." } }
+        table {
+            thead { tr { th { "When" } th { "Outcome" } th { "User" } th { "Product" } th { "Source" } th { "Why" } } }
+            tbody {
+                @if entries.is_empty() { tr { td colspan="6" { "No entry matches." } } }
+                @for e in &entries {
+                    tr {
+                        td { (when(e.at)) }
+                        td { span class={ "badge " (e.outcome.key()) } { (e.outcome.key()) } }
+                        td { (e.user.as_ref().map(|u| u.to_string()).or(e.identity.clone()).unwrap_or_default()) }
+                        td { (e.product.map_or("", |p| p.key())) }
+                        td { (e.source.map_or("", |s| s.key())) }
+                        td { (e.reason) }
+                    }
+                }
+            }
+        }
+        div.pager {
+            @if let Some(next) = next { a.button href=(next) { "Older entries" } }
+            a.button href={ "/api/v1/audit.csv" @if !csv.is_empty() { "?" (csv) } } { "Download CSV" }
+        }
+    };
+    frame(
+        &console,
+        &session,
+        "/console/audit",
+        StatusCode::OK,
+        "Audit",
+        body,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_choices_are_every_value_the_api_takes() {
+        let outcomes = choices::<AuditOutcome>();
+        for o in ["restored", "reclaimed", "failed", "rules_changed"] {
+            assert!(outcomes.iter().any(|c| c == o), "{o} in {outcomes:?}");
+        }
+        for c in &outcomes {
+            assert!(parse::<AuditOutcome>(c).is_some(), "{c}");
+        }
+        let sources = choices::<Source>();
+        assert!(
+            sources.iter().any(|s| s == "okta")
+                && sources.iter().all(|s| parse::<Source>(s).is_some())
+        );
+    }
+
+    #[test]
+    fn a_bad_field_is_named_and_days_become_a_half_open_range() {
+        let q = |user: &str, outcome: &str, to: &str| AuditQuery {
+            user: user.into(),
+            outcome: outcome.into(),
+            to: to.into(),
+            ..AuditQuery::default()
+        };
+        assert!(
+            q("not-an-email", "", "")
+                .filter()
+                .expect_err("refused")
+                .starts_with("User:")
+        );
+        assert!(
+            q("", "restroed", "")
+                .filter()
+                .expect_err("refused")
+                .starts_with("Outcome:")
+        );
+        assert!(
+            q("", "", "30/11/2026")
+                .filter()
+                .expect_err("refused")
+                .starts_with("To:")
+        );
+        let ok = q("a@example.com", "restored", "2026-11-30");
+        let filter = ok.filter().expect("valid");
+        assert_eq!(
+            filter.to.map(rfc3339).as_deref(),
+            Some("2026-12-01T00:00:00Z")
+        );
+        assert!(
+            ok.csv_query(&filter)
+                .contains("to=2026-12-01T00%3A00%3A00Z")
+        );
+    }
+}

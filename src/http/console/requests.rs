@@ -1,0 +1,83 @@
+//! Requests waiting for an admin: approve or deny with a reason; and what became of the others.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+
+use super::layout::page as frame;
+use super::{AdminForm, Console, Signed, failed, when};
+use crate::flows::{queries, requests};
+use crate::http::api::Role;
+use crate::store::RequestState;
+
+/// `GET /console/requests`
+pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Response {
+    let all = match queries::requests(&console.flows, None) {
+        Ok(all) => all,
+        Err(e) => return failed(&console, &session, &e),
+    };
+    let (pending, done): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|r| r.state == RequestState::PendingApproval);
+    let admin = session.role == Role::Admin;
+    let body = html! {
+        h2 { "Waiting for approval (" (pending.len()) ")" }
+        @if pending.is_empty() { p.muted { "Nothing waits." } }
+        @for r in &pending {
+            div.card {
+                strong { (r.email) } " asks for " strong { (r.product.key()) } " via " (r.source.key())
+                div.muted { "Since " (when(r.created_at)) ". Why it waits: " (r.reason) }
+                @if admin {
+                    form.row-actions method="post" action={ "/console/requests/" (r.id) } {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        label { "Reason (required to deny; the requester reads it)" input type="text" name="reason" size="48"; }
+                        button.primary type="submit" name="decision" value="approve" { "Approve" }
+                        button type="submit" name="decision" value="deny" { "Deny" }
+                    }
+                }
+            }
+        }
+        h2 { "History" }
+        table {
+            thead { tr { th { "User" } th { "Product" } th { "State" } th { "Last step" } } }
+            tbody {
+                @for r in done.iter().rev().take(100) {
+                    @let state = serde_json::to_value(r.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                    tr {
+                        td { (r.email) }
+                        td { (r.product.key()) }
+                        td { span class={ "badge " (state) } { (state) } }
+                        td { @if let Some(s) = r.history.last() { (when(s.at)) " · " (s.by) " · " (s.note) } }
+                    }
+                }
+            }
+        }
+    };
+    frame(
+        &console,
+        &session,
+        "/console/requests",
+        StatusCode::OK,
+        "Requests",
+        body,
+    )
+}
+
+/// `POST /console/requests/{id}`: approve, or deny with a reason.
+pub async fn decide(
+    State(console): State<Console>,
+    Path(id): Path<String>,
+    form: AdminForm,
+) -> Response {
+    let reason = Some(form.get("reason").to_string()).filter(|r| !r.is_empty());
+    let actor = &form.session.actor;
+    let decided = match form.get("decision") {
+        "approve" => requests::approve(&console.flows, &console.intake, &id, actor, reason).await,
+        _ => requests::deny(&console.flows, &id, actor, reason).await,
+    };
+    match decided {
+        Ok(_) => Redirect::to("/console/requests").into_response(),
+        Err(e) => failed(&console, &form.session, &e),
+    }
+}

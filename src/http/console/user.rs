@@ -1,0 +1,176 @@
+//! A user: identity, status, products with licence and last activity, groups; everything that
+//! happened to them; what the ledger holds as taken (with a give-back); and what would happen
+//! if they logged in now.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, html};
+
+use super::layout::page as frame;
+use super::{Console, Signed, day, failed, when};
+use crate::domain::Email;
+use crate::flows::queries;
+use crate::http::api::{Role, Session};
+use crate::store::{Account, AuditFilter};
+
+/// `GET /console/users/{account}`
+pub async fn page(
+    State(console): State<Console>,
+    Signed(session): Signed,
+    Path(account_id): Path<String>,
+) -> Response {
+    let ctx = &console.flows;
+    let account = match queries::account(ctx, &account_id) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            let e = crate::flows::FlowError::NotFound {
+                code: "not_found",
+                detail: format!("The inventory has no account {account_id}."),
+            };
+            return failed(&console, &session, &e);
+        }
+        Err(e) => return failed(&console, &session, &e),
+    };
+    let timeline = match &account.email {
+        Some(email) => {
+            let filter = AuditFilter {
+                user: Some(email.clone()),
+                ..AuditFilter::default()
+            };
+            queries::audit(ctx, &filter, 50, None).unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    let ledger = queries::open_ledger(ctx, &account.account_id).unwrap_or_default();
+    let explained = match &account.email {
+        Some(email) => explain(&console, email).await,
+        None => html! { p.muted { "No email address: reinstate cannot decide for this account." } },
+    };
+    let title = account
+        .name
+        .clone()
+        .or(account.email.as_ref().map(|e| e.to_string()))
+        .unwrap_or(account.account_id.clone());
+    let body = html! {
+        (identity(&console, &account))
+        h2 #groups { "Groups" }
+        div.card { @for g in &account.groups { span.badge { (g) } } @if account.groups.is_empty() { span.muted { "None." } } }
+        h2 { "What would happen if they logged in now" }
+        div.card { (explained) }
+        h2 #remove { "Taken and not given back" }
+        (taken(&session, &account, &ledger))
+        h2 { "Timeline" }
+        ol.timeline {
+            @if timeline.is_empty() { li.muted { "Nothing recorded yet." } }
+            @for e in &timeline {
+                li {
+                    strong { (e.outcome.key()) } " · " (when(e.at))
+                    @if let Some(p) = e.product { " · " (p.key()) }
+                    @if let Some(s) = e.source { " · " (s.key()) }
+                    div.muted { (e.reason) }
+                }
+            }
+        }
+    };
+    frame(
+        &console,
+        &session,
+        "/console/users",
+        StatusCode::OK,
+        &title,
+        body,
+    )
+}
+
+fn identity(console: &Console, a: &Account) -> Markup {
+    html! {
+        div.cards {
+            div.card {
+                div.muted { "Email address" } div { (a.email.as_ref().map(|e| e.to_string()).unwrap_or("—".into())) }
+                div.muted { "Account" } div { code { (a.account_id) } }
+                @if let Some(u) = &a.username { div.muted { "Username" } div { (u) } }
+                @if let Some(edit) = console.look.edit_user_url(&a.account_id) {
+                    p { a href=(edit) rel="noreferrer" target="_blank" { "Edit User in Atlassian administration" } }
+                }
+            }
+            div.card {
+                div.muted { "Status" } div { span class={ "badge " (a.status.key()) } { (a.status.key()) } }
+                div.muted { "Last seen" } div { (day(a.last_seen())) }
+                div.muted { "Added" } div { (day(a.added_at)) }
+            }
+        }
+        table {
+            thead { tr { th { "Product" } th { "Licence" } th { "Last active" } } }
+            tbody {
+                @for (key, u) in &a.products {
+                    tr { td { (key) } td { @if u.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } } td { (day(a.last_active(key))) } }
+                }
+            }
+        }
+    }
+}
+
+fn taken(session: &Session, a: &Account, ledger: &[crate::store::LedgerEntry]) -> Markup {
+    html! {
+        @if ledger.is_empty() {
+            p.muted { "Nothing." }
+        } @else {
+            table {
+                thead { tr { th { "When" } th { "Product" } th { "What" } th { "By" } } }
+                tbody {
+                    @for l in ledger {
+                        tr {
+                            td { (when(l.at)) }
+                            td { (l.product.map_or("all", |p| p.key())) }
+                            td { (serde_json::to_string(&l.change).unwrap_or_default()) }
+                            td { a href={ "/console/jobs/" (l.run) } { (l.run) } }
+                        }
+                    }
+                }
+            }
+        }
+        @if session.role == Role::Admin {
+            div.row-actions {
+                @if !ledger.is_empty() {
+                    form method="post" action="/console/users/bulk" {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        input type="hidden" name="user" value=(a.account_id);
+                        input type="hidden" name="action" value="enable-licences";
+                        button.primary type="submit" { "Give back exactly what was taken" }
+                    }
+                }
+                form method="post" action="/console/users/bulk" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="user" value=(a.account_id);
+                    input type="hidden" name="action" value="remove-all-access";
+                    button.danger type="submit" { "Remove All Access" }
+                }
+            }
+        }
+    }
+}
+
+/// The rules' answer for this user now, per product.
+async fn explain(console: &Console, email: &Email) -> Markup {
+    let req = serde_json::from_value(serde_json::json!({"user": {"email": email.as_str()}}));
+    let answer = match req {
+        Ok(req) => crate::flows::rules::explain(&console.flows, req).await,
+        Err(e) => return html! { p.muted { (e.to_string()) } },
+    };
+    let answer = match answer.map(|a| serde_json::to_value(a).unwrap_or_default()) {
+        Ok(a) => a,
+        Err(e) => return html! { p.muted { (e.to_string()) } },
+    };
+    html! {
+        @if let Some(reason) = answer["reason"].as_str() { p { strong { (answer["outcome"].as_str().unwrap_or("")) } ": " (reason) } }
+        @for p in answer["products"].as_array().into_iter().flatten() {
+            p {
+                strong { (p["product"].as_str().unwrap_or("")) } ": "
+                @if p["already_licensed"].as_bool() == Some(true) { "already licensed" } @else {
+                    (p["decision"]["outcome"].as_str().unwrap_or("")) " — " (p["decision"]["reason"].as_str().unwrap_or(""))
+                }
+            }
+        }
+    }
+}
