@@ -457,48 +457,58 @@ async fn someone_coming_back_asks_confirms_through_the_emailed_link_and_sees_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newcomer_signs_in_to_the_sandbox_from_the_banner_and_acts() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
+    // Port 0: the banner names the port the sandbox really listens on, so no other test can
+    // take it between choosing and binding.
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_reinstate"))
         .arg("serve")
-        .env("REINSTATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("REINSTATE__SERVER__LISTEN", "127.0.0.1:0")
         .env(
             "REINSTATE__STORE__PATH",
             dir.path().join("data").display().to_string(),
         )
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr file"))
         .spawn()
         .expect("serve");
+    /// Stops the sandbox; if it had already stopped, says how and shows what it wrote.
+    struct Kill(std::process::Child, std::path::PathBuf);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                let said = std::fs::read_to_string(&self.1).unwrap_or_default();
+                eprintln!("the sandbox had stopped ({status}); it wrote:\n{said}");
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let stdout = server.stdout.take().expect("stdout");
-    let (console, token) = tokio::task::spawn_blocking(move || {
+    let _server = Kill(server, dir.path().join("stderr"));
+    let (found, banner) = std::sync::mpsc::channel();
+    // The reader keeps draining stdout to the end, so the service never writes to a closed pipe.
+    std::thread::spawn(move || {
         let (mut console, mut token) = (None, None);
         for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
-            let line = line.expect("banner");
+            let Ok(line) = line else { break };
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
                 ["console", url, ..] => console = Some(url.to_string()),
                 ["admin", "token", t] => token = Some(t.to_string()),
                 _ => {}
             }
-            if console.is_some() && token.is_some() {
-                break;
+            if let (Some(c), Some(t)) = (&console, &token) {
+                let _ = found.send((c.clone(), t.clone()));
+                console = None;
             }
         }
-        (
-            console.expect("the banner names the console"),
-            token.expect("the banner prints the admin token"),
-        )
+    });
+    let (console, token) = tokio::task::spawn_blocking(move || {
+        banner
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the banner names the console and prints the admin token")
     })
     .await
     .expect("banner");
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _server = Kill(server);
     let base = console.trim_end_matches("/console").to_string();
     wait_ready_at(&base).await;
 
