@@ -19,7 +19,7 @@ use crate::flows::reclaim::ReclaimConfig;
 use crate::flows::requests::RequestsConfig;
 use crate::http::api::AdminConfig;
 use crate::http::public::portal::PortalConfig;
-use crate::http::server::ServerConfig;
+use crate::http::server::{ProcessRole, ServerConfig};
 use crate::links::LinksConfig;
 use crate::notify::sender::SmtpConfig;
 use crate::sources::SourcesConfig;
@@ -135,7 +135,10 @@ impl Config {
         self.server.check(&mut problems);
         self.bus.check(&mut problems);
         self.sources.check(&mut problems);
-        self.directory.check(&self.products, &mut problems);
+        if self.server.role.keeps_state() {
+            // An intake never calls Atlassian, so it needs no directory credentials.
+            self.directory.check(&self.products, &mut problems);
+        }
         self.worker.check(&mut problems);
         self.admin.check(&mut problems);
         self.links.check(&mut problems);
@@ -156,11 +159,22 @@ impl Config {
 
     /// What one section requires of another.
     fn check_together(&self, problems: &mut Problems) {
-        if self.worker.concurrency == 0 && self.bus.nats_url.is_none() {
+        let role = self.server.role;
+        if role != ProcessRole::All && self.bus.nats_url.is_none() {
             problems.add(
-                "worker.concurrency",
-                "0 (ingress only) needs bus.nats_url: with the embedded queue, nothing else \
-                 would handle the events",
+                "server.role",
+                format!(
+                    "{:?} needs bus.nats_url: processes share their work only through NATS \
+                     (with the embedded queue, one process does everything: \"all\")",
+                    role.key()
+                ),
+            );
+        }
+        if role == ProcessRole::State && self.directory.kind == DirectoryKind::Sandbox {
+            problems.add(
+                "server.role",
+                "\"state\" with the sandbox: the sandbox is one process (\"all\"); set \
+                 directory.kind",
             );
         }
         if self.smtp.url.is_none() && !self.alerts.emails.is_empty() {
@@ -169,16 +183,16 @@ impl Config {
                 "required to send the alerts configured in alerts.emails",
             );
         }
-        if self.directory.kind == DirectoryKind::Sandbox {
+        if self.directory.kind == DirectoryKind::Sandbox && role == ProcessRole::All {
             return;
         }
-        if self.sources.login.secrets.is_empty() {
+        if self.sources.login.secrets.is_empty() && role.receives() {
             problems.add(
                 "sources.login.secrets",
                 "at least one secret is required outside the sandbox",
             );
         }
-        if self.admin.token_sha256.is_empty() {
+        if self.admin.token_sha256.is_empty() && role.keeps_state() {
             problems.add(
                 "admin.token_sha256",
                 "at least one token hash is required outside the sandbox",
@@ -224,13 +238,39 @@ mod tests {
     }
 
     #[test]
-    fn ingress_only_needs_nats() {
-        let err = Config::from_toml("[worker]\nconcurrency = 0").expect_err("invalid");
+    fn roles_that_split_the_work_need_nats() {
+        let err = Config::from_toml("[server]\nrole = \"intake\"").expect_err("invalid");
         assert!(err.to_string().contains("needs bus.nats_url"), "{err}");
-        let ok = Config::from_toml(
-            "[worker]\nconcurrency = 0\n[bus]\nnats_url = \"nats://127.0.0.1:4222\"",
+        let err = Config::from_toml("[worker]\nconcurrency = 0").expect_err("invalid");
+        assert!(
+            err.to_string().contains("server.role = \"intake\""),
+            "{err}"
         );
-        assert!(ok.is_ok(), "{ok:?}");
+        let intake = Config::from_toml(
+            "[server]\nrole = \"intake\"\n[bus]\nnats_url = \"nats://127.0.0.1:4222\"\n\
+             [sources.login]\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]",
+        );
+        assert!(intake.is_ok(), "{intake:?}");
+        // An intake never calls Atlassian: no directory credentials, which a state needs.
+        let cloud = "[bus]\nnats_url = \"nats://127.0.0.1:4222\"\n\
+                     [sources.login]\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n\
+                     [admin]\ntoken_sha256 = [\"{}\"]\n\
+                     [directory]\nkind = \"jira-cloud\"\nsite_url = \"https://x.atlassian.net\"\n\
+                     email = \"a@b.c\"\n";
+        let cloud = cloud.replace("{}", &"a".repeat(64));
+        let intake = Config::from_toml(&format!("[server]\nrole = \"intake\"\n{cloud}"));
+        assert!(intake.is_ok(), "{intake:?}");
+        let state = Config::from_toml(&format!("[server]\nrole = \"state\"\n{cloud}"))
+            .expect_err("a state owner calls Atlassian");
+        assert!(state.to_string().contains("directory.api_token"), "{state}");
+        let state = Config::from_toml(
+            "[server]\nrole = \"state\"\n[bus]\nnats_url = \"nats://127.0.0.1:4222\"",
+        )
+        .expect_err("the sandbox is one process");
+        assert!(
+            state.to_string().contains("the sandbox is one process"),
+            "{state}"
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! route (benchmark code, not the product) that publishes the raw body to the same JetStream
 //! stream and awaits the ack, with no verification, parsing or dedupe. Same load generator,
 //! same signed ~1 KB logins, 16 and 64 connections, interleaved rounds. The raw async-nats
-//! publish rate at the same concurrency is reported for context. reinstate runs ingress-only
-//! (`worker.concurrency = 0`), so both sides publish into a stream nobody drains. Each run's CPU
+//! publish rate at the same concurrency is reported for context. reinstate runs as a receiver
+//! only (`server.role = "intake"`), so both sides publish into a stream nobody drains. Each run's CPU
 //! per request (this process, nats-server) shows where the difference between the lines goes.
 
 use std::sync::Arc;
@@ -194,7 +194,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
     let reinstate = Running::start(&format!(
         "[store]\npath = \"{}\"\nmin_free_mb = 0\n[bus]\nnats_url = \"{}\"\n\
-         [sources.login]\nsecrets = [\"{SECRET}\"]\n[worker]\nconcurrency = 0\n\
+         [sources.login]\nsecrets = [\"{SECRET}\"]\n[server]\nrole = \"intake\"\n\
          [log]\nfilter = \"error\"\n",
         dir.path().join("state").display(),
         nats.url

@@ -98,19 +98,32 @@ struct Service {
 }
 
 impl Service {
-    async fn start(nats: &str, sim: &str, workers: usize) -> Result<Service, String> {
+    /// `workers` 0: a receiver only (`server.role = "intake"`). Each run's events go through
+    /// the stream `stream` (a state owner takes over only its own store's stream).
+    async fn start(nats: &str, sim: &str, workers: usize, stream: &str) -> Result<Service, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let admin = hex::encode(sha2::Sha256::digest(ADMIN.as_bytes()));
+        let role = if workers == 0 {
+            "[server]\nrole = \"intake\"\n".to_string()
+        } else {
+            format!("[worker]\nconcurrency = {workers}\nlogin_dedupe_secs = 0\n")
+        };
         let running = Running::start(&format!(
-            "[store]\npath = \"{}\"\nmin_free_mb = 0\n[bus]\nnats_url = \"{nats}\"\n\
-             [sources.login]\nsecrets = [\"{SECRET}\"]\n[worker]\nconcurrency = {workers}\n\
-             login_dedupe_secs = 0\n[admin]\ntoken_sha256 = [\"{admin}\"]\n\
+            "[store]\npath = \"{}\"\nmin_free_mb = 0\n[bus]\nnats_url = \"{nats}\"\nstream = \"{stream}\"\n\
+             [sources.login]\nsecrets = [\"{SECRET}\"]\n{role}[admin]\ntoken_sha256 = [\"{admin}\"]\n\
              [directory]\nkind = \"jira-cloud\"\nsite_url = \"{sim}\"\nemail = \"svc@example.com\"\n\
              api_token = \"t\"\nrate_limit_per_sec = 1000000\nrate_limit_burst = 100000\n\
              max_concurrency = 64\n[log]\nfilter = \"error\"\n",
             dir.path().join("state").display()
         ))
         .await?;
+        if workers == 0 {
+            return Ok(Service {
+                url: running.url.clone(),
+                running,
+                _dir: dir,
+            });
+        }
         let url = running.url.clone();
         let rules = serde_json::json!({"rules": [{"name": "staff", "when": {"domains": ["example.com"]}, "then": "restore"}]});
         let r = reqwest::Client::new()
@@ -176,7 +189,7 @@ async fn latency(
     rate: usize,
     length: Duration,
 ) -> Result<(), String> {
-    let service = Service::start(nats, sim, 16).await?;
+    let service = Service::start(nats, sim, 16, "BENCH_LATENCY").await?;
     let http = reqwest::Client::new();
     let total = (rate as f64 * length.as_secs_f64()) as usize;
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
@@ -367,7 +380,8 @@ async fn workers(
 ) -> Result<(f64, Option<CpuPer>), String> {
     let nats_pid = nats.pid();
     let nats = nats.url.as_str();
-    let ingress = Service::start(nats, sim, 0).await?;
+    let stream = format!("BENCH_WORKERS_{first}");
+    let ingress = Service::start(nats, sim, 0, &stream).await?;
     let http = reqwest::Client::new();
     let accepted: Vec<Option<Duration>> = futures::stream::iter(first..first + n)
         .map(|i| {
@@ -392,7 +406,7 @@ async fn workers(
     }
     let ids: Vec<String> = (first..first + n).map(|i| format!("acc-{i}")).collect();
     let (start, mark) = (Instant::now(), CpuMark::now(nats_pid));
-    let worker = Service::start(nats, sim, 16).await?;
+    let worker = Service::start(nats, sim, 16, &stream).await?;
     let got = wait_received(received, &ids, Duration::from_secs(120)).await;
     let rate = got as f64 / start.elapsed().as_secs_f64();
     let cpu = mark.per(got as f64);

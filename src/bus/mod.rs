@@ -9,7 +9,9 @@ use serde::Deserialize;
 use crate::domain::{Event, Problems};
 
 pub mod embedded;
+pub mod lease;
 pub mod nats;
+pub mod once;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -131,6 +133,11 @@ pub struct BusConfig {
     pub duplicate_window_secs: u64,
     /// How long a delivered message may stay unacknowledged before it is redelivered.
     pub ack_wait_secs: u64,
+    /// Copies JetStream keeps of the stream and the key-value buckets (3 on a 3-node cluster).
+    pub replicas: usize,
+    /// How long the state owner's lease lasts without renewal (it is renewed every quarter of
+    /// it; an owner that could not renew stops acting before it lapses).
+    pub lease_secs: u64,
 }
 
 impl Default for BusConfig {
@@ -143,6 +150,8 @@ impl Default for BusConfig {
             publish_timeout_ms: 3000,
             duplicate_window_secs: 120,
             ack_wait_secs: 30,
+            replicas: 1,
+            lease_secs: 15,
         }
     }
 }
@@ -179,6 +188,12 @@ impl BusConfig {
                 "bus.subject_prefix",
                 format!("{prefix:?} is not a NATS subject prefix"),
             );
+        }
+        if !(1..=5).contains(&self.replicas) {
+            problems.add("bus.replicas", "from 1 to 5 (JetStream's limit)");
+        }
+        if self.lease_secs < 3 {
+            problems.add("bus.lease_secs", "at least 3");
         }
         problems.positive(&[
             ("bus.publish_timeout_ms", self.publish_timeout_ms),

@@ -32,6 +32,7 @@ struct BusSettings {
     publish_timeout: Duration,
     duplicate_window: Duration,
     ack_wait: Duration,
+    replicas: usize,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> BusError {
@@ -66,12 +67,44 @@ impl NatsBus {
                 publish_timeout,
                 duplicate_window: Duration::from_secs(config.duplicate_window_secs),
                 ack_wait: Duration::from_secs(config.ack_wait_secs),
+                replicas: config.replicas,
             },
             consumer: OnceCell::new(),
             messages: Mutex::new(None),
             batch: batch.max(1),
             cancel,
         })
+    }
+
+    /// The stream's name (key-value buckets are named after it).
+    pub fn stream(&self) -> &str {
+        &self.config.stream
+    }
+
+    /// The key-value bucket `<stream>-<name>` (created when absent), whose entries last
+    /// `max_age` after their last write (zero: for ever), kept at `bus.replicas` copies.
+    pub async fn bucket(
+        &self,
+        name: &str,
+        max_age: Duration,
+    ) -> Result<jetstream::kv::Store, BusError> {
+        let bucket = format!("{}-{name}", self.config.stream);
+        let kv = jetstream::kv::Config {
+            bucket: bucket.clone(),
+            history: 1,
+            max_age,
+            num_replicas: self.config.replicas,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        };
+        match self.js.get_key_value(&bucket).await {
+            Ok(store) => Ok(store),
+            Err(_) => self
+                .js
+                .create_key_value(kv)
+                .await
+                .map_err(|e| unavailable(format!("key-value bucket {bucket}: {e}"))),
+        }
     }
 
     /// Creates the stream and the durable consumer when absent (idempotent), once.
@@ -87,6 +120,7 @@ impl NatsBus {
                         retention: stream::RetentionPolicy::WorkQueue,
                         storage: stream::StorageType::File,
                         duplicate_window: c.duplicate_window,
+                        num_replicas: c.replicas,
                         ..Default::default()
                     })
                     .await

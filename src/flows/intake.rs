@@ -1,7 +1,9 @@
 //! The one way an event enters, whoever sends it (a webhook, the portal, a link, an admin's
 //! approval, a poller): an id handled before is accepted and does nothing more; a store that
 //! cannot keep what it accepts refuses; otherwise the event is published, and only the bus's
-//! durable acknowledgement makes it accepted.
+//! durable acknowledgement makes it accepted. An intake process (`server.role = "intake"`) has
+//! no store: JetStream's duplicate window and the state process's record of handled ids stop
+//! a repeat there.
 
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use crate::store::{Store, StoreError};
 #[derive(Clone)]
 pub struct Intake {
     bus: Arc<dyn Bus>,
-    store: Store,
+    store: Option<Store>,
     metrics: Arc<Metrics>,
 }
 
@@ -49,7 +51,7 @@ pub enum IntakeError {
 }
 
 impl Intake {
-    pub fn new(bus: Arc<dyn Bus>, store: Store, metrics: Arc<Metrics>) -> Intake {
+    pub fn new(bus: Arc<dyn Bus>, store: Option<Store>, metrics: Arc<Metrics>) -> Intake {
         Intake {
             bus,
             store,
@@ -66,12 +68,14 @@ impl Intake {
 
     async fn publish(&self, event: Event) -> Result<Accepted, IntakeError> {
         // Handled before (later than the bus's duplicate window): accept and do nothing more.
-        if self.store.processed(event.id.as_str())?.is_some() {
-            return Ok(Accepted::Duplicate);
-        }
-        // A disk that cannot keep what is accepted refuses it instead.
-        if let Err(e) = self.store.writable() {
-            return Err(IntakeError::Unavailable(e.to_string()));
+        if let Some(store) = &self.store {
+            if store.processed(event.id.as_str())?.is_some() {
+                return Ok(Accepted::Duplicate);
+            }
+            // A disk that cannot keep what is accepted refuses it instead.
+            if let Err(e) = store.writable() {
+                return Err(IntakeError::Unavailable(e.to_string()));
+            }
         }
         let started = std::time::Instant::now();
         let published = self.bus.publish(&event).await;

@@ -1,13 +1,16 @@
-//! Redeeming an email link: its nonce is consumed atomically (the link works once), its event
-//! published through the intake, and the nonce released again if the bus cannot take it.
+//! Redeeming an email link: its nonce is consumed atomically (the link works once, across every
+//! receiver: see `bus::once`), its event published through the intake, and the nonce released
+//! again if the bus cannot take it.
 
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Context, FlowError, Intake};
+use super::{FlowError, Intake};
+use crate::bus::once::UseOnce;
 use crate::domain::{Event, EventKind, EventUser, Source};
 use crate::links::{Claims, Purpose};
+use crate::store::Store;
 
 /// What redeeming a link came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,21 +19,21 @@ pub enum Redeemed {
     Accepted(String),
     /// The link was used before.
     AlreadyUsed,
-    /// The bus could not take it; the link still works.
+    /// The bus, or the record of used links, could not take it; the link still works.
     TryAgain,
 }
 
+fn unavailable(e: crate::bus::BusError) -> FlowError {
+    FlowError::Unavailable(format!("the record of used links: {e}"))
+}
+
 /// Whether the link's nonce was used already.
-pub fn used(ctx: &Context, nonce: &str) -> Result<bool, FlowError> {
-    Ok(ctx.store.link_use(nonce)?.is_some())
+pub async fn used(uses: &dyn UseOnce, nonce: &str) -> Result<bool, FlowError> {
+    Ok(uses.used(nonce).await.map_err(unavailable)?.is_some())
 }
 
 /// Consumes the link and publishes its event.
-pub async fn redeem(
-    ctx: &Context,
-    intake: &Intake,
-    claims: &Claims,
-) -> Result<Redeemed, FlowError> {
+pub async fn redeem(uses: &dyn UseOnce, intake: &Intake, claims: &Claims) -> Redeemed {
     let (kind, source) = match claims.purpose {
         Purpose::Keep => (EventKind::Keep, Source::Link),
         Purpose::Restore => (EventKind::Restore, Source::Link),
@@ -48,27 +51,33 @@ pub async fn redeem(
         )
     };
     let id = event.id.to_string();
-    if !ctx.store.consume_link(&claims.nonce, &id).await? {
-        return Ok(Redeemed::AlreadyUsed);
+    match uses.claim(&claims.nonce, &id).await {
+        Ok(true) => {}
+        Ok(false) => return Redeemed::AlreadyUsed,
+        Err(e) => {
+            // Nothing was consumed: the link stays usable.
+            tracing::warn!(error = %e, "the record of used links is unavailable");
+            return Redeemed::TryAgain;
+        }
     }
     if let Err(e) = intake.accept(event).await {
         tracing::warn!(error = %e, "link redeemed but not accepted; the link stays usable");
-        if let Err(e) = ctx.store.release_link(&claims.nonce).await {
+        if let Err(e) = uses.release(&claims.nonce).await {
             tracing::error!(error = %e, "could not release the link");
         }
-        return Ok(Redeemed::TryAgain);
+        return Redeemed::TryAgain;
     }
     tracing::info!(%id, user = %claims.sub.user_key(), "link redeemed");
-    Ok(Redeemed::Accepted(id))
+    Redeemed::Accepted(id)
 }
 
 /// The outcome summary of a handled event (`restored,approval_required`, …), waiting up to
-/// `wait` for it: most events are handled within a second.
-pub async fn outcome(ctx: &Context, event_id: &str, wait: Duration) -> Option<String> {
+/// `wait` for it: most events are handled within a second. Only where the state is kept.
+pub async fn outcome(store: &Store, event_id: &str, wait: Duration) -> Option<String> {
     let step = Duration::from_millis(100);
     let mut waited = Duration::ZERO;
     loop {
-        if let Ok(Some(done)) = ctx.store.processed(event_id) {
+        if let Ok(Some(done)) = store.processed(event_id) {
             return Some(done.outcome);
         }
         if waited >= wait {

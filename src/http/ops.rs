@@ -1,5 +1,6 @@
-//! Operations: liveness, readiness (the store and the bus usable), Prometheus metrics, and the
-//! OpenAPI document. They probe the store and the bus themselves: they are not use-cases.
+//! Operations: liveness, readiness (the store and the bus usable, and, for a state process on
+//! NATS, the state lease held), Prometheus metrics, and the OpenAPI document. They probe the
+//! store and the bus themselves: they are not use-cases.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,14 +14,20 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::bus::Bus;
+use crate::bus::lease::Standing;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
 #[derive(Clone)]
 pub struct Ops {
-    pub store: Store,
+    /// None in an intake process.
+    pub store: Option<Store>,
     pub bus: Arc<dyn Bus>,
     pub metrics: Arc<Metrics>,
+    /// Whether this process owns the state (always, unless it must hold the lease first).
+    pub standing: Standing,
+    /// `all`, `intake` or `state`.
+    pub role: &'static str,
 }
 
 pub fn router(ops: Ops) -> Router {
@@ -38,13 +45,23 @@ async fn healthz() -> Json<Value> {
 
 async fn readyz(State(ops): State<Ops>) -> Result<Json<Value>, ApiError> {
     let probe = async {
-        ops.store.probe().await.map_err(|e| format!("store: {e}"))?;
-        ops.bus.ready().await.map_err(|e| format!("bus: {e}"))
+        if let Some(store) = &ops.store {
+            store.probe().await.map_err(|e| format!("store: {e}"))?;
+        }
+        ops.bus.ready().await.map_err(|e| format!("bus: {e}"))?;
+        if ops.standing.owns() {
+            Ok(())
+        } else {
+            Err(ops.standing.why())
+        }
     };
     match tokio::time::timeout(Duration::from_secs(5), probe).await {
-        Ok(Ok(())) => Ok(Json(
-            json!({ "status": "ready", "bus": ops.bus.kind(), "outbox": ops.store.outbox_len() }),
-        )),
+        Ok(Ok(())) => Ok(Json(json!({
+            "status": "ready",
+            "role": ops.role,
+            "bus": ops.bus.kind(),
+            "outbox": ops.store.as_ref().map(Store::outbox_len),
+        }))),
         Ok(Err(detail)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
@@ -65,7 +82,9 @@ async fn metrics(State(ops): State<Ops>) -> Response {
         m.bus_messages.set(depth.messages as i64);
         m.bus_pending.set(depth.pending as i64);
     }
-    m.outbox.set(ops.store.outbox_len() as i64);
+    if let Some(store) = &ops.store {
+        m.outbox.set(store.outbox_len() as i64);
+    }
     match m.encode() {
         Ok(body) => (
             [(

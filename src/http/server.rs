@@ -26,6 +26,37 @@ use tower::ServiceExt;
 
 use crate::domain::Problems;
 
+/// What this process does (`server.role`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessRole {
+    /// Everything, in one process: the default.
+    #[default]
+    All,
+    /// The receivers only (webhooks, email links, the portal): no store, any number of them.
+    Intake,
+    /// The workers, the admin API, the console, the schedules and the store: one at a time.
+    State,
+}
+
+impl ProcessRole {
+    pub fn key(self) -> &'static str {
+        match self {
+            ProcessRole::All => "all",
+            ProcessRole::Intake => "intake",
+            ProcessRole::State => "state",
+        }
+    }
+    /// Serves the receivers.
+    pub fn receives(self) -> bool {
+        self != ProcessRole::State
+    }
+    /// Owns the store: workers, schedules, the admin API and the console.
+    pub fn keeps_state(self) -> bool {
+        self != ProcessRole::Intake
+    }
+}
+
 /// `[server]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -55,6 +86,13 @@ pub struct ServerConfig {
     pub logo_url: Option<String>,
     /// How long a console sign-in lasts.
     pub session_hours: u64,
+    /// What this process does: `all`, `intake` or `state` (the last two need NATS).
+    pub role: ProcessRole,
+    /// Where the state service answers (named by an intake's 404 for the admin API and the
+    /// console).
+    pub state_url: Option<String>,
+    /// Where the intake service answers (named by the state service's 404 for the receivers).
+    pub intake_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +109,9 @@ impl Default for ServerConfig {
             organisation_name: "reinstate".into(),
             logo_url: None,
             session_hours: 8,
+            role: ProcessRole::All,
+            state_url: None,
+            intake_url: None,
         }
     }
 }
@@ -100,6 +141,14 @@ impl ServerConfig {
             problems.add("server.organisation_name", "1 to 100 characters");
         }
         problems.positive(&[("server.session_hours", self.session_hours)]);
+        for (key, url) in [
+            ("server.state_url", &self.state_url),
+            ("server.intake_url", &self.intake_url),
+        ] {
+            if let Some(url) = url {
+                problems.http_url(key, url);
+            }
+        }
         if !(1024..=1024 * 1024).contains(&self.max_header_bytes) {
             problems.add("server.max_header_bytes", "between 1024 and 1048576");
         }

@@ -143,6 +143,15 @@ impl KeyRing {
         hex::encode(bytes)
     }
 
+    /// A key for another purpose, derived from the active key: the same in every process that
+    /// has the same keys (the portal's form tokens, checked by whichever receiver gets the post).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = self.keys[&self.active].clone();
+        mac.update(b"reinstate derived key: ");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// Signs claims with the active key.
     pub fn sign(&self, claims: &Claims) -> String {
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());

@@ -12,13 +12,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::Bus;
 use crate::bus::embedded::EmbeddedBus;
+use crate::bus::lease::Standing;
 use crate::bus::nats::NatsBus;
+use crate::bus::once::UseOnce;
 use crate::config::Config;
 use crate::directory::Connected;
 use crate::directory::config::DirectoryKind;
 use crate::directory::sandbox::Sandbox;
-use crate::bus::lease::Standing;
-use crate::bus::once::UseOnce;
 use crate::flows::{Context, Intake, Settings};
 use crate::http::api::{Role, TokenHash};
 use crate::http::ops::Ops;
@@ -205,7 +205,11 @@ async fn intake_process(
     cancel: &CancellationToken,
 ) -> Result<Built, StartError> {
     let Some(url) = &config.bus.nats_url else {
-        return Err(StartError::Config("server.role \"intake\" needs bus.nats_url".to_string().into()));
+        return Err(StartError::Config(
+            "server.role \"intake\" needs bus.nats_url"
+                .to_string()
+                .into(),
+        ));
     };
     let nats = Arc::new(NatsBus::connect(&config.bus, url, 1, cancel.clone()).await?);
     let bus: Arc<dyn Bus> = nats.clone();
@@ -259,29 +263,8 @@ async fn state_process(
     let store = Store::open_with(&config.store.path, config.store.min_free_mb << 20)?;
     let sandboxed = sandboxed(config)?;
     let (bus, nats) = connect_bus(config, &store, cancel).await?;
-    let Connected { directory, lister } = match config.directory.kind {
-        DirectoryKind::Sandbox => {
-            let sandbox = Arc::new(Sandbox::open(store.db())?);
-            Connected {
-                directory: sandbox.clone(),
-                lister: sandbox,
-            }
-        }
-        _ => crate::directory::connect(&config.directory, &config.products)?,
-    };
     let links = parts::link_settings(config, sandboxed.credentials.as_ref())?;
-    let ctx = Arc::new(Context {
-        metrics: metrics.clone(),
-        store: store.clone(),
-        directory,
-        lister,
-        inventory: crate::flows::inventory::Inventory {
-            config: config.inventory.clone(),
-            ..Default::default()
-        },
-        links: links.clone(),
-        settings: settings(config)?,
-    });
+    let ctx = context(config, &store, metrics, links.clone())?;
     if sandboxed.credentials.is_some() {
         seed_sandbox(&ctx).await?;
     }
@@ -299,7 +282,9 @@ async fn state_process(
         standing: standing.clone(),
         mail: work::mail(config)?,
     };
-    let owner = work.spawn(nats.clone().map(|n| (n, &store)), cancel).await?;
+    let owner = work
+        .spawn(nats.clone().map(|n| (n, &store)), cancel)
+        .await?;
     let receivers = if config.server.role.receives() {
         let link_uses: Arc<dyn UseOnce> = match &nats {
             Some(nats) => link_uses_in_bucket(config, nats),
@@ -318,7 +303,13 @@ async fn state_process(
     };
     let parts = crate::http::Parts {
         receivers,
-        state: Some(parts::state(config, &ctx, &intake, sandboxed.admin_token.clone(), look)),
+        state: Some(parts::state(
+            config,
+            &ctx,
+            &intake,
+            sandboxed.admin_token.clone(),
+            look,
+        )),
         ops: Ops {
             store: Some(store.clone()),
             bus: bus.clone(),
@@ -341,6 +332,37 @@ async fn state_process(
         sandbox,
         bus_kind: bus.kind(),
     })
+}
+
+/// What the use-cases work with: the store, the directory (or the sandbox's), the inventory.
+fn context(
+    config: &Config,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+    links: Option<Arc<crate::links::LinkSettings>>,
+) -> Result<Arc<Context>, StartError> {
+    let Connected { directory, lister } = match config.directory.kind {
+        DirectoryKind::Sandbox => {
+            let sandbox = Arc::new(Sandbox::open(store.db())?);
+            Connected {
+                directory: sandbox.clone(),
+                lister: sandbox,
+            }
+        }
+        _ => crate::directory::connect(&config.directory, &config.products)?,
+    };
+    Ok(Arc::new(Context {
+        metrics: metrics.clone(),
+        store: store.clone(),
+        directory,
+        lister,
+        inventory: crate::flows::inventory::Inventory {
+            config: config.inventory.clone(),
+            ..Default::default()
+        },
+        links,
+        settings: settings(config)?,
+    }))
 }
 
 /// The sandbox's credentials, and the secret and token it adds when none is configured.

@@ -1,10 +1,29 @@
 //! Atomic claims: a link's single use, a user's login within the dedupe window, a poller's
-//! position.
+//! position; and the store's own identity.
 
 use super::{Store, StoreError, dec, enc, now_ms};
 use crate::domain::Email;
 
 impl Store {
+    /// This store's identity: random, made the first time it is asked for and kept in the store
+    /// (a state owner takes over only the state of its own store).
+    pub async fn identity(&self) -> Result<String, StoreError> {
+        let meta = self.db.open_tree("meta")?;
+        let mut fresh = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
+        let fresh = format!("store-{}", hex::encode(fresh));
+        let made = meta
+            .compare_and_swap("store_id", None as Option<&[u8]>, Some(fresh.as_bytes()))?
+            .is_ok();
+        if made {
+            self.flush().await?;
+        }
+        match meta.get("store_id")? {
+            Some(id) => Ok(String::from_utf8_lossy(&id).into_owned()),
+            None => Ok(fresh),
+        }
+    }
+
     /// Claims a user's login for `event_id`, atomically: `Some(first event)` when another event
     /// already claimed a login of this user that happened within `window_ms` of this one.
     pub fn claim_login(

@@ -20,8 +20,7 @@ use crate::flows::{Context, Handled, WorkError, handle, record_exhausted};
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerConfig {
-    /// Events processed at once. 0 with NATS: an ingress-only process (receivers and admin
-    /// API), for deployments that scale receivers and workers separately.
+    /// Events processed at once (a process that only receives is `server.role = "intake"`).
     pub concurrency: usize,
     /// Deliveries of one event before it is recorded as failed.
     pub max_deliver: u32,
@@ -58,6 +57,12 @@ impl WorkerConfig {
         if self.max_deliver == 0 {
             problems.add("worker.max_deliver", "must be at least 1");
         }
+        if self.concurrency == 0 {
+            problems.add(
+                "worker.concurrency",
+                "must be at least 1; for a process that only receives, set server.role = \"intake\"",
+            );
+        }
     }
 }
 
@@ -85,6 +90,8 @@ impl From<&WorkerConfig> for WorkerSettings {
 pub struct Worker {
     pub ctx: Arc<Context>,
     pub settings: WorkerSettings,
+    /// Whether this process owns the state: checked before each event is handled.
+    pub standing: crate::bus::lease::Standing,
 }
 
 /// Delay before redelivery `attempt + 1`.
@@ -187,7 +194,16 @@ pub async fn run(worker: Arc<Worker>, bus: Arc<dyn Bus>, cancel: CancellationTok
             p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = cancel.cancelled() => break,
         };
-        let delivery = match bus.next().await {
+        let next = tokio::select! {
+            next = bus.next() => next,
+            _ = cancel.cancelled() => break,
+        };
+        let delivery = match next {
+            Ok(d) if !worker.standing.owns() => {
+                // The state lease may lapse: hand it back for the owner, and stop.
+                let _ = d.nak(Duration::ZERO).await;
+                break;
+            }
             Ok(d) => d,
             Err(BusError::Closed) => break,
             Err(e) => {

@@ -91,6 +91,36 @@ fn secret_args() -> Vec<String> {
     ]
 }
 
+/// The `reinstate.toml` a rendered ConfigMap carries.
+fn reinstate_toml(configmap: &str) -> String {
+    configmap
+        .split("reinstate.toml: |\n")
+        .nth(1)
+        .expect("reinstate.toml")
+        .lines()
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `reinstate check-config` accepts `toml` with the environment `env`.
+fn check_config(toml: &str, env: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("reinstate.toml");
+    std::fs::write(&file, toml).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_reinstate"))
+        .args(["check-config", "--config"])
+        .arg(&file)
+        .envs(env.iter().copied())
+        .output()
+        .expect("check-config");
+    assert!(
+        out.status.success(),
+        "{env:?}: {}\n{toml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn the_configmap_holds_no_secret_and_with_the_secret_makes_a_valid_configuration() {
     // `config.extraToml` reaches the file as is: Confluence gets its own connector.
@@ -125,36 +155,21 @@ fn the_configmap_holds_no_secret_and_with_the_secret_makes_a_valid_configuration
         );
     }
     // The rendered reinstate.toml, with the variables the Secret provides, passes check-config.
-    let toml: String = configmap[0]
-        .split("reinstate.toml: |\n")
-        .nth(1)
-        .expect("reinstate.toml")
-        .lines()
-        .map(|l| l.strip_prefix("    ").unwrap_or(l))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("reinstate.toml");
-    std::fs::write(&file, &toml).expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_reinstate"))
-        .args(["check-config", "--config"])
-        .arg(&file)
-        .env(
-            "REINSTATE__SOURCES__LOGIN__SECRETS",
-            format!("[\"{}\"]", SECRETS[0]),
-        )
-        .env("REINSTATE__DIRECTORY__API_TOKEN", SECRETS[1])
-        .env("REINSTATE__SMTP__PASSWORD", SECRETS[2])
-        .env(
-            "REINSTATE__ADMIN__TOKEN_SHA256",
-            format!("[\"{}\"]", "a".repeat(64)),
-        )
-        .output()
-        .expect("check-config");
-    assert!(
-        out.status.success(),
-        "{}\n{toml}",
-        String::from_utf8_lossy(&out.stderr)
+    let toml = reinstate_toml(configmap[0]);
+    check_config(
+        &toml,
+        &[
+            (
+                "REINSTATE__SOURCES__LOGIN__SECRETS",
+                &format!("[\"{}\"]", SECRETS[0]),
+            ),
+            ("REINSTATE__DIRECTORY__API_TOKEN", SECRETS[1]),
+            ("REINSTATE__SMTP__PASSWORD", SECRETS[2]),
+            (
+                "REINSTATE__ADMIN__TOKEN_SHA256",
+                &format!("[\"{}\"]", "a".repeat(64)),
+            ),
+        ],
     );
     // The pod takes each secret from the Secret, optionally.
     let sts = kind(&docs, "StatefulSet")[0];
@@ -180,8 +195,25 @@ fn an_existing_secret_is_used_instead_of_creating_one() {
     assert!(kind(&docs, "StatefulSet")[0].contains("name: corp-reinstate"));
 }
 
+/// An Ingress's paths, each with the Service it goes to.
+fn routes(ingress: &str) -> Vec<(&str, &str)> {
+    let lines: Vec<&str> = ingress.lines().map(str::trim).collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let path = l.strip_prefix("- path: ")?;
+            let service = lines[i..]
+                .iter()
+                .find_map(|l| l.strip_prefix("name: "))
+                .expect("a backend");
+            Some((path, service))
+        })
+        .collect()
+}
+
 #[test]
-fn the_ingress_exposes_only_public_paths_and_the_pod_is_locked_down() {
+fn the_ingress_sends_public_paths_and_the_console_only_and_the_pod_is_locked_down() {
     let docs = render(&[
         "--set",
         "ingress.enabled=true",
@@ -192,12 +224,29 @@ fn the_ingress_exposes_only_public_paths_and_the_pod_is_locked_down() {
     ])
     .expect("render");
     let ingress = kind(&docs, "Ingress")[0];
-    let paths: Vec<&str> = ingress
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- path: "))
+    assert_eq!(
+        routes(ingress),
+        vec![
+            ("/v1/hooks/", "rel-reinstate"),
+            ("/v1/links/", "rel-reinstate"),
+            ("/portal", "rel-reinstate"),
+            ("/api/", "rel-reinstate"),
+            ("/console", "rel-reinstate"),
+        ]
+    );
+    assert!(!ingress.contains("/metrics"));
+    let inside = render(&[
+        "--set",
+        "ingress.enabled=true",
+        "--set",
+        "ingress.console=false",
+    ])
+    .expect("render");
+    let public: Vec<&str> = routes(kind(&inside, "Ingress")[0])
+        .into_iter()
+        .map(|(path, _)| path)
         .collect();
-    assert_eq!(paths, vec!["/v1/hooks/", "/v1/links/", "/portal"]);
-    assert!(!ingress.contains("/api") && !ingress.contains("/metrics"));
+    assert_eq!(public, vec!["/v1/hooks/", "/v1/links/", "/portal"]);
     let sts = kind(&docs, "StatefulSet")[0];
     for needle in [
         "readOnlyRootFilesystem: true",
@@ -223,4 +272,135 @@ fn invalid_values_are_rejected_by_the_schema() {
     assert!(err.contains("config.directory.kind"), "{err}");
     let err = render(&["--set", "replicaCount=0"]).expect_err("no replicas");
     assert!(err.contains("replicaCount"), "{err}");
+    // A second pod of the single topology would stand by for ever on a store of its own.
+    let err = render(&["--set", "replicaCount=2"]).expect_err("two state owners");
+    assert!(err.contains("replicaCount"), "{err}");
+    let err = render(&["--set", "topology=split", "--set", "nats.enabled=false"])
+        .expect_err("split without NATS");
+    assert!(err.contains("topology: split needs NATS"), "{err}");
+    let err = render(&["--set", "config.bus.replicas=3"]).expect_err("3 copies on one server");
+    assert!(
+        err.contains("config.bus.replicas: 3 copies need a NATS cluster"),
+        "{err}"
+    );
+    let err = render(&["--set", "intake.replicas=1"]).expect_err("one intake");
+    assert!(err.contains("intake.replicas"), "{err}");
+}
+
+fn production() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("charts/reinstate/values-production.yaml")
+        .display()
+        .to_string()
+}
+
+/// The production profile: stateless intake pods (a Deployment that scales on CPU, with a
+/// PDB) in front of one state pod with its volume; NATS as a three-node cluster keeping three
+/// copies; the Ingress sends the public paths to the intake and the console to the state. Each
+/// pod gets only the secrets its role needs, and its configuration passes check-config.
+#[test]
+fn the_production_profile_splits_intake_and_state() {
+    let values = production();
+    let out = Command::new(helm())
+        .args(["lint", "--strict"])
+        .arg(chart_copy(tempfile::tempdir().expect("tmp").path()))
+        .args(["-f", &values])
+        .output()
+        .expect("helm lint");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let docs = render(&["-f", &values, "--set", "config.links.active=k1"]).expect("render");
+
+    let intake = kind(&docs, "Deployment");
+    assert_eq!(intake.len(), 1);
+    let intake = intake[0];
+    for needle in [
+        "name: rel-reinstate-intake",
+        "value: intake",
+        "app.kubernetes.io/component: intake",
+        "name: REINSTATE__SOURCES__LOGIN__SECRETS",
+        "name: REINSTATE__LINKS__KEYS",
+        "topologySpreadConstraints:",
+        "readOnlyRootFilesystem: true",
+    ] {
+        assert!(
+            intake.contains(needle),
+            "{needle} missing:
+{intake}"
+        );
+    }
+    for absent in [
+        "mountPath: /data",
+        "REINSTATE__DIRECTORY__API_TOKEN",
+        "REINSTATE__ADMIN__TOKEN_SHA256",
+        "REINSTATE__SMTP__PASSWORD",
+        "replicas:",
+    ] {
+        assert!(
+            !intake.contains(absent),
+            "{absent} in the intake:
+{intake}"
+        );
+    }
+    let hpa = kind(&docs, "HorizontalPodAutoscaler");
+    assert!(hpa[0].contains("minReplicas: 3") && hpa[0].contains("averageUtilization: 70"));
+    let pdbs = kind(&docs, "PodDisruptionBudget");
+    assert_eq!(pdbs.len(), 2, "one for the intake, one for the state");
+    assert!(pdbs.iter().any(|p| p.contains("minAvailable: 1")));
+
+    let state = kind(&docs, "StatefulSet")[0];
+    for needle in [
+        "replicas: 1",
+        "value: state",
+        "volumeClaimTemplates:",
+        "mountPath: /data",
+        "name: REINSTATE__DIRECTORY__API_TOKEN",
+    ] {
+        assert!(
+            state.contains(needle),
+            "{needle} missing:
+{state}"
+        );
+    }
+    assert!(!state.contains("REINSTATE__SOURCES__LOGIN__SECRETS"));
+    assert_eq!(
+        routes(kind(&docs, "Ingress")[0]),
+        vec![
+            ("/v1/hooks/", "rel-reinstate-intake"),
+            ("/v1/links/", "rel-reinstate-intake"),
+            ("/portal", "rel-reinstate-intake"),
+            ("/api/", "rel-reinstate"),
+            ("/console", "rel-reinstate"),
+        ]
+    );
+    let toml = reinstate_toml(kind(&docs, "ConfigMap")[0]);
+    assert!(toml.contains("replicas = 3"), "{toml}");
+    assert!(toml.contains("state_url = \"http://rel-reinstate.default.svc:8080\""));
+    let link_keys = "[{id = \"k1\", secret = \"0123456789abcdef0123456789abcdef\"}]";
+    check_config(
+        &toml,
+        &[
+            ("REINSTATE__SERVER__ROLE", "intake"),
+            (
+                "REINSTATE__SOURCES__LOGIN__SECRETS",
+                &format!("[\"{}\"]", SECRETS[0]),
+            ),
+            ("REINSTATE__LINKS__KEYS", link_keys),
+        ],
+    );
+    check_config(
+        &toml,
+        &[
+            ("REINSTATE__SERVER__ROLE", "state"),
+            ("REINSTATE__LINKS__KEYS", link_keys),
+            ("REINSTATE__DIRECTORY__API_TOKEN", SECRETS[1]),
+            (
+                "REINSTATE__ADMIN__TOKEN_SHA256",
+                &format!("[\"{}\"]", "a".repeat(64)),
+            ),
+        ],
+    );
 }

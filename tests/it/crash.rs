@@ -22,6 +22,8 @@ const FAST: &[(&str, &str)] = &[
     ("REINSTATE__WORKER__BACKOFF_INITIAL_MS", "100"),
     ("REINSTATE__WORKER__BACKOFF_MAX_MS", "1000"),
     ("REINSTATE__BUS__ACK_WAIT_SECS", "3"),
+    // A killed process holds the state lease until it lapses; its restart waits that long.
+    ("REINSTATE__BUS__LEASE_SECS", "4"),
 ];
 
 /// Every user restored, by exactly one successful group addition; repeats the directory
@@ -61,15 +63,7 @@ async fn kill_9_under_load_loses_nothing_and_grants_once(mode: BusMode) {
     let config = write_config(dir.path(), &sim, nats.as_ref(), "");
     let mut service = start_service_with(&config, None, FAST).await;
     let (url, port) = (service.url.clone(), service.port);
-    let http = reqwest::Client::new();
-    let r = http
-        .put(format!("{url}/api/v1/rules"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&standard_rules())
-        .send()
-        .await
-        .expect("rules");
-    assert_eq!(r.status(), 200);
+    put_standard_rules(&url).await;
 
     let next = Arc::new(AtomicUsize::new(0));
     let accepted: Arc<Mutex<HashSet<String>>> = Arc::default();

@@ -27,3 +27,4 @@ mod restore;
 mod sandbox_cli;
 mod schemas;
 mod shutdown;
+mod topology;

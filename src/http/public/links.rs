@@ -75,7 +75,7 @@ pub(super) async fn confirm(State(state): State<Public>, Path(token): Path<Strin
         Ok(claims) => claims,
         Err(rejection) => return rejection.respond(&state.look),
     };
-    match links::used(&state.flows, &claims.nonce) {
+    match links::used(state.link_uses.as_ref(), &claims.nonce).await {
         Ok(true) => return already_used(&state.look),
         Ok(false) => {}
         Err(e) => return ApiError::from(e).into_response(),
@@ -116,10 +116,10 @@ pub(super) async fn redeem(State(state): State<Public>, Path(token): Path<String
         Ok(claims) => claims,
         Err(rejection) => return rejection.respond(&state.look),
     };
-    let id = match links::redeem(&state.flows, &state.intake, &claims).await {
-        Ok(Redeemed::Accepted(id)) => id,
-        Ok(Redeemed::AlreadyUsed) => return already_used(&state.look),
-        Ok(Redeemed::TryAgain) => {
+    let id = match links::redeem(state.link_uses.as_ref(), &state.intake, &claims).await {
+        Redeemed::Accepted(id) => id,
+        Redeemed::AlreadyUsed => return already_used(&state.look),
+        Redeemed::TryAgain => {
             return page(
                 &state.look,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -127,9 +127,12 @@ pub(super) async fn redeem(State(state): State<Public>, Path(token): Path<String
                 "<p>Your request could not be taken right now. The link still works: try again in a minute.</p>",
             );
         }
-        Err(e) => return ApiError::from(e).into_response(),
     };
-    match links::outcome(&state.flows, &id, Duration::from_secs(3)).await {
+    let done = match &state.store {
+        Some(store) => links::outcome(store, &id, Duration::from_secs(3)).await,
+        None => None,
+    };
+    match done {
         Some(done) => page(
             &state.look,
             StatusCode::OK,

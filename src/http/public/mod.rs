@@ -5,8 +5,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 
-use crate::flows::{Context, Intake};
+use crate::bus::once::UseOnce;
+use crate::flows::Intake;
 use crate::links::LinkSettings;
+use crate::store::Store;
 
 mod links;
 mod page;
@@ -17,8 +19,12 @@ pub use page::page;
 /// What the public pages use.
 #[derive(Clone)]
 pub struct Public {
-    pub flows: Arc<Context>,
     pub intake: Intake,
+    /// Where a link's single use is recorded (shared by every receiver on NATS).
+    pub link_uses: Arc<dyn UseOnce>,
+    /// The store, where this process keeps the state: a redeemed link's page then waits a
+    /// moment for the outcome. An intake process says "received" instead.
+    pub store: Option<Store>,
     /// Email links, when keys are configured (or in the sandbox).
     pub links: Option<Arc<LinkSettings>>,
     /// The portal, when enabled and links are available.

@@ -79,8 +79,8 @@ const FORM_TTL_SECS: i64 = 2 * 3600;
 const COOKIE: &str = "reinstate_portal";
 
 pub struct Portal {
-    /// Signs the forms' CSRF tokens; random per process (a form from before a restart is
-    /// simply reloaded).
+    /// Signs the forms' CSRF tokens: derived from the link keys, so a form shown by one
+    /// receiver is accepted by another.
     csrf_key: Hmac<Sha256>,
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_address: DefaultKeyedRateLimiter<String>,
@@ -100,9 +100,8 @@ impl Portal {
         config: &PortalConfig,
         public_url: &str,
         look: std::sync::Arc<Look>,
+        key: [u8; 32],
     ) -> Result<Portal, Problems> {
-        let mut key = [0u8; 32];
-        rand::rng().fill_bytes(&mut key);
         let mut problems = Problems::default();
         config.check(&mut problems);
         let (Some(per_minute), Some(per_hour), Ok(csrf_key)) = (
@@ -398,21 +397,28 @@ fn read_form(
 mod tests {
     use super::*;
 
-    fn portal() -> Portal {
-        Portal::new(&PortalConfig::default(), "http://x", Default::default()).expect("portal")
+    fn portal_with(key: u8) -> Portal {
+        Portal::new(
+            &PortalConfig::default(),
+            "http://x",
+            Default::default(),
+            [key; 32],
+        )
+        .expect("portal")
     }
 
     #[test]
-    fn a_form_token_is_bound_to_its_cookie_and_this_process() {
-        let p = portal();
+    fn a_form_token_is_bound_to_its_cookie_and_the_shared_key() {
+        let p = portal_with(1);
         let (token, nonce) = p.issue();
         assert!(p.check(&token, Some(&nonce)));
         assert!(!p.check(&token, None), "no cookie");
         assert!(!p.check(&token, Some("0123")), "another browser's cookie");
         assert!(
-            !portal().check(&token, Some(&nonce)),
-            "another process's key"
+            portal_with(1).check(&token, Some(&nonce)),
+            "another receiver with the same link keys"
         );
+        assert!(!portal_with(2).check(&token, Some(&nonce)), "other keys");
         let (ts, rest) = token.split_once('.').expect("ts");
         let old = format!(
             "{}.{rest}",
@@ -433,6 +439,7 @@ mod tests {
             &PortalConfig::default(),
             "https://reinstate.example.com/",
             Default::default(),
+            [0; 32],
         )
         .expect("portal");
         let with = |origin: &str| {
@@ -463,11 +470,11 @@ mod tests {
             h.insert("x-forwarded-for", v.parse().expect("value"));
             h
         };
-        let one = Portal::new(&config(1), "http://x", Default::default()).expect("portal");
+        let one = Portal::new(&config(1), "http://x", Default::default(), [0; 32]).expect("portal");
         // The client wrote the first two; the proxy appended what it saw.
         let forged = xff("1.1.1.1, 2.2.2.2, 203.0.113.9");
         assert_eq!(one.client_ip(peer, &forged).to_string(), "203.0.113.9");
-        let two = Portal::new(&config(2), "http://x", Default::default()).expect("portal");
+        let two = Portal::new(&config(2), "http://x", Default::default(), [0; 32]).expect("portal");
         assert_eq!(two.client_ip(peer, &forged).to_string(), "2.2.2.2");
         assert_eq!(
             two.client_ip(peer, &xff("203.0.113.9")).to_string(),

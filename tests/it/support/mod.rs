@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 pub use jira_sim::{CONFLUENCE_GROUP, Call, Chaos, Fault, JiraSim, SIM_TOKEN};
 pub use nats::NatsServer;
 pub use process::{
-    post_login, send_login, start_service, start_service_with, wait_all_handled, write_config,
+    Service, post_login, put_standard_rules, send_login, spawn_service, start_service,
+    start_service_with, wait_all_handled, wait_live_at, write_config,
 };
 pub use smtp::SmtpSink;
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use sha2::{Digest, Sha256};
 
@@ -13,16 +13,32 @@ pub struct Service {
     pub child: Child,
     pub url: String,
     pub port: u16,
+    /// Where its output goes.
+    pub log: PathBuf,
 }
 
 impl Drop for Service {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let output = self.output();
+            let tail: Vec<&str> = output.lines().rev().take(30).collect();
+            eprintln!(
+                "--- the last lines reinstate at {} wrote ---\n{}",
+                self.url,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
 impl Service {
+    /// What it has written so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// `kill -9`: no drain, no flush.
     pub fn kill_9(&mut self) {
         self.child.kill().expect("kill -9");
@@ -62,20 +78,64 @@ pub async fn start_service(config: &Path, port: Option<u16>) -> Service {
 
 /// As `start_service`, with more `REINSTATE__…` settings in the environment.
 pub async fn start_service_with(config: &Path, port: Option<u16>, env: &[(&str, &str)]) -> Service {
+    let mut service = spawn_service(config, port, env);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reqwest::get(format!("{}/readyz", service.url))
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        if let Ok(Some(status)) = service.child.try_wait() {
+            panic!("reinstate at {} stopped ({status})", service.url);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reinstate at {} did not become ready",
+            service.url
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    service
+}
+
+/// Starts the binary without waiting for it to be ready: a state process standing by never is.
+/// What it writes (its log, and any panic) goes to `reinstate-<port>.log` beside the
+/// configuration.
+pub fn spawn_service(config: &Path, port: Option<u16>, env: &[(&str, &str)]) -> Service {
     let port = port.unwrap_or_else(free_port);
     let url = format!("http://127.0.0.1:{port}");
+    let log_path = config.with_file_name(format!("reinstate-{port}.log"));
+    let log = std::fs::File::create(&log_path).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_reinstate"))
         .args(["serve", "--config"])
         .arg(config)
         .env("REINSTATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("REINSTATE__SERVER__PUBLIC_URL", &url)
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
         .spawn()
         .expect("start reinstate");
-    wait_ready_at(&url).await;
-    Service { child, url, port }
+    Service {
+        child,
+        url,
+        port,
+        log: log_path,
+    }
+}
+
+/// Waits until the process at `url` answers `/healthz`.
+pub async fn wait_live_at(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reqwest::get(format!("{url}/healthz"))
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "reinstate at {url} never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Posts a signed login of `email` with webhook id `id`; the status, or `None` without answer.
@@ -123,6 +183,18 @@ async fn handled_event_ids(http: &reqwest::Client, url: &str) -> HashSet<String>
         .filter_map(|l| l.split(',').nth(4))
         .map(String::from)
         .collect()
+}
+
+/// Replaces the rules of the reinstate at `url` with the standard ones.
+pub async fn put_standard_rules(url: &str) {
+    let r = reqwest::Client::new()
+        .put(format!("{url}/api/v1/rules"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&standard_rules())
+        .send()
+        .await
+        .expect("rules");
+    assert_eq!(r.status(), 200, "PUT {url}/api/v1/rules");
 }
 
 /// Waits until the audit log shows every accepted event handled.
