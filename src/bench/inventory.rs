@@ -271,19 +271,7 @@ impl Service {
             url: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !service
-            .http
-            .get(format!("{}/readyz", service.url))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            if Instant::now() > deadline {
-                return Err("the service did not get ready".into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        super::wait_ready(&service.http, &service.url).await?;
         Ok(service)
     }
 

@@ -82,17 +82,36 @@ impl Running {
         let app = crate::startup::Application::build(config, listener)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Running {
+        let running = Running {
             url: format!("http://{}", app.addr()),
             stop: app.cancel_token(),
             served: tokio::spawn(app.run_until_stopped()),
-        })
+        };
+        // On NATS a process that keeps the state serves the admin API once it holds the lease.
+        wait_ready(&reqwest::Client::new(), &running.url).await?;
+        Ok(running)
     }
 
     /// Stops it and waits for the drain.
     pub async fn stop(self) {
         self.stop.cancel();
         let _ = self.served.await;
+    }
+}
+
+/// Waits up to a minute for the reinstate at `url` to answer `/readyz` with success.
+pub(crate) async fn wait_ready(http: &reqwest::Client, url: &str) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let why = match http.get(format!("{url}/readyz")).send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(e) => e.to_string(),
+        };
+        if std::time::Instant::now() > deadline {
+            return Err(format!("the service at {url} did not get ready: {why}"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

@@ -99,53 +99,69 @@ struct Service {
 
 impl Service {
     /// `workers` 0: a receiver only (`server.role = "intake"`). Each run's events go through
-    /// the stream `stream` (a state owner takes over only its own store's stream).
+    /// the stream `stream`, on subjects of its own (a state owner takes over only its own
+    /// store's stream, and streams' subjects must not overlap).
     async fn start(nats: &str, sim: &str, workers: usize, stream: &str) -> Result<Service, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let store = dir.path().join("state");
         let admin = hex::encode(sha2::Sha256::digest(ADMIN.as_bytes()));
         let role = if workers == 0 {
             "[server]\nrole = \"intake\"\n".to_string()
         } else {
+            // The rules are in the store before the workers take the backlog.
+            seed_rules(&store).await?;
             format!("[worker]\nconcurrency = {workers}\nlogin_dedupe_secs = 0\n")
         };
         let running = Running::start(&format!(
-            "[store]\npath = \"{}\"\nmin_free_mb = 0\n[bus]\nnats_url = \"{nats}\"\nstream = \"{stream}\"\n\
+            "[store]\npath = \"{}\"\nmin_free_mb = 0\n[bus]\nnats_url = \"{nats}\"\nstream = \"{stream}\"\nsubject_prefix = \"{prefix}\"\n\
              [sources.login]\nsecrets = [\"{SECRET}\"]\n{role}[admin]\ntoken_sha256 = [\"{admin}\"]\n\
              [directory]\nkind = \"jira-cloud\"\nsite_url = \"{sim}\"\nemail = \"svc@example.com\"\n\
              api_token = \"t\"\nrate_limit_per_sec = 1000000\nrate_limit_burst = 100000\n\
              max_concurrency = 64\n[log]\nfilter = \"error\"\n",
-            dir.path().join("state").display()
+            store.display(),
+            prefix = stream.to_lowercase(),
         ))
         .await?;
-        if workers == 0 {
-            return Ok(Service {
-                url: running.url.clone(),
-                running,
-                _dir: dir,
-            });
-        }
-        let url = running.url.clone();
-        let rules = serde_json::json!({"rules": [{"name": "staff", "when": {"domains": ["example.com"]}, "then": "restore"}]});
-        let r = reqwest::Client::new()
-            .put(format!("{url}/api/v1/rules"))
-            .bearer_auth(ADMIN)
-            .json(&rules)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !r.status().is_success() {
-            return Err(format!("rules: {}", r.status()));
-        }
         Ok(Service {
-            url,
+            url: running.url.clone(),
             running,
             _dir: dir,
         })
     }
 
+    /// How many audit entries of each outcome it holds, to say why events went missing.
+    async fn outcomes(&self) -> String {
+        let audit: serde_json::Value = match reqwest::Client::new()
+            .get(format!("{}/api/v1/audit?limit=1000", self.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+        {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(e) => return e.to_string(),
+        };
+        let mut outcomes: HashMap<String, usize> = HashMap::new();
+        for entry in audit["entries"].as_array().into_iter().flatten() {
+            let outcome = entry["outcome"].as_str().unwrap_or("?").to_string();
+            *outcomes.entry(outcome).or_default() += 1;
+        }
+        format!("{outcomes:?}")
+    }
+
     async fn stop(self) {
         self.running.stop().await;
     }
+}
+
+/// Writes the bench's one rule (restore everyone at example.com) into the store at `path`.
+async fn seed_rules(path: &std::path::Path) -> Result<(), String> {
+    let rules = serde_json::json!({"v": 1, "version": 1, "updated_at": null, "rules": [
+        {"name": "staff", "when": {"domains": ["example.com"]}, "then": "restore"}
+    ]});
+    let doc: crate::store::RulesDoc = serde_json::from_value(rules).map_err(|e| e.to_string())?;
+    let store = crate::store::Store::open(path).map_err(|e| e.to_string())?;
+    store.put_rules(&doc).map_err(|e| e.to_string())?;
+    store.flush().await.map_err(|e| e.to_string())
 }
 
 /// Posts a signed login of user `n`; the time until the answer, if it was `202`.
@@ -410,10 +426,14 @@ async fn workers(
     let got = wait_received(received, &ids, Duration::from_secs(120)).await;
     let rate = got as f64 / start.elapsed().as_secs_f64();
     let cpu = mark.per(got as f64);
-    worker.stop().await;
     if got < n {
-        return Err(format!("only {got} of {n} events were handled"));
+        let outcomes = worker.outcomes().await;
+        worker.stop().await;
+        return Err(format!(
+            "only {got} of {n} events were handled; the audit holds {outcomes}"
+        ));
     }
+    worker.stop().await;
     Ok((rate, cpu))
 }
 

@@ -113,18 +113,7 @@ async fn service_rss(path: &Path, users: usize, events: usize) -> Result<u64, St
         .map_err(|e| e.to_string())?;
     let http = reqwest::Client::new();
     let result = async {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !http
-            .get(format!("{url}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            if Instant::now() > deadline {
-                return Err("the service did not get ready".to_string());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        super::wait_ready(&http, &url).await?;
         let secret =
             crate::sources::signature::WebhookSecret::parse(SECRET).map_err(String::from)?;
         for n in 0..events {
