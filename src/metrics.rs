@@ -105,6 +105,8 @@ metrics! {
     emails: Family<ResultLabels, Counter> = Family::default(),
         "Emails by result (sent, failed attempt)";
     outbox: Gauge = Gauge::default(), "Emails waiting in the outbox";
+    state_owner: Gauge = Gauge::default(),
+        "1 while this process owns the state, 0 while it stands by (and in an intake)";
     restore_latency_seconds: Histogram = latency_histogram(),
         "From the event's occurrence to the licence restored";
     calls_per_event: Family<OutcomeLabels, Histogram, fn() -> Histogram> =

@@ -84,6 +84,7 @@ async fn metrics(State(ops): State<Ops>) -> Response {
     }
     if let Some(store) = &ops.store {
         m.outbox.set(store.outbox_len() as i64);
+        m.state_owner.set(i64::from(ops.standing.owns()));
     }
     match m.encode() {
         Ok(body) => (

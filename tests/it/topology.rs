@@ -307,6 +307,21 @@ async fn logins_through(intake: &str, range: std::ops::Range<usize>) -> HashSet<
     accepted
 }
 
+/// `reinstate_state_owner` of the process at `url`.
+async fn state_owner(url: &str) -> String {
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("reinstate_state_owner "))
+        .expect("reinstate_state_owner")
+        .to_string()
+}
+
 /// Polls `/readyz` of `url`, which must stay `503`, until its detail says `why`.
 async fn stands_by(url: &str, why: &str) -> String {
     let http = reqwest::Client::new();
@@ -388,6 +403,9 @@ async fn a_second_state_process_stands_by_and_acts_on_nothing() {
         body["detail"].as_str().expect("detail").contains(&why),
         "{body}"
     );
+
+    assert_eq!(state_owner(&copy.url).await, "0");
+    assert_eq!(state_owner(&owner.url).await, "1");
 
     let first = logins_through(&intake.url, 0..N / 2).await;
     wait_all_handled(&owner.url, &first, Duration::from_secs(30)).await;
