@@ -76,16 +76,33 @@ pub async fn start_service(config: &Path, port: Option<u16>) -> Service {
     start_service_with(config, port, &[]).await
 }
 
-/// As `start_service`, with more `REINSTATE__…` settings in the environment.
+/// As `start_service`, with more `REINSTATE__…` settings in the environment. A port chosen free
+/// can be taken by another socket before the process binds it: then it starts again, on another
+/// free port, or on the same one a moment later when `port` was given.
 pub async fn start_service_with(config: &Path, port: Option<u16>, env: &[(&str, &str)]) -> Service {
-    let mut service = spawn_service(config, port, env);
+    let mut attempts = 0;
+    loop {
+        let mut service = spawn_service(config, port, env);
+        match wait_started(&mut service).await {
+            Ok(()) => return service,
+            Err(output) if output.contains("Address already in use") && attempts < 5 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(output) => panic!("reinstate at {} stopped: {output}", service.url),
+        }
+    }
+}
+
+/// Waits until the process is ready; its output if it stopped first.
+async fn wait_started(service: &mut Service) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !reqwest::get(format!("{}/readyz", service.url))
         .await
         .is_ok_and(|r| r.status() == 200)
     {
         if let Ok(Some(status)) = service.child.try_wait() {
-            panic!("reinstate at {} stopped ({status})", service.url);
+            return Err(format!("{status}: {}", service.output()));
         }
         assert!(
             Instant::now() < deadline,
@@ -94,7 +111,7 @@ pub async fn start_service_with(config: &Path, port: Option<u16>, env: &[(&str, 
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    service
+    Ok(())
 }
 
 /// Starts the binary without waiting for it to be ready: a state process standing by never is.
