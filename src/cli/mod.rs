@@ -181,7 +181,8 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
     match Config::load(path.as_deref()) {
         Ok(c) => {
             println!(
-                "configuration is valid: directory {:?}, bus {}, {} login secret(s), {} admin and {} viewer token(s), email {}",
+                "configuration is valid: role {}, directory {:?}, bus {}, {} login secret(s), {} admin and {} viewer token(s), email {}",
+                c.server.role.key(),
                 c.directory.kind,
                 if c.bus.nats_url.is_some() {
                     "nats"

@@ -119,6 +119,12 @@ fn check_config(toml: &str, env: &[(&str, &str)]) {
         "{env:?}: {}\n{toml}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let role = env
+        .iter()
+        .find_map(|(k, v)| (*k == "REINSTATE__SERVER__ROLE").then_some(*v))
+        .unwrap_or("all");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("role {role},")), "{said}");
 }
 
 #[test]
