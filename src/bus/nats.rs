@@ -98,13 +98,56 @@ impl NatsBus {
             ..Default::default()
         };
         match self.js.get_key_value(&bucket).await {
-            Ok(store) => Ok(store),
+            Ok(store) => {
+                // A bucket made under other settings: its entries must expire as configured
+                // now (a lease outliving its renewals would let two owners act).
+                let kv_stream = self
+                    .js
+                    .get_stream(format!("KV_{bucket}"))
+                    .await
+                    .map_err(|e| unavailable(format!("key-value bucket {bucket}: {e}")))?;
+                let config = kv_stream.cached_info().config.clone();
+                self.keep_current(config, |c| {
+                    c.max_age = max_age;
+                    // JetStream refuses a duplicate window longer than the entries live.
+                    if !max_age.is_zero() {
+                        c.duplicate_window = c.duplicate_window.min(max_age);
+                    }
+                })
+                .await?;
+                Ok(store)
+            }
             Err(_) => self
                 .js
                 .create_key_value(kv)
                 .await
                 .map_err(|e| unavailable(format!("key-value bucket {bucket}: {e}"))),
         }
+    }
+
+    /// Updates a stream made under other settings: `change` applies what the stream's own
+    /// settings must be, `bus.replicas` is applied to every stream; nothing is sent when they
+    /// already hold.
+    async fn keep_current(
+        &self,
+        config: stream::Config,
+        change: impl FnOnce(&mut stream::Config),
+    ) -> Result<(), BusError> {
+        let mut wanted = config.clone();
+        change(&mut wanted);
+        wanted.num_replicas = self.config.replicas;
+        if wanted.max_age == config.max_age
+            && wanted.num_replicas == config.num_replicas
+            && wanted.duplicate_window == config.duplicate_window
+        {
+            return Ok(());
+        }
+        tracing::info!(stream = %config.name, replicas = wanted.num_replicas, max_age = ?wanted.max_age, "updating the stream to the configuration");
+        self.js
+            .update_stream(&wanted)
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable(format!("updating stream {}: {e}", config.name)))
     }
 
     /// Creates the stream and the durable consumer when absent (idempotent), once.
@@ -125,6 +168,11 @@ impl NatsBus {
                     })
                     .await
                     .map_err(|e| unavailable(format!("creating stream {}: {e}", c.stream)))?;
+                let window = c.duplicate_window;
+                self.keep_current(stream.cached_info().config.clone(), |s| {
+                    s.duplicate_window = window;
+                })
+                .await?;
                 stream
                     // Create, or update an existing one so configuration changes take effect.
                     .create_consumer(pull::Config {

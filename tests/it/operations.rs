@@ -152,13 +152,16 @@ async fn metrics_cover_requests_events_bus_directory_email_and_restore_latency()
     );
 }
 
+/// Settings of the consumer, the stream and the key-value buckets changed between two runs take
+/// effect when the process starts again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_changed_consumer_configuration_takes_effect_on_restart() {
+async fn changed_bus_settings_take_effect_on_restart() {
     let nats = NatsServer::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    let start = |ack_wait: u64| {
+    let start = |ack_wait: u64, lease: u64, window: u64| {
         let toml = format!(
-            "[store]\npath = \"{}\"\n[bus]\nnats_url = \"{}\"\nack_wait_secs = {ack_wait}\n",
+            "[store]\npath = \"{}\"\n[bus]\nnats_url = \"{}\"\nack_wait_secs = {ack_wait}\n\
+             lease_secs = {lease}\nduplicate_window_secs = {window}\n",
             dir.path().join("state").display(),
             nats.url()
         );
@@ -177,14 +180,27 @@ async fn a_changed_consumer_configuration_takes_effect_on_restart() {
             app
         }
     };
-    start(40).await.shutdown().await.expect("stop");
-    let app = start(7).await;
+    start(40, 15, 120).await.shutdown().await.expect("stop");
+    let app = start(7, 6, 60).await;
     let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
-    let stream = js.get_stream("REINSTATE_EVENTS").await.expect("stream");
+    let mut stream = js.get_stream("REINSTATE_EVENTS").await.expect("stream");
     let info = stream
         .consumer_info("reinstate-worker")
         .await
         .expect("consumer");
     assert_eq!(info.config.ack_wait, std::time::Duration::from_secs(7));
+    let info = stream.info().await.expect("stream info");
+    assert_eq!(
+        info.config.duplicate_window,
+        std::time::Duration::from_secs(60)
+    );
+    // The lease's entries expire as configured now, not as when the bucket was made: an entry
+    // outliving its renewals would let a second owner act.
+    let mut lease = js
+        .get_stream("KV_REINSTATE_EVENTS-lease")
+        .await
+        .expect("lease bucket");
+    let info = lease.info().await.expect("bucket info");
+    assert_eq!(info.config.max_age, std::time::Duration::from_secs(6));
     app.shutdown().await.expect("stop");
 }
