@@ -140,6 +140,26 @@ pub enum Change {
     Username { from: String, to: String },
 }
 
+/// In words, for people: "removed from groups jira-software-users", "status active → suspended".
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |groups: &[GroupRef]| {
+            groups
+                .iter()
+                .map(|g| g.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Change::GroupsRemoved { groups } => write!(f, "removed from groups {}", names(groups)),
+            Change::GroupsAdded { groups } => write!(f, "added to groups {}", names(groups)),
+            Change::Standing { from, to } => write!(f, "status {from} → {to}"),
+            Change::Email { from, to } => write!(f, "email address {from} → {to}"),
+            Change::Username { from, to } => write!(f, "username {from} → {to}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LedgerState {

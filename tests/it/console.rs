@@ -189,6 +189,10 @@ async fn an_admin_filters_inactive_users_enables_licences_and_undoes_a_confirmed
     browser
         .wait_for_text("What would happen if they logged in now")
         .await;
+    // What Enable Licenses changed, in words, ready to be given back.
+    browser
+        .wait_for_text("added to groups jira-software-users")
+        .await;
     browser.assert_accessible("user").await;
     browser.screenshot("user").await;
     browser.client.clone().close().await.ok();

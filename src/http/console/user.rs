@@ -58,7 +58,7 @@ pub async fn page(
         div.card { @for g in &account.groups { span.badge { (g) } } @if account.groups.is_empty() { span.muted { "None." } } }
         h2 { "What would happen if they logged in now" }
         div.card { (explained) }
-        h2 #remove { "Taken and not given back" }
+        h2 #remove { "Changed by reinstate, not yet given back" }
         (taken(&session, &account, &ledger))
         h2 { "Timeline" }
         ol.timeline {
@@ -123,7 +123,7 @@ fn taken(session: &Session, a: &Account, ledger: &[crate::store::LedgerEntry]) -
                         tr {
                             td { (when(l.at)) }
                             td { (l.product.map_or("all", |p| p.key())) }
-                            td { (serde_json::to_string(&l.change).unwrap_or_default()) }
+                            td { (l.change) }
                             td { a href={ "/console/jobs/" (l.run) } { (l.run) } }
                         }
                     }
