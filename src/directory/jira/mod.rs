@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use reqwest::Method;
 use secrecy::SecretString;
-use serde::Deserialize;
 
 use super::cloud_admin::CloudAdmin;
 use super::config::DirectoryConfig;
@@ -19,6 +18,9 @@ use super::{
 };
 use crate::domain::Seats;
 use crate::domain::{Email, GroupRef, Product};
+
+mod wire;
+use wire::{ApplicationRole, JiraGroup, JiraUser};
 
 pub struct Jira {
     http: Arc<Http>,
@@ -134,115 +136,6 @@ impl Jira {
 
 pub(super) fn token(t: &Option<SecretString>) -> SecretString {
     t.clone().unwrap_or_else(|| SecretString::from(""))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JiraUser {
-    /// Cloud.
-    #[serde(default)]
-    account_id: Option<String>,
-    /// Data Center: the username.
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    email_address: Option<String>,
-    #[serde(default = "yes")]
-    active: bool,
-    #[serde(default)]
-    account_type: Option<String>,
-    /// With `expand=groups`.
-    #[serde(default)]
-    groups: Option<GroupList>,
-}
-
-impl JiraUser {
-    fn into_user(self, dc: bool) -> Option<DirectoryUser> {
-        let id = if dc { self.name } else { self.account_id }?;
-        Some(DirectoryUser {
-            customer: self.account_type.as_deref() == Some("customer"),
-            account_id: id,
-            active: self.active,
-            email: self.email_address,
-            groups: self
-                .groups
-                .map(|g| g.items.into_iter().map(|g| g.name).collect()),
-        })
-    }
-}
-
-#[derive(Deserialize)]
-struct GroupList {
-    #[serde(default)]
-    items: Vec<JiraGroup>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-struct JiraGroup {
-    name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ApplicationRole {
-    key: String,
-    #[serde(default)]
-    groups: Vec<String>,
-    /// Names only (Data Center, older Cloud answers).
-    #[serde(default)]
-    default_groups: Vec<String>,
-    #[serde(default)]
-    default_groups_details: Vec<GroupDetails>,
-    #[serde(default)]
-    number_of_seats: Option<u64>,
-    #[serde(default)]
-    remaining_seats: Option<u64>,
-    #[serde(default)]
-    user_count: Option<u64>,
-    #[serde(default)]
-    has_unlimited_seats: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GroupDetails {
-    group_id: String,
-    name: String,
-}
-
-impl ApplicationRole {
-    fn into_access(self) -> Option<ProductAccess> {
-        let product = Product::from_key(&self.key)?;
-        let default_groups = if self.default_groups_details.is_empty() {
-            self.default_groups
-                .into_iter()
-                .map(|name| GroupRef { id: None, name })
-                .collect()
-        } else {
-            self.default_groups_details
-                .into_iter()
-                .map(|g| GroupRef {
-                    id: Some(g.group_id),
-                    name: g.name,
-                })
-                .collect()
-        };
-        Some(ProductAccess {
-            product,
-            default_groups,
-            access_groups: self.groups,
-            seats: Seats {
-                total: self.number_of_seats,
-                used: self.user_count,
-                remaining: self.remaining_seats,
-                unlimited: self.has_unlimited_seats,
-            },
-        })
-    }
 }
 
 #[async_trait]
