@@ -3,7 +3,7 @@
 //! Recorded in the ledger like the rest, so that an undo puts the old value back.
 
 use super::super::super::Context;
-use super::{Done, Fail, begun, intend, ledger_for};
+use super::{Done, Fail, begin, begun};
 use crate::directory::CallLog;
 use crate::domain::reclaim::Order;
 use crate::domain::{AuditOutcome, Email, Event};
@@ -27,9 +27,7 @@ pub(super) async fn change_email(
                 from: from.to_string(),
                 to: to.to_string(),
             };
-            let entry = ledger_for(event, order, change);
-            intend(ctx, &entry).await?;
-            entry
+            begin(ctx, event, order, change).await?
         }
     };
     ctx.directory.change_email(account, to, calls).await?;
@@ -52,9 +50,7 @@ pub(super) async fn rename(
                 from: account.clone(),
                 to: to.to_string(),
             };
-            let entry = ledger_for(event, order, change);
-            intend(ctx, &entry).await?;
-            entry
+            begin(ctx, event, order, change).await?
         }
     };
     ctx.directory.rename(account, to, calls).await?;

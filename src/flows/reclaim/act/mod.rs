@@ -352,9 +352,15 @@ async fn in_scope(
     Ok(out)
 }
 
-/// A ledger entry for this order, `in_progress` with what it is about to change.
-fn ledger_for(event: &Event, order: &Order, change: Change) -> LedgerEntry {
-    LedgerEntry {
+/// Begins this order's ledger entry, `in_progress` with what it is about to change, and writes
+/// it down before the directory changes anything.
+async fn begin(
+    ctx: &Context,
+    event: &Event,
+    order: &Order,
+    change: Change,
+) -> Result<LedgerEntry, Fail> {
+    let entry = LedgerEntry {
         v: 1,
         id: event.id.to_string(),
         run: order.run.clone(),
@@ -369,17 +375,13 @@ fn ledger_for(event: &Event, order: &Order, change: Change) -> LedgerEntry {
         closed_by: None,
         closed_at: None,
         escalated: false,
-    }
-}
-
-/// Writes the ledger entry before the directory changes anything.
-async fn intend(ctx: &Context, entry: &LedgerEntry) -> Result<(), Fail> {
+    };
     let outcome = EventOutcome {
-        reclaim: ledger_writes(entry)?,
+        reclaim: ledger_writes(&entry)?,
         ..Default::default()
     };
     ctx.store.record(outcome).await?;
-    Ok(())
+    Ok(entry)
 }
 
 /// The ledger entry already begun by an earlier attempt of this order, if any.

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::super::super::Context;
 use super::super::super::inventory::seen::{self, Changed};
-use super::{Done, Fail, Scope, access_of, begun, in_scope, intend, ledger_for};
+use super::{Done, Fail, Scope, access_of, begin, begun, in_scope};
 use crate::directory::{CallLog, DirectoryError, Removed};
 use crate::domain::reclaim::{Order, Standing};
 use crate::domain::{AccountStatus, AuditOutcome, Event, GroupRef, Product};
@@ -43,8 +43,7 @@ async fn planned_removal(
     let change = Change::GroupsRemoved {
         groups: groups.iter().map(|(_, g)| g.clone()).collect(),
     };
-    let entry = ledger_for(event, order, change);
-    intend(ctx, &entry).await?;
+    let entry = begin(ctx, event, order, change).await?;
     Ok(Ok((entry, groups)))
 }
 
@@ -186,9 +185,7 @@ pub(super) async fn standing(
                 from,
                 to: change.to().to_string(),
             };
-            let entry = ledger_for(event, order, change);
-            intend(ctx, &entry).await?;
-            entry
+            begin(ctx, event, order, change).await?
         }
     };
     if let Err(e) = ctx.directory.set_standing(account, change, calls).await {
@@ -264,15 +261,15 @@ pub(super) async fn add_groups(
     let mut ledger = match begun(ctx, event)? {
         Some(l) => l,
         None => {
-            let entry = ledger_for(
+            begin(
+                ctx,
                 event,
                 order,
                 Change::GroupsAdded {
                     groups: groups.clone(),
                 },
-            );
-            intend(ctx, &entry).await?;
-            entry
+            )
+            .await?
         }
     };
     let mut added = Vec::new();
