@@ -182,15 +182,7 @@ pub(super) async fn simulator(org: Arc<Org>) -> Result<String, String> {
             axum::routing::delete(remove_member),
         )
         .with_state(org);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let url = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(url)
+    super::serve_local(app).await
 }
 
 /// `reinstate serve` against the simulator, with its state in `path`, its connector's budget at

@@ -99,6 +99,19 @@ impl Running {
     }
 }
 
+/// Serves `app` (a simulator) on a random local port; its base URL.
+pub(crate) async fn serve_local(app: axum::Router) -> Result<String, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
 /// Waits up to a minute for the reinstate at `url` to answer `/readyz` with success.
 pub(crate) async fn wait_ready(http: &reqwest::Client, url: &str) -> Result<(), String> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -78,15 +78,7 @@ async fn simulator(received: Received) -> Result<String, String> {
             ),
         )
         .with_state(received);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let url = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(url)
+    super::serve_local(app).await
 }
 
 /// A running reinstate (NATS, `workers` workers, the simulator as Jira Cloud); its URL and a
