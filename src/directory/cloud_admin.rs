@@ -10,8 +10,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::config::DirectoryConfig;
-use super::http::{Auth, Http, refused};
-use super::jira::token;
+use super::http::{Auth, Http, refused, token};
 use super::{CallLog, DirectoryError, Standing};
 use crate::domain::Email;
 

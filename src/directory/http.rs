@@ -299,6 +299,11 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
+/// A configured secret (empty when absent: the configuration's checks say which are required).
+pub fn token(t: &Option<SecretString>) -> SecretString {
+    t.clone().unwrap_or_else(|| SecretString::from(""))
+}
+
 /// A refusal that retrying will not fix, with what the server said. 401 and 403 name the
 /// credentials, so the audit entry and the admin alert say what to fix.
 pub fn refused(what: &str, answer: &Answer) -> DirectoryError {

@@ -2,7 +2,7 @@
 //! the request; otherwise nothing leaves (the portal's answer was the same either way).
 
 use super::Context;
-use super::handle::{Handled, WorkError, base_entry, finish_with, processed};
+use super::outcome::{Handled, WorkError, base_entry, finish_with, processed};
 use crate::domain::{AuditOutcome, Event};
 use crate::links::{LinkSettings, Purpose};
 use crate::notify::{Button, email_with_button};

@@ -1,10 +1,10 @@
 //! Jira Service Management: completing a delivery that lacked what it means (read from Jira
-//! here, behind the bus, never in the receiver), answering a request reinstate restored itself,
-//! and recording a decline.
+//! here, behind the bus, never in the receiver), then restoring (`restore`, which also answers
+//! the request on its issue) or recording a decline.
 
-use super::handle::{Handled, WorkError, base_entry, finish_with, processed};
+use super::outcome::{Handled, WorkError, base_entry, finish_with, processed};
 use super::{Context, requests};
-use crate::directory::{CallLog, JsmRequest};
+use crate::directory::JsmRequest;
 use crate::domain::{AuditOutcome, Event, EventKind, JsmChange};
 use crate::sources::jsm::{Facts, JsmAction, JsmSource, Reporter, classify_facts};
 use crate::store::{EventOutcome, RequestState};
@@ -100,50 +100,6 @@ fn completed(
             },
         },
         delivery,
-    }
-}
-
-/// A JSM request reinstate restored itself is answered on the issue: a comment for the
-/// requester, then (unless an approver already moved it) the configured transition. Failures
-/// are noted in the audit, not retried: the licence is already back.
-pub(super) async fn answer(
-    ctx: &Context,
-    event: &Event,
-    issue: &str,
-    outcomes: &[AuditOutcome],
-    calls: &mut CallLog,
-    outcome: &mut EventOutcome,
-) {
-    if !outcomes.contains(&AuditOutcome::Restored) {
-        return;
-    }
-    let mut problems = Vec::new();
-    let text =
-        "Your access has been restored by reinstate. It may take a minute to show in the product.";
-    if let Err(e) = ctx.directory.comment(issue, text, calls).await {
-        problems.push(format!("comment: {e}"));
-    }
-    let approved_in_jsm = event.kind == EventKind::Approve;
-    if !approved_in_jsm
-        && let Some(id) = &ctx.settings.jsm_transition_id
-        && let Err(e) = ctx.directory.transition(issue, id, calls).await
-    {
-        problems.push(format!("transition {id}: {e}"));
-    }
-    let note = if problems.is_empty() {
-        format!("answered on {issue}")
-    } else {
-        tracing::warn!(%issue, problems = ?problems, "JSM request not fully answered");
-        format!("could not fully answer {issue}: {}", problems.join("; "))
-    };
-    if let Some(entry) = outcome
-        .audit
-        .iter_mut()
-        .rev()
-        .find(|e| e.outcome == AuditOutcome::Restored)
-    {
-        entry.directory_calls.extend(calls.take());
-        entry.reason = format!("{}; {note}", entry.reason);
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! * `intake` — the one way an event enters: disk check, publish, 202 only once durable.
 //! * `handle` — one event, idempotently, dispatched by kind to `restore`, `ask`, `reclaim`
-//!   (keep) or `jsm`.
+//!   (keep, orders, leavers) or `jsm`; `outcome`, below those, is how each of them ends.
 //! * `requests`, `rules`, `simulate`, `queries` — what admins do and read.
 
 use std::sync::Arc;
@@ -25,6 +25,7 @@ pub mod inventory;
 pub mod jsm;
 pub mod links;
 mod lookup;
+mod outcome;
 pub mod queries;
 pub mod reclaim;
 pub mod requests;
@@ -32,8 +33,9 @@ mod restore;
 pub mod rules;
 pub mod simulate;
 
-pub use handle::{Handled, WorkError, handle, record_exhausted};
+pub use handle::handle;
 pub use intake::{Accepted, Intake, IntakeError};
+pub use outcome::{Handled, WorkError, record_exhausted};
 
 /// What every use-case may use.
 pub struct Context {

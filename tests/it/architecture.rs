@@ -144,3 +144,181 @@ fn only_the_intake_publishes_and_receivers_reach_no_connector() {
         }
     }
 }
+
+/// A file's module path (`src/flows/restore/mod.rs` → `["flows", "restore"]`).
+fn module_path(path: &Path) -> Vec<String> {
+    let rel = path
+        .strip_prefix(src())
+        .expect("under src")
+        .with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The paths a `crate::`, `super::` or `self::` reference names, from where it starts in
+/// `code` (`crate::{a, b::{c, d}}` names `a`, `b::c` and `b::d`).
+fn paths_named(code: &str) -> Vec<Vec<String>> {
+    fn ident(s: &str) -> (&str, &str) {
+        let end = s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        (&s[..end], &s[end..])
+    }
+    /// A path and, after `::{`, the paths of its group; returns what follows.
+    fn path<'a>(mut s: &'a str, prefix: Vec<String>, out: &mut Vec<Vec<String>>) -> &'a str {
+        let mut segs = prefix;
+        loop {
+            let (name, rest) = ident(s.trim_start());
+            if name.is_empty() {
+                break;
+            }
+            if name != "self" {
+                segs.push(name.to_string());
+            }
+            s = rest;
+            match s.strip_prefix("::") {
+                Some(rest) if rest.trim_start().starts_with('{') => {
+                    let mut inner = &rest.trim_start()[1..];
+                    loop {
+                        inner = path(inner, segs.clone(), out).trim_start();
+                        if let Some(after) = inner.strip_prefix(',') {
+                            inner = after;
+                        } else if let Some(after) = inner.strip_prefix('}') {
+                            return after;
+                        } else if inner.is_empty() {
+                            return inner;
+                        } else {
+                            // `as name`, `*`: skip to the next item.
+                            let next = inner.find([',', '}']).unwrap_or(inner.len());
+                            inner = &inner[next..];
+                        }
+                    }
+                }
+                Some(rest) => s = rest,
+                None => break,
+            }
+        }
+        out.push(segs);
+        s
+    }
+    let mut out = Vec::new();
+    for start in ["crate::", "super::", "self::"] {
+        for (i, _) in code.match_indices(start) {
+            let before = code[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let head = start.trim_end_matches("::").to_string();
+            path(&code[i + start.len()..], vec![head], &mut out);
+        }
+    }
+    out
+}
+
+/// Which module files each one imports: a reference resolves to the longest module it names.
+/// A module naming its own submodules (declaring, re-exporting) is its facade, not an import.
+fn file_dependencies() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
+    let files: Vec<(Vec<String>, String)> = sources(&src())
+        .into_iter()
+        .map(|(p, code)| {
+            let code: String = code
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            (module_path(&p), code)
+        })
+        .collect();
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|(m, _)| m.clone()).collect();
+    let mut deps = BTreeMap::new();
+    for (m, code) in &files {
+        let mut to = BTreeSet::new();
+        for named in paths_named(code) {
+            let mut absolute: Vec<String> = match named[0].as_str() {
+                "crate" => Vec::new(),
+                "super" => m[..m.len().saturating_sub(1)].to_vec(),
+                _ => m.clone(),
+            };
+            let mut rest = named[1..].iter().peekable();
+            while rest.peek().is_some_and(|s| *s == "super") {
+                absolute.pop();
+                rest.next();
+            }
+            absolute.extend(rest.cloned());
+            let target = (0..=absolute.len())
+                .rev()
+                .map(|n| absolute[..n].to_vec())
+                .find(|p| modules.contains(p));
+            if let Some(t) = target
+                && !t.starts_with(m)
+            {
+                to.insert(t);
+            }
+        }
+        deps.insert(m.clone(), to);
+    }
+    deps
+}
+
+#[test]
+fn no_module_file_imports_one_that_imports_it_back() {
+    let deps = file_dependencies();
+    let name = |m: &Vec<String>| {
+        if m.is_empty() {
+            "crate".to_string()
+        } else {
+            m.join("::")
+        }
+    };
+    fn visit(
+        m: &Vec<String>,
+        deps: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+        path: &mut Vec<Vec<String>>,
+        done: &mut BTreeSet<Vec<String>>,
+    ) -> Option<Vec<Vec<String>>> {
+        if let Some(start) = path.iter().position(|p| p == m) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(m.clone());
+            return Some(cycle);
+        }
+        if done.contains(m) {
+            return None;
+        }
+        path.push(m.clone());
+        for next in deps.get(m).into_iter().flatten() {
+            if let Some(cycle) = visit(next, deps, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(m.clone());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for m in deps.keys() {
+        if let Some(cycle) = visit(m, &deps, &mut Vec::new(), &mut done) {
+            let names: Vec<String> = cycle.iter().map(name).collect();
+            panic!("module files import each other: {}", names.join(" → "));
+        }
+    }
+    // The check sees real imports: these are known to exist.
+    let imports = |from: &[&str], to: &[&str]| {
+        let (from, to): (Vec<String>, Vec<String>) = (
+            from.iter().map(|s| s.to_string()).collect(),
+            to.iter().map(|s| s.to_string()).collect(),
+        );
+        deps.get(&from).is_some_and(|d| d.contains(&to))
+    };
+    assert!(imports(&["flows", "jsm"], &["flows", "restore"]));
+    assert!(imports(&["flows", "reclaim", "act"], &["flows", "outcome"]));
+    assert!(imports(&["directory", "jira"], &["directory", "http"]));
+}

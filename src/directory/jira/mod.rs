@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::Method;
-use secrecy::SecretString;
 
 use super::cloud_admin::CloudAdmin;
 use super::config::DirectoryConfig;
-use super::http::{Auth, Http, refused};
+use super::http::{Auth, Http, refused, token};
 use super::{
     Added, CallLog, Directory, DirectoryError, DirectoryUser, ProductAccess, Removed, Standing,
 };
@@ -132,10 +131,6 @@ impl Jira {
             _ => Err(refused(&format!("GET {path}"), &answer)),
         }
     }
-}
-
-pub(super) fn token(t: &Option<SecretString>) -> SecretString {
-    t.clone().unwrap_or_else(|| SecretString::from(""))
 }
 
 #[async_trait]

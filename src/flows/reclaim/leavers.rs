@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use super::super::Context;
-use super::super::handle::{Handled, WorkError, finish_with, processed};
+use super::super::outcome::{Handled, WorkError, finish_with, processed};
 use crate::directory::CallLog;
 use crate::domain::reclaim::{LEAVERS, Order, OrderAction, TakeAction};
 use crate::domain::{AuditOutcome, Event, Product};

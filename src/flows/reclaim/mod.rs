@@ -7,7 +7,7 @@
 
 use time::OffsetDateTime;
 
-use super::handle::{Handled, WorkError, base_entry, processed};
+use super::outcome::{Handled, WorkError, base_entry, processed};
 use super::{Context, FlowError};
 use crate::domain::reclaim::{Order, OrderAction, Standing, TakeAction, ThenAction};
 use crate::domain::{AuditOutcome, Email, Event, EventKind, GroupRef, Product, Source};

@@ -12,7 +12,7 @@ mod attributes;
 mod give;
 mod take;
 
-use super::super::handle::{Handled, WorkError, base_entry, finish_with, processed};
+use super::super::outcome::{Handled, WorkError, base_entry, finish_with, processed};
 use crate::directory::{CallLog, DirectoryError, ProductAccess};
 use crate::domain::reclaim::{Order, OrderAction};
 use crate::domain::{AuditOutcome, Event, GroupRef, Product};

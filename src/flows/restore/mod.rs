@@ -6,15 +6,17 @@
 
 use time::OffsetDateTime;
 
-use super::handle::{Handled, WorkError, base_entry, finish_with, processed};
 use super::identify::identify;
 use super::inventory::seen::{self, Seen};
 use super::lookup::{Known, LookedUp, Stop, look_up};
+use super::outcome::{Handled, WorkError, base_entry, finish_with, processed};
 use super::{Context, requests};
 use crate::directory::{CallLog, DirectoryError, ProductAccess};
 use crate::domain::rules::{Decision, Facts, Outcome, RuleSet};
 use crate::domain::{AuditOutcome, Email, Event, EventKind, Product};
 use crate::store::{AuditEntry, EventOutcome, ProductState, RequestState, UserRecord};
+
+mod answer;
 
 pub(super) async fn run(ctx: &Context, event: &Event, attempt: u32) -> Result<Handled, WorkError> {
     let mut calls = ctx.calls();
@@ -365,7 +367,7 @@ impl<'a> Run<'a> {
         let (ctx, event) = (self.ctx, self.event);
         if let Some(issue) = &event.issue {
             let (outcomes, calls, out) = (&self.outcomes, &mut self.calls, &mut self.outcome);
-            super::jsm::answer(ctx, event, issue, outcomes, calls, out).await;
+            answer::answer(ctx, event, issue, outcomes, calls, out).await;
         }
         let login = (event.kind == EventKind::Login).then_some((event.occurred_at, event.product));
         seen::record(
