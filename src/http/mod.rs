@@ -8,7 +8,8 @@
 //! * `ops` — health, readiness, metrics and the OpenAPI document.
 //! * `elsewhere` — what a process answers for the parts its role leaves to another process.
 //!
-//! `server` accepts connections and holds every client to its deadlines.
+//! `page` frames every HTML page (the look, the headers); `server` accepts connections and
+//! holds every client to its deadlines.
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub mod error;
 pub mod hooks;
 pub mod openapi;
 pub mod ops;
+pub mod page;
 pub mod public;
 pub mod server;
 

@@ -201,7 +201,7 @@ struct Built {
 async fn intake_process(
     config: &Arc<Config>,
     metrics: &Arc<Metrics>,
-    look: &Arc<crate::http::console::Look>,
+    look: &Arc<crate::http::page::Look>,
     cancel: &CancellationToken,
 ) -> Result<Built, StartError> {
     let Some(url) = &config.bus.nats_url else {
@@ -257,7 +257,7 @@ fn link_uses_in_bucket(config: &Config, nats: &Arc<NatsBus>) -> Arc<dyn UseOnce>
 async fn state_process(
     config: &Arc<Config>,
     metrics: &Arc<Metrics>,
-    look: &Arc<crate::http::console::Look>,
+    look: &Arc<crate::http::page::Look>,
     cancel: &CancellationToken,
 ) -> Result<Built, StartError> {
     let store = Store::open_with(&config.store.path, config.store.min_free_mb << 20)?;

@@ -28,7 +28,7 @@ mod signin;
 mod user;
 mod users;
 
-pub use layout::{Look, public_page};
+use crate::http::page::Look;
 
 /// What the console uses.
 #[derive(Clone)]

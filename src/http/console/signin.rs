@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 
-use super::layout::bare_page;
 use super::{Console, Signed};
+use crate::http::page::bare as bare_page;
 
 #[derive(Deserialize, Default)]
 pub struct Next {

@@ -7,15 +7,14 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use maud::html;
 use time::OffsetDateTime;
 
 use super::Public;
-use super::page::page;
 use crate::flows::links::{self, Redeemed};
-use crate::http::console::Look;
 use crate::http::error::ApiError;
+use crate::http::page::{Look, public as page};
 use crate::links::{Claims, Purpose, TokenError, mask};
-use crate::notify::escape_html;
 
 fn what(claims: &Claims) -> String {
     let product = claims
@@ -43,7 +42,7 @@ impl Rejection {
                 look,
                 StatusCode::NOT_FOUND,
                 "Links are not enabled",
-                "<p>This reinstate does not issue email links.</p>",
+                html! { p { "This reinstate does not issue email links." } },
             ),
             Rejection::Token(e) => {
                 let status = if e == TokenError::Expired {
@@ -51,11 +50,11 @@ impl Rejection {
                 } else {
                     StatusCode::BAD_REQUEST
                 };
-                let body = format!(
-                    "<p>{}. Nothing was changed.</p><p>Ask for a new link, or contact your administrator.</p>",
-                    escape_html(&e.to_string())
-                );
-                page(look, status, "This link cannot be used", &body)
+                let body = html! {
+                    p { (e) ". Nothing was changed." }
+                    p { "Ask for a new link, or contact your administrator." }
+                };
+                page(look, status, "This link cannot be used", body)
             }
         }
     }
@@ -81,24 +80,22 @@ pub(super) async fn confirm(State(state): State<Public>, Path(token): Path<Strin
         Err(e) => return ApiError::from(e).into_response(),
     }
     let title = what(&claims);
-    page(
-        &state.look,
-        StatusCode::OK,
-        &title,
-        &format!(
-            "<p>For <strong>{who}</strong>.</p><p>{explain}</p><form method=\"post\"><button type=\"submit\">{title}</button></form>\
-             <p><small>If you did not ask for this, ignore this page: nothing happens until the button is pressed.</small></p>",
-            who = escape_html(&mask(&claims.sub)),
-            explain = match claims.purpose {
-                Purpose::Keep => "Your licence will be kept when inactive licences are reclaimed.",
-                Purpose::Restore =>
-                    "Your licence will be restored if your organisation's rules allow it, or sent to an administrator for approval.",
-                Purpose::Request =>
-                    "Your request will be handled by your organisation's rules, or sent to an administrator for approval.",
-            },
-            title = escape_html(&title),
-        ),
-    )
+    let explain = match claims.purpose {
+        Purpose::Keep => "Your licence will be kept when inactive licences are reclaimed.",
+        Purpose::Restore => {
+            "Your licence will be restored if your organisation's rules allow it, or sent to an administrator for approval."
+        }
+        Purpose::Request => {
+            "Your request will be handled by your organisation's rules, or sent to an administrator for approval."
+        }
+    };
+    let body = html! {
+        p { "For " strong { (mask(&claims.sub)) } "." }
+        p { (explain) }
+        form method="post" { button type="submit" { (title) } }
+        p { small { "If you did not ask for this, ignore this page: nothing happens until the button is pressed." } }
+    };
+    page(&state.look, StatusCode::OK, &title, body)
 }
 
 fn already_used(look: &Look) -> Response {
@@ -106,7 +103,7 @@ fn already_used(look: &Look) -> Response {
         look,
         StatusCode::OK,
         "This link was already used",
-        "<p>It works once. Your request was received the first time; you will get an email about the outcome.</p>",
+        html! { p { "It works once. Your request was received the first time; you will get an email about the outcome." } },
     )
 }
 
@@ -124,7 +121,7 @@ pub(super) async fn redeem(State(state): State<Public>, Path(token): Path<String
                 &state.look,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Please try again",
-                "<p>Your request could not be taken right now. The link still works: try again in a minute.</p>",
+                html! { p { "Your request could not be taken right now. The link still works: try again in a minute." } },
             );
         }
     };
@@ -137,13 +134,13 @@ pub(super) async fn redeem(State(state): State<Public>, Path(token): Path<String
             &state.look,
             StatusCode::OK,
             "Done",
-            &format!("<p>{}</p>", escape_html(&describe_outcome(&done))),
+            html! { p { (describe_outcome(&done)) } },
         ),
         None => page(
             &state.look,
             StatusCode::ACCEPTED,
             "Received",
-            "<p>Your request is being handled. You will get an email about the outcome.</p>",
+            html! { p { "Your request is being handled. You will get an email about the outcome." } },
         ),
     }
 }

@@ -11,10 +11,7 @@ use crate::links::LinkSettings;
 use crate::store::Store;
 
 mod links;
-mod page;
 pub mod portal;
-
-pub use page::page;
 
 /// What the public pages use.
 #[derive(Clone)]
@@ -30,7 +27,7 @@ pub struct Public {
     /// The portal, when enabled and links are available.
     pub portal: Option<Arc<portal::Portal>>,
     /// The organisation's look, shared with the console.
-    pub look: Arc<crate::http::console::Look>,
+    pub look: Arc<crate::http::page::Look>,
 }
 
 pub fn router(state: Public) -> Router {

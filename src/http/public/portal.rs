@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hmac::{Hmac, Mac};
+use maud::{Markup, html};
 use rand::RngCore;
 use sha2::Sha256;
 use time::OffsetDateTime;
@@ -21,11 +22,9 @@ use time::OffsetDateTime;
 use serde::Deserialize;
 
 use super::Public;
-use super::page::page;
 use crate::domain::{Email, Event, EventKind, EventUser, Problems, Product, Source};
 use crate::http::body::read_body;
-use crate::http::console::Look;
-use crate::notify::escape_html;
+use crate::http::page::{Look, public as page};
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -211,23 +210,21 @@ impl Portal {
     }
 }
 
-fn form(token: &str, error: Option<&str>) -> String {
-    let options = Product::ALL
-        .iter()
-        .map(|p| format!("<option value=\"{k}\">{k}</option>", k = p.key()))
-        .collect::<String>();
-    format!(
-        "{error}<p>Lost access to an Atlassian product? Ask here. We will email you a link to confirm.</p>\
-         <form method=\"post\" action=\"/portal\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
-         <label>Work email<input type=\"email\" name=\"email\" required maxlength=\"254\" autocomplete=\"email\"></label>\
-         <label>Product<select name=\"product\"><option value=\"\">everything I had</option>{options}</select></label>\
-         <label>Why (optional)<textarea name=\"reason\" maxlength=\"500\" rows=\"3\"></textarea></label>\
-         <p><button type=\"submit\">Ask for access</button></p></form>",
-        error = error
-            .map(|e| format!("<p><strong>{}</strong></p>", escape_html(e)))
-            .unwrap_or_default(),
-        token = escape_html(token),
-    )
+fn form(token: &str, error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(e) = error { p { strong { (e) } } }
+        p { "Lost access to an Atlassian product? Ask here. We will email you a link to confirm." }
+        form method="post" action="/portal" {
+            input type="hidden" name="csrf" value=(token);
+            label { "Work email" input type="email" name="email" required maxlength="254" autocomplete="email"; }
+            label { "Product" select name="product" {
+                option value="" { "everything I had" }
+                @for p in Product::ALL { option value=(p.key()) { (p.key()) } }
+            } }
+            label { "Why (optional)" textarea name="reason" maxlength="500" rows="3" {} }
+            p { button type="submit" { "Ask for access" } }
+        }
+    }
 }
 
 fn with_cookie(mut response: Response, portal: &Portal, nonce: &str) -> Response {
@@ -244,7 +241,7 @@ fn with_cookie(mut response: Response, portal: &Portal, nonce: &str) -> Response
 fn fresh_form(portal: &Portal, status: StatusCode, error: Option<&str>) -> Response {
     let (token, nonce) = portal.issue();
     with_cookie(
-        page(&portal.look, status, "Ask for access", &form(&token, error)),
+        page(&portal.look, status, "Ask for access", form(&token, error)),
         portal,
         &nonce,
     )
@@ -255,7 +252,7 @@ fn disabled(look: &Look) -> Response {
         look,
         StatusCode::NOT_FOUND,
         "The portal is not enabled",
-        "<p>Ask your administrator for access.</p>",
+        html! { p { "Ask your administrator for access." } },
     )
 }
 
@@ -284,8 +281,7 @@ fn check_your_inbox(look: &Look) -> Response {
         look,
         StatusCode::OK,
         "Check your inbox",
-        "<p>If this address belongs to a user of your organisation's Atlassian products, a message with a link to confirm the request is on its way. \
-         The link works once and expires.</p>",
+        html! { p { "If this address belongs to a user of your organisation's Atlassian products, a message with a link to confirm the request is on its way. The link works once and expires." } },
     )
 }
 
@@ -309,7 +305,7 @@ pub(super) async fn ask(
             &portal.look,
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests",
-            "<p>Please wait a minute and try again.</p>",
+            html! { p { "Please wait a minute and try again." } },
         );
     }
     let Ok(bytes) = read_body(&headers, body, MAX_FORM).await else {
@@ -317,7 +313,7 @@ pub(super) async fn ask(
             &portal.look,
             StatusCode::PAYLOAD_TOO_LARGE,
             "Too long",
-            "<p>That was more than the form holds.</p>",
+            html! { p { "That was more than the form holds." } },
         );
     };
     let (email, product, reason) = match read_form(portal, &headers, &bytes) {
@@ -354,7 +350,7 @@ pub(super) async fn ask(
                 &portal.look,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Please try again",
-                "<p>Your request could not be taken right now. Please try again in a minute.</p>",
+                html! { p { "Your request could not be taken right now. Please try again in a minute." } },
             )
         }
     }
