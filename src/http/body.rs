@@ -1,7 +1,10 @@
-//! Reading request bodies: a size cap answered `413` before the body is read in full, and JSON
-//! parsed with the path of the failing field in the error.
+//! Reading request bodies: a size cap answered `413` before the body is read in full, JSON
+//! parsed with the path of the failing field in the error, and `AdminBody` / `AdminJson`, the
+//! extractors every admin handler reads its body with (one cap, one content-type check, one
+//! error body).
 
 use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 
 use super::error::ApiError;
@@ -63,4 +66,96 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
         };
         ApiError::bad_request(code, format!("{field}: {}", e.inner()))
     })
+}
+
+/// An admin request's body, as every admin handler reads it: at most `MAX_ADMIN_BODY` bytes,
+/// JSON (`application/json`, `application/*+json`, or no type) or, where a handler takes it,
+/// CSV (`text/csv`); any other declared type is refused `415` before the body is read. Errors
+/// are the one error body.
+pub struct AdminBody {
+    bytes: Bytes,
+    csv: bool,
+}
+
+impl AdminBody {
+    /// The body's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Whether the body was sent as `text/csv`.
+    pub fn is_csv(&self) -> bool {
+        self.csv
+    }
+
+    /// The body read as JSON, its failing field named (`400 invalid_request`); a CSV body is
+    /// refused here, where only JSON is taken.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        self.json_only()?;
+        parse_json(&self.bytes, "invalid_request")
+    }
+
+    /// As `json`, an empty body meaning the defaults.
+    pub fn json_or_default<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        self.json()
+    }
+
+    /// Refuses a CSV body where only JSON is taken.
+    pub fn json_only(&self) -> Result<&[u8], ApiError> {
+        if self.csv {
+            return Err(unsupported("text/csv"));
+        }
+        Ok(&self.bytes)
+    }
+}
+
+fn unsupported(declared: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("the body is declared {declared:?}; send it as application/json"),
+    )
+}
+
+impl<S: Send + Sync> FromRequest<S> for AdminBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<AdminBody, ApiError> {
+        let (parts, body) = req.into_parts();
+        let declared = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("?").to_string());
+        let essence = declared.as_deref().map(|d| {
+            d.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+        let csv = match essence.as_deref() {
+            None => false,
+            Some("application/json") => false,
+            Some(t) if t.starts_with("application/") && t.ends_with("+json") => false,
+            Some("text/csv") => true,
+            Some(_) => return Err(unsupported(declared.as_deref().unwrap_or_default())),
+        };
+        let bytes = read_body(&parts.headers, body, MAX_ADMIN_BODY).await?;
+        Ok(AdminBody { bytes, csv })
+    }
+}
+
+/// An admin request's JSON body, parsed (`AdminBody::json`).
+pub struct AdminJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for AdminJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<AdminJson<T>, ApiError> {
+        let body = AdminBody::from_request(req, state).await?;
+        Ok(AdminJson(body.json()?))
+    }
 }

@@ -108,3 +108,74 @@ async fn every_receiver_refuses_arbitrary_bytes_with_the_error_body() {
         "{audit}"
     );
 }
+
+/// Every admin body is read the same way: a body declared as something other than JSON (or
+/// CSV, where a handler takes it) is refused with `415` and the error body, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_body_of_another_media_type_is_refused_and_changes_nothing() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    let rules = app.admin_get("/api/v1/rules").await;
+    for (method, path, media) in [
+        (reqwest::Method::PUT, "/api/v1/rules", "text/plain"),
+        (reqwest::Method::PUT, "/api/v1/rules", "text/csv"),
+        (
+            reqwest::Method::POST,
+            "/api/v1/rules/explain",
+            "application/xml",
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/reclaim/policies",
+            "multipart/form-data",
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/reclaim/runs",
+            "application/x-www-form-urlencoded",
+        ),
+        (reqwest::Method::POST, "/api/v1/users/bulk", "text/html"),
+    ] {
+        let r = app
+            .http
+            .request(method, format!("{}{path}", app.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", media)
+            .body(r#"{"rules": []}"#)
+            .send()
+            .await
+            .expect("admin");
+        assert_eq!(r.status().as_u16(), 415, "{path} as {media}");
+        let body: reinstate::http::error::ErrorBody = r.json().await.expect("error body");
+        assert_eq!(body.error, "unsupported_media_type", "{path}");
+        assert!(body.detail.contains(media), "{path}: {}", body.detail);
+    }
+    // JSON with parameters, or a +json type, is JSON.
+    for media in [
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ] {
+        let r = app
+            .http
+            .post(format!("{}/api/v1/rules/explain", app.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", media)
+            .body(r#"{"user": {"email": "grace@example.com"}}"#)
+            .send()
+            .await
+            .expect("explain");
+        assert_eq!(
+            r.status().as_u16(),
+            200,
+            "{media}: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+    assert_eq!(app.admin_get("/api/v1/rules").await, rules);
+    let writes: Vec<_> = app
+        .sim
+        .calls()
+        .into_iter()
+        .filter(|c| c.method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}

@@ -2,9 +2,8 @@
 //! bulk jobs (JSON, or a CSV of users), and undo.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -14,7 +13,7 @@ use crate::domain::reclaim::PolicyList;
 use crate::flows::queries;
 use crate::flows::reclaim::jobs::{self, BulkRequest};
 use crate::flows::reclaim::{policies, run};
-use crate::http::body::{MAX_ADMIN_BODY, parse_json, read_body};
+use crate::http::body::AdminBody;
 use crate::http::error::ApiError;
 use crate::store::{PoliciesDoc, RunEntry, RunKind, RunRecord};
 
@@ -30,11 +29,9 @@ pub async fn get_policies(
 pub async fn put_policies(
     admin: Admin,
     State(api): State<Api>,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody,
 ) -> Result<Json<PoliciesDoc>, ApiError> {
-    let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
-    let list = PolicyList::parse(&body)
+    let list = PolicyList::parse(body.json_only()?)
         .map_err(|e| ApiError::bad_request("invalid_policies", e.to_string()))?;
     Ok(Json(
         policies::replace(&api.flows, list.policies, &admin.actor).await?,
@@ -54,15 +51,9 @@ pub struct RunBody {
 pub async fn start_run(
     admin: Admin,
     State(api): State<Api>,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody,
 ) -> Result<(StatusCode, Json<RunPage>), ApiError> {
-    let bytes = read_body(&headers, body, crate::sources::MAX_BODY).await?;
-    let req: RunBody = if bytes.iter().all(u8::is_ascii_whitespace) {
-        RunBody::default()
-    } else {
-        parse_json(&bytes, "invalid_request")?
-    };
+    let req: RunBody = body.json_or_default()?;
     let request = run::RunRequest {
         dry_run: req.dry_run,
         trigger: admin.actor,
@@ -234,17 +225,11 @@ pub async fn bulk(
     admin: Admin,
     State(api): State<Api>,
     query: Result<Query<BulkQuery>, axum::extract::rejection::QueryRejection>,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody,
 ) -> Result<(StatusCode, Json<RunPage>), ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let bytes = read_body(&headers, body, MAX_ADMIN_BODY).await?;
-    let csv = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/csv"));
-    let req = if csv {
-        let rows = users_of_csv(&bytes)?;
+    let req = if body.is_csv() {
+        let rows = users_of_csv(body.bytes())?;
         BulkRequest {
             action: q.action.clone().ok_or_else(|| {
                 ApiError::bad_request("invalid_query", "action: a CSV body needs ?action=")
@@ -264,7 +249,7 @@ pub async fn bulk(
                 "query parameters go with a text/csv body; a JSON body carries its own",
             ));
         }
-        parse_json(&bytes, "invalid_request")?
+        body.json()?
     };
     let started = jobs::start(&api.flows, &api.intake, req, &admin.actor).await?;
     Ok((StatusCode::ACCEPTED, Json(page(&api, started)?)))

@@ -2,16 +2,14 @@
 //! deny (the requester is told why).
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::{Admin, Api, Viewer};
 use crate::flows::{queries, requests};
-use crate::http::body::{parse_json, read_body};
+use crate::http::body::AdminBody;
 use crate::http::error::ApiError;
-use crate::sources::MAX_BODY;
 use crate::store::{RequestRecord, RequestState};
 
 #[derive(Deserialize)]
@@ -61,24 +59,15 @@ pub struct RequestDecision {
     reason: Option<String>,
 }
 
-async fn decision(headers: &HeaderMap, body: Body) -> Result<RequestDecision, ApiError> {
-    let bytes = read_body(headers, body, MAX_BODY).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(RequestDecision::default());
-    }
-    parse_json(&bytes, "invalid_request")
-}
-
 /// `POST /api/v1/requests/{id}/approve` `{"reason"?}`: the licence is restored by a worker
 /// (no rule is asked again); the requester is told the outcome.
 pub async fn approve(
     admin: Admin,
     State(api): State<Api>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody,
 ) -> Result<(StatusCode, Json<RequestRecord>), ApiError> {
-    let note = decision(&headers, body).await?.reason;
+    let note = body.json_or_default::<RequestDecision>()?.reason;
     let request = requests::approve(&api.flows, &api.intake, &id, &admin.actor, note).await?;
     Ok((StatusCode::ACCEPTED, Json(request)))
 }
@@ -88,10 +77,9 @@ pub async fn deny(
     admin: Admin,
     State(api): State<Api>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody,
 ) -> Result<Json<RequestRecord>, ApiError> {
-    let reason = decision(&headers, body).await?.reason;
+    let reason = body.json_or_default::<RequestDecision>()?.reason;
     Ok(Json(
         requests::deny(&api.flows, &id, &admin.actor, reason).await?,
     ))

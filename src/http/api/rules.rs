@@ -1,9 +1,8 @@
 //! Rules: read, replace, explain ("why was I not restored?") and simulate a proposed list.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -11,7 +10,7 @@ use super::{Admin, Api, Viewer};
 use crate::domain::rules::{RuleList, RuleSet};
 use crate::flows::rules::{ExplainAnswer, ExplainRequest};
 use crate::flows::simulate::{self, Simulation};
-use crate::http::body::{MAX_ADMIN_BODY, parse_json, read_body};
+use crate::http::body::{AdminBody, AdminJson};
 use crate::http::error::ApiError;
 use crate::store::RulesDoc;
 
@@ -24,11 +23,9 @@ pub async fn get(_: Viewer, State(api): State<Api>) -> Result<Json<RulesDoc>, Ap
 pub async fn put(
     admin: Admin,
     State(api): State<Api>,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody,
 ) -> Result<Json<RulesDoc>, ApiError> {
-    let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
-    let list = RuleList::parse(&body)
+    let list = RuleList::parse(body.json_only()?)
         .map_err(|e| ApiError::bad_request("invalid_rules", e.to_string()))?;
     Ok(Json(
         crate::flows::rules::replace(&api.flows, list.rules, &admin.actor).await?,
@@ -39,11 +36,8 @@ pub async fn put(
 pub async fn explain(
     _: Viewer,
     State(api): State<Api>,
-    headers: HeaderMap,
-    body: Body,
+    AdminJson(req): AdminJson<ExplainRequest>,
 ) -> Result<Json<ExplainAnswer>, ApiError> {
-    let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
-    let req: ExplainRequest = parse_json(&body, "invalid_request")?;
     Ok(Json(crate::flows::rules::explain(&api.flows, req).await?))
 }
 
@@ -59,8 +53,7 @@ pub async fn simulate(
     _: Viewer,
     State(api): State<Api>,
     query: Result<Query<SimulateQuery>, axum::extract::rejection::QueryRejection>,
-    headers: HeaderMap,
-    body: Body,
+    body: AdminBody,
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let csv = match q.format.as_deref() {
@@ -73,8 +66,7 @@ pub async fn simulate(
             ));
         }
     };
-    let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
-    let proposed = RuleList::parse(&body)
+    let proposed = RuleList::parse(body.json_only()?)
         .map_err(|e| ApiError::bad_request("invalid_rules", e.to_string()))?;
     let result = simulate::simulate(&api.flows, RuleSet::compile(&proposed.rules)).await?;
     if csv {

@@ -1,9 +1,8 @@
 //! Users, and reclaims recorded by tools outside reinstate.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -11,9 +10,8 @@ use super::{Admin, Api, Viewer};
 use crate::domain::{Email, GroupInput, Product};
 use crate::flows::queries;
 use crate::flows::reclaim::{ReportedReclaim, record_reclaimed};
-use crate::http::body::{parse_json, read_body};
+use crate::http::body::AdminJson;
 use crate::http::error::ApiError;
-use crate::sources::MAX_BODY;
 use crate::store::UserRecord;
 
 /// `GET /api/v1/users/{email}`: what reinstate knows of a user's licences.
@@ -47,11 +45,8 @@ pub struct ReclaimedRequest {
 pub async fn reclaimed(
     admin: Admin,
     State(api): State<Api>,
-    headers: HeaderMap,
-    body: Body,
+    AdminJson(req): AdminJson<ReclaimedRequest>,
 ) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
-    let body = read_body(&headers, body, MAX_BODY).await?;
-    let req: ReclaimedRequest = parse_json(&body, "invalid_request")?;
     let bad = |m: String| ApiError::bad_request("invalid_request", m);
     let email = Email::parse(&req.email).map_err(|e| bad(format!("email: {e}")))?;
     let at = match &req.reclaimed_at {
