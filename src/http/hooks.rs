@@ -4,22 +4,24 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use axum::{Json, Router};
+use schemars::generate::SchemaGenerator;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use super::body::read_body;
 use super::error::ApiError;
+use super::openapi::{Operation, Routes, external, schema};
 use crate::domain::EventKind;
 use crate::flows::Intake;
 use crate::sources::jsm::JsmSource;
 use crate::sources::keycloak::KeycloakSource;
-use crate::sources::login::LoginSource;
+use crate::sources::login::{LoginEventBody, LoginSource};
 use crate::sources::okta::OktaSource;
 use crate::sources::{Decoded, Webhook};
 
@@ -47,7 +49,7 @@ impl<W> Clone for Hook<W> {
     }
 }
 
-pub fn router(hooks: Hooks) -> Router {
+pub fn router(hooks: Hooks) -> Routes {
     let intake = hooks.intake;
     let okta = hooks.okta.map(Arc::new);
     let okta_route = match &okta {
@@ -63,7 +65,7 @@ pub fn router(hooks: Hooks) -> Router {
         }
         None => not_configured("Okta"),
     };
-    Router::new()
+    Routes::default()
         .route(
             "/v1/hooks/login",
             receiver(Some(hooks.login), &intake, "login"),
@@ -77,6 +79,55 @@ pub fn router(hooks: Hooks) -> Router {
             "/v1/hooks/jira",
             receiver(hooks.jsm, &intake, "Jira Service Management"),
         )
+}
+
+/// The webhook receivers.
+pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
+    use crate::http::openapi::Access::*;
+    vec![
+        Operation::new(
+            "post",
+            "/v1/hooks/login",
+            "A successful login (Standard Webhooks signature; `webhook-*` or `svix-*` headers).",
+            Signed,
+            ("202", "accepted once the bus holds it"),
+        )
+        .body(schema::<LoginEventBody>(g)),
+        Operation::new(
+            "post",
+            "/v1/hooks/okta",
+            "Okta Event Hook deliveries.",
+            Signed,
+            (
+                "200",
+                "`{\"logins\": n, \"unusable\": n, \"skipped\": n}`: unusable events are audited",
+            ),
+        )
+        .body(external("Okta")),
+        Operation::new(
+            "get",
+            "/v1/hooks/okta",
+            "Okta's one-time verification.",
+            Signed,
+            ("200", "`{\"verification\": \"…\"}`"),
+        ),
+        Operation::new(
+            "post",
+            "/v1/hooks/keycloak",
+            "Keycloak event-listener webhooks (X-Keycloak-Signature, or opt-in shared tokens).",
+            Signed,
+            ("202", "accepted"),
+        )
+        .body(external("Keycloak")),
+        Operation::new(
+            "post",
+            "/v1/hooks/jira",
+            "Jira Service Management webhooks (X-Hub-Signature).",
+            Signed,
+            ("202", "accepted"),
+        )
+        .body(external("Jira")),
+    ]
 }
 
 /// `POST` to a source's receiver, or `404 not_configured` when it is off.

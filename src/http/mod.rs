@@ -30,6 +30,7 @@ pub mod public;
 pub mod server;
 
 pub use error::{ApiError, ErrorBody};
+pub use openapi::Routes;
 
 /// Every part of the surface, each with its state; a part another process serves is `None`.
 pub struct Parts {
@@ -44,26 +45,32 @@ pub struct Parts {
     pub intake_url: Option<String>,
 }
 
-pub fn router(parts: Parts, metrics: Arc<Metrics>) -> Router {
+/// The whole surface, and the paths it routes (those another process serves aside).
+pub fn router(parts: Parts, metrics: Arc<Metrics>) -> (Router, Vec<&'static str>) {
     let standing = parts.ops.standing.clone();
     let receivers = match parts.receivers {
         Some((hooks, public)) => hooks::router(hooks).merge(public::router(public)),
-        None => elsewhere::intake_service(&parts.intake_url),
+        None => Routes::unlisted(elsewhere::intake_service(&parts.intake_url)),
     };
-    let state = match parts.state {
-        Some((api, console)) => api::router(api).merge(console::router(console)).layer(
-            axum::middleware::from_fn_with_state(standing, elsewhere::owner_only),
-        ),
-        None => elsewhere::state_service(&parts.state_url),
+    let (state, state_paths) = match parts.state {
+        Some((api, console)) => {
+            let (router, paths) = api::router(api)
+                .merge(console::router(console))
+                .into_parts();
+            let owner_only = axum::middleware::from_fn_with_state(standing, elsewhere::owner_only);
+            (router.layer(owner_only), paths)
+        }
+        None => (elsewhere::state_service(&parts.state_url), Vec::new()),
     };
-    Router::new()
-        .merge(ops::router(parts.ops))
-        .merge(receivers)
+    let (rest, mut paths) = ops::router(parts.ops).merge(receivers).into_parts();
+    paths.extend(state_paths);
+    let router = rest
         .merge(state)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             crate::metrics::track,
-        ))
+        ));
+    (router, paths)
 }

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+
+use crate::http::openapi::{Operation, Routes};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -30,13 +32,48 @@ pub struct Ops {
     pub role: &'static str,
 }
 
-pub fn router(ops: Ops) -> Router {
-    Router::new()
+pub fn router(ops: Ops) -> Routes {
+    Routes::default()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi))
         .with_state(ops)
+}
+
+/// Liveness, readiness, metrics and the OpenAPI document.
+pub fn operations() -> Vec<Operation> {
+    use crate::http::openapi::Access::*;
+    vec![
+        Operation::new(
+            "get",
+            "/healthz",
+            "The process is up.",
+            Anyone,
+            ("200", "`{\"status\": \"ok\"}`"),
+        ),
+        Operation::new(
+            "get",
+            "/readyz",
+            "The store and the bus are usable; emails waiting in the outbox.",
+            Anyone,
+            ("200", "ready (503 when not)"),
+        ),
+        Operation::new(
+            "get",
+            "/metrics",
+            "Prometheus metrics.",
+            Anyone,
+            ("200", "text exposition format"),
+        ),
+        Operation::new(
+            "get",
+            "/api/v1/openapi.json",
+            "This document.",
+            Anyone,
+            ("200", "OpenAPI 3.1"),
+        ),
+    ]
 }
 
 async fn healthz() -> Json<Value> {

@@ -67,6 +67,8 @@ pub struct Application {
     store: Option<Store>,
     sandbox: Option<SandboxInUse>,
     bus_kind: &'static str,
+    /// The paths the router serves here.
+    routes: Vec<&'static str>,
 }
 
 /// The sandbox's credentials, and which of them this process accepts: a configured login
@@ -107,7 +109,7 @@ impl Application {
             _ => state_process(&config, &metrics, &look, &cancel).await?,
         };
         let addr = listener.local_addr()?;
-        let router = crate::http::router(built.parts, metrics);
+        let (router, routes) = crate::http::router(built.parts, metrics);
         let server = serve(listener, router, &config.server, &cancel);
         tracing::info!(%addr, role = config.server.role.key(), bus = built.bus_kind, directory = ?config.directory.kind, "reinstate listening");
         Ok(Application {
@@ -119,6 +121,7 @@ impl Application {
             store: built.store,
             sandbox: built.sandbox,
             bus_kind: built.bus_kind,
+            routes,
         })
     }
 
@@ -128,6 +131,11 @@ impl Application {
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
+    /// The paths this process routes (the OpenAPI document is held to them).
+    pub fn routes(&self) -> &[&'static str] {
+        &self.routes
+    }
+
     pub fn bus_kind(&self) -> &'static str {
         self.bus_kind
     }

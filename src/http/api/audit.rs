@@ -5,6 +5,8 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use schemars::generate::SchemaGenerator;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -13,6 +15,7 @@ use super::{Api, Viewer};
 use crate::domain::{AuditOutcome, Email, Source};
 use crate::flows::queries;
 use crate::http::error::ApiError;
+use crate::http::openapi::{Operation, Routes, schema};
 use crate::store::{AuditEntry, AuditFilter};
 
 #[derive(Deserialize)]
@@ -257,4 +260,27 @@ mod tests {
         );
         assert!(text.ends_with("\r\n"));
     }
+}
+
+/// The audit log, as JSON pages and as CSV.
+pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
+    use crate::http::openapi::Access::*;
+    vec![
+        Operation::new(
+            "get",
+            "/api/v1/audit",
+            "Audit entries, newest first (`user`, `from`, `to`, `outcome`, `source`, `limit`, `before`).",
+            Viewer,
+            ("200", "entries and the next cursor"),
+        )
+        .returns(schema::<AuditPage>(g)),
+        Operation::new("get", "/api/v1/audit.csv", "The audit log as CSV, streamed.", Viewer, ("200", "text/csv")),
+    ]
+}
+
+/// The audit log.
+pub(super) fn routes() -> Routes<Api> {
+    Routes::default()
+        .route("/api/v1/audit", get(list))
+        .route("/api/v1/audit.csv", get(csv))
 }

@@ -4,6 +4,8 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::routing::get;
+use schemars::generate::SchemaGenerator;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -13,6 +15,7 @@ use crate::domain::{AccountStatus, AccountType, product_key};
 use crate::flows::inventory::query::{self, Filter, Order, Sort, Summary, UserRow, UsersPage};
 use crate::flows::inventory::sync::{self, SyncStatus};
 use crate::http::error::ApiError;
+use crate::http::openapi::{Operation, Routes, schema};
 
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
@@ -229,4 +232,54 @@ pub async fn sync_now(
     sync::request(&api.flows).await?;
     tracing::info!(actor = %admin.actor, "inventory sync asked for");
     Ok((StatusCode::ACCEPTED, Json(sync::status(&api.flows)?)))
+}
+
+/// The inventory.
+pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
+    use crate::http::openapi::Access::*;
+    let status = schema::<SyncStatus>(g);
+    vec![
+        Operation::new(
+            "get",
+            "/api/v1/inventory/summary",
+            "Users, inactive users and seats per product (`product`, `inactive_after_days`).",
+            Viewer,
+            ("200", "the summary"),
+        )
+        .returns(schema::<Summary>(g)),
+        Operation::new(
+            "get",
+            "/api/v1/inventory/users",
+            "Users, filtered and sorted (`product`, `inactive_after_days`, `last_active_before`, `status`, `account_type`, `licensed`, `q`, `sort`, `order`, `limit`, `cursor`).",
+            Viewer,
+            ("200", "a page of users and the next cursor"),
+        )
+        .returns(schema::<UsersPage>(g)),
+        Operation::new(
+            "get",
+            "/api/v1/inventory/users.csv",
+            "The same users as CSV, every one the filters select.",
+            Viewer,
+            ("200", "text/csv"),
+        ),
+        Operation::new("get", "/api/v1/inventory/sync", "Where the inventory's sync is.", Viewer, ("200", "the sync's state"))
+            .returns(status.clone()),
+        Operation::new(
+            "post",
+            "/api/v1/inventory/sync",
+            "Starts a sync of the inventory (a running one goes on).",
+            Admin,
+            ("202", "the sync's state"),
+        )
+        .returns(status),
+    ]
+}
+
+/// The inventory.
+pub(super) fn routes() -> Routes<Api> {
+    Routes::default()
+        .route("/api/v1/inventory/summary", get(summary))
+        .route("/api/v1/inventory/users", get(users))
+        .route("/api/v1/inventory/users.csv", get(users_csv))
+        .route("/api/v1/inventory/sync", get(sync_status).post(sync_now))
 }

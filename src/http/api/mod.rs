@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{get, post};
+use schemars::generate::SchemaGenerator;
 
 use crate::flows::{Context, Intake};
+use crate::http::openapi::{Operation, Routes};
 
 pub mod audit;
 pub mod auth;
@@ -35,37 +35,27 @@ impl FromRef<Api> for Tokens {
     }
 }
 
-pub fn router(api: Api) -> Router {
-    Router::new()
-        .route("/api/v1/rules", get(rules::get).put(rules::put))
-        .route("/api/v1/rules/explain", post(rules::explain))
-        .route("/api/v1/rules/simulate", post(rules::simulate))
-        .route("/api/v1/audit", get(audit::list))
-        .route("/api/v1/audit.csv", get(audit::csv))
-        .route("/api/v1/requests", get(requests::list))
-        .route("/api/v1/requests/{id}/approve", post(requests::approve))
-        .route("/api/v1/requests/{id}/deny", post(requests::deny))
-        .route("/api/v1/users/{email}", get(users::user))
-        .route("/api/v1/reclaimed", post(users::reclaimed))
-        .route("/api/v1/inventory/summary", get(inventory::summary))
-        .route("/api/v1/inventory/users", get(inventory::users))
-        .route("/api/v1/inventory/users.csv", get(inventory::users_csv))
-        .route(
-            "/api/v1/inventory/sync",
-            get(inventory::sync_status).post(inventory::sync_now),
-        )
-        .route(
-            "/api/v1/reclaim/policies",
-            get(reclaim::get_policies).put(reclaim::put_policies),
-        )
-        .route(
-            "/api/v1/reclaim/runs",
-            get(reclaim::list_runs).post(reclaim::start_run),
-        )
-        .route("/api/v1/reclaim/runs/{id}", get(reclaim::get_run))
-        .route("/api/v1/reclaim/runs/{id}/undo", post(reclaim::undo))
-        .route("/api/v1/users/bulk", post(reclaim::bulk))
-        .route("/api/v1/jobs/{id}", get(reclaim::get_job))
-        .route("/api/v1/jobs/{id}/undo", post(reclaim::undo))
-        .with_state(api)
+/// Every admin route, each part's beside its operations.
+pub fn routes() -> Routes<Api> {
+    rules::routes()
+        .merge(audit::routes())
+        .merge(requests::routes())
+        .merge(users::routes())
+        .merge(inventory::routes())
+        .merge(reclaim::routes())
+}
+
+pub fn router(api: Api) -> Routes {
+    routes().with_state(api)
+}
+
+/// The admin API's operations, for the OpenAPI document.
+pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
+    let mut ops = rules::operations(g);
+    ops.extend(audit::operations(g));
+    ops.extend(requests::operations(g));
+    ops.extend(users::operations(g));
+    ops.extend(inventory::operations(g));
+    ops.extend(reclaim::operations(g));
+    ops
 }

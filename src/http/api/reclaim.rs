@@ -5,6 +5,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use schemars::generate::SchemaGenerator;
 use serde::Deserialize;
 
 use super::csv::attachment;
@@ -15,6 +17,7 @@ use crate::flows::reclaim::jobs::{self, BulkRequest};
 use crate::flows::reclaim::{policies, run};
 use crate::http::body::AdminBody;
 use crate::http::error::ApiError;
+use crate::http::openapi::{Operation, Routes, schema};
 use crate::store::{PoliciesDoc, RunEntry, RunKind, RunRecord};
 
 /// `GET /api/v1/reclaim/policies`
@@ -289,4 +292,50 @@ fn users_of_csv(bytes: &[u8]) -> Result<Vec<(String, Option<String>)>, ApiError>
         ));
     }
     Ok(users)
+}
+
+/// Reclamation: policies, runs, bulk jobs, undo.
+pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
+    use crate::http::openapi::Access::*;
+    let policies = schema::<PoliciesDoc>(g);
+    let page = schema::<RunPage>(g);
+    let run = "/api/v1/reclaim/runs/{id}";
+    vec![
+        Operation::new("get", "/api/v1/reclaim/policies", "The reclaim policies, versioned.", Viewer, ("200", "the policies"))
+            .returns(policies.clone()),
+        Operation::new("put", "/api/v1/reclaim/policies", "Replaces the reclaim policies (audited).", Admin, ("200", "the new policies"))
+            .body(schema::<PolicyList>(g))
+            .returns(policies),
+        Operation::new("post", "/api/v1/reclaim/runs", "Plans and starts a run of the policies; `dry_run` only previews.", Admin, ("202", "the run's page"))
+            .body(schema::<RunBody>(g))
+            .returns(page.clone()),
+        Operation::new("get", "/api/v1/reclaim/runs", "Runs, newest first (`limit`).", Viewer, ("200", "the runs"))
+            .returns(schema::<RunList>(g)),
+        Operation::new("get", run, "A run: counts and every user flagged, with the reason and result (`{id}.csv`: the same as CSV).", Viewer, ("200", "the run's page"))
+            .returns(page.clone()),
+        Operation::new("post", "/api/v1/reclaim/runs/{id}/undo", "Gives back exactly what the run took and is still taken.", Admin, ("202", "the undo's page"))
+            .returns(page.clone()),
+        Operation::new("post", "/api/v1/users/bulk", "A bulk action as a job (JSON, or `text/csv` with `?action=`); danger actions need `confirm`.", Admin, ("202", "the job's page"))
+            .body(schema::<BulkRequest>(g))
+            .returns(page.clone()),
+        Operation::new("get", "/api/v1/jobs/{id}", "A job's (or an undo's) progress and per-user results.", Viewer, ("200", "the job's page"))
+            .returns(page.clone()),
+        Operation::new("post", "/api/v1/jobs/{id}/undo", "Gives back what the job changed.", Admin, ("202", "the undo's page"))
+            .returns(page),
+    ]
+}
+
+/// Reclamation: policies, runs, bulk jobs, undo.
+pub(super) fn routes() -> Routes<Api> {
+    Routes::default()
+        .route(
+            "/api/v1/reclaim/policies",
+            get(get_policies).put(put_policies),
+        )
+        .route("/api/v1/reclaim/runs", get(list_runs).post(start_run))
+        .route("/api/v1/reclaim/runs/{id}", get(get_run))
+        .route("/api/v1/reclaim/runs/{id}/undo", post(undo))
+        .route("/api/v1/users/bulk", post(bulk))
+        .route("/api/v1/jobs/{id}", get(get_job))
+        .route("/api/v1/jobs/{id}/undo", post(undo))
 }

@@ -4,12 +4,15 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::routing::{get, post};
+use schemars::generate::SchemaGenerator;
 use serde::Deserialize;
 
 use super::{Admin, Api, Viewer};
 use crate::flows::{queries, requests};
 use crate::http::body::AdminBody;
 use crate::http::error::ApiError;
+use crate::http::openapi::{Operation, Routes, schema};
 use crate::store::{RequestRecord, RequestState};
 
 #[derive(Deserialize)]
@@ -83,4 +86,46 @@ pub async fn deny(
     Ok(Json(
         requests::deny(&api.flows, &id, &admin.actor, reason).await?,
     ))
+}
+
+/// Requests waiting for an admin.
+pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
+    use crate::http::openapi::Access::*;
+    let (decision, request) = (schema::<RequestDecision>(g), schema::<RequestRecord>(g));
+    vec![
+        Operation::new(
+            "get",
+            "/api/v1/requests",
+            "Requests (`state=pending|all|<state>`), with their history.",
+            Viewer,
+            ("200", "requests"),
+        )
+        .returns(schema::<RequestList>(g)),
+        Operation::new(
+            "post",
+            "/api/v1/requests/{id}/approve",
+            "Approves a pending request.",
+            Admin,
+            ("200", "the request (409 when not pending)"),
+        )
+        .body(decision.clone())
+        .returns(request.clone()),
+        Operation::new(
+            "post",
+            "/api/v1/requests/{id}/deny",
+            "Denies a pending request, with a reason.",
+            Admin,
+            ("200", "the request (409 when not pending)"),
+        )
+        .body(decision)
+        .returns(request),
+    ]
+}
+
+/// Requests waiting for an admin.
+pub(super) fn routes() -> Routes<Api> {
+    Routes::default()
+        .route("/api/v1/requests", get(list))
+        .route("/api/v1/requests/{id}/approve", post(approve))
+        .route("/api/v1/requests/{id}/deny", post(deny))
 }

@@ -4,14 +4,17 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{self, post};
+use schemars::generate::SchemaGenerator;
 use serde::Deserialize;
 
 use super::{Admin, Api, Viewer};
 use crate::domain::rules::{RuleList, RuleSet};
 use crate::flows::rules::{ExplainAnswer, ExplainRequest};
-use crate::flows::simulate::{self, Simulation};
+use crate::flows::simulate::{self, SimulateAnswer, Simulation};
 use crate::http::body::{AdminBody, AdminJson};
 use crate::http::error::ApiError;
+use crate::http::openapi::{Operation, Routes, schema};
 use crate::store::RulesDoc;
 
 /// `GET /api/v1/rules`
@@ -102,4 +105,55 @@ fn changes_csv(result: &Simulation) -> Result<Response, ApiError> {
     }
     let bytes = out.into_inner().map_err(|e| internal(&e))?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
+}
+
+/// Rules, explain and simulate.
+pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
+    use crate::http::openapi::Access::*;
+    let (rules, doc) = (schema::<RuleList>(g), schema::<RulesDoc>(g));
+    vec![
+        Operation::new(
+            "get",
+            "/api/v1/rules",
+            "The live rules.",
+            Viewer,
+            ("200", "the rules document"),
+        )
+        .returns(doc.clone()),
+        Operation::new(
+            "put",
+            "/api/v1/rules",
+            "Replaces the rules (audited with who and what changed).",
+            Admin,
+            ("200", "the stored rules"),
+        )
+        .body(rules.clone())
+        .returns(doc),
+        Operation::new(
+            "post",
+            "/api/v1/rules/explain",
+            "The decision the live rules make for a user, condition by condition.",
+            Viewer,
+            ("200", "per product: the decision and its trace"),
+        )
+        .body(schema::<ExplainRequest>(g))
+        .returns(schema::<ExplainAnswer>(g)),
+        Operation::new(
+            "post",
+            "/api/v1/rules/simulate",
+            "What proposed rules would change over every known user (`?format=csv`).",
+            Viewer,
+            ("200", "counts and changes (JSON or CSV)"),
+        )
+        .body(rules)
+        .returns(schema::<SimulateAnswer>(g)),
+    ]
+}
+
+/// Rules, explain and simulate.
+pub(super) fn routes() -> Routes<Api> {
+    Routes::default()
+        .route("/api/v1/rules", routing::get(get).put(put))
+        .route("/api/v1/rules/explain", post(explain))
+        .route("/api/v1/rules/simulate", post(simulate))
 }

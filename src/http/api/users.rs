@@ -3,6 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::routing::{get, post};
+use schemars::generate::SchemaGenerator;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -12,6 +14,7 @@ use crate::flows::queries;
 use crate::flows::reclaim::{ReportedReclaim, record_reclaimed};
 use crate::http::body::AdminJson;
 use crate::http::error::ApiError;
+use crate::http::openapi::{Operation, Routes, schema};
 use crate::store::UserRecord;
 
 /// `GET /api/v1/users/{email}`: what reinstate knows of a user's licences.
@@ -65,4 +68,36 @@ pub async fn reclaimed(
     };
     let user = record_reclaimed(&api.flows, reclaim, &admin.actor).await?;
     Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// Users, and reclaims recorded elsewhere.
+pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
+    use crate::http::openapi::Access::*;
+    let user = schema::<UserRecord>(g);
+    vec![
+        Operation::new(
+            "get",
+            "/api/v1/users/{email}",
+            "What reinstate knows of a user.",
+            Viewer,
+            ("200", "the user record"),
+        )
+        .returns(user.clone()),
+        Operation::new(
+            "post",
+            "/api/v1/reclaimed",
+            "Records a reclaimed licence and the groups removed.",
+            Admin,
+            ("201", "the user record"),
+        )
+        .body(schema::<ReclaimedRequest>(g))
+        .returns(user),
+    ]
+}
+
+/// Users, and reclaims recorded elsewhere.
+pub(super) fn routes() -> Routes<Api> {
+    Routes::default()
+        .route("/api/v1/users/{email}", get(user))
+        .route("/api/v1/reclaimed", post(reclaimed))
 }

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -15,6 +14,7 @@ use axum::routing::{get, post};
 
 use crate::flows::{Context, Intake};
 use crate::http::api::{Role, Session, Tokens};
+use crate::http::openapi::Routes;
 
 mod audit;
 mod charts;
@@ -45,8 +45,9 @@ impl FromRef<Console> for Tokens {
     }
 }
 
-pub fn router(console: Console) -> Router {
-    Router::new()
+/// The console's pages (HTML, outside the OpenAPI document).
+pub fn router(console: Console) -> Routes {
+    Routes::default()
         .route("/", get(|| async { Redirect::to("/console") }))
         .route("/console/assets/console.css", get(css))
         .route("/console/assets/console.js", get(js))

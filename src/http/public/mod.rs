@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::routing::get;
+use serde_json::json;
 
 use crate::bus::once::UseOnce;
 use crate::flows::Intake;
+use crate::http::openapi::{Operation, Routes};
 use crate::links::LinkSettings;
 use crate::store::Store;
 
@@ -30,9 +31,46 @@ pub struct Public {
     pub look: Arc<crate::http::page::Look>,
 }
 
-pub fn router(state: Public) -> Router {
-    Router::new()
+pub fn router(state: Public) -> Routes {
+    Routes::default()
         .route("/v1/links/{token}", get(links::confirm).post(links::redeem))
         .route("/portal", get(portal::show).post(portal::ask))
         .with_state(state)
+}
+
+/// The links and the portal.
+pub fn operations() -> Vec<Operation> {
+    use crate::http::openapi::Access::*;
+    let form = json!({"type": "object", "description": "application/x-www-form-urlencoded: email, product, reason, csrf"});
+    vec![
+        Operation::new(
+            "get",
+            "/v1/links/{token}",
+            "A signed email link's confirmation page (acts on nothing).",
+            Signed,
+            ("200", "HTML page"),
+        ),
+        Operation::new(
+            "post",
+            "/v1/links/{token}",
+            "Redeems a signed email link, once.",
+            Signed,
+            ("200", "HTML page"),
+        ),
+        Operation::new(
+            "get",
+            "/portal",
+            "reinstate's portal page.",
+            Anyone,
+            ("200", "HTML form"),
+        ),
+        Operation::new(
+            "post",
+            "/portal",
+            "Asks for a licence back (form; a confirmation link is emailed).",
+            Anyone,
+            ("200", "HTML page, the same for every address"),
+        )
+        .body(form),
+    ]
 }

@@ -259,6 +259,14 @@ viewer_token_sha256 = ["{viewer}"]
         self.wait_ready().await;
     }
 
+    /// The paths the running service routes.
+    pub fn routes(&self) -> Vec<&'static str> {
+        self.app
+            .as_ref()
+            .map(|a| a.routes().to_vec())
+            .unwrap_or_default()
+    }
+
     pub async fn stop(&mut self) {
         if let Some(app) = self.app.take() {
             app.shutdown().await.expect("clean shutdown");
