@@ -240,28 +240,6 @@ pub async fn csv(
         .into_response())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formula_cells_are_neutralised_and_quotes_doubled() {
-        let mut e = AuditEntry::new(AuditOutcome::Denied, "=HYPERLINK(\"http://x\")");
-        e.rule = Some("+1".into());
-        e.message = Some("@SUM(A1)".into());
-        e.account_id = Some("-2".into());
-        let text =
-            String::from_utf8(encode(&[row(&e)], true).expect("csv").to_vec()).expect("utf8");
-        assert!(text.starts_with("id,at,outcome,"), "{text}");
-        assert!(text.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{text}");
-        assert!(
-            text.contains(",'+1,") && text.contains(",'@SUM(A1),") && text.contains(",'-2,"),
-            "{text}"
-        );
-        assert!(text.ends_with("\r\n"));
-    }
-}
-
 /// The audit log, as JSON pages and as CSV.
 pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
     use crate::http::openapi::Access::*;
@@ -283,4 +261,26 @@ pub(super) fn routes() -> Routes<Api> {
     Routes::default()
         .route("/api/v1/audit", get(list))
         .route("/api/v1/audit.csv", get(csv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_quotes_doubled() {
+        let mut e = AuditEntry::new(AuditOutcome::Denied, "=HYPERLINK(\"http://x\")");
+        e.rule = Some("+1".into());
+        e.message = Some("@SUM(A1)".into());
+        e.account_id = Some("-2".into());
+        let text =
+            String::from_utf8(encode(&[row(&e)], true).expect("csv").to_vec()).expect("utf8");
+        assert!(text.starts_with("id,at,outcome,"), "{text}");
+        assert!(text.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{text}");
+        assert!(
+            text.contains(",'+1,") && text.contains(",'@SUM(A1),") && text.contains(",'-2,"),
+            "{text}"
+        );
+        assert!(text.ends_with("\r\n"));
+    }
 }
