@@ -71,7 +71,7 @@ async fn planning(n: usize, rounds: usize) -> Result<(Duration, Duration, usize)
         .put_accounts(&accounts, None)
         .await
         .map_err(|e| e.to_string())?;
-    let sandbox = Arc::new(crate::directory::sandbox::Sandbox::new());
+    let sandbox = Arc::new(crate::directory::simulated::SimulatedOrg::new());
     let ctx = Context {
         metrics: Arc::new(crate::metrics::Metrics::new()),
         store,

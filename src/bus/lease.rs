@@ -19,7 +19,7 @@ use super::nats::NatsBus;
 
 /// Whether this process owns the state now, and why not when it does not; cheap to clone.
 #[derive(Clone)]
-pub struct Standing(Arc<Inner>);
+pub struct Ownership(Arc<Inner>);
 
 struct Inner {
     /// No lease needed: the embedded queue (one process by construction) or no NATS.
@@ -28,10 +28,10 @@ struct Inner {
     why: Mutex<String>,
 }
 
-impl Standing {
+impl Ownership {
     /// The only process that could own this state.
-    pub fn sole() -> Standing {
-        Standing(Arc::new(Inner {
+    pub fn sole() -> Ownership {
+        Ownership(Arc::new(Inner {
             sole: true,
             valid_until: Mutex::new(None),
             why: Mutex::new(String::new()),
@@ -39,8 +39,8 @@ impl Standing {
     }
 
     /// A state process that must hold the lease first.
-    pub fn leased() -> Standing {
-        Standing(Arc::new(Inner {
+    pub fn leased() -> Ownership {
+        Ownership(Arc::new(Inner {
             sole: false,
             valid_until: Mutex::new(None),
             why: Mutex::new("waiting for the state lease".into()),
@@ -93,7 +93,7 @@ pub struct Lease {
     pub holder: String,
     /// Its store's identity.
     pub store_id: String,
-    pub standing: Standing,
+    pub ownership: Ownership,
 }
 
 /// What an attempt to take the lease came to.
@@ -150,7 +150,7 @@ impl Lease {
                     "the state lease lapsed; trying to take it again".to_string()
                 }
                 Ok((Attempt::Busy(other), _)) => format!(
-                    "another state process holds the state lease ({other}); standing by: not ready, no workers, no schedules"
+                    "another state process holds the state lease ({other}); ownership by: not ready, no workers, no schedules"
                 ),
                 Ok((Attempt::Foreign(other), _)) => format!(
                     "the state belongs to another store ({other}; this process has {}): it will never take over. If that store is gone for good, delete the key \"{STORE}\" of the key-value bucket {}-owner",
@@ -163,7 +163,7 @@ impl Lease {
                 tracing::warn!("{why}");
                 said = why.clone();
             }
-            self.standing.standing_by(why);
+            self.ownership.standing_by(why);
             tokio::select! {
                 _ = tokio::time::sleep(self.ttl / 4) => {}
                 _ = cancel.cancelled() => {}
@@ -227,7 +227,7 @@ impl Lease {
                 }
             }
         }
-        self.standing.acquired(self.until(sent));
+        self.ownership.acquired(self.until(sent));
         Ok(Attempt::Held(revision))
     }
 
@@ -250,18 +250,18 @@ impl Lease {
             match renewal {
                 Ok(Ok(next)) => {
                     revision = next;
-                    self.standing.renewed(self.until(sent));
+                    self.ownership.renewed(self.until(sent));
                 }
                 Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                    self.standing
+                    self.ownership
                         .standing_by("another process took the state lease".into());
                     return None;
                 }
                 Ok(Err(e)) => tracing::warn!(error = %e, "could not renew the state lease"),
                 Err(_) => tracing::warn!("renewing the state lease timed out"),
             }
-            if !self.standing.owns() {
-                self.standing
+            if !self.ownership.owns() {
+                self.ownership
                     .standing_by("the state lease could not be renewed in time".into());
                 return None;
             }
@@ -275,36 +275,36 @@ mod tests {
 
     #[test]
     fn a_sole_process_owns_the_state_without_a_lease() {
-        let standing = Standing::sole();
-        assert!(standing.owns());
-        assert_eq!(standing.why(), "");
+        let ownership = Ownership::sole();
+        assert!(ownership.owns());
+        assert_eq!(ownership.why(), "");
     }
 
     #[test]
     fn a_leased_process_owns_the_state_only_while_its_lease_is_valid() {
-        let standing = Standing::leased();
-        assert!(!standing.owns());
-        assert_eq!(standing.why(), "waiting for the state lease");
+        let ownership = Ownership::leased();
+        assert!(!ownership.owns());
+        assert_eq!(ownership.why(), "waiting for the state lease");
 
-        standing.acquired(Instant::now() + Duration::from_secs(60));
-        assert!(standing.owns());
-        assert_eq!(standing.why(), "");
-        standing.renewed(Instant::now() + Duration::from_secs(120));
-        assert!(standing.owns());
+        ownership.acquired(Instant::now() + Duration::from_secs(60));
+        assert!(ownership.owns());
+        assert_eq!(ownership.why(), "");
+        ownership.renewed(Instant::now() + Duration::from_secs(120));
+        assert!(ownership.owns());
 
-        standing.standing_by("another process took the state lease".into());
-        assert!(!standing.owns());
-        assert_eq!(standing.why(), "another process took the state lease");
+        ownership.standing_by("another process took the state lease".into());
+        assert!(!ownership.owns());
+        assert_eq!(ownership.why(), "another process took the state lease");
     }
 
     #[test]
     fn a_lapsed_lease_stays_lapsed_when_a_late_renewal_succeeds() {
-        let standing = Standing::leased();
-        standing.acquired(Instant::now() - Duration::from_millis(1));
-        assert!(!standing.owns(), "valid until a moment ago");
-        standing.renewed(Instant::now() + Duration::from_secs(60));
+        let ownership = Ownership::leased();
+        ownership.acquired(Instant::now() - Duration::from_millis(1));
+        assert!(!ownership.owns(), "valid until a moment ago");
+        ownership.renewed(Instant::now() + Duration::from_secs(60));
         assert!(
-            !standing.owns(),
+            !ownership.owns(),
             "the work may have stopped on seeing the lapse; only a new acquisition restarts it"
         );
     }

@@ -286,7 +286,7 @@ fn local_url(public_url: &str, addr: std::net::SocketAddr) -> String {
 /// or admin token replaces the sandbox's, which are then not shown).
 fn print_banner(url: &str, store: &std::path::Path, bus: &str, sandbox: &crate::SandboxInUse) {
     let creds = &sandbox.credentials;
-    let users: Vec<String> = crate::directory::sandbox::USERS
+    let users: Vec<String> = crate::directory::simulated::USERS
         .iter()
         .map(|(email, _, groups)| {
             let licensed = groups.contains(&"jira-software-users");

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use crate::domain::{DirectoryCall, Email, GroupRef, Product, Seats};
 
-pub mod audit_log;
+pub mod atlassian_audit;
 mod cloud_admin;
 pub mod config;
 pub mod confluence;
@@ -15,7 +15,7 @@ pub mod inventory;
 pub mod jira;
 mod retry;
 pub mod routed;
-pub mod sandbox;
+pub mod simulated;
 
 pub use connect::{Connected, connect};
 

@@ -35,7 +35,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::directory::sandbox::Sandbox;
+    use crate::directory::simulated::SimulatedOrg;
     use crate::domain::Product;
     use crate::flows::Settings;
     use crate::store::Store;
@@ -45,8 +45,8 @@ mod tests {
             metrics: Arc::new(crate::metrics::Metrics::new()),
             links: None,
             store: Store::open(dir).expect("store"),
-            directory: Arc::new(Sandbox::new()),
-            lister: Arc::new(Sandbox::new()),
+            directory: Arc::new(SimulatedOrg::new()),
+            lister: Arc::new(SimulatedOrg::new()),
             inventory: Default::default(),
             settings: Settings::default(),
         }

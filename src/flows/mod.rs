@@ -17,7 +17,7 @@ use crate::store::{Store, StoreError};
 
 pub mod alerts;
 pub mod ask;
-pub mod audit_log;
+pub mod atlassian_audit;
 pub mod handle;
 pub mod identify;
 pub mod intake;

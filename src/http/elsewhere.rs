@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any};
 
 use super::error::ApiError;
-use crate::bus::lease::Standing;
+use crate::bus::lease::Ownership;
 
 /// Answers `404 not_here` with `detail`, whatever the method.
 fn answer(detail: String) -> MethodRouter {
@@ -61,11 +61,11 @@ pub fn intake_service(intake_url: &Option<String>) -> Router {
 
 /// Refuses a request while this process does not own the state.
 pub async fn owner_only(
-    State(standing): State<Standing>,
+    State(ownership): State<Ownership>,
     request: Request,
     next: Next,
 ) -> Response {
-    if standing.owns() {
+    if ownership.owns() {
         return next.run(request).await;
     }
     ApiError::new(
@@ -73,7 +73,7 @@ pub async fn owner_only(
         "not_state_owner",
         format!(
             "this process does not own the state now: {}",
-            standing.why()
+            ownership.why()
         ),
     )
     .into_response()

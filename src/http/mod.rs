@@ -47,7 +47,7 @@ pub struct Parts {
 
 /// The whole surface, and the paths it routes (those another process serves aside).
 pub fn router(parts: Parts, metrics: Arc<Metrics>) -> (Router, Vec<&'static str>) {
-    let standing = parts.ops.standing.clone();
+    let ownership = parts.ops.ownership.clone();
     let receivers = match parts.receivers {
         Some((hooks, public)) => hooks::router(hooks).merge(public::router(public)),
         None => Routes::unlisted(elsewhere::intake_service(&parts.intake_url)),
@@ -57,7 +57,7 @@ pub fn router(parts: Parts, metrics: Arc<Metrics>) -> (Router, Vec<&'static str>
             let (router, paths) = api::router(api)
                 .merge(console::router(console))
                 .into_parts();
-            let owner_only = axum::middleware::from_fn_with_state(standing, elsewhere::owner_only);
+            let owner_only = axum::middleware::from_fn_with_state(ownership, elsewhere::owner_only);
             (router.layer(owner_only), paths)
         }
         None => (elsewhere::state_service(&parts.state_url), Vec::new()),

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::bus::Bus;
-use crate::bus::lease::Standing;
+use crate::bus::lease::Ownership;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -27,7 +27,7 @@ pub struct Ops {
     pub bus: Arc<dyn Bus>,
     pub metrics: Arc<Metrics>,
     /// Whether this process owns the state (always, unless it must hold the lease first).
-    pub standing: Standing,
+    pub ownership: Ownership,
     /// `all`, `intake` or `state`.
     pub role: &'static str,
 }
@@ -86,10 +86,10 @@ async fn readyz(State(ops): State<Ops>) -> Result<Json<Value>, ApiError> {
             store.probe().await.map_err(|e| format!("store: {e}"))?;
         }
         ops.bus.ready().await.map_err(|e| format!("bus: {e}"))?;
-        if ops.standing.owns() {
+        if ops.ownership.owns() {
             Ok(())
         } else {
-            Err(ops.standing.why())
+            Err(ops.ownership.why())
         }
     };
     match tokio::time::timeout(Duration::from_secs(5), probe).await {
@@ -121,7 +121,7 @@ async fn metrics(State(ops): State<Ops>) -> Response {
     }
     if let Some(store) = &ops.store {
         m.outbox.set(store.outbox_len() as i64);
-        m.state_owner.set(i64::from(ops.standing.owns()));
+        m.state_owner.set(i64::from(ops.ownership.owns()));
     }
     match m.encode() {
         Ok(body) => (

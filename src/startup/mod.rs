@@ -12,13 +12,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::Bus;
 use crate::bus::embedded::EmbeddedBus;
-use crate::bus::lease::Standing;
+use crate::bus::lease::Ownership;
 use crate::bus::nats::NatsBus;
 use crate::bus::once::UseOnce;
 use crate::config::Config;
 use crate::directory::Connected;
 use crate::directory::config::DirectoryKind;
-use crate::directory::sandbox::Sandbox;
+use crate::directory::simulated::SimulatedOrg;
 use crate::flows::{Context, Intake, Settings};
 use crate::http::api::{Role, TokenHash};
 use crate::http::ops::Ops;
@@ -237,7 +237,7 @@ async fn intake_process(
             store: None,
             bus,
             metrics: metrics.clone(),
-            standing: Standing::sole(),
+            ownership: Ownership::sole(),
             role: config.server.role.key(),
         },
         state_url: config.server.state_url.clone(),
@@ -277,9 +277,9 @@ async fn state_process(
         seed_sandbox(&ctx).await?;
     }
     let intake = Intake::new(bus.clone(), Some(store.clone()), metrics.clone());
-    let standing = match nats {
-        Some(_) => Standing::leased(),
-        None => Standing::sole(),
+    let ownership = match nats {
+        Some(_) => Ownership::leased(),
+        None => Ownership::sole(),
     };
     let work = work::Work {
         config: config.clone(),
@@ -287,7 +287,7 @@ async fn state_process(
         intake: intake.clone(),
         bus: bus.clone(),
         metrics: metrics.clone(),
-        standing: standing.clone(),
+        ownership: ownership.clone(),
         mail: work::mail(config)?,
     };
     let owner = work
@@ -322,7 +322,7 @@ async fn state_process(
             store: Some(store.clone()),
             bus: bus.clone(),
             metrics: metrics.clone(),
-            standing,
+            ownership,
             role: config.server.role.key(),
         },
         state_url: config.server.state_url.clone(),
@@ -351,7 +351,7 @@ fn context(
 ) -> Result<Arc<Context>, StartError> {
     let Connected { directory, lister } = match config.directory.kind {
         DirectoryKind::Sandbox => {
-            let sandbox = Arc::new(Sandbox::open(store.db())?);
+            let sandbox = Arc::new(SimulatedOrg::open(store.db())?);
             Connected {
                 directory: sandbox.clone(),
                 lister: sandbox,

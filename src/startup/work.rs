@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::StartError;
 use crate::bus::Bus;
-use crate::bus::lease::{Lease, Standing};
+use crate::bus::lease::{Lease, Ownership};
 use crate::bus::nats::NatsBus;
 use crate::config::Config;
 use crate::flows::{Context, Intake};
@@ -26,7 +26,7 @@ pub(super) struct Work {
     pub intake: Intake,
     pub bus: Arc<dyn Bus>,
     pub metrics: Arc<Metrics>,
-    pub standing: Standing,
+    pub ownership: Ownership,
     /// The SMTP transport (built once: its connection pool) and the sender; `None` without
     /// `smtp.url`.
     pub mail: Option<(crate::notify::sender::Mailer, lettre::message::Mailbox)>,
@@ -39,7 +39,7 @@ impl Work {
         let worker = Arc::new(Worker {
             ctx: ctx.clone(),
             settings: WorkerSettings::from(&config.worker),
-            standing: self.standing.clone(),
+            ownership: self.ownership.clone(),
         });
         let mut tasks = vec![tokio::spawn(crate::worker::run(
             worker,
@@ -48,17 +48,18 @@ impl Work {
         ))];
         let retention = Duration::from_secs(config.worker.processed_ttl_days * 86_400);
         let housekeeping =
-            crate::jobs::housekeeping(ctx.clone(), self.bus.clone(), retention, cancel.clone());
+            crate::periodic::housekeeping(ctx.clone(), self.bus.clone(), retention, cancel.clone());
         tasks.push(tokio::spawn(housekeeping));
         let inventory =
-            crate::jobs::inventory::run(ctx.clone(), self.intake.clone(), cancel.clone());
+            crate::periodic::inventory::run(ctx.clone(), self.intake.clone(), cancel.clone());
         tasks.push(tokio::spawn(inventory));
-        let reclaim = crate::jobs::reclaim::run(ctx.clone(), self.intake.clone(), cancel.clone());
+        let reclaim =
+            crate::periodic::reclaim::run(ctx.clone(), self.intake.clone(), cancel.clone());
         tasks.push(tokio::spawn(reclaim));
         // Stops at the next tick once cancelled; its position is saved only after publishing.
         // Awaited with the rest, so a poller never runs beside the next owner's.
         let audit = &config.sources.atlassian_audit;
-        match crate::jobs::audit_log::Poller::new(audit, &config.directory) {
+        match crate::periodic::atlassian_audit::Poller::new(audit, &config.directory) {
             Ok(Some(poller)) => {
                 let poll = poller.run(ctx.clone(), self.intake.clone(), cancel.clone());
                 tasks.push(tokio::spawn(poll));
@@ -100,7 +101,7 @@ impl Work {
             ttl: Duration::from_secs(self.config.bus.lease_secs),
             holder: holder(),
             store_id: store.identity().await?,
-            standing: self.standing.clone(),
+            ownership: self.ownership.clone(),
         };
         Ok(tokio::spawn(async move {
             lease.hold(cancel, |work| self.start(&work)).await;

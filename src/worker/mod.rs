@@ -91,7 +91,7 @@ pub struct Worker {
     pub ctx: Arc<Context>,
     pub settings: WorkerSettings,
     /// Whether this process owns the state: checked before each event is handled.
-    pub standing: crate::bus::lease::Standing,
+    pub ownership: crate::bus::lease::Ownership,
 }
 
 /// Delay before redelivery `attempt + 1`.
@@ -199,7 +199,7 @@ pub async fn run(worker: Arc<Worker>, bus: Arc<dyn Bus>, cancel: CancellationTok
             _ = cancel.cancelled() => break,
         };
         let delivery = match next {
-            Ok(d) if !worker.standing.owns() => {
+            Ok(d) if !worker.ownership.owns() => {
                 // The state lease may lapse: hand it back for the owner, and stop.
                 let _ = d.nak(Duration::ZERO).await;
                 break;

@@ -33,25 +33,25 @@ struct SandboxProduct {
     seats: u64,
 }
 
-pub struct Sandbox {
+pub struct SimulatedOrg {
     users: Mutex<BTreeMap<String, SandboxUser>>,
     products: Vec<SandboxProduct>,
     /// Where memberships are kept, so a restarted sandbox remembers what was restored.
     tree: Option<sled::Tree>,
 }
 
-impl Default for Sandbox {
+impl Default for SimulatedOrg {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Sandbox {
+impl SimulatedOrg {
     /// A sandbox whose memberships persist in the `sandbox_directory` tree of `db`.
-    pub fn open(db: &sled::Db) -> Result<Sandbox, DirectoryError> {
+    pub fn open(db: &sled::Db) -> Result<SimulatedOrg, DirectoryError> {
         let fail = |e: sled::Error| DirectoryError::Permanent(format!("sandbox state: {e}"));
         let tree = db.open_tree("sandbox_directory").map_err(fail)?;
-        let mut sandbox = Sandbox::new();
+        let mut sandbox = SimulatedOrg::new();
         if let Ok(users) = sandbox.users.get_mut() {
             for user in users.values_mut() {
                 let Some(saved) = tree.get(&user.account_id).map_err(fail)? else {
@@ -71,7 +71,7 @@ impl Sandbox {
     }
 
     /// A sandbox in memory only.
-    pub fn new() -> Sandbox {
+    pub fn new() -> SimulatedOrg {
         let users = people(OffsetDateTime::now_utc())
             .into_iter()
             .map(|person| {
@@ -84,7 +84,7 @@ impl Sandbox {
                 (user.person.email.clone(), user)
             })
             .collect();
-        Sandbox {
+        SimulatedOrg {
             users: Mutex::new(users),
             products: vec![
                 SandboxProduct {
@@ -124,7 +124,7 @@ fn log(calls: &mut CallLog, method: &str, path: &str, status: u16) {
 }
 
 #[async_trait]
-impl Directory for Sandbox {
+impl Directory for SimulatedOrg {
     fn kind(&self) -> &'static str {
         "sandbox"
     }
@@ -302,7 +302,7 @@ struct Saved {
     active: bool,
 }
 
-impl Sandbox {
+impl SimulatedOrg {
     /// Keeps the user's groups and standing, when the sandbox persists.
     fn save(&self, user: &SandboxUser) -> Result<(), DirectoryError> {
         if let Some(tree) = &self.tree {
@@ -324,7 +324,7 @@ impl Sandbox {
 const LIST_PAGE: usize = 100;
 
 #[async_trait]
-impl Lister for Sandbox {
+impl Lister for SimulatedOrg {
     fn source(&self) -> &'static str {
         "sandbox"
     }
@@ -357,7 +357,7 @@ impl Lister for Sandbox {
     }
 }
 
-impl Sandbox {
+impl SimulatedOrg {
     /// A user as the listing reports them: the products their groups grant, and the others.
     fn listed(&self, u: &SandboxUser) -> Listed {
         let p = &u.person;
@@ -399,7 +399,7 @@ mod tests {
         };
         {
             let db = sled::open(dir.path()).expect("db");
-            let sandbox = Sandbox::open(&db).expect("sandbox");
+            let sandbox = SimulatedOrg::open(&db).expect("sandbox");
             let added = sandbox
                 .add_to_group(
                     "sandbox-grace",
@@ -413,7 +413,7 @@ mod tests {
             db.flush().expect("flush");
         }
         let db = sled::open(dir.path()).expect("db");
-        let sandbox = Sandbox::open(&db).expect("sandbox");
+        let sandbox = SimulatedOrg::open(&db).expect("sandbox");
         let groups = sandbox
             .user_groups("sandbox-grace", &mut CallLog::default())
             .await

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::{Context, FlowError, Intake};
 use crate::directory::CallLog;
-use crate::directory::audit_log::AuditLog;
+use crate::directory::atlassian_audit::AtlassianAudit;
 use crate::sources::atlassian_audit::{Page, Position, advance, fresh, to_event};
 
 const POLLER: &str = "atlassian_audit";
@@ -18,7 +18,7 @@ const MAX_PAGES: usize = 50;
 pub async fn poll(
     ctx: &Context,
     intake: &Intake,
-    log: &AuditLog,
+    log: &AtlassianAudit,
     action: &str,
 ) -> Result<usize, FlowError> {
     let mut position = match ctx.store.poller_state::<Position>(POLLER)? {

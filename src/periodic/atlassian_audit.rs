@@ -7,13 +7,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::directory::DirectoryError;
-use crate::directory::audit_log::AuditLog;
+use crate::directory::atlassian_audit::AtlassianAudit;
 use crate::directory::config::DirectoryConfig;
 use crate::flows::{Context, Intake};
 use crate::sources::atlassian_audit::AtlassianAuditSourceConfig;
 
 pub struct Poller {
-    log: AuditLog,
+    log: AtlassianAudit,
     action: String,
     every: Duration,
 }
@@ -28,7 +28,7 @@ impl Poller {
             return Ok(None);
         };
         Ok(Some(Poller {
-            log: AuditLog::new(&config.admin_api_url, org, key.clone(), limits)?,
+            log: AtlassianAudit::new(&config.admin_api_url, org, key.clone(), limits)?,
             action: config.action.clone(),
             every: Duration::from_secs(config.poll_secs),
         }))
@@ -37,7 +37,8 @@ impl Poller {
     /// Polls until cancelled; a failed poll is tried again at the next tick.
     pub async fn run(self, ctx: Arc<Context>, intake: Intake, cancel: CancellationToken) {
         loop {
-            match crate::flows::audit_log::poll(&ctx, &intake, &self.log, &self.action).await {
+            match crate::flows::atlassian_audit::poll(&ctx, &intake, &self.log, &self.action).await
+            {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(published = n, "audit-log log-ins published"),
                 Err(e) => {

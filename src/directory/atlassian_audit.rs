@@ -8,20 +8,20 @@ use super::config::DirectoryConfig;
 use super::http::{Auth, Http};
 use super::{CallLog, DirectoryError};
 
-pub struct AuditLog {
+pub struct AtlassianAudit {
     http: Http,
     path: String,
 }
 
-impl AuditLog {
+impl AtlassianAudit {
     /// The audit log of organisation `org` at `base`, with the limits of `limits`.
     pub fn new(
         base: &str,
         org: &str,
         key: SecretString,
         limits: &DirectoryConfig,
-    ) -> Result<AuditLog, DirectoryError> {
-        Ok(AuditLog {
+    ) -> Result<AtlassianAudit, DirectoryError> {
+        Ok(AtlassianAudit {
             http: Http::new(base, Auth::Bearer(key), limits)?,
             path: format!("/admin/v1/orgs/{org}/events"),
         })

@@ -1,6 +1,6 @@
 //! Periodic work, each until cancelled: housekeeping (waiting requests, expired idempotency and
 //! dedupe records), the Atlassian audit-log poller, the inventory's sync and reclaim runs on
-//! their schedule. Each job only calls into `flows`.
+//! their schedule. Each task only calls into `flows`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::Bus;
 use crate::flows::Context;
 
-pub mod audit_log;
+pub mod atlassian_audit;
 pub mod inventory;
 pub mod reclaim;
 
