@@ -4,8 +4,8 @@
 use super::{Context, FlowError};
 use crate::domain::Email;
 use crate::store::{
-    Account, AuditEntry, AuditFilter, LedgerEntry, RequestRecord, RequestState, RulesDoc, RunEntry,
-    RunKind, RunRecord, UserRecord,
+    AuditEntry, AuditFilter, LedgerEntry, RequestRecord, RequestState, RulesDoc, RunEntry, RunKind,
+    RunRecord, UserRecord,
 };
 
 /// The live rules with their version.
@@ -38,11 +38,6 @@ pub fn user(ctx: &Context, email: &Email) -> Result<UserRecord, FlowError> {
         code: "unknown_user",
         detail: "reinstate has no record of this user".into(),
     })
-}
-
-/// An account of the inventory, by account id.
-pub fn account(ctx: &Context, account_id: &str) -> Result<Option<Account>, FlowError> {
-    Ok(ctx.store.account(account_id)?)
 }
 
 /// What reinstate recorded of a user, when it has (logins, restores, warnings, keeps).

@@ -20,24 +20,23 @@ mod audit;
 mod claims;
 pub mod disk;
 mod inventory;
+mod ledger;
 mod outbox;
 mod processed;
-mod reclaim;
 mod requests;
 mod rules;
+mod runs;
 mod users;
 
 pub use alerts::AlertState;
 pub use audit::{AuditEntry, AuditFilter};
 pub use inventory::{Account, Accounts, ProductSeats, ProductUse, SyncPhase, SyncState};
+pub use ledger::{Change, LedgerEntry, LedgerState, ledger_writes};
 pub use outbox::OutboxEmail;
 pub use processed::ProcessedRecord;
-pub use reclaim::{
-    Change, EntryResult, LedgerEntry, LedgerState, PoliciesDoc, ReclaimWrite, RunEntry, RunKind,
-    RunRecord, RunState, entry_write, ledger_writes,
-};
 pub use requests::{RequestChange, RequestRecord, RequestState, RequestStep};
 pub use rules::RulesDoc;
+pub use runs::{EntryResult, PoliciesDoc, RunEntry, RunKind, RunRecord, RunState, entry_write};
 pub use users::{ProductState, Reclaimed, UserRecord, Warning};
 
 #[derive(Debug, Deserialize)]
@@ -96,7 +95,7 @@ pub struct Store {
     inventory_by_username: sled::Tree,
     /// The inventory sync's state.
     inventory_meta: sled::Tree,
-    /// Reclamation: policies, runs and jobs, the ledger (`reclaim.rs`).
+    /// Reclamation: policies, runs and jobs (`runs.rs`), the ledger (`ledger.rs`).
     reclaim: sled::Tree,
     inventory_cache: Arc<std::sync::RwLock<inventory::InventoryCache>>,
     /// Signalled whenever emails are written to the outbox.
@@ -230,6 +229,9 @@ impl Store {
         self.flush().await
     }
 }
+
+/// One write of reclamation records, inside an event's transaction (`None`: remove the key).
+pub type ReclaimWrite = (Vec<u8>, Option<Vec<u8>>);
 
 /// Everything one event changes, written in one transaction.
 #[derive(Debug, Default)]
@@ -384,8 +386,8 @@ impl Store {
                     };
                 }
                 if let Some(run) = &outcome.settles_run {
-                    let key = reclaim::pending_key(run);
-                    let left = reclaim::count(reclaim.get(&key)?.as_deref()).saturating_sub(1);
+                    let key = runs::pending_key(run);
+                    let left = runs::count(reclaim.get(&key)?.as_deref()).saturating_sub(1);
                     reclaim.insert(key, &left.to_be_bytes())?;
                 }
                 for (key, value) in &rows.emails {

@@ -333,6 +333,14 @@ pub fn all_users(
     Ok(users(ctx, filter, sort, usize::MAX, None)?.users)
 }
 
+/// One account as a row, every product shown: the same row a page of users gives.
+pub fn user(ctx: &Context, account_id: &str) -> Result<Option<UserRow>, FlowError> {
+    match ctx.store.account(account_id)? {
+        Some(a) => Ok(Some(row(ctx, &a, None)?)),
+        None => Ok(None),
+    }
+}
+
 fn row(ctx: &Context, a: &Account, product: Option<&str>) -> Result<UserRow, FlowError> {
     let protected = match &a.email {
         Some(email) => ctx

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::layout::page as frame;
+use super::table::{badge, table};
 use super::{Console, Signed, failed, when};
 use crate::domain::{AuditOutcome, Email, Source};
 use crate::flows::queries;
@@ -168,22 +169,16 @@ pub async fn page(
             button.primary type="submit" { "Filter" }
         }
         @if let Some(p) = &problem { div.message.error role="alert" { (p) " — showing every entry." } }
-        table {
-            thead { tr { th { "When" } th { "Outcome" } th { "User" } th { "Product" } th { "Source" } th { "Why" } } }
-            tbody {
-                @if entries.is_empty() { tr { td colspan="6" { "No entry matches." } } }
-                @for e in &entries {
-                    tr {
-                        td { (when(e.at)) }
-                        td { span class={ "badge " (e.outcome.key()) } { (e.outcome.key()) } }
-                        td { (e.user.as_ref().map(|u| u.to_string()).or(e.identity.clone()).unwrap_or_default()) }
-                        td { (e.product.map_or("", |p| p.key())) }
-                        td { (e.source.map_or("", |s| s.key())) }
-                        td { (e.reason) }
-                    }
-                }
+        (table(&["When", "Outcome", "User", "Product", "Source", "Why"], Some("No entry matches."), entries.iter().map(|e| html! {
+            tr {
+                td { (when(e.at)) }
+                td { (badge(e.outcome.key())) }
+                td { (e.user.as_ref().map(|u| u.to_string()).or(e.identity.clone()).unwrap_or_default()) }
+                td { (e.product.map_or("", |p| p.key())) }
+                td { (e.source.map_or("", |s| s.key())) }
+                td { (e.reason) }
             }
-        }
+        })))
         div.pager {
             @if let Some(next) = next { a.button href=(next) { "Older entries" } }
             a.button href={ "/api/v1/audit.csv" @if !csv.is_empty() { "?" (csv) } } { "Download CSV" }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
 use super::layout::page as frame;
+use super::table::{badge, slug, table};
 use super::{AdminForm, Console, Signed, failed, when};
 use crate::flows::queries;
 use crate::flows::reclaim::jobs;
@@ -39,10 +40,7 @@ pub async fn page(
         RunKind::Undo => "Undo",
     };
     let title = format!("{kind} {}", run.id);
-    let state = serde_json::to_value(run.state)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default();
+    let state = slug(&run.state);
     let csv = if run.kind == RunKind::Job {
         None
     } else {
@@ -66,22 +64,16 @@ pub async fn page(
                 }
             }
         }
-        table {
-            thead { tr { th { "User" } th { "Product" } th { "Step" } th { "Why" } th { "Result" } th { "Detail" } } }
-            tbody {
-                @for e in &entries {
-                    @let result = serde_json::to_value(e.result).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-                    tr {
-                        td { a href={ "/console/users/" (super::users::enc(&e.account_id)) } { (e.email.as_ref().map(|m| m.to_string()).unwrap_or(e.account_id.clone())) } }
-                        td { (e.product.map_or("—", |p| p.key())) }
-                        td { (e.step) }
-                        td { (e.reason) }
-                        td { span class={ "badge " (result) } { (result) } }
-                        td { (e.detail.as_deref().unwrap_or("")) }
-                    }
-                }
+        (table(&["User", "Product", "Step", "Why", "Result", "Detail"], None, entries.iter().map(|e| html! {
+            tr {
+                td { a href={ "/console/users/" (super::users::enc(&e.account_id)) } { (e.email.as_ref().map(|m| m.to_string()).unwrap_or(e.account_id.clone())) } }
+                td { (e.product.map_or("—", |p| p.key())) }
+                td { (e.step) }
+                td { (e.reason) }
+                td { (badge(&slug(&e.result))) }
+                td { (e.detail.as_deref().unwrap_or("")) }
             }
-        }
+        })))
     };
     frame(
         &console,

@@ -25,6 +25,7 @@ mod reclaim;
 mod requests;
 mod rules;
 mod signin;
+mod table;
 mod user;
 mod users;
 

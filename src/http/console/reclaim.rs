@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
 use super::layout::page as frame;
+use super::table::{badge, slug, table};
 use super::{AdminForm, Console, Signed, failed, when};
 use crate::domain::reclaim::PolicyList;
 use crate::flows::queries;
@@ -49,23 +50,16 @@ fn render(
             }
         }
         h2 { "Runs" }
-        table {
-            thead { tr { th { "Run" } th { "Started" } th { "Kind" } th { "State" } th { "Users" } th { "CSV" } } }
-            tbody {
-                @if runs.is_empty() { tr { td colspan="6" { "No run yet." } } }
-                @for r in &runs {
-                    @let state = serde_json::to_value(r.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-                    tr {
-                        td { a href={ "/console/jobs/" (r.id) } { (r.id) } }
-                        td { (when(r.started_at)) " · " (r.trigger) }
-                        td { @if r.dry_run { "preview" } @else { "run" } }
-                        td { span class={ "badge " (state) } { (state) } }
-                        td { (r.entries) }
-                        td { a href={ "/api/v1/reclaim/runs/" (r.id) ".csv" } { "CSV" } }
-                    }
-                }
+        (table(&["Run", "Started", "Kind", "State", "Users", "CSV"], Some("No run yet."), runs.iter().map(|r| html! {
+            tr {
+                td { a href={ "/console/jobs/" (r.id) } { (r.id) } }
+                td { (when(r.started_at)) " · " (r.trigger) }
+                td { @if r.dry_run { "preview" } @else { "run" } }
+                td { (badge(&slug(&r.state))) }
+                td { (r.entries) }
+                td { a href={ "/api/v1/reclaim/runs/" (r.id) ".csv" } { "CSV" } }
             }
-        }
+        })))
         h2 { "Policies" }
         form method="post" action="/console/reclaim" {
             input type="hidden" name="csrf" value=(session.csrf);

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
 use super::layout::page as frame;
+use super::table::{badge, slug, table};
 use super::{AdminForm, Console, Signed, failed, when};
 use crate::flows::{queries, requests};
 use crate::http::api::Role;
@@ -39,20 +40,14 @@ pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Re
             }
         }
         h2 { "History" }
-        table {
-            thead { tr { th { "User" } th { "Product" } th { "State" } th { "Last step" } } }
-            tbody {
-                @for r in done.iter().rev().take(100) {
-                    @let state = serde_json::to_value(r.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-                    tr {
-                        td { (r.email) }
-                        td { (r.product.key()) }
-                        td { span class={ "badge " (state) } { (state) } }
-                        td { @if let Some(s) = r.history.last() { (when(s.at)) " · " (s.by) " · " (s.note) } }
-                    }
-                }
+        (table(&["User", "Product", "State", "Last step"], None, done.iter().rev().take(100).map(|r| html! {
+            tr {
+                td { (r.email) }
+                td { (r.product.key()) }
+                td { (badge(&slug(&r.state))) }
+                td { @if let Some(s) = r.history.last() { (when(s.at)) " · " (s.by) " · " (s.note) } }
             }
-        }
+        })))
     };
     frame(
         &console,

@@ -10,9 +10,10 @@ use maud::{Markup, html};
 use super::layout::page as frame;
 use super::{Console, Signed, day, failed, when};
 use crate::domain::Email;
+use crate::flows::inventory::query::{self, UserRow};
 use crate::flows::queries;
 use crate::http::api::{Role, Session};
-use crate::store::{Account, AuditFilter};
+use crate::store::AuditFilter;
 
 /// `GET /console/users/{account}`
 pub async fn page(
@@ -21,7 +22,7 @@ pub async fn page(
     Path(account_id): Path<String>,
 ) -> Response {
     let ctx = &console.flows;
-    let account = match queries::account(ctx, &account_id) {
+    let account = match query::user(ctx, &account_id) {
         Ok(Some(a)) => a,
         Ok(None) => {
             let e = crate::flows::FlowError::NotFound {
@@ -32,7 +33,8 @@ pub async fn page(
         }
         Err(e) => return failed(&console, &session, &e),
     };
-    let timeline = match &account.email {
+    let email = account.email.as_deref().and_then(|e| Email::parse(e).ok());
+    let timeline = match &email {
         Some(email) => {
             let filter = AuditFilter {
                 user: Some(email.clone()),
@@ -43,14 +45,14 @@ pub async fn page(
         None => Vec::new(),
     };
     let ledger = queries::open_ledger(ctx, &account.account_id).unwrap_or_default();
-    let explained = match &account.email {
+    let explained = match &email {
         Some(email) => explain(&console, email).await,
         None => html! { p.muted { "No email address: reinstate cannot decide for this account." } },
     };
     let title = account
         .name
         .clone()
-        .or(account.email.as_ref().map(|e| e.to_string()))
+        .or(account.email.clone())
         .unwrap_or(account.account_id.clone());
     let body = html! {
         (identity(&console, &account))
@@ -83,11 +85,11 @@ pub async fn page(
     )
 }
 
-fn identity(console: &Console, a: &Account) -> Markup {
+fn identity(console: &Console, a: &UserRow) -> Markup {
     html! {
         div.cards {
             div.card {
-                div.muted { "Email address" } div { (a.email.as_ref().map(|e| e.to_string()).unwrap_or("—".into())) }
+                div.muted { "Email address" } div { (a.email.as_deref().unwrap_or("—")) }
                 div.muted { "Account" } div { code { (a.account_id) } }
                 @if let Some(u) = &a.username { div.muted { "Username" } div { (u) } }
                 @if let Some(edit) = console.look.edit_user_url(&a.account_id) {
@@ -96,22 +98,22 @@ fn identity(console: &Console, a: &Account) -> Markup {
             }
             div.card {
                 div.muted { "Status" } div { span class={ "badge " (a.status.key()) } { (a.status.key()) } }
-                div.muted { "Last seen" } div { (day(a.last_seen())) }
+                div.muted { "Last seen" } div { (day(a.last_seen)) }
                 div.muted { "Added" } div { (day(a.added_at)) }
             }
         }
         table {
             thead { tr { th { "Product" } th { "Licence" } th { "Last active" } } }
             tbody {
-                @for (key, u) in &a.products {
-                    tr { td { (key) } td { @if u.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } } td { (day(a.last_active(key))) } }
+                @for p in &a.products {
+                    tr { td { (p.key) } td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } } td { (day(p.last_active)) } }
                 }
             }
         }
     }
 }
 
-fn taken(session: &Session, a: &Account, ledger: &[crate::store::LedgerEntry]) -> Markup {
+fn taken(session: &Session, a: &UserRow, ledger: &[crate::store::LedgerEntry]) -> Markup {
     html! {
         @if ledger.is_empty() {
             p.muted { "Nothing." }

@@ -3,7 +3,7 @@
 //! Recorded in the ledger like the rest, so that an undo puts the old value back.
 
 use super::super::super::Context;
-use super::{Done, Fail, begin, begun};
+use super::{Done, Fail, ledgered};
 use crate::directory::CallLog;
 use crate::domain::reclaim::Order;
 use crate::domain::{AuditOutcome, Email, Event};
@@ -17,19 +17,17 @@ pub(super) async fn change_email(
     calls: &mut CallLog,
 ) -> Result<Done, Fail> {
     let account = &order.account_id;
-    let mut ledger = match begun(ctx, event)? {
-        Some(l) => l,
-        None => {
-            let Some(from) = event.user.email.clone() else {
-                return Ok(Done::failed("the account's current email is not known"));
-            };
-            let change = Change::Email {
-                from: from.to_string(),
-                to: to.to_string(),
-            };
-            begin(ctx, event, order, change).await?
-        }
+    // The same event on every attempt: an entry begun before knew this email too.
+    let Some(from) = &event.user.email else {
+        return Ok(Done::failed("the account's current email is not known"));
     };
+    let change = || {
+        Ok(Change::Email {
+            from: from.to_string(),
+            to: to.to_string(),
+        })
+    };
+    let mut ledger = ledgered(ctx, event, order, change).await?;
     ctx.directory.change_email(account, to, calls).await?;
     set_inventory_email(ctx, account, Some(to.clone()))?;
     Ok(done(&mut ledger, format!("email changed to {to}")))
@@ -43,16 +41,13 @@ pub(super) async fn rename(
     calls: &mut CallLog,
 ) -> Result<Done, Fail> {
     let account = &order.account_id;
-    let mut ledger = match begun(ctx, event)? {
-        Some(l) => l,
-        None => {
-            let change = Change::Username {
-                from: account.clone(),
-                to: to.to_string(),
-            };
-            begin(ctx, event, order, change).await?
-        }
+    let change = || {
+        Ok(Change::Username {
+            from: account.clone(),
+            to: to.to_string(),
+        })
     };
+    let mut ledger = ledgered(ctx, event, order, change).await?;
     ctx.directory.rename(account, to, calls).await?;
     Ok(done(&mut ledger, format!("renamed {account} to {to}")))
 }

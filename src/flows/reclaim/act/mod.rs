@@ -384,6 +384,20 @@ async fn begin(
     Ok(entry)
 }
 
+/// This order's ledger entry: the one an earlier attempt began, else one begun now with the
+/// change `change` names.
+async fn ledgered(
+    ctx: &Context,
+    event: &Event,
+    order: &Order,
+    change: impl FnOnce() -> Result<Change, Fail>,
+) -> Result<LedgerEntry, Fail> {
+    match begun(ctx, event)? {
+        Some(entry) => Ok(entry),
+        None => begin(ctx, event, order, change()?).await,
+    }
+}
+
 /// The ledger entry already begun by an earlier attempt of this order, if any.
 fn begun(ctx: &Context, event: &Event) -> Result<Option<LedgerEntry>, Fail> {
     Ok(ctx

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::super::super::Context;
 use super::super::super::inventory::seen::{self, Changed};
-use super::{Done, Fail, Scope, access_of, begin, begun, in_scope};
+use super::{Done, Fail, Scope, access_of, begin, begun, in_scope, ledgered};
 use crate::directory::{CallLog, DirectoryError, Removed};
 use crate::domain::reclaim::{Order, Standing};
 use crate::domain::{AccountStatus, AuditOutcome, Event, GroupRef, Product};
@@ -173,21 +173,14 @@ pub(super) async fn standing(
     calls: &mut CallLog,
 ) -> Result<Done, Fail> {
     let account = &order.account_id;
-    let mut ledger = match begun(ctx, event)? {
-        Some(l) => l,
-        None => {
-            let from = ctx
-                .store
-                .account(account)?
-                .map_or("active", |a| a.status.key())
-                .to_string();
-            let change = Change::Standing {
-                from,
-                to: change.to().to_string(),
-            };
-            begin(ctx, event, order, change).await?
-        }
+    let from = || -> Result<Change, Fail> {
+        let now = ctx.store.account(account)?;
+        Ok(Change::Standing {
+            from: now.map_or("active", |a| a.status.key()).to_string(),
+            to: change.to().to_string(),
+        })
     };
+    let mut ledger = ledgered(ctx, event, order, from).await?;
     if let Err(e) = ctx.directory.set_standing(account, change, calls).await {
         if e.is_transient() {
             return Err(Fail::Retry(e.into()));
@@ -258,20 +251,12 @@ pub(super) async fn add_groups(
             return Ok(Done::failed(format!("{} has no seat left", p.key())));
         }
     }
-    let mut ledger = match begun(ctx, event)? {
-        Some(l) => l,
-        None => {
-            begin(
-                ctx,
-                event,
-                order,
-                Change::GroupsAdded {
-                    groups: groups.clone(),
-                },
-            )
-            .await?
-        }
+    let change = || {
+        Ok(Change::GroupsAdded {
+            groups: groups.clone(),
+        })
     };
+    let mut ledger = ledgered(ctx, event, order, change).await?;
     let mut added = Vec::new();
     let product_for_call = product.unwrap_or(Product::JiraSoftware);
     for group in &groups {
