@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use super::body::read_body;
 use super::error::ApiError;
-use super::openapi::{Operation, Routes, external, schema};
+use super::routes::{Operation, Routes, external, schema};
 use crate::domain::EventKind;
 use crate::flows::Intake;
 use crate::sources::jsm::JsmSource;
@@ -83,7 +83,7 @@ pub fn router(hooks: Hooks) -> Routes {
 
 /// The webhook receivers.
 pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
-    use crate::http::openapi::Access::*;
+    use crate::http::routes::Access::*;
     vec![
         Operation::new(
             "post",

@@ -8,8 +8,9 @@
 //! * `ops` — health, readiness, metrics and the OpenAPI document.
 //! * `elsewhere` — what a process answers for the parts its role leaves to another process.
 //!
-//! `page` frames every HTML page (the look, the headers); `server` accepts connections and
-//! holds every client to its deadlines.
+//! Each part declares its routes and their OpenAPI operations with `routes`; `openapi`
+//! assembles the document; `page` frames every HTML page (the look, the headers); `server`
+//! accepts connections and holds every client to its deadlines.
 
 use std::sync::Arc;
 
@@ -27,10 +28,11 @@ pub mod openapi;
 pub mod ops;
 pub mod page;
 pub mod public;
+pub mod routes;
 pub mod server;
 
 pub use error::{ApiError, ErrorBody};
-pub use openapi::Routes;
+pub use routes::Routes;
 
 /// Every part of the surface, each with its state; a part another process serves is `None`.
 pub struct Parts {
@@ -62,7 +64,10 @@ pub fn router(parts: Parts, metrics: Arc<Metrics>) -> (Router, Vec<&'static str>
         }
         None => (elsewhere::state_service(&parts.state_url), Vec::new()),
     };
-    let (rest, mut paths) = ops::router(parts.ops).merge(receivers).into_parts();
+    let document = Arc::new(openapi::document());
+    let (rest, mut paths) = ops::router(parts.ops, document)
+        .merge(receivers)
+        .into_parts();
     paths.extend(state_paths);
     let router = rest
         .merge(state)

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::http::openapi::{Operation, Routes};
+use crate::http::routes::{Operation, Routes};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -32,18 +32,22 @@ pub struct Ops {
     pub role: &'static str,
 }
 
-pub fn router(ops: Ops) -> Routes {
+/// The operations routes; `document` is the OpenAPI document, served as it is.
+pub fn router(ops: Ops, document: Arc<Value>) -> Routes {
     Routes::default()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/api/v1/openapi.json", get(openapi))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(document.as_ref().clone()) }),
+        )
         .with_state(ops)
 }
 
 /// Liveness, readiness, metrics and the OpenAPI document.
 pub fn operations() -> Vec<Operation> {
-    use crate::http::openapi::Access::*;
+    use crate::http::routes::Access::*;
     vec![
         Operation::new(
             "get",
@@ -134,9 +138,4 @@ async fn metrics(State(ops): State<Ops>) -> Response {
             .into_response(),
         Err(e) => ApiError::internal(&e).into_response(),
     }
-}
-
-/// `GET /api/v1/openapi.json`
-async fn openapi() -> Json<Value> {
-    Json(super::openapi::document())
 }

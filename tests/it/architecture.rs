@@ -322,3 +322,80 @@ fn no_module_file_imports_one_that_imports_it_back() {
     assert!(imports(&["flows", "reclaim", "act"], &["flows", "outcome"]));
     assert!(imports(&["directory", "jira"], &["directory", "http"]));
 }
+
+fn architecture_md() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md");
+    std::fs::read_to_string(path).expect("ARCHITECTURE.md")
+}
+
+#[test]
+fn every_module_file_is_named_in_the_map() {
+    let map = architecture_md();
+    let mut missing = Vec::new();
+    for (path, _) in sources(&src()) {
+        let rel = path
+            .strip_prefix(src())
+            .expect("under src")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if !map.contains(&format!("`{rel}`")) {
+            missing.push(rel);
+        }
+    }
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md does not name these files: {missing:?}"
+    );
+}
+
+/// The floors ARCHITECTURE.md lists, lowest first: each top-level module on one, and every
+/// import going to a floor below the importer's.
+#[test]
+fn top_level_modules_import_only_from_lower_floors() {
+    let map = architecture_md();
+    let section = map
+        .split("## Floors")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Floors section");
+    let mut floor_of: BTreeMap<String, usize> = BTreeMap::new();
+    for line in section.lines() {
+        let Some((n, rest)) = line.split_once(". ") else {
+            continue;
+        };
+        let Ok(n) = n.trim().parse::<usize>() else {
+            continue;
+        };
+        for name in rest.split('`').skip(1).step_by(2) {
+            assert!(
+                floor_of.insert(name.to_string(), n).is_none(),
+                "{name} is on two floors"
+            );
+        }
+    }
+    let deps = dependencies();
+    let modules: BTreeSet<String> = sources(&src())
+        .iter()
+        .map(|(p, _)| module(p))
+        .filter(|m| !matches!(m.as_str(), "lib" | "main" | "parse_props"))
+        .collect();
+    for m in &modules {
+        let Some(floor) = floor_of.get(m) else {
+            panic!("{m} is on no floor of ARCHITECTURE.md");
+        };
+        for d in deps.get(m).into_iter().flatten() {
+            let below = floor_of.get(d).is_some_and(|f| f < floor);
+            assert!(
+                below,
+                "{m} (floor {floor}) imports {d} (floor {:?}); floors go down only",
+                floor_of.get(d)
+            );
+        }
+    }
+    let unknown: Vec<_> = floor_of.keys().filter(|k| !modules.contains(*k)).collect();
+    assert!(
+        unknown.is_empty(),
+        "floors name no such module: {unknown:?}"
+    );
+}

@@ -15,7 +15,7 @@ use super::{Api, Viewer};
 use crate::domain::{AuditOutcome, Email, Source};
 use crate::flows::queries;
 use crate::http::error::ApiError;
-use crate::http::openapi::{Operation, Routes, schema};
+use crate::http::routes::{Operation, Routes, schema};
 use crate::store::{AuditEntry, AuditFilter};
 
 #[derive(Deserialize)]
@@ -242,7 +242,7 @@ pub async fn csv(
 
 /// The audit log, as JSON pages and as CSV.
 pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
-    use crate::http::openapi::Access::*;
+    use crate::http::routes::Access::*;
     vec![
         Operation::new(
             "get",

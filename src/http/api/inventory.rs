@@ -15,7 +15,7 @@ use crate::domain::{AccountStatus, AccountType, product_key};
 use crate::flows::inventory::query::{self, Filter, Order, Sort, Summary, UserRow, UsersPage};
 use crate::flows::inventory::sync::{self, SyncStatus};
 use crate::http::error::ApiError;
-use crate::http::openapi::{Operation, Routes, schema};
+use crate::http::routes::{Operation, Routes, schema};
 
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
@@ -236,7 +236,7 @@ pub async fn sync_now(
 
 /// The inventory.
 pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
-    use crate::http::openapi::Access::*;
+    use crate::http::routes::Access::*;
     let status = schema::<SyncStatus>(g);
     vec![
         Operation::new(

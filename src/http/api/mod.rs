@@ -6,7 +6,7 @@ use axum::extract::FromRef;
 use schemars::generate::SchemaGenerator;
 
 use crate::flows::{Context, Intake};
-use crate::http::openapi::{Operation, Routes};
+use crate::http::routes::{Operation, Routes};
 
 pub mod audit;
 pub mod auth;

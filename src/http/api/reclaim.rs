@@ -17,7 +17,7 @@ use crate::flows::reclaim::jobs::{self, BulkRequest};
 use crate::flows::reclaim::{policies, run};
 use crate::http::body::AdminBody;
 use crate::http::error::ApiError;
-use crate::http::openapi::{Operation, Routes, schema};
+use crate::http::routes::{Operation, Routes, schema};
 use crate::store::{PoliciesDoc, RunEntry, RunKind, RunRecord};
 
 /// `GET /api/v1/reclaim/policies`
@@ -296,7 +296,7 @@ fn users_of_csv(bytes: &[u8]) -> Result<Vec<(String, Option<String>)>, ApiError>
 
 /// Reclamation: policies, runs, bulk jobs, undo.
 pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
-    use crate::http::openapi::Access::*;
+    use crate::http::routes::Access::*;
     let policies = schema::<PoliciesDoc>(g);
     let page = schema::<RunPage>(g);
     let run = "/api/v1/reclaim/runs/{id}";

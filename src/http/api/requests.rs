@@ -12,7 +12,7 @@ use super::{Admin, Api, Viewer};
 use crate::flows::{queries, requests};
 use crate::http::body::AdminBody;
 use crate::http::error::ApiError;
-use crate::http::openapi::{Operation, Routes, schema};
+use crate::http::routes::{Operation, Routes, schema};
 use crate::store::{RequestRecord, RequestState};
 
 #[derive(Deserialize)]
@@ -90,7 +90,7 @@ pub async fn deny(
 
 /// Requests waiting for an admin.
 pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
-    use crate::http::openapi::Access::*;
+    use crate::http::routes::Access::*;
     let (decision, request) = (schema::<RequestDecision>(g), schema::<RequestRecord>(g));
     vec![
         Operation::new(

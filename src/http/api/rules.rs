@@ -14,7 +14,7 @@ use crate::flows::rules::{ExplainAnswer, ExplainRequest};
 use crate::flows::simulate::{self, SimulateAnswer, Simulation};
 use crate::http::body::{AdminBody, AdminJson};
 use crate::http::error::ApiError;
-use crate::http::openapi::{Operation, Routes, schema};
+use crate::http::routes::{Operation, Routes, schema};
 use crate::store::RulesDoc;
 
 /// `GET /api/v1/rules`
@@ -109,7 +109,7 @@ fn changes_csv(result: &Simulation) -> Result<Response, ApiError> {
 
 /// Rules, explain and simulate.
 pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
-    use crate::http::openapi::Access::*;
+    use crate::http::routes::Access::*;
     let (rules, doc) = (schema::<RuleList>(g), schema::<RulesDoc>(g));
     vec![
         Operation::new(

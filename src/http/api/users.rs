@@ -14,7 +14,7 @@ use crate::flows::queries;
 use crate::flows::reclaim::{ReportedReclaim, record_reclaimed};
 use crate::http::body::AdminJson;
 use crate::http::error::ApiError;
-use crate::http::openapi::{Operation, Routes, schema};
+use crate::http::routes::{Operation, Routes, schema};
 use crate::store::UserRecord;
 
 /// `GET /api/v1/users/{email}`: what reinstate knows of a user's licences.
@@ -72,7 +72,7 @@ pub async fn reclaimed(
 
 /// Users, and reclaims recorded elsewhere.
 pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
-    use crate::http::openapi::Access::*;
+    use crate::http::routes::Access::*;
     let user = schema::<UserRecord>(g);
     vec![
         Operation::new(

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 
 use crate::flows::{Context, Intake};
 use crate::http::api::{Role, Session, Tokens};
-use crate::http::openapi::Routes;
+use crate::http::routes::Routes;
 
 mod audit;
 mod charts;

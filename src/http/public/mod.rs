@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::bus::once::UseOnce;
 use crate::flows::Intake;
-use crate::http::openapi::{Operation, Routes};
+use crate::http::routes::{Operation, Routes};
 use crate::links::LinkSettings;
 use crate::store::Store;
 
@@ -40,7 +40,7 @@ pub fn router(state: Public) -> Routes {
 
 /// The links and the portal.
 pub fn operations() -> Vec<Operation> {
-    use crate::http::openapi::Access::*;
+    use crate::http::routes::Access::*;
     let form = json!({"type": "object", "description": "application/x-www-form-urlencoded: email, product, reason, csrf"});
     vec![
         Operation::new(
