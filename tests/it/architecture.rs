@@ -81,39 +81,43 @@ fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
     deps
 }
 
-#[test]
-fn top_level_modules_depend_on_each_other_one_way_only() {
-    let deps = dependencies();
-    // Depth-first search for a cycle, naming it.
-    fn visit(
-        m: &str,
-        deps: &BTreeMap<String, BTreeSet<String>>,
-        path: &mut Vec<String>,
-        done: &mut BTreeSet<String>,
-    ) -> Option<Vec<String>> {
+/// A cycle in a dependency graph, named from where it starts back to it, if there is one
+/// (depth-first).
+fn find_cycle<T: Ord + Clone>(deps: &BTreeMap<T, BTreeSet<T>>) -> Option<Vec<T>> {
+    fn visit<T: Ord + Clone>(
+        m: &T,
+        deps: &BTreeMap<T, BTreeSet<T>>,
+        path: &mut Vec<T>,
+        done: &mut BTreeSet<T>,
+    ) -> Option<Vec<T>> {
         if let Some(start) = path.iter().position(|p| p == m) {
             let mut cycle = path[start..].to_vec();
-            cycle.push(m.to_string());
+            cycle.push(m.clone());
             return Some(cycle);
         }
         if done.contains(m) {
             return None;
         }
-        path.push(m.to_string());
+        path.push(m.clone());
         for next in deps.get(m).into_iter().flatten() {
             if let Some(cycle) = visit(next, deps, path, done) {
                 return Some(cycle);
             }
         }
         path.pop();
-        done.insert(m.to_string());
+        done.insert(m.clone());
         None
     }
     let mut done = BTreeSet::new();
-    for m in deps.keys() {
-        if let Some(cycle) = visit(m, &deps, &mut Vec::new(), &mut done) {
-            panic!("modules import each other: {}", cycle.join(" → "));
-        }
+    deps.keys()
+        .find_map(|m| visit(m, deps, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn top_level_modules_depend_on_each_other_one_way_only() {
+    let deps = dependencies();
+    if let Some(cycle) = find_cycle(&deps) {
+        panic!("modules import each other: {}", cycle.join(" → "));
     }
     // The layers ARCHITECTURE.md names: the domain depends on nothing else.
     assert!(
@@ -279,36 +283,9 @@ fn no_module_file_imports_one_that_imports_it_back() {
             m.join("::")
         }
     };
-    fn visit(
-        m: &Vec<String>,
-        deps: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
-        path: &mut Vec<Vec<String>>,
-        done: &mut BTreeSet<Vec<String>>,
-    ) -> Option<Vec<Vec<String>>> {
-        if let Some(start) = path.iter().position(|p| p == m) {
-            let mut cycle = path[start..].to_vec();
-            cycle.push(m.clone());
-            return Some(cycle);
-        }
-        if done.contains(m) {
-            return None;
-        }
-        path.push(m.clone());
-        for next in deps.get(m).into_iter().flatten() {
-            if let Some(cycle) = visit(next, deps, path, done) {
-                return Some(cycle);
-            }
-        }
-        path.pop();
-        done.insert(m.clone());
-        None
-    }
-    let mut done = BTreeSet::new();
-    for m in deps.keys() {
-        if let Some(cycle) = visit(m, &deps, &mut Vec::new(), &mut done) {
-            let names: Vec<String> = cycle.iter().map(name).collect();
-            panic!("module files import each other: {}", names.join(" → "));
-        }
+    if let Some(cycle) = find_cycle(&deps) {
+        let names: Vec<String> = cycle.iter().map(name).collect();
+        panic!("module files import each other: {}", names.join(" → "));
     }
     // The check sees real imports: these are known to exist.
     let imports = |from: &[&str], to: &[&str]| {
