@@ -9,6 +9,7 @@ mod bad_input;
 mod chart;
 mod connectors;
 mod console;
+mod contract;
 mod crash;
 mod decisions;
 mod disk;

@@ -2,6 +2,7 @@
 //! embedded queue), a temporary sled directory and the Jira Cloud simulator.
 
 pub mod browser;
+pub mod contract;
 pub mod jira_sim;
 pub mod nats;
 pub mod process;
@@ -104,6 +105,9 @@ pub struct Options {
     pub keycloak_toml: String,
     /// Extra keys of the `[server]` section.
     pub server_toml: String,
+    /// Faults the simulator answers before the service starts (path, fault), for what a
+    /// first start meets.
+    pub faults_at_start: Vec<(&'static str, Fault)>,
 }
 
 impl Default for Options {
@@ -121,6 +125,7 @@ impl Default for Options {
             sync_every: "0s",
             keycloak_toml: String::new(),
             server_toml: String::new(),
+            faults_at_start: Vec::new(),
         }
     }
 }
@@ -130,8 +135,11 @@ impl TestApp {
         Self::start_with(mode, Options::default()).await
     }
 
-    pub async fn start_with(mode: BusMode, options: Options) -> TestApp {
+    pub async fn start_with(mode: BusMode, mut options: Options) -> TestApp {
         let sim = JiraSim::start().await;
+        for (path, fault) in std::mem::take(&mut options.faults_at_start) {
+            sim.push_fault_on(path, fault);
+        }
         let smtp = SmtpSink::start().await;
         let mut nats = (mode == BusMode::Nats).then(NatsServer::start);
         if options.nats_down_at_start {
