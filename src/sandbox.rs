@@ -127,6 +127,7 @@ pub fn starter_policies() -> Vec<crate::domain::reclaim::Policy> {
         products: vec![Product::JiraSoftware],
         inactive_after_days: 90,
         include_never_active: false,
+        unknown_activity: Default::default(),
         action: TakeAction::RemoveProductAccess,
         warn_days_before: 14,
         warning_optional: true,

@@ -29,31 +29,38 @@ pub(super) const RATE: u32 = 20;
 /// What reinstate's bucket lets through at once (below the organisation's one second's worth).
 const BURST: u32 = 5;
 
-/// The simulated organisation: `users` accounts, two in three holding Jira Software.
+/// The simulated organisation: `users` accounts, two in three holding Jira Software. Its
+/// organisation API and its site each allow `rate` requests a second, apart (Atlassian limits
+/// them separately).
 pub(super) struct Org {
     users: usize,
-    /// Requests a second it allows.
+    /// The organisation API's budget (`/admin/...`).
+    pub(super) admin: Bucket,
+    /// The site's budget (`/rest/...`).
+    pub(super) site: Bucket,
+}
+
+/// Atlassian-style limiting: `rate` a second, one second's worth at once.
+pub(super) struct Bucket {
     rate: u32,
-    bucket: std::sync::Mutex<(f64, Instant)>,
+    state: std::sync::Mutex<(f64, Instant)>,
     pub(super) answered: AtomicU64,
     pub(super) limited: AtomicU64,
 }
 
-impl Org {
-    pub(super) fn new(users: usize, rate: u32) -> Org {
-        Org {
-            users,
+impl Bucket {
+    fn new(rate: u32) -> Bucket {
+        Bucket {
             rate,
-            bucket: std::sync::Mutex::new((rate as f64, Instant::now())),
+            state: std::sync::Mutex::new((rate as f64, Instant::now())),
             answered: AtomicU64::new(0),
             limited: AtomicU64::new(0),
         }
     }
 
-    /// Atlassian-style limiting: `rate` a second, one second's worth at once.
     fn admit(&self) -> bool {
         let rate = self.rate as f64;
-        let mut b = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let mut b = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * rate).min(rate);
         b.1 = now;
@@ -65,6 +72,32 @@ impl Org {
             self.limited.fetch_add(1, Ordering::Relaxed);
         }
         ok
+    }
+
+    pub(super) fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn limited(&self) -> u64 {
+        self.limited.load(Ordering::Relaxed)
+    }
+}
+
+impl Org {
+    pub(super) fn new(users: usize, rate: u32) -> Org {
+        Org {
+            users,
+            admin: Bucket::new(rate),
+            site: Bucket::new(rate),
+        }
+    }
+
+    /// Calls answered and answered 429, both APIs together.
+    pub(super) fn totals(&self) -> (u64, u64) {
+        (
+            self.admin.answered() + self.site.answered(),
+            self.admin.limited() + self.site.limited(),
+        )
     }
 }
 
@@ -84,9 +117,9 @@ pub(super) fn account(i: usize) -> Value {
 
 type Shared = State<Arc<Org>>;
 
-async fn limited(org: &Org, answer: impl FnOnce() -> Value) -> axum::response::Response {
+async fn limited(bucket: &Bucket, answer: impl FnOnce() -> Value) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if org.admit() {
+    if bucket.admit() {
         axum::Json(answer()).into_response()
     } else {
         let mut r = axum::http::StatusCode::TOO_MANY_REQUESTS.into_response();
@@ -105,10 +138,29 @@ async fn search(
         .as_str()
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
+    // `emails` and `accountIds` filter exactly, as the organisation API documents.
+    let index = |v: &Value, prefix: &str, suffix: &str| -> Option<usize> {
+        let s = v.as_str()?.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        s.parse().ok().filter(|i| *i < org.users)
+    };
+    let wanted: Option<Vec<usize>> =
+        match (body["emails"].as_array(), body["accountIds"].as_array()) {
+            (Some(emails), _) => Some(
+                emails
+                    .iter()
+                    .filter_map(|e| index(e, "u", "@example.com"))
+                    .collect(),
+            ),
+            (None, Some(ids)) => Some(ids.iter().filter_map(|a| index(a, "acc-", "")).collect()),
+            (None, None) => None,
+        };
     let end = (offset + limit).min(org.users);
-    limited(&org, || {
-        let data: Vec<Value> = (offset..end).map(account).collect();
-        json!({"data": data, "links": {"next": (end < org.users).then(|| end.to_string())}})
+    limited(&org.admin, || match wanted {
+        Some(found) => json!({"data": found.into_iter().map(account).collect::<Vec<_>>(), "links": {"next": null}}),
+        None => {
+            let data: Vec<Value> = (offset..end).map(account).collect();
+            json!({"data": data, "links": {"next": (end < org.users).then(|| end.to_string())}})
+        }
     })
     .await
 }
@@ -125,7 +177,7 @@ async fn user_search(
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    limited(&org, || json!([{"accountId": format!("acc-{i}"), "emailAddress": email, "active": true, "accountType": "atlassian"}])).await
+    limited(&org.site, || json!([{"accountId": format!("acc-{i}"), "emailAddress": email, "active": true, "accountType": "atlassian"}])).await
 }
 
 async fn user_groups(
@@ -137,7 +189,7 @@ async fn user_groups(
         .and_then(|a| a.trim_start_matches("acc-").parse().ok())
         .unwrap_or(0);
     let licensed = !i.is_multiple_of(3);
-    limited(&org, || {
+    limited(&org.site, || {
         if licensed {
             json!([{"name": "jira-software-users"}, {"name": "staff"}])
         } else {
@@ -149,13 +201,13 @@ async fn user_groups(
 
 async fn roles(State(org): Shared) -> axum::response::Response {
     let used = org.users - org.users / 3;
-    limited(&org, || json!([{"key": "jira-software", "groups": ["jira-software-users"], "defaultGroups": ["jira-software-users"],
+    limited(&org.site, || json!([{"key": "jira-software", "groups": ["jira-software-users"], "defaultGroups": ["jira-software-users"],
         "numberOfSeats": org.users, "remainingSeats": org.users - used, "userCount": used, "hasUnlimitedSeats": false}])).await
 }
 
 /// Removing a member (a reclaim's one call per user).
 async fn remove_member(State(org): Shared) -> axum::response::Response {
-    limited(&org, || json!({})).await
+    limited(&org.site, || json!({})).await
 }
 
 pub(super) async fn simulator(org: Arc<Org>) -> Result<String, String> {
@@ -164,7 +216,7 @@ pub(super) async fn simulator(org: Arc<Org>) -> Result<String, String> {
             "/admin/v2/orgs/{org}/directories",
             get(|State(org): Shared| async move {
                 limited(
-                    &org,
+                    &org.admin,
                     || json!({"data": [{"directoryId": "d1"}], "links": {"next": null}}),
                 )
                 .await
@@ -429,17 +481,18 @@ pub async fn run(options: Options) -> Result<(), String> {
     let service = Service::start(&state, &sim, 3600, RATE).await?;
     let idle = rss(service.child.id()).unwrap_or(0);
     let (took, peak) = service.sync().await?;
-    let calls = org.answered.load(Ordering::Relaxed);
+    let (calls, limited) = org.totals();
     let pages = users.div_ceil(100) as f64;
-    let floor = Duration::from_secs_f64(((calls as f64) - BURST as f64).max(0.0) / RATE as f64);
+    // The pages and the directories are the organisation API's; the floor is its budget's.
+    let busiest = org.admin.answered();
+    let floor = Duration::from_secs_f64(((busiest as f64) - BURST as f64).max(0.0) / RATE as f64);
     println!("inventory: {users} users from the organisation API at {RATE} requests/s");
     println!(
-        "  sync                {:>9}  {calls} calls ({pages:.0} pages), {} answered 429",
+        "  sync                {:>9}  {calls} calls ({pages:.0} pages), {limited} answered 429",
         ms(took),
-        org.limited.load(Ordering::Relaxed)
     );
     println!(
-        "  baseline, the rate limit's floor ((calls - burst) / rate) {:>9}  ratio {:.2}",
+        "  baseline, the rate limit's floor ((organisation API calls - burst) / rate) {:>9}  ratio {:.2}",
         ms(floor),
         took.as_secs_f64() / floor.as_secs_f64().max(1e-9)
     );

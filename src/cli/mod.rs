@@ -38,7 +38,8 @@ pub enum Command {
     /// Measures decisions and simulations, each next to a baseline from the same run (run it
     /// from a release build).
     Bench {
-        /// What to measure: `rules`, `ingress`, `pipeline`, `state`, `inventory`, or `all`.
+        /// What to measure: `rules`, `ingress`, `pipeline`, `state`, `inventory`, `reclaim`,
+        /// `console`, or `all`.
         what: String,
         /// A short run that only proves the benchmark works.
         #[arg(long)]

@@ -22,17 +22,28 @@ pub struct Confluence {
     /// `directory.reactivate` (Data Center: enable disabled users).
     reactivate: bool,
     groups: Vec<GroupRef>,
+    /// Cloud group ids found by name.
+    ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 #[derive(Deserialize)]
 struct Page {
     #[serde(default)]
     results: Vec<Named>,
+    #[serde(default, rename = "_links")]
+    links: Links,
+}
+
+#[derive(Deserialize, Default)]
+struct Links {
+    next: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct Named {
     name: String,
+    #[serde(default)]
+    id: Option<String>,
 }
 
 /// What a path segment must not hold as is (RFC 3986; group names may hold spaces and slashes).
@@ -95,7 +106,57 @@ impl Confluence {
                 .cloned()
                 .map(|g| g.into_ref())
                 .collect(),
+            ids: Default::default(),
         })
+    }
+
+    /// Confluence Cloud's id of a group: the configured one, else found by name in the site's
+    /// groups (`GET /wiki/rest/api/group`, every page) and kept. The by-name membership calls
+    /// (`/wiki/rest/api/group/user?name=`) are gone from Atlassian's current API.
+    async fn group_id(
+        &self,
+        group: &GroupRef,
+        calls: &mut CallLog,
+    ) -> Result<String, DirectoryError> {
+        if let Some(id) = &group.id {
+            return Ok(id.clone());
+        }
+        if let Some(id) = self
+            .ids
+            .lock()
+            .ok()
+            .and_then(|ids| ids.get(&group.name).cloned())
+        {
+            return Ok(id);
+        }
+        let mut start = 0usize;
+        loop {
+            let s = start.to_string();
+            let query = [("start", s.as_str()), ("limit", "200")];
+            let page: Page = self
+                .http
+                .get_json("/wiki/rest/api/group", &query, calls)
+                .await?;
+            let n = page.results.len();
+            if let Some(id) = page
+                .results
+                .into_iter()
+                .find(|g| g.name.eq_ignore_ascii_case(&group.name))
+                .and_then(|g| g.id)
+            {
+                if let Ok(mut ids) = self.ids.lock() {
+                    ids.insert(group.name.clone(), id.clone());
+                }
+                return Ok(id);
+            }
+            start += n;
+            if page.links.next.is_none() || n == 0 {
+                return Err(DirectoryError::Permanent(format!(
+                    "Confluence has no group {:?}",
+                    group.name
+                )));
+            }
+        }
     }
 
     fn unsupported(&self, what: &str) -> DirectoryError {
@@ -122,6 +183,7 @@ impl Directory for Confluence {
         Err(self.unsupported("find users (Jira does)"))
     }
 
+    /// Every page of the user's groups (`user/memberof`, following `_links.next`).
     async fn user_groups(
         &self,
         account_id: &str,
@@ -132,24 +194,29 @@ impl Directory for Confluence {
         } else {
             ("/wiki/rest/api/user/memberof", "accountId")
         };
-        let answer = self
-            .http
-            .call(
-                Method::GET,
-                path,
-                &[(param, account_id), ("limit", "200")],
-                None,
-                calls,
-            )
-            .await?;
-        match answer.status.as_u16() {
-            200 => {
-                let page: Page = Http::json(&answer, &format!("GET {path}"))?;
-                Ok(page.results.into_iter().map(|g| g.name).collect())
+        let mut groups = Vec::new();
+        loop {
+            let start = groups.len().to_string();
+            let query = [
+                (param, account_id),
+                ("start", start.as_str()),
+                ("limit", "200"),
+            ];
+            let answer = self
+                .http
+                .call(Method::GET, path, &query, None, calls)
+                .await?;
+            let page: Page = match answer.status.as_u16() {
+                200 => Http::json(&answer, &format!("GET {path}"))?,
+                // Not on this instance yet: in none of its groups.
+                404 => return Ok(groups),
+                _ => return Err(refused(&format!("GET {path}"), &answer)),
+            };
+            let more = page.links.next.is_some() && !page.results.is_empty();
+            groups.extend(page.results.into_iter().map(|g| g.name));
+            if !more || groups.len() > 10_000 {
+                return Ok(groups);
             }
-            // Not on this instance yet: in none of its groups.
-            404 => Ok(Vec::new()),
-            _ => Err(refused(&format!("GET {path}"), &answer)),
         }
     }
 
@@ -203,6 +270,7 @@ impl Directory for Confluence {
         &self,
         account_id: &str,
         _email: &Email,
+        _directory: Option<&str>,
         _product: Product,
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
@@ -238,16 +306,16 @@ impl Directory for Confluence {
                 .call(Method::DELETE, &path, &[], None, calls)
                 .await?
         } else {
-            let (path, param) = match &group.id {
-                Some(id) => (
-                    "/wiki/rest/api/group/userByGroupId",
-                    ("groupId", id.as_str()),
-                ),
-                None => ("/wiki/rest/api/group/user", ("name", group.name.as_str())),
-            };
-            let query = [param, ("accountId", account_id)];
+            let id = self.group_id(group, calls).await?;
+            let query = [("groupId", id.as_str()), ("accountId", account_id)];
             self.http
-                .call(Method::DELETE, path, &query, None, calls)
+                .call(
+                    Method::DELETE,
+                    "/wiki/rest/api/group/userByGroupId",
+                    &query,
+                    None,
+                    calls,
+                )
                 .await?
         };
         match answer.status.as_u16() {
@@ -263,6 +331,7 @@ impl Directory for Confluence {
     async fn set_standing(
         &self,
         account_id: &str,
+        _directory: Option<&str>,
         change: Standing,
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
@@ -299,30 +368,16 @@ impl Directory for Confluence {
             self.http.call(Method::PUT, &path, &[], None, calls).await?
         } else {
             let body = Some(serde_json::json!({ "accountId": account_id }));
-            match &group.id {
-                Some(id) => {
-                    self.http
-                        .call(
-                            Method::POST,
-                            "/wiki/rest/api/group/userByGroupId",
-                            &[("groupId", id.as_str())],
-                            body,
-                            calls,
-                        )
-                        .await?
-                }
-                None => {
-                    self.http
-                        .call(
-                            Method::POST,
-                            "/wiki/rest/api/group/user",
-                            &[("name", group.name.as_str())],
-                            body,
-                            calls,
-                        )
-                        .await?
-                }
-            }
+            let id = self.group_id(group, calls).await?;
+            self.http
+                .call(
+                    Method::POST,
+                    "/wiki/rest/api/group/userByGroupId",
+                    &[("groupId", id.as_str())],
+                    body,
+                    calls,
+                )
+                .await?
         };
         match answer.status.as_u16() {
             200..=299 => Ok(Added::Added),

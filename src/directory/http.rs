@@ -85,6 +85,20 @@ impl Http {
         })
     }
 
+    /// A client whose bucket lets `per_minute` requests through a minute (an API whose limit
+    /// is per minute).
+    pub fn per_minute(
+        base: &str,
+        auth: Auth,
+        config: &DirectoryConfig,
+        per_minute: u32,
+    ) -> Result<Http, DirectoryError> {
+        let mut http = Http::new(base, auth, config)?;
+        let n = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        http.bucket = RateLimiter::direct(Quota::per_minute(n).allow_burst(n));
+        Ok(http)
+    }
+
     /// Waits until the connector may send: the server's pause, then a token, then a slot. A
     /// background call (a sync) also waits while any other call waits for a token: restores go
     /// first.
@@ -132,6 +146,19 @@ impl Http {
         body: Option<serde_json::Value>,
         calls: &mut CallLog,
     ) -> Result<Answer, DirectoryError> {
+        self.call_with(method, path, query, &[], body, calls).await
+    }
+
+    /// `call`, with headers of the operation's own (e.g. `X-ExperimentalApi`).
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&'static str, &'static str)],
+        body: Option<serde_json::Value>,
+        calls: &mut CallLog,
+    ) -> Result<Answer, DirectoryError> {
         let url = self
             .base
             .join(path.trim_start_matches('/'))
@@ -148,6 +175,9 @@ impl Http {
                     .header("Accept", "application/json")
                     // Atlassian's XSRF check would refuse writes without it (Confluence).
                     .header("X-Atlassian-Token", "no-check");
+                for (name, value) in headers {
+                    request = request.header(*name, *value);
+                }
                 request = match &self.auth {
                     Auth::Basic { user, token } => {
                         request.basic_auth(user, Some(token.expose_secret()))
@@ -182,7 +212,10 @@ impl Http {
                     return Ok(Answer { status, body });
                 }
                 Ok((status, limits, _)) => (
-                    limits.retry_after,
+                    match status {
+                        StatusCode::TOO_MANY_REQUESTS => limits.retry_after.or(limits.reset),
+                        _ => limits.retry_after,
+                    },
                     format!("{method} {path} answered {status}"),
                     Some(status.as_u16()),
                 ),
@@ -205,7 +238,11 @@ impl Http {
     fn obey(&self, status: StatusCode, limits: &RateLimitHeaders) {
         let cap = |d: Duration| d.min(self.retry.max);
         if status == StatusCode::TOO_MANY_REQUESTS {
-            let wait = limits.retry_after.unwrap_or(self.retry.initial);
+            // `Retry-After` when sent; else until the counter resets.
+            let wait = limits
+                .retry_after
+                .or(limits.reset)
+                .unwrap_or(self.retry.initial);
             self.pause_until(Instant::now() + cap(wait));
         } else if limits.remaining == Some(0)
             && let Some(reset) = limits.reset
@@ -277,12 +314,20 @@ impl RateLimitHeaders {
     }
 }
 
-/// `X-RateLimit-Reset`: an ISO 8601 instant (Atlassian's form) or seconds to wait.
+/// `X-RateLimit-Reset`: an ISO 8601 instant — RFC 3339, or Jira Cloud's `yyyy-MM-ddTHH:mmZ`
+/// with no seconds (JRACLOUD-69262) — or seconds to wait.
 fn parse_reset(value: &str) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(at) =
-        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-    {
+    let rfc3339 = time::format_description::well_known::Rfc3339;
+    let minutes = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]Z");
+    let at = time::OffsetDateTime::parse(value, &rfc3339)
+        .ok()
+        .or_else(|| {
+            time::PrimitiveDateTime::parse(value, &minutes)
+                .ok()
+                .map(|t| t.assume_utc())
+        });
+    if let Some(at) = at {
         let wait = at - time::OffsetDateTime::now_utc();
         return Some(Duration::try_from(wait).unwrap_or(Duration::ZERO));
     }
@@ -337,6 +382,22 @@ mod tests {
         );
         assert_eq!(parse_reset("2000-01-01T00:00:00Z"), Some(Duration::ZERO));
         assert_eq!(parse_reset("5"), Some(Duration::from_secs(5)));
+        // Jira Cloud's own form, to the minute.
+        let next = time::OffsetDateTime::now_utc() + time::Duration::minutes(2);
+        let minute = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}Z",
+            next.year(),
+            next.month() as u8,
+            next.day(),
+            next.hour(),
+            next.minute()
+        );
+        let d = parse_reset(&minute).expect("Jira's form");
+        assert!(
+            d > Duration::from_secs(59) && d <= Duration::from_secs(120),
+            "{minute}: {d:?}"
+        );
+        assert_eq!(parse_reset("2000-01-01T00:00Z"), Some(Duration::ZERO));
         assert_eq!(parse_reset("later"), None);
     }
 

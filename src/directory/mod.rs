@@ -153,6 +153,10 @@ pub trait Directory: Send + Sync {
         email: &Email,
         calls: &mut CallLog,
     ) -> Result<Option<DirectoryUser>, DirectoryError>;
+    /// What a search by email cannot find here, when something: said when no one is found.
+    fn why_unfound(&self) -> Option<&'static str> {
+        None
+    }
     /// Whether accounts here have login names (Data Center) that `find_by_username` finds.
     fn has_usernames(&self) -> bool {
         false
@@ -164,6 +168,24 @@ pub trait Directory: Send + Sync {
         _calls: &mut CallLog,
     ) -> Result<Option<DirectoryUser>, DirectoryError> {
         Ok(None)
+    }
+    /// The accounts in `group` (account ids; usernames on Data Center), every page; `None`
+    /// when this directory cannot list a group's members.
+    async fn group_members(
+        &self,
+        _group: &str,
+        _calls: &mut CallLog,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        Ok(None)
+    }
+    /// The admin roles the organisation gives the account now (`atlassian/org-admin`, …),
+    /// where an organisation API can say.
+    async fn admin_roles(
+        &self,
+        _account_id: &str,
+        _calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        Ok(Vec::new())
     }
     /// Names of the groups the user is in.
     async fn user_groups(
@@ -220,10 +242,12 @@ pub trait Directory: Send + Sync {
             self.kind()
         )))
     }
-    /// Changes the account's standing (suspend, deactivate, delete, and back).
+    /// Changes the account's standing (suspend, deactivate, delete, and back). `directory`:
+    /// the organisation directory the inventory saw the account in, when it did.
     async fn set_standing(
         &self,
         _account_id: &str,
+        _directory: Option<&str>,
         change: Standing,
         _calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
@@ -261,11 +285,13 @@ pub trait Directory: Send + Sync {
     fn can_reactivate(&self) -> bool {
         false
     }
-    /// Reactivates the account before `product` is restored.
+    /// Reactivates an account reinstate did not deactivate, before `product` is restored, by
+    /// what the directory says it is (`directory` as for `set_standing`).
     async fn reactivate(
         &self,
         _account_id: &str,
         _email: &Email,
+        _directory: Option<&str>,
         _product: Product,
         _calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {

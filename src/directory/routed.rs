@@ -79,6 +79,26 @@ impl Directory for Routed {
         self.primary.has_usernames()
     }
 
+    fn why_unfound(&self) -> Option<&'static str> {
+        self.primary.why_unfound()
+    }
+
+    async fn group_members(
+        &self,
+        group: &str,
+        calls: &mut CallLog,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        self.primary.group_members(group, calls).await
+    }
+
+    async fn admin_roles(
+        &self,
+        account_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        self.primary.admin_roles(account_id, calls).await
+    }
+
     async fn find_by_username(
         &self,
         username: &str,
@@ -175,17 +195,18 @@ impl Directory for Routed {
         &self,
         account_id: &str,
         email: &Email,
+        directory: Option<&str>,
         product: Product,
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
         let connector = self.connector(product);
         if connector.can_reactivate() {
             connector
-                .reactivate(account_id, email, product, calls)
+                .reactivate(account_id, email, directory, product, calls)
                 .await
         } else {
             self.primary
-                .reactivate(account_id, email, product, calls)
+                .reactivate(account_id, email, directory, product, calls)
                 .await
         }
     }
@@ -207,14 +228,17 @@ impl Directory for Routed {
     async fn set_standing(
         &self,
         account_id: &str,
+        directory: Option<&str>,
         change: Standing,
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
-        self.primary.set_standing(account_id, change, calls).await?;
+        self.primary
+            .set_standing(account_id, directory, change, calls)
+            .await?;
         for route in self.routes.iter().filter(|r| r.separate) {
             route
                 .connector
-                .set_standing(account_id, change, calls)
+                .set_standing(account_id, directory, change, calls)
                 .await?;
         }
         Ok(())

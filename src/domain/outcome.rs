@@ -36,6 +36,9 @@ pub enum AuditOutcome {
     Changed,
     /// An action of a run or job left alone: nothing to do, or the user came back meanwhile.
     Skipped,
+    /// Left alone because the account is always protected (an administrator, the service
+    /// account, `reclaim.protect_accounts`), whatever asked.
+    Protected,
     Failed,
     RulesChanged,
 }
@@ -70,6 +73,7 @@ impl AuditOutcome {
             AuditOutcome::Reclaimed => "reclaimed",
             AuditOutcome::Changed => "changed",
             AuditOutcome::Skipped => "skipped",
+            AuditOutcome::Protected => "protected",
             AuditOutcome::Failed => "failed",
             AuditOutcome::RulesChanged => "rules_changed",
         }

@@ -1,20 +1,44 @@
-//! Log-ins read from the Atlassian organisation audit log: every page since the saved position,
-//! each log-in published through the intake, and the position saved only after the events it
-//! covers are on the bus (so a restart neither misses nor repeats one).
+//! Log-ins read from the Atlassian organisation audit log's event stream: every page since the
+//! saved position (the stream's cursor), each log-in published through the intake, and the
+//! position saved only after the events it covers are on the bus (so a restart neither misses
+//! nor repeats one). Which action is a log-in is confirmed once against the organisation's
+//! event actions.
 
 use time::OffsetDateTime;
 
 use super::{Context, FlowError, Intake};
 use crate::directory::CallLog;
 use crate::directory::atlassian_audit::AtlassianAudit;
-use crate::sources::atlassian_audit::{Page, Position, advance, fresh, to_event};
+use crate::sources::atlassian_audit::{Actions, Page, Position, advance, fresh, to_event};
 
 const POLLER: &str = "atlassian_audit";
-/// Pages followed in one poll at most (the next poll continues from the saved position).
-const MAX_PAGES: usize = 50;
+/// Pages followed in one poll at most: a minute's worth at the audit log's rate limit (the
+/// next poll continues from the saved position).
+const MAX_PAGES: usize = 8;
 
-/// One poll: reads every page since the saved position, publishes, saves. Returns how many
-/// log-ins were published.
+fn calls(ctx: &Context) -> CallLog {
+    // Counted apart from the directory's own calls.
+    CallLog::with_metrics(ctx.metrics.clone(), "atlassian-audit")
+}
+
+/// The log-in action's id as the organisation lists it: `configured`, else the action named
+/// "Logged in to account".
+pub async fn login_action(
+    ctx: &Context,
+    log: &AtlassianAudit,
+    configured: &str,
+) -> Result<String, FlowError> {
+    let body = log.actions(&mut calls(ctx)).await?;
+    let actions = Actions::parse(&body).map_err(|e| FlowError::Unavailable(e.detail))?;
+    let action = actions.login(configured).map_err(FlowError::Unavailable)?;
+    if action != configured {
+        tracing::warn!(%configured, found = %action, "the audit log's log-in action is not the configured one: using the action named \"Logged in to account\"");
+    }
+    Ok(action)
+}
+
+/// One poll: reads every page since the saved position, publishes the log-ins (`action`),
+/// saves. Returns how many log-ins were published.
 pub async fn poll(
     ctx: &Context,
     intake: &Intake,
@@ -25,22 +49,25 @@ pub async fn poll(
         Some(p) => p,
         // First start: from now on (earlier log-ins predate reinstate).
         None => Position {
+            cursor: None,
             from_ms: (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64,
             ids: vec![],
         },
     };
     let mut events = Vec::new();
-    let mut cursor: Option<String> = None;
-    // Counted apart from the directory's own calls.
-    let mut calls = CallLog::with_metrics(ctx.metrics.clone(), "atlassian-audit");
+    let mut calls = calls(ctx);
+    let mut cursor = position.cursor.clone();
     for _ in 0..MAX_PAGES {
         let body = log
-            .page(action, position.from_ms, cursor.as_deref(), &mut calls)
+            .page(cursor.as_deref(), position.from_ms, &mut calls)
             .await?;
         let page = Page::parse(&body).map_err(|e| FlowError::Unavailable(e.detail))?;
-        cursor = page.next_cursor();
+        let empty = page.data.is_empty();
+        if let Some(next) = page.next_cursor() {
+            cursor = Some(next);
+        }
         events.extend(page.data);
-        if cursor.is_none() {
+        if empty {
             break;
         }
     }
@@ -65,6 +92,7 @@ pub async fn poll(
         }
         advance(&mut position, &e);
     }
+    position.cursor = cursor;
     ctx.store.save_poller_state(POLLER, &position).await?;
     Ok(published)
 }

@@ -33,6 +33,9 @@ pub struct Known {
     /// The email the inventory holds for the event's account id, for when the directory
     /// hides it.
     pub account_email: Option<Email>,
+    /// Accounts whose standing reinstate itself changed and has not given back (the ledger):
+    /// those are given back whatever `directory.reactivate` says.
+    pub standing_taken: Vec<String>,
 }
 
 impl Known {
@@ -49,10 +52,27 @@ impl Known {
             Some(id) => ctx.store.account(id)?.and_then(|a| a.email),
             None => None,
         };
+        // The account reinstate recorded, else the inventory's for this email: found by id, a
+        // suspended or deactivated account is found where the search cannot (AX-286).
+        let inventory = ctx.store.account_by_email(email)?.map(|a| a.account_id);
+        let recorded = recorded.or(inventory.clone());
+        let candidates = [event_user.account_id.clone(), recorded.clone(), inventory];
+        let mut standing_taken = Vec::new();
+        for id in candidates.into_iter().flatten() {
+            let taken = ctx
+                .store
+                .open_ledger(&id)?
+                .iter()
+                .any(|l| matches!(l.change, crate::store::Change::Standing { .. }));
+            if taken && !standing_taken.contains(&id) {
+                standing_taken.push(id);
+            }
+        }
         Ok(Known {
             account_id: recorded,
             trusted: seen::trusted(ctx, email)?.map(|a| seen::as_directory_user(&a)),
             account_email,
+            standing_taken,
         })
     }
 }
@@ -92,13 +112,13 @@ async fn find(
             Some(e) => Err(Stop::End(
                 AuditOutcome::AccountMismatch,
                 format!(
-                    "account {id} belongs to {e}, not to {email}: the event names both, so                      nothing is done"
+                    "account {id} belongs to {e}, not to {email}: the event names both, so nothing is done"
                 ),
             )),
             None => Err(Stop::End(
                 AuditOutcome::AccountMismatch,
                 format!(
-                    "account {id} shows no email, so it cannot be confirmed as {email}'s:                      nothing is done"
+                    "account {id} shows no email, so it cannot be confirmed as {email}'s: nothing is done"
                 ),
             )),
         };
@@ -132,12 +152,14 @@ pub async fn look_up(
     product: Option<Product>,
     calls: &mut CallLog,
 ) -> Result<LookedUp, Stop> {
+    let standing_taken = known.standing_taken.clone();
     let found = find(dir, event_user, email, known, calls).await?;
     let mut user = found.ok_or_else(|| {
-        Stop::End(
-            AuditOutcome::UnknownUser,
-            "no directory account matches this user".into(),
-        )
+        let why = match dir.why_unfound() {
+            Some(gap) => format!("no directory account matches this user; {gap}"),
+            None => "no directory account matches this user".into(),
+        };
+        Stop::End(AuditOutcome::UnknownUser, why)
     })?;
     if user.customer {
         return Err(Stop::End(
@@ -147,7 +169,7 @@ pub async fn look_up(
                 .into(),
         ));
     }
-    if !user.active && !dir.can_reactivate() {
+    if !user.active && !dir.can_reactivate() && !standing_taken.contains(&user.account_id) {
         // A deactivated account cannot use a licence; restoring would only spend a seat.
         return Err(Stop::End(
             AuditOutcome::AccountInactive,

@@ -14,7 +14,9 @@ use crate::sources::atlassian_audit::AtlassianAuditSourceConfig;
 
 pub struct Poller {
     log: AtlassianAudit,
+    /// The configured log-in action, until the organisation's event actions confirm it.
     action: String,
+    confirmed: Option<String>,
     every: Duration,
 }
 
@@ -27,18 +29,31 @@ impl Poller {
         let (Some(org), Some(key)) = (&config.org_id, &config.api_key) else {
             return Ok(None);
         };
+        let per_minute = config.requests_per_minute;
         Ok(Some(Poller {
-            log: AtlassianAudit::new(&config.admin_api_url, org, key.clone(), limits)?,
+            log: AtlassianAudit::new(&config.admin_api_url, org, key.clone(), limits, per_minute)?,
             action: config.action.clone(),
+            confirmed: None,
             every: Duration::from_secs(config.poll_secs),
         }))
     }
 
     /// Polls until cancelled; a failed poll is tried again at the next tick.
-    pub async fn run(self, ctx: Arc<Context>, intake: Intake, cancel: CancellationToken) {
+    pub async fn run(mut self, ctx: Arc<Context>, intake: Intake, cancel: CancellationToken) {
+        use crate::flows::atlassian_audit::{login_action, poll};
         loop {
-            match crate::flows::atlassian_audit::poll(&ctx, &intake, &self.log, &self.action).await
-            {
+            let polled = match &self.confirmed {
+                Some(action) => poll(&ctx, &intake, &self.log, action).await,
+                None => match login_action(&ctx, &self.log, &self.action).await {
+                    Ok(action) => {
+                        let polled = poll(&ctx, &intake, &self.log, &action).await;
+                        self.confirmed = Some(action);
+                        polled
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match polled {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(published = n, "audit-log log-ins published"),
                 Err(e) => {

@@ -1,14 +1,16 @@
 //! The Atlassian organisation audit log as a login source, for organisations without an
-//! identity-provider webhook: `GET /admin/v1/orgs/{org}/events?action=user_logged_in&from=…`,
-//! every page followed, each log-in published as a login event (id `atlassian:<event id>`).
+//! identity-provider webhook: `GET /admin/v1/orgs/{org}/events-stream` (oldest first, its
+//! `meta.next` cursor kept from poll to poll), each log-in published as a login event (id
+//! `atlassian:<event id>`). Which action is a log-in is confirmed against the organisation's
+//! `event-actions`: the configured id, else the action Atlassian names "Logged in to account"
+//! (no document publishes its id).
 //!
-//! The position (the latest event time published, and the ids published at that exact time) is
-//! saved in sled only after the events it covers are on the bus, so a restart neither misses
-//! an event nor publishes one twice; a repeat that slips through (a crash between publishing and
-//! saving) is still one event id, which the bus and the worker deduplicate. The response shape
-//! (`data[].attributes.{time, action, actor}`) follows Atlassian's Organizations REST API; the
-//! actor's email field is not confirmed on a live tenant, so events without one are skipped and
-//! logged.
+//! The position (the stream's cursor, the latest event time published, and the ids published
+//! at that exact time) is saved in sled only after the events it covers are on the bus, so a
+//! restart neither misses an event nor publishes one twice; a repeat that slips through (a
+//! crash between publishing and saving) is still one event id, which the bus and the worker
+//! deduplicate. The actor's email is optional in Atlassian's model, so events without one are
+//! skipped and logged.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -20,14 +22,18 @@ use crate::domain::{Email, Event, EventKind, EventUser, Problems, Source};
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AtlassianAuditSourceConfig {
-    /// The organisation whose audit log is read (`GET /admin/v1/orgs/{org_id}/events`).
+    /// The organisation whose audit log is read (`GET /admin/v1/orgs/{org_id}/events-stream`).
     pub org_id: Option<String>,
     /// An organisation API key with `read:events:admin` (bearer).
     pub api_key: Option<SecretString>,
     /// Seconds between polls.
     pub poll_secs: u64,
-    /// The audit action that means "logged in".
+    /// The audit action that means "logged in", confirmed against the organisation's
+    /// `event-actions`; when it is not listed, the action named "Logged in to account" is used.
     pub action: String,
+    /// Requests a minute at most (Atlassian limits its audit-log API per minute: 10 for
+    /// `/events`; the stream's limit is not published).
+    pub requests_per_minute: u32,
     /// Base URL of the organisation API.
     pub admin_api_url: String,
 }
@@ -39,6 +45,7 @@ impl Default for AtlassianAuditSourceConfig {
             api_key: None,
             poll_secs: 60,
             action: "user_logged_in".into(),
+            requests_per_minute: 10,
             admin_api_url: "https://api.atlassian.com".into(),
         }
     }
@@ -56,32 +63,94 @@ impl AtlassianAuditSourceConfig {
         {
             problems.add("sources.atlassian_audit.api_key", "required with org_id");
         }
-        problems.positive(&[("sources.atlassian_audit.poll_secs", self.poll_secs)]);
+        problems.positive(&[
+            ("sources.atlassian_audit.poll_secs", self.poll_secs),
+            (
+                "sources.atlassian_audit.requests_per_minute",
+                u64::from(self.requests_per_minute),
+            ),
+        ]);
         problems.http_url("sources.atlassian_audit.admin_api_url", &self.admin_api_url);
     }
 }
 
-/// Where the poller is: events up to `from_ms` are published, those at exactly `from_ms` in
-/// `ids` (the API's `from` is inclusive).
+/// Where the poller is: the stream's cursor after the last page read, and events up to
+/// `from_ms` published, those at exactly `from_ms` in `ids` (the API's `from` is inclusive;
+/// without a cursor the stream is read from `from_ms`).
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Position {
+    #[serde(default)]
+    pub cursor: Option<String>,
     pub from_ms: i64,
     pub ids: Vec<String>,
 }
 
-/// One page of `GET /admin/v1/orgs/{org}/events`.
+/// One page of `GET /admin/v1/orgs/{org}/events-stream`.
 #[derive(Deserialize)]
 pub struct Page {
     #[serde(default)]
     pub data: Vec<AuditEvent>,
     #[serde(default)]
-    links: Links,
+    meta: Meta,
 }
 
 #[derive(Default, Deserialize)]
-struct Links {
+struct Meta {
+    /// The cursor that goes on after this page (also past the last, for what comes later).
     #[serde(default)]
     next: Option<String>,
+}
+
+/// `GET /admin/v1/orgs/{org}/event-actions`.
+#[derive(Deserialize)]
+pub struct Actions {
+    #[serde(default)]
+    data: Vec<ActionModel>,
+}
+
+#[derive(Deserialize)]
+struct ActionModel {
+    id: String,
+    #[serde(default)]
+    attributes: ActionAttributes,
+}
+
+#[derive(Default, Deserialize)]
+struct ActionAttributes {
+    #[serde(default, rename = "displayName")]
+    display_name: String,
+}
+
+/// How Atlassian names the log-in action (its audit log activities database).
+pub const LOGIN_DISPLAY_NAME: &str = "Logged in to account";
+
+impl Actions {
+    pub fn parse(body: &[u8]) -> Result<Actions, Rejected> {
+        serde_json::from_slice(body)
+            .map_err(|e| Rejected::invalid(format!("the audit log's event actions: {e}")))
+    }
+
+    /// The log-in action's id: `configured` when the organisation lists it, else the action
+    /// named "Logged in to account".
+    pub fn login(&self, configured: &str) -> Result<String, String> {
+        if self.data.iter().any(|a| a.id == configured) {
+            return Ok(configured.to_string());
+        }
+        self.data
+            .iter()
+            .find(|a| {
+                a.attributes
+                    .display_name
+                    .eq_ignore_ascii_case(LOGIN_DISPLAY_NAME)
+            })
+            .map(|a| a.id.clone())
+            .ok_or_else(|| {
+                format!(
+                    "the organisation's audit log lists no action {configured:?} and none named \
+                     {LOGIN_DISPLAY_NAME:?}: set sources.atlassian_audit.action to the log-in's id"
+                )
+            })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,20 +229,9 @@ impl Page {
             .map_err(|e| Rejected::invalid(format!("an audit-log page: {e}")))
     }
 
-    /// The cursor of the next page, if any.
+    /// The stream's cursor after this page, if it gave one.
     pub fn next_cursor(&self) -> Option<String> {
-        self.links.next.as_deref().and_then(next_cursor)
-    }
-}
-
-/// The `cursor` of a `links.next` URL (or the value itself when it is not a URL).
-fn next_cursor(next: &str) -> Option<String> {
-    match url::Url::parse(next) {
-        Ok(u) => u
-            .query_pairs()
-            .find(|(k, _)| k == "cursor")
-            .map(|(_, v)| v.into_owned()),
-        Err(_) => (!next.is_empty()).then(|| next.to_string()),
+        self.meta.next.clone().filter(|n| !n.is_empty())
     }
 }
 
@@ -204,6 +262,7 @@ mod tests {
         assert_eq!(
             p,
             Position {
+                cursor: None,
                 from_ms: 20_000,
                 ids: vec!["b".into()]
             }
@@ -224,15 +283,32 @@ mod tests {
     }
 
     #[test]
-    fn cursors_come_from_next_links() {
+    fn the_login_action_is_the_configured_one_or_the_one_named_so() {
+        let actions = Actions::parse(
+            br#"{"data": [{"id": "user_logged_in_v2", "type": "event-actions",
+                 "attributes": {"displayName": "Logged in to account"}},
+                {"id": "user_logged_out", "type": "event-actions",
+                 "attributes": {"displayName": "Logged out of account"}}]}"#,
+        )
+        .expect("actions");
         assert_eq!(
-            next_cursor("https://api.atlassian.com/admin/v1/orgs/o/events?cursor=abc%3D&x=1"),
-            Some("abc=".into())
+            actions.login("user_logged_out").as_deref(),
+            Ok("user_logged_out")
         );
         assert_eq!(
-            next_cursor("https://api.atlassian.com/admin/v1/orgs/o/events"),
-            None
+            actions.login("user_logged_in").as_deref(),
+            Ok("user_logged_in_v2")
         );
-        assert_eq!(next_cursor("opaque"), Some("opaque".into()));
+        let none = Actions::parse(br#"{"data": []}"#).expect("actions");
+        assert!(none.login("user_logged_in").is_err());
+    }
+
+    #[test]
+    fn the_cursor_comes_from_the_stream_s_meta() {
+        let page = Page::parse(br#"{"data": [], "meta": {"next": "abc=", "page_size": 500}}"#)
+            .expect("page");
+        assert_eq!(page.next_cursor().as_deref(), Some("abc="));
+        let last = Page::parse(br#"{"data": [], "meta": {}}"#).expect("page");
+        assert_eq!(last.next_cursor(), None);
     }
 }

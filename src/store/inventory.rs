@@ -48,6 +48,19 @@ pub struct Account {
     /// The sync that last saw it.
     #[serde(default)]
     pub generation: u64,
+    /// The organisation directory the account is in (the organisation API's listing).
+    #[serde(default)]
+    pub directory: Option<String>,
+    /// The organisation's admin roles of the account (`atlassian/org-admin`, …).
+    #[serde(default)]
+    pub admin_roles: Vec<String>,
+    /// Provisioned by an identity provider: its to change.
+    #[serde(default)]
+    pub synced: bool,
+    /// The last login the site itself reports (Jira Data Center 11's `lastLoginTime`): a use of
+    /// the site's Jira products.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub site_login: Option<OffsetDateTime>,
 }
 
 /// One product for one account.
@@ -63,6 +76,10 @@ pub struct ProductUse {
     /// The last login to this product reinstate received.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_login: Option<OffsetDateTime>,
+    /// The directory reports this product's activity (the organisation API): no `last_active`
+    /// then means never used, not unknown.
+    #[serde(default)]
+    pub reported: bool,
 }
 
 impl Account {
@@ -84,6 +101,10 @@ impl Account {
             gone_at: None,
             synced_at: None,
             generation: 0,
+            directory: None,
+            admin_roles: Vec::new(),
+            synced: false,
+            site_login: None,
         }
     }
 
@@ -96,10 +117,19 @@ impl Account {
             p.and_then(|p| p.last_active),
             p.and_then(|p| p.last_login),
             self.last_login,
+            self.site_login.filter(|_| on_jira(product)),
         ]
         .into_iter()
         .flatten()
         .max()
+    }
+
+    /// Whether anything says how the account used `product`: an activity or a login seen, or a
+    /// directory that reports the product's activity (its silence means never). Without any, a
+    /// missing `last_active` is unknown, not "inactive forever".
+    pub fn activity_known(&self, product: &str) -> bool {
+        self.last_active(product).is_some()
+            || self.products.get(product).is_some_and(|p| p.reported)
     }
 
     /// The latest activity in any product, or login.
@@ -107,9 +137,21 @@ impl Account {
         self.products
             .values()
             .flat_map(|p| [p.last_active, p.last_login])
-            .chain([self.last_login])
+            .chain([self.last_login, self.site_login])
             .flatten()
             .max()
+    }
+}
+
+/// The products a Jira site's own login is a use of.
+fn on_jira(product: &str) -> bool {
+    product.starts_with("jira") || product == "assets"
+}
+
+impl Account {
+    /// Whether the organisation gives the account an admin role.
+    pub fn is_admin(&self) -> bool {
+        !self.admin_roles.is_empty()
     }
 }
 
@@ -160,6 +202,13 @@ pub struct SyncState {
     pub last_error: Option<String>,
     #[serde(default)]
     pub seats: Vec<ProductSeats>,
+    /// Why the sync under way (or the last) could not list everyone, when it could not: it
+    /// then marks nobody it did not see as gone.
+    #[serde(default)]
+    pub incomplete: Option<String>,
+    /// When the first sync started: since then, reinstate has seen the logins it receives.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub watching_since: Option<OffsetDateTime>,
 }
 
 impl Default for SyncState {
@@ -178,6 +227,8 @@ impl Default for SyncState {
             synced_at: None,
             last_error: None,
             seats: Vec::new(),
+            incomplete: None,
+            watching_since: None,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Connectors beyond Jira Cloud, each against the simulator over real HTTP: Jira Data Center,
-//! Confluence Cloud and Data Center through `[[products]]`, and reactivating suspended
-//! accounts (Data Center's `active` flag, the Cloud organisation API, SCIM).
+//! Confluence Cloud and Data Center through `[[products]]`, and giving accounts their access
+//! back (Data Center's `active` flag; on Cloud the organisation API's v2 restore for a
+//! suspension, user management's lifecycle for a deactivation; an identity provider's account
+//! left to it).
 
 use std::time::Duration;
 
@@ -202,12 +204,62 @@ groups = ["{}"]
         .await;
 }
 
+const ORG: &str = "reactivate = true\norg_id = \"org-1\"\norg_api_key = \"sim-api-token\"\nadmin_api_url = \"{SIM_URL}\"";
+
+/// A suspended account — which Jira's user search does not find (AX-286) — is found by email
+/// through the organisation API and restored by v2 `…/directories/{dir}/users/{id}/restore`
+/// in its own directory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_suspended_cloud_account_is_restored_through_the_organisation_api() {
-    let toml = format!(
-        "reactivate = true\norg_id = \"org-1\"\norg_api_key = \"{SIM_TOKEN}\"\nadmin_api_url = \"{{SIM_URL}}\""
+async fn a_suspended_cloud_account_is_found_and_restored_in_its_directory() {
+    let app = start("jira-cloud", ORG, "").await;
+    app.sim.set_directories(&["dir-1", "dir-2"]);
+    app.sim.set_directory("acc-zed", "dir-2");
+    app.sim.suspend("acc-zed");
+    let entry = app
+        .login_and_wait("zed@example.com", "jira-software", "restored")
+        .await;
+    assert!(
+        entry["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("reactivated"),
+        "{entry}"
     );
-    let app = start("jira-cloud", &toml, "").await;
+    let searches = calls_to(
+        &app,
+        "POST",
+        "/admin/v2/orgs/org-1/directories/-/users/search",
+    );
+    assert!(
+        searches
+            .iter()
+            .any(|c| c.body["emails"] == json!(["zed@example.com"])),
+        "{searches:?}"
+    );
+    let restores = calls_to(
+        &app,
+        "POST",
+        "/admin/v2/orgs/org-1/directories/dir-2/users/acc-zed/restore",
+    );
+    assert_eq!(restores.len(), 1);
+    assert_eq!(restores[0].body, json!({}));
+    assert_eq!(app.sim.standing_of("acc-zed"), Some("active"));
+    assert_eq!(app.sim.group_adds("acc-zed").len(), 1);
+    assert!(
+        calls_to(
+            &app,
+            "POST",
+            "/admin/v1/orgs/org-1/directory/users/acc-zed/restore-access"
+        )
+        .is_empty()
+    );
+}
+
+/// A deactivated account is enabled through user management's lifecycle API — not a restore
+/// of access, which would leave it deactivated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivated_cloud_account_is_enabled_when_allowed() {
+    let app = start("jira-cloud", ORG, "").await;
     let entry = app
         .login_and_wait("ivy@example.com", "jira-software", "restored")
         .await;
@@ -217,36 +269,77 @@ async fn a_suspended_cloud_account_is_restored_through_the_organisation_api() {
             .expect("reason")
             .contains("reactivated")
     );
-    let restores = calls_to(
-        &app,
-        "POST",
-        "/admin/v1/orgs/org-1/directory/users/acc-ivy/restore-access",
+    assert_eq!(
+        calls_to(&app, "POST", "/users/acc-ivy/manage/lifecycle/enable").len(),
+        1
     );
-    assert_eq!(restores.len(), 1);
+    assert_eq!(app.sim.standing_of("acc-ivy"), Some("active"));
     assert_eq!(app.sim.group_adds("acc-ivy").len(), 1);
 }
 
+/// Without the organisation API, a user Jira's search cannot find is audited with why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_identity_provider_managed_account_is_reactivated_through_scim() {
+async fn a_user_the_site_search_cannot_find_is_audited_with_why() {
+    let app = start("jira-cloud", "", "").await;
+    app.sim.hide_email("acc-grace");
+    let entry = app
+        .login_and_wait("grace@example.com", "jira-software", "unknown_user")
+        .await;
+    let reason = entry["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("AX-286") && reason.contains("directory.org_id"),
+        "{reason}"
+    );
+}
+
+/// An account an identity provider provisions is the provider's to reactivate: a SCIM change
+/// here would be overwritten by its next push, so reinstate says so and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_provider_managed_account_is_left_to_the_identity_provider() {
     let toml = format!(
         "reactivate = true\nscim_directory_id = \"dir-1\"\nscim_token = \"{SIM_TOKEN}\"\nadmin_api_url = \"{{SIM_URL}}\""
     );
     let app = start("jira-cloud", &toml, "").await;
-    app.login_and_wait("ivy@example.com", "jira-software", "restored")
+    app.sim.set_synced("acc-ivy");
+    // The inventory knows ivy's account: found by id, where the site's search finds active
+    // users only.
+    app.sync_inventory().await;
+    // The look-up is retried through a rate limit and an outage.
+    app.sim
+        .push_fault_on("/scim/directory/dir-1/Users", Fault::Status(429, Some(1)));
+    app.sim
+        .push_fault_on("/scim/directory/dir-1/Users", Fault::Status(503, None));
+    let entry = app
+        .login_and_wait("ivy@example.com", "jira-software", "failed")
         .await;
-    let lookups = calls_to(&app, "GET", "/scim/directory/dir-1/Users");
-    assert_eq!(lookups.len(), 1);
+    let reason = entry["reason"].as_str().expect("reason");
     assert!(
-        lookups[0].query.contains("ivy%40example.com"),
-        "{:?}",
-        lookups[0]
+        reason.contains("managed by an identity provider"),
+        "{reason}"
     );
-    let patches = calls_to(&app, "PATCH", "/scim/directory/dir-1/Users/scim-acc-ivy");
-    assert_eq!(patches.len(), 1);
-    assert_eq!(
-        patches[0].body["Operations"],
-        json!([{"op": "replace", "path": "active", "value": true}])
+    let lookups = calls_to(&app, "GET", "/scim/directory/dir-1/Users");
+    assert!(
+        lookups
+            .iter()
+            .any(|c| c.status == 200 && c.query.contains("ivy%40example.com")),
+        "{lookups:?}"
     );
+    assert!(app.sim.calls().iter().all(|c| c.method != "PATCH"));
+    assert_eq!(app.sim.standing_of("acc-ivy"), Some("deactivated"));
+    assert!(app.sim.group_adds("acc-ivy").is_empty());
+
+    // The organisation API says so too (`managementSource: synced`).
+    let app = start("jira-cloud", ORG, "").await;
+    app.sim.set_synced("acc-ivy");
+    let entry = app
+        .login_and_wait("ivy@example.com", "jira-software", "failed")
+        .await;
+    let reason = entry["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("managed by an identity provider"),
+        "{reason}"
+    );
+    assert!(calls_to(&app, "POST", "/users/acc-ivy/manage/lifecycle/enable").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,8 +378,6 @@ struct Case {
 
 const CONFLUENCE_CLOUD: &str = "[[products]]\nkey = \"confluence\"\nconnector = \"confluence-cloud\"\ngroups = [{ id = \"g-conf\", name = \"confluence-users\" }]\n";
 const CONFLUENCE_DC: &str = "[[products]]\nkey = \"confluence\"\nconnector = \"confluence-data-center\"\nsite_url = \"{SIM_URL}/\"\ngroups = [\"confluence-users\"]\n";
-const ORG_API: &str = "reactivate = true\norg_id = \"org-1\"\norg_api_key = \"sim-api-token\"\nadmin_api_url = \"{SIM_URL}\"";
-const SCIM: &str = "reactivate = true\nscim_directory_id = \"dir-1\"\nscim_token = \"sim-api-token\"\nadmin_api_url = \"{SIM_URL}\"";
 
 /// Rate limits, outages and stalls on the connector's own call are retried until the licence
 /// is back, with one successful write; a 403 fails at once, audited, without retries.
@@ -372,26 +463,12 @@ async fn confluence_data_center_survives_faults() {
 async fn the_organisation_api_survives_faults() {
     fault_suite(Case {
         kind: "jira-cloud",
-        directory_toml: ORG_API,
+        directory_toml: ORG,
         products: "",
         email: "ivy@example.com",
         product: "jira-software",
         method: "POST",
-        path: "/admin/v1/orgs/org-1/directory/users/acc-ivy/restore-access",
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scim_survives_faults() {
-    fault_suite(Case {
-        kind: "jira-cloud",
-        directory_toml: SCIM,
-        products: "",
-        email: "ivy@example.com",
-        product: "jira-software",
-        method: "PATCH",
-        path: "/scim/directory/dir-1/Users/scim-acc-ivy",
+        path: "/users/acc-ivy/manage/lifecycle/enable",
     })
     .await;
 }

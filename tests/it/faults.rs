@@ -25,6 +25,32 @@ async fn a_429_with_retry_after_is_waited_out_then_the_licence_restored(mode: Bu
 }
 both_buses!(a_429_with_retry_after_is_waited_out_then_the_licence_restored);
 
+/// Jira Cloud may answer 429 with `X-RateLimit-Reset` (`yyyy-MM-ddTHH:mmZ`, to the minute) and
+/// no `Retry-After`: the connector waits for the reset (at most `retry_max_ms`, 1.5 s here), not
+/// its shortest backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_with_only_a_rate_limit_reset_waits_for_the_reset() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim
+        .push_fault_on("/rest/api/3/group/user", Fault::Status(429, None));
+    app.login_and_wait("grace@example.com", "jira-software", "restored")
+        .await;
+    let adds: Vec<Call> = app
+        .sim
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "/rest/api/3/group/user")
+        .collect();
+    assert_eq!(adds.len(), 2, "{adds:?}");
+    assert_eq!(adds[0].status, 429);
+    let waited = adds[1].at - adds[0].at;
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "retried after {waited:?}, before the reset (capped at retry_max_ms)"
+    );
+}
+
 async fn a_directory_outage_is_retried_until_it_comes_back(mode: BusMode) {
     let app = TestApp::start(mode).await;
     assert_eq!(app.put_rules(standard_rules()).await.status(), 200);

@@ -201,7 +201,8 @@ async fn atlassian_audit_log_ins_are_polled_once_each_across_a_restart() {
     let options = Options {
         extra_toml: format!(
             "[sources.atlassian_audit]\norg_id = \"org-1\"\napi_key = \"{SIM_TOKEN}\"\n\
-             poll_secs = 1\nadmin_api_url = \"{{SIM_URL}}\"\n"
+             poll_secs = 1\nadmin_api_url = \"{{SIM_URL}}\"\nrequests_per_minute = 600\n\
+             action = \"login_success\"\n"
         ),
         ..Default::default()
     };
@@ -221,10 +222,14 @@ async fn atlassian_audit_log_ins_are_polled_once_each_across_a_restart() {
     app.sim
         .push_audit_event("ev-4", "user_logged_in", Some("zed@example.com"), "acc-zed");
     // A rejected key is logged and the next poll tries again; a 429 is waited out.
-    app.sim
-        .push_fault_on("/admin/v1/orgs/org-1/events", Fault::Status(401, None));
-    app.sim
-        .push_fault_on("/admin/v1/orgs/org-1/events", Fault::Status(429, Some(1)));
+    app.sim.push_fault_on(
+        "/admin/v1/orgs/org-1/events-stream",
+        Fault::Status(401, None),
+    );
+    app.sim.push_fault_on(
+        "/admin/v1/orgs/org-1/events-stream",
+        Fault::Status(429, Some(1)),
+    );
     let grace = app.wait_for_outcome("grace@example.com", "restored").await;
     assert_eq!(grace["source"], "atlassian");
     assert_eq!(grace["event_id"], "atlassian:ev-1");
@@ -256,13 +261,24 @@ async fn atlassian_audit_log_ins_are_polled_once_each_across_a_restart() {
     }
     assert_eq!(app.sim.group_adds("acc-grace").len(), 1);
     assert!(app.audit("ivy@example.com").await.is_empty());
-    let polls = app
-        .sim
-        .calls()
+    let calls = app.sim.calls();
+    let polls: Vec<&Call> = calls
         .iter()
-        .filter(|c| c.path == "/admin/v1/orgs/org-1/events")
+        .filter(|c| c.path == "/admin/v1/orgs/org-1/events-stream")
+        .collect();
+    assert!(polls.len() >= 4, "polled {} times", polls.len());
+    // After the first page, each poll goes on from the stream's cursor.
+    assert!(
+        polls.iter().skip(3).all(|c| c.query.contains("cursor=")),
+        "{polls:?}"
+    );
+    // The configured action is not one the organisation lists: the log-in action was found by
+    // its name ("Logged in to account"), once per start.
+    let actions = calls
+        .iter()
+        .filter(|c| c.path == "/admin/v1/orgs/org-1/event-actions")
         .count();
-    assert!(polls >= 4, "polled {polls} times");
+    assert_eq!(actions, 2, "once before the restart, once after");
 }
 
 /// A fixture file of `tests/fixtures/`, as its sender sends it.

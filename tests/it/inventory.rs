@@ -81,7 +81,7 @@ async fn the_organisation_api_fills_the_inventory_page_by_page_through_429_and_5
     assert_eq!(
         jira,
         Some(
-            json!({"key": "jira-software", "licensed": true, "last_active": "2026-11-20T08:00:00Z"})
+            json!({"key": "jira-software", "licensed": true, "last_active": "2026-11-20T08:00:00Z", "activity_known": true})
         ),
         "the organisation's `jira` is Jira Software, with its last activity"
     );
@@ -394,6 +394,8 @@ async fn jira_data_center_lists_users_by_cursor_and_confluence_its_licensed_user
             extra_toml: "[[products]]\nkey = \"jira-software\"\n[[products]]\nkey = \"confluence\"\n\
                          connector = \"confluence-data-center\"\nsite_url = \"{SIM_URL}\"\ngroups = [\"confluence-users\"]\n"
                 .into(),
+            // A prefix search of 1,100 users takes about a thousand requests.
+            directory_toml: "rate_limit_per_sec = 1000\nrate_limit_burst = 1000".into(),
             ..Default::default()
         },
     )
@@ -415,28 +417,72 @@ async fn jira_data_center_lists_users_by_cursor_and_confluence_its_licensed_user
     assert_eq!(c1["username"], "acc-c1");
     assert_eq!(
         c1["products"],
-        json!([{"key": "confluence", "licensed": true, "last_active": "2026-10-01T12:00:00Z"}]),
+        json!([{"key": "confluence", "licensed": true, "last_active": "2026-10-01T12:00:00Z", "activity_known": true}]),
         "{c1}"
     );
     assert_eq!(
         app.admin_get("/api/v1/inventory/sync").await["source"],
         "Jira Data Center"
     );
-    app.sim
-        .push_fault_on("/rest/api/2/user/list", Fault::Status(404, None));
+    // Jira 10.1: no user/list, and a user search that never answers past 100 users
+    // (JRASERVER-78660): everyone is still listed, by name prefixes.
+    app.sim.set_dc_version(10, 1, 0);
+    let before = app.sim.calls().len();
     app.sync_inventory().await;
-    let searches = app
-        .sim
-        .calls()
+    let calls = app.sim.calls()[before..].to_vec();
+    assert!(calls.iter().all(|c| c.path != "/rest/api/2/user/list"));
+    let searches: Vec<&Call> = calls
         .iter()
-        .filter(|c| c.path == "/rest/api/2/user/search" && c.query.contains("username=."))
-        .count();
-    assert_eq!(
-        searches, 2,
-        "1,000 then 109 users, through the older search"
-    );
+        .filter(|c| c.path == "/rest/api/2/user/search")
+        .collect();
+    assert!(searches.len() > 11, "split by prefixes: {}", searches.len());
+    assert!(searches.iter().all(|c| c.query.contains("maxResults=100")));
+    let sync = app.admin_get("/api/v1/inventory/sync").await;
+    assert_eq!(sync["incomplete"], Value::Null, "{sync}");
     assert_eq!(
         app.admin_get("/api/v1/inventory/summary").await["users"],
         1109
+    );
+    assert!(app.sim.violations().is_empty());
+}
+
+/// A listing the version's cap cuts short is not taken as complete: those it could not list are
+/// not marked gone, and the sync says how far it got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_center_listing_cut_short_by_the_search_cap_marks_nobody_gone() {
+    let app = TestApp::start_with(
+        BusMode::Embedded,
+        Options {
+            directory_kind: "jira-data-center",
+            directory_toml: "rate_limit_per_sec = 1000\nrate_limit_burst = 1000".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    // 150 usernames sharing a 17-character prefix: past any prefix the search can split by.
+    for i in 0..150 {
+        app.sim.add_person(
+            &format!("jsmith.contractor{i:03}"),
+            &format!("js{i:03}@example.com"),
+        );
+    }
+    app.sync_inventory().await;
+    assert_eq!(
+        app.admin_get("/api/v1/inventory/summary").await["users"],
+        156
+    );
+    app.sim.set_dc_version(10, 2, 1);
+    app.sync_inventory().await;
+    let sync = app.admin_get("/api/v1/inventory/sync").await;
+    let why = sync["incomplete"].as_str().expect("incomplete");
+    assert!(
+        why.contains("10.2.1") && why.contains("jsmith.contr"),
+        "{why}"
+    );
+    let gone = app.admin_get("/api/v1/inventory/users?status=gone").await;
+    assert_eq!(gone["total"], 0, "nobody is marked gone: {gone}");
+    assert_eq!(
+        app.admin_get("/api/v1/inventory/summary").await["users"],
+        156
     );
 }

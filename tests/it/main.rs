@@ -5,6 +5,7 @@ mod support;
 
 mod admin_api;
 mod architecture;
+mod atlassian;
 mod bad_input;
 mod chart;
 mod connectors;

@@ -19,14 +19,14 @@ fn options(extra: &str) -> Options {
     }
 }
 
-fn days_ago(n: i64) -> String {
+pub(crate) fn days_ago(n: i64) -> String {
     (time::OffsetDateTime::now_utc() - time::Duration::days(n))
         .format(&time::format_description::well_known::Rfc3339)
         .expect("format")
 }
 
 /// An account in these groups, last active in Jira `idle_days` ago.
-fn person(app: &TestApp, name: &str, groups: &[&str], idle_days: i64) -> String {
+pub(crate) fn person(app: &TestApp, name: &str, groups: &[&str], idle_days: i64) -> String {
     let account = format!("acc-{name}");
     app.sim
         .add_member_of(&account, &format!("{name}@example.com"), groups);
@@ -35,7 +35,7 @@ fn person(app: &TestApp, name: &str, groups: &[&str], idle_days: i64) -> String 
     account
 }
 
-async fn put_policies(app: &TestApp, policies: Value) -> reqwest::Response {
+pub(crate) async fn put_policies(app: &TestApp, policies: Value) -> reqwest::Response {
     app.http
         .put(format!("{}/api/v1/reclaim/policies", app.url))
         .bearer_auth(ADMIN_TOKEN)
@@ -52,7 +52,7 @@ fn jira_policy(warn_days: u32) -> Value {
 }
 
 /// Starts a run and waits until it is done; returns its page.
-async fn run(app: &TestApp, dry_run: bool) -> Value {
+pub(crate) async fn run(app: &TestApp, dry_run: bool) -> Value {
     let r = app
         .admin_post(
             ADMIN_TOKEN,
@@ -67,7 +67,7 @@ async fn run(app: &TestApp, dry_run: bool) -> Value {
 }
 
 /// Polls a run's or job's page until it is done.
-async fn wait_done(app: &TestApp, path: &str) -> Value {
+pub(crate) async fn wait_done(app: &TestApp, path: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let page = app.admin_get(path).await;
@@ -606,6 +606,22 @@ async fn email_domains_change_and_back_and_refused_deactivations_say_why() {
         .add_member_of(managed, "idp@example.com", &["jira-software-users"]);
     app.sim.set_last_active(managed, "jira", &days_ago(300));
     app.sync_inventory().await;
+    // The confirm step says what Atlassian does besides: it ends the account's sessions.
+    let unconfirmed = json!({"action": "change-email-domain", "users": ["c1@example.com"],
+                             "from": "example.com", "to": "acme.test"});
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &unconfirmed)
+        .await;
+    assert_eq!(r.status(), 400);
+    let refused: Value = r.json().await.expect("json");
+    assert_eq!(refused["error"], "confirm_required");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("ends every session"),
+        "{refused}"
+    );
     let body = json!({"action": "change-email-domain", "users": ["c1@example.com"],
                       "from": "example.com", "to": "acme.test", "confirm": 1});
     let r = app
@@ -616,6 +632,15 @@ async fn email_domains_change_and_back_and_refused_deactivations_say_why() {
     let id = job["run"]["id"].as_str().expect("id").to_string();
     wait_done(&app, &format!("/api/v1/jobs/{id}")).await;
     assert_eq!(app.sim.email_of(&c1).as_deref(), Some("c1@acme.test"));
+    // Through the documented call: PUT /users/{id}/manage/email.
+    let puts: Vec<Call> = app
+        .sim
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "PUT" && c.path == format!("/users/{c1}/manage/email"))
+        .collect();
+    assert_eq!(puts.len(), 1, "{puts:?}");
+    assert_eq!(puts[0].body, json!({"email": "c1@acme.test"}));
     let r = app
         .admin_post(ADMIN_TOKEN, &format!("/api/v1/jobs/{id}/undo"), &json!({}))
         .await;

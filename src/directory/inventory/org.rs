@@ -1,8 +1,9 @@
 //! The organisation API's listing (Cloud, with `directory.org_id` and `org_api_key`): the
-//! organisation's directories (`GET /admin/v2/orgs/{org}/directories`), then each directory's
-//! users (`POST …/directories/{id}/users/search`, `expand` productAccess and groups), a page
-//! of 100 at a time. One pass gives every account's status, groups and per-product last
-//! activity: no call per user.
+//! organisation's directories (`GET /admin/v2/orgs/{org}/directories`, every page of them),
+//! then each directory's users (`POST …/directories/{id}/users/search`, `expand`
+//! productAccess, groups and platformRoles), a page of 100 at a time. One pass gives every
+//! account's status, groups, admin roles, who provisions it, and per-product last activity —
+//! which Atlassian reports for every product held, so no time there means never used.
 
 use std::sync::Arc;
 
@@ -42,13 +43,24 @@ impl OrgLister {
 
     async fn directories(&self, calls: &mut CallLog) -> Result<Vec<String>, DirectoryError> {
         let path = format!("/admin/v2/orgs/{}/directories", self.org);
-        let v: Value = self.http.get_json(&path, &[], calls).await?;
-        let ids: Vec<String> = v["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d["directoryId"].as_str().map(String::from))
-            .collect();
+        let mut ids: Vec<String> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query: Vec<(&str, &str)> = cursor.iter().map(|c| ("cursor", c.as_str())).collect();
+            let v: Value = self.http.get_json(&path, &query, calls).await?;
+            ids.extend(
+                v["data"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d["directoryId"].as_str().map(String::from)),
+            );
+            // `links.next` is an opaque cursor (the other parameters are then ignored).
+            match v["links"]["next"].as_str().filter(|n| !n.is_empty()) {
+                Some(next) if Some(next) != cursor.as_deref() => cursor = Some(next.to_string()),
+                _ => break,
+            }
+        }
         // No directory listed (an older organisation): `-` searches every one the key sees.
         Ok(if ids.is_empty() {
             vec!["-".into()]
@@ -81,7 +93,8 @@ impl Lister for OrgLister {
             "/admin/v2/orgs/{}/directories/{directory}/users/search",
             self.org
         );
-        let mut body = json!({"limit": PAGE, "expand": ["productAccess", "groups"]});
+        let mut body =
+            json!({"limit": PAGE, "expand": ["productAccess", "groups", "platformRoles"]});
         if let Some(next) = &at.next {
             body["cursor"] = Value::String(next.clone());
         }
@@ -97,7 +110,7 @@ impl Lister for OrgLister {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(listed)
+            .filter_map(|u| listed(u, &directory))
             .collect();
         at.next = v["links"]["next"]
             .as_str()
@@ -121,12 +134,13 @@ impl Lister for OrgLister {
             holders: Vec::new(),
             next: if done { None } else { write_cursor(&at) },
             to_do,
+            incomplete: None,
         })
     }
 }
 
-/// One user of a search page.
-fn listed(u: &Value) -> Option<Listed> {
+/// One user of a search page of `directory`.
+fn listed(u: &Value, directory: &str) -> Option<Listed> {
     let s = |k: &str| u[k].as_str().map(String::from);
     let status = match (u["status"].as_str(), u["accountStatus"].as_str()) {
         (_, Some("closed")) => AccountStatus::Gone,
@@ -155,14 +169,19 @@ fn listed(u: &Value) -> Option<Listed> {
         .filter_map(|g| g["name"].as_str().map(String::from))
         .collect();
     Some(Listed {
-        account_id: s("accountId")?,
         email: s("email"),
         name: s("name").or_else(|| s("nickname")),
-        username: None,
-        account_type: AccountType::from_atlassian(u["accountType"].as_str()),
-        status,
         groups: Some(groups),
         products: Some(products),
         added_at: instant(&u["addedToOrg"]),
+        directory: (directory != "-").then(|| directory.to_string()),
+        admin_roles: crate::directory::cloud_admin::admin_roles(&u["platformRoles"]),
+        synced: u["managementSource"] == "synced",
+        reports_activity: true,
+        ..Listed::new(
+            s("accountId")?,
+            AccountType::from_atlassian(u["accountType"].as_str()),
+            status,
+        )
     })
 }

@@ -152,6 +152,22 @@ impl Directory for Jira {
         if let Some(id) = account_id {
             return self.user_by_id(id, calls).await;
         }
+        // With the organisation API: by exact email (`emails[]`), suspended and hidden-email
+        // accounts included, which the site's search cannot find (AX-286).
+        if let Some(admin) = self.admin.as_ref().filter(|a| a.has_org() && !self.dc) {
+            let found = admin
+                .search(serde_json::json!({"emails": [email.as_str()]}), calls)
+                .await?;
+            if let Some(a) = found.into_iter().next() {
+                return Ok(Some(DirectoryUser {
+                    active: a.status == "active",
+                    email: a.email.or(Some(email.to_string())),
+                    account_id: a.account_id,
+                    groups: None,
+                    customer: false,
+                }));
+            }
+        }
         // Search prefix-matches names and emails; keep only the exact account of a person
         // (customers included, to say why they get nothing; apps never).
         let path = self.api("user/search");
@@ -189,6 +205,69 @@ impl Directory for Jira {
 
     fn has_usernames(&self) -> bool {
         self.dc
+    }
+
+    async fn group_members(
+        &self,
+        group: &str,
+        calls: &mut CallLog,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        let path = self.api("group/member");
+        let id_key = if self.dc { "name" } else { "accountId" };
+        let mut members = Vec::new();
+        loop {
+            let start = members.len().to_string();
+            let query = [
+                ("groupname", group),
+                ("includeInactiveUsers", "true"),
+                ("startAt", start.as_str()),
+                ("maxResults", "50"),
+            ];
+            let answer = self
+                .http
+                .call(Method::GET, &path, &query, None, calls)
+                .await?;
+            match answer.status.as_u16() {
+                200 => {}
+                // The site has no such group: nobody is in it.
+                404 => return Ok(Some(members)),
+                _ => return Err(refused(&format!("GET {path} ({group})"), &answer)),
+            }
+            let v: serde_json::Value = Http::json(&answer, &format!("GET {path}"))?;
+            let values = v["values"].as_array().cloned().unwrap_or_default();
+            members.extend(
+                values
+                    .iter()
+                    .filter_map(|m| m[id_key].as_str().map(String::from)),
+            );
+            if v["isLast"] != false || values.is_empty() {
+                return Ok(Some(members));
+            }
+        }
+    }
+
+    async fn admin_roles(
+        &self,
+        account_id: &str,
+        calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        match self.admin.as_ref().filter(|a| a.has_org() && !self.dc) {
+            Some(admin) => Ok(admin
+                .account(account_id, calls)
+                .await?
+                .map(|a| a.admin_roles)
+                .unwrap_or_default()),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn why_unfound(&self) -> Option<&'static str> {
+        let org = self.admin.as_ref().is_some_and(|a| a.has_org());
+        (!self.dc && !org).then_some(
+            "Jira Cloud's user search finds active users only and cannot match an email that \
+             profile visibility hides (AX-286): a suspended user, or one whose email is hidden, \
+             is found only through the organisation API (directory.org_id)",
+        )
     }
 
     async fn find_by_username(
@@ -274,14 +353,18 @@ impl Directory for Jira {
             approval: None,
         };
         if with_approval {
-            let v: serde_json::Value = self
+            // Data Center marks the approvals API experimental: it wants the header (Cloud
+            // ignores it).
+            let path = format!("/rest/servicedeskapi/request/{issue}/approval");
+            let experimental = [("X-ExperimentalApi", "true")];
+            let answer = self
                 .http
-                .get_json(
-                    &format!("/rest/servicedeskapi/request/{issue}/approval"),
-                    &[],
-                    calls,
-                )
+                .call_with(Method::GET, &path, &[], &experimental, None, calls)
                 .await?;
+            if !answer.status.is_success() {
+                return Err(refused(&format!("GET {path}"), &answer));
+            }
+            let v: serde_json::Value = Http::json(&answer, &format!("GET {path}"))?;
             // The latest approval decides.
             request.approval = v["values"]
                 .as_array()
@@ -344,6 +427,7 @@ impl Directory for Jira {
         &self,
         account_id: &str,
         email: &Email,
+        directory: Option<&str>,
         _product: Product,
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
@@ -351,7 +435,7 @@ impl Directory for Jira {
             _ if !self.reactivate => Err(DirectoryError::Permanent(
                 "reactivating accounts is off (directory.reactivate)".into(),
             )),
-            Some(admin) => admin.restore(account_id, email, calls).await,
+            Some(admin) => admin.reactivate(account_id, email, directory, calls).await,
             None if self.dc => {
                 self.http
                     .send_ok(
@@ -411,6 +495,7 @@ impl Directory for Jira {
     async fn set_standing(
         &self,
         account_id: &str,
+        directory: Option<&str>,
         change: Standing,
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
@@ -431,7 +516,7 @@ impl Directory for Jira {
                 "Jira Data Center has no way to make an account {}: use deactivate",
                 change.to()
             ))),
-            (Some(admin), false, _) => admin.change(account_id, change, calls).await,
+            (Some(admin), false, _) => admin.change(account_id, directory, change, calls).await,
             (None, false, _) => Err(DirectoryError::Permanent(format!(
                 "making a Cloud account {} needs directory.org_id and directory.org_api_key",
                 change.to()

@@ -164,6 +164,22 @@ impl Directory for SimulatedOrg {
             .unwrap_or_default())
     }
 
+    async fn group_members(
+        &self,
+        group: &str,
+        calls: &mut CallLog,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        log(calls, "GET", "sandbox:/group/member", 200);
+        let users = self.lock()?;
+        Ok(Some(
+            users
+                .values()
+                .filter(|u| u.groups.iter().any(|g| g.eq_ignore_ascii_case(group)))
+                .map(|u| u.account_id.clone())
+                .collect(),
+        ))
+    }
+
     async fn products(&self, calls: &mut CallLog) -> Result<Vec<ProductAccess>, DirectoryError> {
         log(calls, "GET", "sandbox:/applicationrole", 200);
         let users = self.lock()?;
@@ -275,6 +291,7 @@ impl Directory for SimulatedOrg {
     async fn set_standing(
         &self,
         account_id: &str,
+        _directory: Option<&str>,
         change: Standing,
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
@@ -353,6 +370,7 @@ impl Lister for SimulatedOrg {
             holders: Vec::new(),
             next: (!done).then(|| next.to_string()),
             to_do: format!("{} accounts to list", all.len().saturating_sub(next)),
+            incomplete: None,
         })
     }
 }
@@ -368,20 +386,20 @@ impl SimulatedOrg {
             .map(|sp| (sp.product.key().to_string(), p.last_active))
             .collect();
         products.extend(p.other_products.iter().map(|(k, at)| (k.to_string(), *at)));
+        let status = if u.active {
+            AccountStatus::Active
+        } else {
+            p.status
+        };
+        // As the organisation API lists: every product's activity reported.
         Listed {
-            account_id: u.account_id.clone(),
             email: Some(p.email.clone()),
             name: Some(p.name.clone()),
-            username: None,
-            account_type: p.account_type,
-            status: if u.active {
-                AccountStatus::Active
-            } else {
-                p.status
-            },
             groups: Some(u.groups.clone()),
             products: Some(products),
             added_at: Some(p.added_at),
+            reports_activity: true,
+            ..Listed::new(u.account_id.clone(), p.account_type, status)
         }
     }
 }

@@ -36,6 +36,12 @@ pub struct Policy {
     /// Also reclaim from users never seen active, once their account is that old.
     #[serde(default)]
     pub include_never_active: bool,
+    /// An account with no activity data either way (a site that reports none, and no login
+    /// reinstate received): left alone (`skip`, the default), or counted as inactive since
+    /// reinstate started watching its logins (`reclaim`: taken once it has watched for
+    /// `inactive_after_days` without seeing one).
+    #[serde(default)]
+    pub unknown_activity: UnknownActivity,
     pub action: TakeAction,
     /// Days ahead the user is warned by email, with a link to keep their access; 0: no warning.
     #[serde(default)]
@@ -53,6 +59,17 @@ pub struct Policy {
 
 fn yes() -> bool {
     true
+}
+
+/// What a policy does with an account whose activity nothing reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownActivity {
+    /// Left alone, and listed as unknown.
+    #[default]
+    Skip,
+    /// Inactive since reinstate started watching, when it has seen no login since.
+    Reclaim,
 }
 
 /// What a policy takes.
@@ -286,6 +303,17 @@ impl Standing {
             Standing::Activate => "activate",
             Standing::Delete => "delete",
             Standing::CancelDelete => "cancel-delete",
+        }
+    }
+
+    /// The changes that bring an account made `to` back to `from`: a deletion within its grace
+    /// is cancelled, and the account enabled again when it was enabled before.
+    pub fn back(to: &str, from: &str) -> Vec<Standing> {
+        match (Standing::from_to(to), from) {
+            (Some(Standing::Delete), "deactivated") => vec![Standing::CancelDelete],
+            (Some(Standing::Delete), _) => vec![Standing::CancelDelete, Standing::Activate],
+            (Some(change), _) => vec![change.reverse()],
+            (None, _) => Vec::new(),
         }
     }
 

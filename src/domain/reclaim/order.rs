@@ -51,6 +51,21 @@ pub enum OrderAction {
 }
 
 impl OrderAction {
+    /// Whether the action takes access away from the account (which an always-protected
+    /// account is never subject to).
+    pub fn takes(&self) -> bool {
+        match self {
+            OrderAction::RemoveProductAccess
+            | OrderAction::RemoveAllAccess
+            | OrderAction::RemoveFromGroup { .. } => true,
+            OrderAction::Standing { change } => matches!(
+                change,
+                Standing::Suspend | Standing::Deactivate | Standing::Delete
+            ),
+            _ => false,
+        }
+    }
+
     /// A short name for ids, entries and the audit log.
     pub fn key(&self) -> &'static str {
         match self {

@@ -14,6 +14,9 @@ pub struct Use {
     pub licensed: bool,
     /// The later of the directory's last activity and the last login reinstate saw.
     pub last_active: Option<OffsetDateTime>,
+    /// Something says how the account used the product (an activity or login seen, or a
+    /// directory that reports activity, whose silence means never); else it is unknown.
+    pub known: bool,
 }
 
 /// What reinstate knows of one account, as the planner reads it.
@@ -38,6 +41,18 @@ pub struct Person<'a> {
     pub taken: &'a [(&'a str, Option<Product>, OffsetDateTime)],
 }
 
+impl Use {
+    /// A product's use as known.
+    pub fn seen(product: Product, licensed: bool, last_active: Option<OffsetDateTime>) -> Use {
+        Use {
+            product,
+            licensed,
+            last_active,
+            known: true,
+        }
+    }
+}
+
 /// What the run knows beyond the accounts.
 #[derive(Debug, Clone)]
 pub struct PlanInput<'a> {
@@ -47,6 +62,8 @@ pub struct PlanInput<'a> {
     pub min_days_since_restore: u32,
     /// Whether warnings can be sent at all (email and links configured).
     pub can_warn: bool,
+    /// Since when reinstate has seen the logins it receives (its first sync).
+    pub watching_since: Option<OffsetDateTime>,
 }
 
 /// What a policy says about an account (or one of its products).
@@ -121,10 +138,20 @@ pub fn plan<'a>(
 }
 
 /// How long an account has been inactive in a product: since its last activity, or (never
-/// active, when the policy counts that) since it was added.
-fn inactive_since(person: &Person<'_>, u: &Use, policy: &Policy) -> Option<OffsetDateTime> {
+/// active, when the policy counts that) since it was added; with no activity data at all,
+/// since reinstate started watching when the policy says so, else not at all.
+fn inactive_since(
+    person: &Person<'_>,
+    u: &Use,
+    policy: &Policy,
+    input: &PlanInput<'_>,
+) -> Option<OffsetDateTime> {
     match u.last_active {
         Some(at) => Some(at),
+        None if !u.known => match policy.unknown_activity {
+            super::UnknownActivity::Reclaim => input.watching_since,
+            super::UnknownActivity::Skip => None,
+        },
         None if policy.include_never_active => {
             Some(person.added_at.unwrap_or(OffsetDateTime::UNIX_EPOCH))
         }
@@ -141,7 +168,7 @@ fn plan_one(person: &Person<'_>, policy: &Policy, input: &PlanInput<'_>, out: &m
         .uses
         .iter()
         .filter(|u| u.licensed && policy.products.contains(&u.product))
-        .filter_map(|u| inactive_since(person, u, policy).map(|at| (u.product, at)))
+        .filter_map(|u| inactive_since(person, u, policy, input).map(|at| (u.product, at)))
         .collect();
     if idle.is_empty() || idle.iter().any(|(_, at)| *at > warn_from) && !per_product(policy) {
         // Nothing, or (for the whole account) still active in one of the products.

@@ -76,11 +76,11 @@ fn account(who: &str, idle_days: Option<i64>) -> Account {
     Account {
         email: email(who),
         groups: vec![],
-        uses: vec![Use {
-            product: Product::JiraSoftware,
-            licensed: true,
-            last_active: idle_days.map(|d| now() - days(d)),
-        }],
+        uses: vec![Use::seen(
+            Product::JiraSoftware,
+            true,
+            idle_days.map(|d| now() - days(d)),
+        )],
     }
 }
 
@@ -102,6 +102,7 @@ fn one(p: Person<'_>, policy: &Policy) -> Option<(Step, String)> {
         policies: std::slice::from_ref(policy),
         min_days_since_restore: 14,
         can_warn: true,
+        watching_since: Some(now() - days(200) - Duration::hours(1)),
     };
     let planned = plan([p], &input);
     assert!(planned.len() <= 1, "{planned:?}");
@@ -266,4 +267,48 @@ fn what_was_taken_and_not_given_back_escalates_after_its_days() {
         ),
         None
     );
+}
+
+#[test]
+fn a_standing_goes_back_to_what_it_was() {
+    use super::Standing::*;
+    assert_eq!(Standing::back("suspended", "active"), [Unsuspend]);
+    assert_eq!(Standing::back("deactivated", "active"), [Activate]);
+    // A deletion deactivates: cancelled, then enabled again unless it was disabled before.
+    assert_eq!(
+        Standing::back("deleted", "active"),
+        [CancelDelete, Activate]
+    );
+    assert_eq!(Standing::back("deleted", "deactivated"), [CancelDelete]);
+    assert!(Standing::back("active", "suspended").is_empty());
+}
+
+#[test]
+fn no_activity_data_is_unknown_not_inactive_forever() {
+    let mut a = account("quiet@example.com", None);
+    a.uses[0].known = false;
+    let skip = policy(
+        r#"{"name": "p", "products": ["jira-software"], "inactive_after_days": 90,
+        "action": "remove-product-access", "include_never_active": true}"#,
+    );
+    assert_eq!(
+        one(person(&a), &skip),
+        None,
+        "no evidence either way: left alone"
+    );
+    // Told to, the policy counts it inactive since reinstate started watching (200 days ago).
+    let reclaim = policy(
+        r#"{"name": "p", "products": ["jira-software"], "inactive_after_days": 90,
+        "action": "remove-product-access", "unknown_activity": "reclaim"}"#,
+    );
+    let (step, reason) = one(person(&a), &reclaim).expect("planned");
+    assert_eq!(
+        step,
+        Step::Take(TakeAction::RemoveProductAccess),
+        "{reason}"
+    );
+    assert!(reason.contains("inactive for 200 days"), "{reason}");
+    // Never seen active, and known so (the organisation API says so): the old rule holds.
+    a.uses[0].known = true;
+    assert!(one(person(&a), &skip).is_some());
 }

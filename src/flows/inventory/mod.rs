@@ -67,6 +67,14 @@ pub fn schemas() -> [(&'static str, serde_json::Value); 3] {
     ]
 }
 
+/// The organisation directory the inventory saw an account in, for the calls that act in it.
+pub fn directory_of(
+    ctx: &super::Context,
+    account_id: &str,
+) -> Result<Option<String>, crate::store::StoreError> {
+    Ok(ctx.store.account(account_id)?.and_then(|a| a.directory))
+}
+
 /// What the use-cases need of the inventory's settings, and the sync job's doorbell.
 #[derive(Debug, Clone)]
 pub struct Inventory {

@@ -1,7 +1,8 @@
 //! Reading the inventory: the summary (users, inactive users, seats per product) and pages of
 //! users, filtered and sorted, over the inventory held in memory. A product's *inactive* users
 //! hold its licence and were last active in it (or, if never, added) more than N days ago; apps
-//! are never counted as inactive people.
+//! are never counted as inactive people, and neither is an account with no activity data
+//! either way (a site that reports none, no login received): its activity is *unknown*.
 
 use std::collections::BTreeMap;
 
@@ -75,6 +76,9 @@ pub struct ProductSummary {
     pub seats_used: u64,
     /// People holding it, inactive in it for more than `inactive_after_days`.
     pub inactive_licensed: usize,
+    /// People holding it of whom nothing says how they use it (never seen by reinstate, and a
+    /// directory that reports no activity): neither inactive nor active.
+    pub unknown_activity: usize,
 }
 
 /// `GET /api/v1/inventory/users`
@@ -116,15 +120,23 @@ pub struct ProductRow {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub last_active: Option<OffsetDateTime>,
+    /// Something says how the account used the product; `false`: unknown (never seen by
+    /// reinstate, and the directory reports no activity), which is not "never".
+    pub activity_known: bool,
+}
+
+/// Whether `a` is a person holding `product`.
+fn holder(a: &Account, product: &str) -> bool {
+    a.products.get(product).is_some_and(|p| p.licensed)
+        && a.account_type == AccountType::Person
+        && a.status != AccountStatus::Gone
 }
 
 /// Whether `a` is a person holding `product`, inactive in it for longer than `days`.
 fn inactive_in(a: &Account, product: &str, days: u32, now: OffsetDateTime) -> bool {
-    let holds = a.products.get(product).is_some_and(|p| p.licensed);
     let since = a.last_active(product).or(a.added_at);
-    holds
-        && a.account_type == AccountType::Person
-        && a.status != AccountStatus::Gone
+    holder(a, product)
+        && a.activity_known(product)
         && since.is_none_or(|t| now - t > time::Duration::days(days as i64))
 }
 
@@ -220,7 +232,7 @@ pub fn summary(ctx: &Context, product: Option<&str>, days: u32) -> Result<Summar
             .accounts()
             .filter(|a| a.account_type == AccountType::Person && a.status != AccountStatus::Gone)
     };
-    let mut held: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut held: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     for a in accounts
         .accounts()
         .filter(|a| a.status != AccountStatus::Gone)
@@ -231,18 +243,22 @@ pub fn summary(ctx: &Context, product: Option<&str>, days: u32) -> Result<Summar
             if inactive_in(a, key, days, now) {
                 entry.1 += 1;
             }
+            if holder(a, key) && !a.activity_known(key) {
+                entry.2 += 1;
+            }
         }
     }
     let products = held
         .into_iter()
         .filter(|(key, _)| product.as_deref().is_none_or(|p| p == *key))
-        .map(|(key, (holders, inactive))| {
+        .map(|(key, (holders, inactive, unknown))| {
             let seats = state.seats.iter().find(|s| s.key == key);
             ProductSummary {
                 key: key.to_string(),
                 seats_total: seats.and_then(|s| s.total),
                 seats_used: seats.and_then(|s| s.used).unwrap_or(holders as u64),
                 inactive_licensed: inactive,
+                unknown_activity: unknown,
             }
         })
         .collect();
@@ -357,6 +373,7 @@ fn row(ctx: &Context, a: &Account, product: Option<&str>) -> Result<UserRow, Flo
             key: key.clone(),
             licensed: used.licensed,
             last_active: a.last_active(key),
+            activity_known: a.activity_known(key),
         })
         .collect();
     Ok(UserRow {

@@ -40,12 +40,14 @@ pub struct Seen<'a> {
     pub login: Option<(OffsetDateTime, Option<Product>)>,
     /// Groups reinstate added, and the products they granted.
     pub added: &'a [(Product, Vec<String>)],
+    /// reinstate gave the account its access back (it is active again).
+    pub reactivated: bool,
 }
 
 /// Writes what was seen into the account's record (created when the inventory has none yet),
 /// unflushed: the event's record, written next, flushes it.
 pub fn record(ctx: &Context, seen: Seen<'_>) -> Result<(), StoreError> {
-    if seen.login.is_none() && seen.added.is_empty() {
+    if seen.login.is_none() && seen.added.is_empty() && !seen.reactivated {
         return Ok(());
     }
     let mut account = ctx
@@ -58,6 +60,9 @@ pub fn record(ctx: &Context, seen: Seen<'_>) -> Result<(), StoreError> {
             let used = account.products.entry(p.key().to_string()).or_default();
             used.last_login = used.last_login.max(Some(at));
         }
+    }
+    if seen.reactivated {
+        account.status = AccountStatus::Active;
     }
     for (product, groups) in seen.added {
         account

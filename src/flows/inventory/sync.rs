@@ -46,6 +46,9 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// What is still to do, in words.
     pub to_do: Option<String>,
+    /// Why the sync could not list everyone, when it could not (a cap of the directory's);
+    /// it then marks nobody it did not see as gone.
+    pub incomplete: Option<String>,
 }
 
 /// The sync's state, for admins.
@@ -62,6 +65,7 @@ pub fn status(ctx: &Context) -> Result<SyncStatus, FlowError> {
         synced_at: s.synced_at,
         last_error: s.last_error,
         to_do: s.to_do,
+        incomplete: s.incomplete,
     })
 }
 
@@ -144,6 +148,8 @@ async fn start(ctx: &Context, previous: SyncState) -> Result<SyncState, FlowErro
         finished_at: None,
         last_error: None,
         seats,
+        incomplete: None,
+        watching_since: previous.watching_since.or(Some(OffsetDateTime::now_utc())),
         ..previous
     };
     ctx.store.save_sync_state(&state).await?;
@@ -173,6 +179,9 @@ async fn apply(ctx: &Context, page: Page, state: &mut SyncState) -> Result<(), F
         }
     }
     state.cursor = page.next;
+    if page.incomplete.is_some() {
+        state.incomplete = page.incomplete;
+    }
     state.pages += 1;
     state.users_seen += changed.len() as u64;
     state.to_do = Some(page.to_do);
@@ -203,6 +212,14 @@ pub fn merge_listed(
     a.gone_at = (l.status == AccountStatus::Gone).then(|| a.gone_at.unwrap_or(now));
     a.status = l.status;
     a.added_at = l.added_at.or(a.added_at);
+    a.directory = l.directory.or(a.directory.take());
+    a.site_login = a.site_login.max(l.site_login);
+    if l.reports_activity {
+        // The organisation's listing: it also says who is an admin and who the identity
+        // provider provisions.
+        a.admin_roles = l.admin_roles;
+        a.synced = l.synced;
+    }
     if let Some(groups) = l.groups {
         if a.groups_generation != generation {
             a.groups.clear();
@@ -220,6 +237,7 @@ pub fn merge_listed(
             p.licensed = true;
             p.seen = generation;
             p.last_active = p.last_active.max(last_active);
+            p.reported = l.reports_activity;
         }
         // What this report does not name, the account no longer holds.
         for p in a.products.values_mut().filter(|p| p.seen != generation) {
@@ -261,10 +279,19 @@ pub fn merge_holder(
     a
 }
 
-/// What a complete sync means for the accounts it did not see, or saw without a licence or a
-/// group it had: gone, or no longer holding it. Pure.
-pub fn settle(a: &Account, generation: u64, now: OffsetDateTime) -> Option<Account> {
+/// What the end of a sync means for the accounts it did not see, or saw without a licence or a
+/// group it had: gone, or no longer holding it. A listing that could not see everyone
+/// (`complete` false) says nothing of those it did not see. Pure.
+pub fn settle(
+    a: &Account,
+    generation: u64,
+    now: OffsetDateTime,
+    complete: bool,
+) -> Option<Account> {
     let mut next = a.clone();
+    if a.generation != generation && !complete {
+        return None;
+    }
     if a.generation != generation {
         if a.status != AccountStatus::Gone {
             next.status = AccountStatus::Gone;
@@ -292,7 +319,7 @@ async fn finish(ctx: &Context, state: &mut SyncState) -> Result<(), FlowError> {
         let known = ctx.store.accounts()?;
         known
             .accounts()
-            .filter_map(|a| settle(a, state.generation, now))
+            .filter_map(|a| settle(a, state.generation, now, state.incomplete.is_none()))
             .collect()
     };
     for batch in changed.chunks(1000) {
@@ -305,6 +332,9 @@ async fn finish(ctx: &Context, state: &mut SyncState) -> Result<(), FlowError> {
     state.to_do = None;
     state.last_error = None;
     ctx.store.save_sync_state(state).await?;
+    if let Some(why) = &state.incomplete {
+        tracing::warn!(%why, listed = state.users_seen, "inventory sync could not list everyone: nobody it did not see was marked gone");
+    }
     let accounts = ctx.store.accounts()?;
     for status in [
         AccountStatus::Active,
@@ -331,15 +361,10 @@ mod tests {
 
     fn listed(id: &str, groups: &[&str], products: &[&str]) -> Listed {
         Listed {
-            account_id: id.into(),
             email: Some(format!("{id}@example.com")),
-            name: None,
-            username: None,
-            account_type: AccountType::Person,
-            status: AccountStatus::Active,
             groups: Some(groups.iter().map(|g| g.to_string()).collect()),
             products: Some(products.iter().map(|p| (p.to_string(), None)).collect()),
-            added_at: None,
+            ..Listed::new(id.into(), AccountType::Person, AccountStatus::Active)
         }
     }
 
@@ -363,9 +388,14 @@ mod tests {
     fn a_complete_sync_marks_the_unseen_gone_and_drops_what_it_did_not_find() {
         let now = OffsetDateTime::now_utc();
         let seen = merge_listed(None, listed("a", &["g1"], &["confluence"]), 3, now);
-        assert_eq!(settle(&seen, 3, now), None, "seen and unchanged");
+        assert_eq!(settle(&seen, 3, now, true), None, "seen and unchanged");
         let left = merge_listed(None, listed("b", &["g1"], &["confluence"]), 2, now);
-        let gone = settle(&left, 3, now).expect("changed");
+        assert_eq!(
+            settle(&left, 3, now, false),
+            None,
+            "an incomplete listing says nothing of it"
+        );
+        let gone = settle(&left, 3, now, true).expect("changed");
         assert_eq!(
             (gone.status, gone.gone_at),
             (AccountStatus::Gone, Some(now))
@@ -392,7 +422,7 @@ mod tests {
             .or_default()
             .licensed = true;
         let site = merge_holder(Some(site), holder, 3, now);
-        let settled = settle(&site, 3, now).expect("a licence not found again");
+        let settled = settle(&site, 3, now, true).expect("a licence not found again");
         assert!(
             settled.products["jira-software"].licensed && !settled.products["confluence"].licensed
         );

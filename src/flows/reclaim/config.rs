@@ -94,6 +94,24 @@ impl ReclaimConfig {
         Schedule::parse(expr, &self.timezone).ok()
     }
 
+    /// The groups whose members are never reclaimed: the site's and products' administrators
+    /// always, and `admin_groups`.
+    pub fn admin_group_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = [
+            "site-admins",
+            "jira-administrators",
+            "confluence-administrators",
+        ]
+        .map(String::from)
+        .to_vec();
+        for g in &self.admin_groups {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(g)) {
+                names.push(g.clone());
+            }
+        }
+        names
+    }
+
     /// Whether an account is in `protect_accounts`.
     pub fn protects(&self, account_id: &str, email: Option<&Email>) -> bool {
         self.protect_accounts

@@ -70,6 +70,19 @@ impl BulkAction {
     }
 }
 
+impl BulkAction {
+    /// What the confirm step must say besides the count: consequences that cannot be undone.
+    pub fn consequence(self) -> Option<&'static str> {
+        match self {
+            BulkAction::ChangeEmailDomain => Some(
+                "Atlassian ends every session of an account whose email changes (the email.set \
+                 privilege): each user signs in again with the new address",
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// `POST /api/v1/users/bulk`
 #[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -108,10 +121,14 @@ pub async fn start(
     let action = check(&req)?;
     let accounts = resolve(ctx, &req.users)?;
     if action.danger() && req.confirm != Some(accounts.len()) {
+        let also = action
+            .consequence()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
         return Err(FlowError::invalid(
             "confirm_required",
             format!(
-                "{} takes access away: send \"confirm\": {} (the number of users) to go ahead",
+                "{} takes access away{also}: send \"confirm\": {} (the number of users) to go ahead",
                 action.key(),
                 accounts.len()
             ),

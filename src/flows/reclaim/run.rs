@@ -55,8 +55,10 @@ pub async fn start(
             "no enabled policy: PUT /api/v1/reclaim/policies first",
         ));
     }
+    // Whoever is in an administrators' group now is never planned, whatever the listing said.
+    let admins = super::protect::Admins::read(ctx).await?;
     let now = OffsetDateTime::now_utc();
-    let planned = plan_now(ctx, &policies, now)?;
+    let planned = plan_now(ctx, &policies, now, &admins)?;
     let id = new_id("run");
     let mut run = RunRecord {
         v: 1,
@@ -136,6 +138,7 @@ pub fn plan_now(
     ctx: &Context,
     policies: &[crate::domain::reclaim::Policy],
     now: OffsetDateTime,
+    admins: &super::protect::Admins,
 ) -> Result<Vec<Planned>, StoreError> {
     let users: HashMap<String, UserRecord> = ctx
         .store
@@ -158,6 +161,7 @@ pub fn plan_now(
         policies,
         min_days_since_restore: ctx.settings.reclaim.min_days_since_restore,
         can_warn: ctx.links.is_some() && ctx.settings.email_on,
+        watching_since: ctx.store.sync_state()?.watching_since,
     };
     let mut out = Vec::new();
     // Per account, the planner borrows what it reads; gathered one account at a time.
@@ -166,7 +170,7 @@ pub fn plan_now(
             .email
             .as_ref()
             .and_then(|e| users.get(&e.user_key()));
-        let facts = Facts::of(ctx, account, user, taken.get(&account.account_id));
+        let facts = Facts::of(ctx, account, user, taken.get(&account.account_id), admins);
         out.extend(plan([facts.person(account)], &input));
     }
     Ok(out)
@@ -175,7 +179,7 @@ pub fn plan_now(
 /// What one account's plan reads, owned.
 struct Facts<'a> {
     uses: [Use; 3],
-    always: Option<&'static str>,
+    always: Option<String>,
     restored_at: Option<OffsetDateTime>,
     keep_at: Option<OffsetDateTime>,
     warnings: Vec<(&'a str, OffsetDateTime, OffsetDateTime)>,
@@ -188,6 +192,7 @@ impl<'a> Facts<'a> {
         account: &Account,
         user: Option<&'a UserRecord>,
         taken: Option<&'a Vec<LedgerEntry>>,
+        admins: &super::protect::Admins,
     ) -> Facts<'a> {
         let uses = Product::ALL.map(|product| Use {
             product,
@@ -196,10 +201,11 @@ impl<'a> Facts<'a> {
                 .get(product.key())
                 .is_some_and(|u| u.licensed),
             last_active: account.last_active(product.key()),
+            known: account.activity_known(product.key()),
         });
         Facts {
             uses,
-            always: always_protected(ctx, account),
+            always: super::protect::always(ctx, account, admins),
             restored_at: user.and_then(|u| u.products.values().filter_map(|p| p.restored_at).max()),
             keep_at: user.and_then(|u| u.keep_requested_at),
             warnings: user
@@ -229,37 +235,13 @@ impl<'a> Facts<'a> {
                 && account.account_type == AccountType::Person,
             added_at: account.added_at,
             uses: &self.uses,
-            always_protected: self.always,
+            always_protected: self.always.as_deref(),
             restored_at: self.restored_at,
             keep_at: self.keep_at,
             warnings: &self.warnings,
             taken: &self.taken,
         }
     }
-}
-
-/// Administrators and the service account are never reclaimed.
-fn always_protected(ctx: &Context, account: &Account) -> Option<&'static str> {
-    let settings = &ctx.settings;
-    let config = &settings.reclaim;
-    let email = account.email.as_ref();
-    if settings
-        .service_account
-        .as_deref()
-        .is_some_and(|s| email.is_some_and(|e| e.as_str().eq_ignore_ascii_case(s)))
-    {
-        return Some("the service account reinstate uses");
-    }
-    if config.protects(&account.account_id, email) {
-        return Some("listed in reclaim.protect_accounts");
-    }
-    let admin = account.groups.iter().any(|g| {
-        config
-            .admin_groups
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(g))
-    });
-    admin.then_some("an administrator (reclaim.admin_groups)")
 }
 
 /// The run's entries, and the events of those that act (none for a dry run).

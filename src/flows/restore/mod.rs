@@ -105,6 +105,8 @@ struct Run<'a> {
     added: Vec<(Product, Vec<String>)>,
     /// HTTP calls to the directory so far, for the calls-per-login metric.
     call_count: usize,
+    /// The account was given its access back.
+    reactivated: bool,
 }
 
 /// What to do about one product.
@@ -140,6 +142,7 @@ impl<'a> Run<'a> {
             outcomes: Vec::new(),
             added: Vec::new(),
             call_count: 0,
+            reactivated: false,
         }
     }
 
@@ -186,15 +189,17 @@ impl<'a> Run<'a> {
         self.settle(access, entry, capped)
     }
 
-    /// Holds the licence already, or what the rules (or an approval) decide.
+    /// Holds the licence already, or what the rules (or an approval) decide. A suspended or
+    /// deactivated account holds nothing it can use, whatever its groups.
     fn verdict(&self, rules: &RuleSet, access: &ProductAccess) -> Verdict {
         let groups = &self.found.groups;
-        let holds = groups.iter().any(|g| {
-            access
-                .access_groups
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(g))
-        });
+        let holds = self.found.user.active
+            && groups.iter().any(|g| {
+                access
+                    .access_groups
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(g))
+            });
         if holds {
             return Verdict::Holds;
         }
@@ -297,16 +302,15 @@ impl<'a> Run<'a> {
         groups: &[crate::domain::GroupRef],
         entry: &mut AuditEntry,
     ) -> (Vec<String>, Result<(), DirectoryError>) {
+        if !self.found.user.active {
+            match self.reactivate(product).await {
+                Ok(how) => entry.reason = format!("{}; {how}", entry.reason),
+                Err(e) => return (Vec::new(), Err(e)),
+            }
+        }
         let dir = &self.ctx.directory;
         let account = &self.found.user.account_id;
         let calls = &mut self.calls;
-        if !self.found.user.active {
-            // Only reached when the directory can reactivate (see `look_up`).
-            if let Err(e) = dir.reactivate(account, &self.email, product, calls).await {
-                return (Vec::new(), Err(e));
-            }
-            entry.reason = format!("{}; the account was reactivated", entry.reason);
-        }
         let mut added = Vec::new();
         for group in groups {
             if let Err(e) = dir.add_to_group(account, product, group, calls).await {
@@ -315,6 +319,61 @@ impl<'a> Run<'a> {
             added.push(group.name.clone());
         }
         (added, Ok(()))
+    }
+
+    /// Gives the account its access back before its licence: exactly what reinstate itself
+    /// changed (the ledger: a suspension restored, a deactivation enabled, a deletion in its
+    /// grace cancelled), else as the directory says the account is (only with
+    /// `directory.reactivate`, see `look_up`). Once per event.
+    async fn reactivate(&mut self, product: Product) -> Result<String, DirectoryError> {
+        let ctx = self.ctx;
+        let account = self.found.user.account_id.clone();
+        let store = |e: crate::store::StoreError| DirectoryError::Transient(e.to_string());
+        let directory = super::inventory::directory_of(ctx, &account).map_err(store)?;
+        let mut taken: Vec<crate::store::LedgerEntry> = ctx
+            .store
+            .open_ledger(&account)
+            .map_err(store)?
+            .into_iter()
+            .filter(|l| matches!(l.change, crate::store::Change::Standing { .. }))
+            .collect();
+        let how = if taken.is_empty() {
+            ctx.directory
+                .reactivate(
+                    &account,
+                    &self.email,
+                    directory.as_deref(),
+                    product,
+                    &mut self.calls,
+                )
+                .await?;
+            "the account was reactivated".to_string()
+        } else {
+            // The latest change first: a deletion is cancelled before the account is enabled.
+            taken.sort_by_key(|l| std::cmp::Reverse(l.at));
+            let mut done = Vec::new();
+            for mut entry in taken {
+                let crate::store::Change::Standing { from, to } = entry.change.clone() else {
+                    continue;
+                };
+                for back in crate::domain::reclaim::Standing::back(&to, &from) {
+                    ctx.directory
+                        .set_standing(&account, directory.as_deref(), back, &mut self.calls)
+                        .await?;
+                }
+                done.push(format!("{to} → {from}"));
+                entry.state = crate::store::LedgerState::Closed;
+                entry.closed_by = Some(self.event.id.to_string());
+                entry.closed_at = Some(OffsetDateTime::now_utc());
+                self.outcome
+                    .reclaim
+                    .extend(crate::store::ledger_writes(&entry).map_err(store)?);
+            }
+            format!("what reinstate changed was given back: {}", done.join(", "))
+        };
+        self.found.user.active = true;
+        self.reactivated = true;
+        Ok(how)
     }
 
     /// What the product's outcome means: its open request closes, the requester is told, admins
@@ -377,6 +436,7 @@ impl<'a> Run<'a> {
                 email: &self.email,
                 login,
                 added: &self.added,
+                reactivated: self.reactivated,
             },
         )?;
         self.count_calls();

@@ -225,6 +225,16 @@ pub(crate) fn day(t: Option<time::OffsetDateTime>) -> String {
     t.map_or_else(|| "never".to_string(), |t| t.date().to_string())
 }
 
+/// When a product was last used, in words: a date, "never", or — when nothing reports its
+/// activity — that it is unknown.
+pub(crate) fn last_used(p: &crate::flows::inventory::query::ProductRow) -> String {
+    match (p.last_active, p.activity_known) {
+        (Some(t), _) => t.date().to_string(),
+        (None, true) => "never".into(),
+        (None, false) => "never seen by reinstate, no activity data".into(),
+    }
+}
+
 /// Date and time, to the minute, UTC.
 pub(crate) fn when(t: time::OffsetDateTime) -> String {
     format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute())

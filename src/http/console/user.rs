@@ -106,7 +106,7 @@ fn identity(console: &Console, a: &UserRow) -> Markup {
             thead { tr { th { "Product" } th { "Licence" } th { "Last active" } } }
             tbody {
                 @for p in &a.products {
-                    tr { td { (p.key) } td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } } td { (day(p.last_active)) } }
+                    tr { td { (p.key) } td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } } td { (super::last_used(p)) } }
                 }
             }
         }

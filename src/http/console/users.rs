@@ -310,7 +310,7 @@ fn table(console: &Console, q: &UsersQuery, rows: &[UserRow], admin: bool, days:
                         td { (u.email.as_deref().unwrap_or("—")) }
                         td { span class={ "badge " (u.status.key()) } { (u.status.key()) } }
                         td { (day(u.last_seen)) }
-                        td { @for p in &u.products { div { (p.key) ": " (day(p.last_active)) } } }
+                        td { @for p in &u.products { div { (p.key) ": " (super::last_used(p)) } } }
                         td { @for p in &licensed { span.badge { (p.key) } } }
                         td { (in_use) " of " (licensed.len()) " in use" }
                         td { (row_menu(console, u, &who)) }
@@ -403,6 +403,7 @@ fn confirm_page(
         div.message.warn {
             "This takes access away from " strong { (n) " users" } " (" (action) "). "
             "reinstate records exactly what it takes: the job's page has an Undo that puts it back."
+            @if let Some(c) = BulkAction::parse(action).and_then(BulkAction::consequence) { " " (c) "." }
         }
         form.card method="post" action="/console/users/bulk" {
             input type="hidden" name="csrf" value=(form.session.csrf);

@@ -1,5 +1,6 @@
 //! Attribute changes for acquisitions and leavers: an account's email address (Cloud managed
-//! accounts through the user-management profile API, Data Center), a Data Center username.
+//! accounts through user management's `PUT /users/{id}/manage/email`, Data Center), a Data
+//! Center username.
 //! Recorded in the ledger like the rest, so that an undo puts the old value back.
 
 use super::super::super::Context;

@@ -192,9 +192,12 @@ async fn restore_standing(
         entry.closed_by = Some(why.clone());
         return Ok(Err(Done::failed(format!("{why}: it cannot be undone"))));
     }
-    ctx.directory
-        .set_standing(&entry.account_id, change.reverse(), calls)
-        .await?;
+    let directory = crate::flows::inventory::directory_of(ctx, &entry.account_id)?;
+    for back in Standing::back(to, from) {
+        ctx.directory
+            .set_standing(&entry.account_id, directory.as_deref(), back, calls)
+            .await?;
+    }
     let status = match from {
         "suspended" => AccountStatus::Suspended,
         "deactivated" => AccountStatus::Deactivated,

@@ -4,7 +4,7 @@
 //! finishes the same change, never another; then one transaction records the ledger, the run's
 //! entry, the user, the audit entry and the processed id.
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::super::Context;
 
@@ -127,16 +127,32 @@ async fn act(
     calls: &mut CallLog,
 ) -> Result<Done, Fail> {
     let product = event.product;
+    // Checked now, against the directory: a sync can be hours old, and a group can be joined.
+    let mut member = Vec::new();
+    if order.action.takes() {
+        let email = event.user.email.as_ref();
+        let checked = super::protect::now(ctx, &order.account_id, email, calls).await?;
+        if let Some(why) = checked.protected {
+            let detail = format!("always protected: {why}; nothing was taken");
+            return Ok(Done::new(
+                EntryResult::Skipped,
+                AuditOutcome::Protected,
+                detail,
+            ));
+        }
+        member = checked.groups;
+    }
     match &order.action {
         OrderAction::Warn { due } => warn(ctx, event, order, *due),
-        OrderAction::RemoveProductAccess => {
-            let scope = product.map_or(Scope::All, Scope::Product);
-            take_groups(ctx, event, order, scope, calls).await
-        }
-        OrderAction::RemoveAllAccess => take_groups(ctx, event, order, Scope::All, calls).await,
-        OrderAction::RemoveFromGroup { group } => {
-            let scope = Scope::Group(group.clone());
-            take_groups(ctx, event, order, scope, calls).await
+        OrderAction::RemoveProductAccess
+        | OrderAction::RemoveAllAccess
+        | OrderAction::RemoveFromGroup { .. } => {
+            let scope = match &order.action {
+                OrderAction::RemoveFromGroup { group } => Scope::Group(group.clone()),
+                OrderAction::RemoveProductAccess => product.map_or(Scope::All, Scope::Product),
+                _ => Scope::All,
+            };
+            take_groups(ctx, event, order, scope, &member, calls).await
         }
         OrderAction::Standing { change } => standing(ctx, event, order, *change, calls).await,
         OrderAction::AddToGroup { group } => {
@@ -297,32 +313,14 @@ async fn access_of(
         })
 }
 
-/// The user's groups: the inventory's, when synced recently enough to trust; else the
-/// directory's.
-async fn groups_of(
-    ctx: &Context,
-    account_id: &str,
-    calls: &mut CallLog,
-) -> Result<Vec<String>, Fail> {
-    let trust = Duration::seconds(ctx.inventory.config.trust_secs as i64);
-    if let Some(account) = ctx.store.account(account_id)?
-        && account
-            .synced_at
-            .is_some_and(|at| OffsetDateTime::now_utc() - at <= trust)
-    {
-        return Ok(account.groups);
-    }
-    Ok(ctx.directory.user_groups(account_id, calls).await?)
-}
-
-/// The groups in scope the user is in, with the product each gives.
+/// The groups in scope among `member` (the user's groups, read just now), with the product
+/// each gives.
 async fn in_scope(
     ctx: &Context,
-    account_id: &str,
+    member: &[String],
     scope: &Scope,
     calls: &mut CallLog,
 ) -> Result<Vec<(Option<Product>, GroupRef)>, Fail> {
-    let member = groups_of(ctx, account_id, calls).await?;
     let is_member = |name: &str| member.iter().any(|g| g.eq_ignore_ascii_case(name));
     if let Scope::Group(g) = scope {
         return Ok(is_member(&g.name)

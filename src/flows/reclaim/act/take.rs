@@ -21,6 +21,7 @@ async fn planned_removal(
     event: &Event,
     order: &Order,
     scope: &Scope,
+    member: &[String],
     calls: &mut CallLog,
 ) -> Result<Result<(LedgerEntry, Taken), Done>, Fail> {
     if let Some(l) = begun(ctx, event)? {
@@ -32,7 +33,7 @@ async fn planned_removal(
         let groups = groups.iter().map(|g| (l.product, g.clone())).collect();
         return Ok(Ok((l, groups)));
     }
-    let groups = in_scope(ctx, &order.account_id, scope, calls).await?;
+    let groups = in_scope(ctx, member, scope, calls).await?;
     if groups.is_empty() {
         return Ok(Err(Done::skipped(match scope {
             Scope::Product(p) => format!("in no group that gives {}: nothing to take", p.key()),
@@ -72,15 +73,18 @@ async fn remove_each(
     Ok((removed, None))
 }
 
+/// Takes the groups in `scope` of the user's groups (`member`, read just now).
 pub(super) async fn take_groups(
     ctx: &Context,
     event: &Event,
     order: &Order,
     scope: Scope,
+    member: &[String],
     calls: &mut CallLog,
 ) -> Result<Done, Fail> {
     let account = &order.account_id;
-    let (mut ledger, groups) = match planned_removal(ctx, event, order, &scope, calls).await? {
+    let planned = planned_removal(ctx, event, order, &scope, member, calls).await?;
+    let (mut ledger, groups) = match planned {
         Ok(planned) => planned,
         Err(done) => return Ok(done),
     };
@@ -181,7 +185,12 @@ pub(super) async fn standing(
         })
     };
     let mut ledger = ledgered(ctx, event, order, from).await?;
-    if let Err(e) = ctx.directory.set_standing(account, change, calls).await {
+    let directory = crate::flows::inventory::directory_of(ctx, account)?;
+    let set = ctx
+        .directory
+        .set_standing(account, directory.as_deref(), change, calls)
+        .await;
+    if let Err(e) = set {
         if e.is_transient() {
             return Err(Fail::Retry(e.into()));
         }
