@@ -37,22 +37,33 @@ pub async fn login_action(
     Ok(action)
 }
 
+/// Milliseconds since the epoch, now: where a first start reads the stream from.
+pub fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// One poll: reads every page since the saved position, publishes the log-ins (`action`),
-/// saves. Returns how many log-ins were published.
+/// saves. Returns how many log-ins were published. Without a saved position (the first
+/// start) the stream is read from `started_ms`, when polling began: log-ins before it predate
+/// reinstate, and a first poll that fails does not move the start past those made meanwhile.
 pub async fn poll(
     ctx: &Context,
     intake: &Intake,
     log: &AtlassianAudit,
     action: &str,
+    started_ms: i64,
 ) -> Result<usize, FlowError> {
     let mut position = match ctx.store.poller_state::<Position>(POLLER)? {
         Some(p) => p,
-        // First start: from now on (earlier log-ins predate reinstate).
-        None => Position {
-            cursor: None,
-            from_ms: (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64,
-            ids: vec![],
-        },
+        None => {
+            let first = Position {
+                cursor: None,
+                from_ms: started_ms,
+                ids: vec![],
+            };
+            ctx.store.save_poller_state(POLLER, &first).await?;
+            first
+        }
     };
     let mut events = Vec::new();
     let mut calls = calls(ctx);

@@ -40,13 +40,14 @@ impl Poller {
 
     /// Polls until cancelled; a failed poll is tried again at the next tick.
     pub async fn run(mut self, ctx: Arc<Context>, intake: Intake, cancel: CancellationToken) {
-        use crate::flows::atlassian_audit::{login_action, poll};
+        use crate::flows::atlassian_audit::{login_action, now_ms, poll};
+        let started = now_ms();
         loop {
             let polled = match &self.confirmed {
-                Some(action) => poll(&ctx, &intake, &self.log, action).await,
+                Some(action) => poll(&ctx, &intake, &self.log, action, started).await,
                 None => match login_action(&ctx, &self.log, &self.action).await {
                     Ok(action) => {
-                        let polled = poll(&ctx, &intake, &self.log, &action).await;
+                        let polled = poll(&ctx, &intake, &self.log, &action, started).await;
                         self.confirmed = Some(action);
                         polled
                     }

@@ -281,6 +281,47 @@ async fn atlassian_audit_log_ins_are_polled_once_each_across_a_restart() {
     assert_eq!(actions, 2, "once before the restart, once after");
 }
 
+/// The first polls fail (the key refused while an administrator fixes it): a log-in made
+/// meanwhile is still read, because a first start reads the stream from when polling began,
+/// not from whenever a poll first succeeds.
+#[tokio::test]
+async fn a_log_in_while_the_first_audit_polls_fail_is_not_missed() {
+    let options = Options {
+        extra_toml: format!(
+            "[sources.atlassian_audit]\norg_id = \"org-1\"\napi_key = \"{SIM_TOKEN}\"\n\
+             poll_secs = 1\nadmin_api_url = \"{{SIM_URL}}\"\nrequests_per_minute = 600\n"
+        ),
+        faults_at_start: vec![
+            (
+                "/admin/v1/orgs/org-1/event-actions",
+                Fault::Status(401, None),
+            ),
+            (
+                "/admin/v1/orgs/org-1/events-stream",
+                Fault::Status(401, None),
+            ),
+        ],
+        ..Default::default()
+    };
+    let app = TestApp::start_with(BusMode::Embedded, options).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    app.sim.push_audit_event(
+        "ev-1",
+        "user_logged_in",
+        Some("grace@example.com"),
+        "acc-grace",
+    );
+    let grace = app.wait_for_outcome("grace@example.com", "restored").await;
+    assert_eq!(grace["event_id"], "atlassian:ev-1");
+    let polls = app
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.path == "/admin/v1/orgs/org-1/events-stream")
+        .count();
+    assert!(polls >= 2, "the refused poll was tried again: {polls}");
+}
+
 /// A fixture file of `tests/fixtures/`, as its sender sends it.
 fn fixture(path: &str) -> Vec<u8> {
     let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
