@@ -342,17 +342,7 @@ impl SiteLister {
         }
         let v: Value = Http::json(&answer, &format!("GET {path}"))?;
         let results = v["results"].as_array().cloned().unwrap_or_default();
-        let holders = results
-            .iter()
-            .filter_map(|u| {
-                Some(Holder {
-                    account_id: u["username"].as_str()?.to_string(),
-                    product: Product::Confluence.key().to_string(),
-                    group: None,
-                    last_active: instant(&u["lastLogin"]),
-                })
-            })
-            .collect();
+        let holders = confluence_holders(&results, None);
         at.start += results.len() as u64;
         Ok((holders, results.len() as u64 == CONFLUENCE_PAGE))
     }
@@ -373,17 +363,7 @@ impl SiteLister {
         let query = [("start", start.as_str()), ("limit", limit.as_str())];
         let v: Value = http.get_json(&path, &query, calls).await?;
         let results = v["results"].as_array().cloned().unwrap_or_default();
-        let holders = results
-            .iter()
-            .filter_map(|u| {
-                Some(Holder {
-                    account_id: u["username"].as_str()?.to_string(),
-                    product: Product::Confluence.key().to_string(),
-                    group: Some(group.clone()),
-                    last_active: None,
-                })
-            })
-            .collect();
+        let holders = confluence_holders(&results, Some(group));
         if results.len() as u64 == CONFLUENCE_PAGE {
             at.start += results.len() as u64;
         } else {
@@ -392,6 +372,22 @@ impl SiteLister {
         }
         Ok((holders, at.group < groups.len()))
     }
+}
+
+/// Confluence Data Center users as licence holders: of a licence group's members (`group`,
+/// who carry no last login) or of the licensed users' list (with `lastLogin`).
+fn confluence_holders(results: &[Value], group: Option<&String>) -> Vec<Holder> {
+    results
+        .iter()
+        .filter_map(|u| {
+            Some(Holder {
+                account_id: u["username"].as_str()?.to_string(),
+                product: Product::Confluence.key().to_string(),
+                group: group.cloned(),
+                last_active: instant(&u["lastLogin"]),
+            })
+        })
+        .collect()
 }
 
 /// A path segment, percent-encoded (group names may hold spaces and slashes).

@@ -202,17 +202,29 @@ fn no_such_group() -> Response {
         .into_response()
 }
 
-async fn add_member(State(sim): State<Arc<Sim>>, Query(q): Q, Json(body): Json<Value>) -> Response {
-    let Some(name) = group_named(
-        &sim,
+/// The group a membership change names (`groupId` or `groupname`): 404 when there is none,
+/// 400 when the identity provider owns it.
+fn changeable_group(
+    sim: &Sim,
+    q: &std::collections::HashMap<String, String>,
+) -> Result<String, Box<Response>> {
+    let name = group_named(
+        sim,
         q.get("groupId").map(String::as_str),
         q.get("groupname").map(String::as_str),
-    ) else {
-        return no_such_group();
-    };
-    if let Some(refused) = synced_refusal(&sim, &name) {
-        return refused;
+    )
+    .ok_or_else(|| Box::new(no_such_group()))?;
+    match synced_refusal(sim, &name) {
+        Some(refused) => Err(Box::new(refused)),
+        None => Ok(name),
     }
+}
+
+async fn add_member(State(sim): State<Arc<Sim>>, Query(q): Q, Json(body): Json<Value>) -> Response {
+    let name = match changeable_group(&sim, &q) {
+        Ok(name) => name,
+        Err(refused) => return *refused,
+    };
     let mut users = sim.users.lock().expect("lock");
     let Some(user) = find_user(&mut users, body["accountId"].as_str()) else {
         return (StatusCode::NOT_FOUND, "no such user").into_response();
@@ -230,16 +242,10 @@ async fn add_member(State(sim): State<Arc<Sim>>, Query(q): Q, Json(body): Json<V
 /// Removes a member (Cloud by `groupId` or `groupname` and `accountId`; Data Center by
 /// `groupname` and `username`); 400 when not a member.
 async fn remove_member(State(sim): State<Arc<Sim>>, Query(q): Q) -> Response {
-    let Some(name) = group_named(
-        &sim,
-        q.get("groupId").map(String::as_str),
-        q.get("groupname").map(String::as_str),
-    ) else {
-        return no_such_group();
+    let name = match changeable_group(&sim, &q) {
+        Ok(name) => name,
+        Err(refused) => return *refused,
     };
-    if let Some(refused) = synced_refusal(&sim, &name) {
-        return refused;
-    }
     let mut users = sim.users.lock().expect("lock");
     let who = q.get("accountId").or(q.get("username")).map(String::as_str);
     let Some(user) = find_user(&mut users, who) else {
