@@ -89,6 +89,7 @@ async fn planning(n: usize, rounds: usize) -> Result<(Duration, Duration, usize)
             &policies,
             now,
             &crate::flows::reclaim::protect::Admins::by_group(&ctx),
+            &Default::default(),
         )
         .map_err(|e| e.to_string())?;
         plans.push(started.elapsed());

@@ -158,6 +158,46 @@ impl CloudAdmin {
         Ok(found.into_iter().find(|a| a.account_id == account_id))
     }
 
+    /// Those of `groups` an identity provider syncs (`externalSynced`), every page of
+    /// `POST /admin/v2/orgs/{org}/directories/-/groups/search` by `groupNames`.
+    pub async fn synced_groups(
+        &self,
+        groups: &[String],
+        calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        let (http, org) = self.org("reading which groups an identity provider syncs")?;
+        let path = format!("/admin/v2/orgs/{org}/directories/-/groups/search");
+        let mut synced = Vec::new();
+        let mut cursor: Option<String> = None;
+        if groups.is_empty() {
+            return Ok(synced);
+        }
+        loop {
+            let mut body = json!({"groupNames": groups, "limit": 100});
+            if let Some(c) = &cursor {
+                body["cursor"] = json!(c);
+            }
+            let answer = http
+                .call(Method::POST, &path, &[], Some(body), calls)
+                .await?;
+            if !answer.status.is_success() {
+                return Err(refused(&format!("POST {path}"), &answer));
+            }
+            let v: Value = Http::json(&answer, &format!("POST {path}"))?;
+            for g in v["data"].as_array().into_iter().flatten() {
+                if g["externalSynced"] == true
+                    && let Some(name) = g["name"].as_str()
+                {
+                    synced.push(name.to_string());
+                }
+            }
+            match v["links"]["next"].as_str() {
+                Some(next) if cursor.as_deref() != Some(next) => cursor = Some(next.to_string()),
+                _ => return Ok(synced),
+            }
+        }
+    }
+
     /// The directory holding the account: `GET /admin/v2/orgs/{org}/directories?accountId=`.
     async fn directory_of(
         &self,

@@ -356,6 +356,9 @@ pub fn refused(what: &str, answer: &Answer) -> DirectoryError {
     let snippet: String = text.chars().take(200).collect();
     let hint = match answer.status.as_u16() {
         401 => " (the credentials were rejected: check the token)",
+        403 if text.contains("identity provider") => {
+            " (an identity provider manages this: change it there)"
+        }
         403 => " (the account lacks a permission this call needs)",
         _ => "",
     };

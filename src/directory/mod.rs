@@ -187,6 +187,15 @@ pub trait Directory: Send + Sync {
     ) -> Result<Vec<String>, DirectoryError> {
         Ok(Vec::new())
     }
+    /// Those of `groups` an identity provider syncs (Atlassian refuses changes to their
+    /// members), where this directory can say; none where it cannot.
+    async fn synced_groups(
+        &self,
+        _groups: &[String],
+        _calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        Ok(Vec::new())
+    }
     /// Names of the groups the user is in.
     async fn user_groups(
         &self,

@@ -99,6 +99,15 @@ impl Directory for Routed {
         self.primary.admin_roles(account_id, calls).await
     }
 
+    async fn synced_groups(
+        &self,
+        groups: &[String],
+        calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        // Groups are the organisation's: the primary's organisation API answers for both.
+        self.primary.synced_groups(groups, calls).await
+    }
+
     async fn find_by_username(
         &self,
         username: &str,

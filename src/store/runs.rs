@@ -102,7 +102,8 @@ pub struct RunEntry {
     pub product: Option<Product>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
-    /// `warn`, `remove-product-access`, `suspend`, …, `protected`, `waiting`, `cannot-warn`.
+    /// `warn`, `remove-product-access`, `suspend`, …, `protected`, `waiting`, `cannot-warn`,
+    /// `refused`.
     pub step: String,
     pub reason: String,
     /// The action's event, for steps that act.

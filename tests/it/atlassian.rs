@@ -370,3 +370,103 @@ async fn confluence_data_center_as_its_versions_answer() {
         "{pages:?}"
     );
 }
+
+/// What the identity provider owns, Atlassian refuses: a licence through a group it syncs is
+/// planned `refused` before the run (the organisation API says which groups are synced), and
+/// an account it provisions is not deactivated; neither is warned nor touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_identity_provider_owns_is_refused_before_the_run_not_tried() {
+    let app = TestApp::start_with(BusMode::Embedded, org()).await;
+    let through_idp = person(&app, "viaidp", &["jira-software-users"], 200);
+    let local = person(&app, "local", &["jira-servicedesk-users"], 200);
+    app.sim
+        .set_last_active(&local, "jira-servicedesk", &days_ago(200));
+    app.sim.sync_group("jira-software-users");
+    app.sync_inventory().await;
+    let policies = json!({"policies": [{"name": "idle 90", "products": ["jira-software", "jira-servicedesk"],
+        "inactive_after_days": 90, "action": "remove-product-access"}]});
+    assert_eq!(put_policies(&app, policies).await.status(), 200);
+    let page = run(&app, false).await;
+    let refused = entry_of(&page, &through_idp);
+    assert_eq!(refused["step"], "refused", "{page:#}");
+    let reason = refused["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("jira-software-users") && reason.contains("identity provider"),
+        "{reason}"
+    );
+    assert_eq!(entry_of(&page, &local)["result"], "done", "{page:#}");
+    assert!(
+        calls_to(&app, "DELETE", "/rest/api/3/group/user")
+            .iter()
+            .all(|c| !c.query.contains(&through_idp)),
+        "the synced group was not tried"
+    );
+    let searched = calls_to(
+        &app,
+        "POST",
+        "/admin/v2/orgs/org-1/directories/-/groups/search",
+    );
+    assert_eq!(searched.len(), 1, "read once, before the run");
+    assert!(
+        searched[0].body["groupNames"]
+            .as_array()
+            .expect("names")
+            .contains(&json!("jira-software-users"))
+    );
+    // An account the identity provider provisions is not deactivated here.
+    let provisioned = person(&app, "scimmed", &["jira-servicedesk-users"], 200);
+    app.sim
+        .set_last_active(&provisioned, "jira-servicedesk", &days_ago(200));
+    app.sim.set_synced(&provisioned);
+    app.sync_inventory().await;
+    let policies = json!({"policies": [{"name": "off 90", "products": ["jira-servicedesk"],
+        "inactive_after_days": 90, "action": "deactivate"}]});
+    assert_eq!(put_policies(&app, policies).await.status(), 200);
+    let page = run(&app, false).await;
+    let entry = entry_of(&page, &provisioned);
+    assert_eq!(entry["step"], "refused", "{page:#}");
+    assert!(
+        entry["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("deactivate it in the identity provider")
+    );
+    assert!(
+        calls_to(
+            &app,
+            "POST",
+            &format!("/users/{provisioned}/manage/lifecycle/disable")
+        )
+        .is_empty()
+    );
+}
+
+/// Without the organisation API nothing can say beforehand: the removal meets Atlassian's
+/// refusal, and the entry says the identity provider manages the group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_organisation_api_a_synced_groups_refusal_is_reported_per_user() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    let through_idp = person(&app, "viaidp", &["jira-software-users"], 200);
+    app.sim.sync_group("jira-software-users");
+    app.sync_inventory().await;
+    let job = bulk(
+        &app,
+        json!({"action": "revoke-product-access", "users": [&through_idp],
+               "product": "jira-software", "confirm": 1}),
+    )
+    .await;
+    let entry = &job["entries"][0];
+    assert_eq!(entry["result"], "failed", "{job:#}");
+    assert!(
+        entry
+            .to_string()
+            .contains("an identity provider manages this"),
+        "{entry:#}"
+    );
+    // The group is still the user's.
+    assert!(
+        app.sim
+            .groups_of(&through_idp)
+            .contains(&"jira-software-users".to_string())
+    );
+}

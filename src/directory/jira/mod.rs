@@ -261,6 +261,17 @@ impl Directory for Jira {
         }
     }
 
+    async fn synced_groups(
+        &self,
+        groups: &[String],
+        calls: &mut CallLog,
+    ) -> Result<Vec<String>, DirectoryError> {
+        match self.admin.as_ref().filter(|a| a.has_org() && !self.dc) {
+            Some(admin) => admin.synced_groups(groups, calls).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn why_unfound(&self) -> Option<&'static str> {
         let org = self.admin.as_ref().is_some_and(|a| a.has_org());
         (!self.dc && !org).then_some(

@@ -39,6 +39,11 @@ pub struct Person<'a> {
     pub warnings: &'a [(&'a str, OffsetDateTime, OffsetDateTime)],
     /// What was taken and not given back, not yet escalated: (policy, product, when).
     pub taken: &'a [(&'a str, Option<Product>, OffsetDateTime)],
+    /// Provisioned by an identity provider: Atlassian refuses to deactivate it.
+    pub idp_managed: bool,
+    /// Products held through a group an identity provider syncs (product, group): Atlassian
+    /// refuses to change the group's members.
+    pub synced_access: &'a [(Product, String)],
 }
 
 impl Use {
@@ -83,6 +88,9 @@ pub enum Step {
     },
     /// Would be reclaimed, but cannot be warned and the policy requires a warning.
     CannotWarn,
+    /// Would be reclaimed, but Atlassian refuses the change (the identity provider owns it):
+    /// left for the identity provider, and never warned.
+    Refused,
 }
 
 impl Step {
@@ -94,6 +102,7 @@ impl Step {
             Step::Protected => "protected",
             Step::Waiting { .. } => "waiting",
             Step::CannotWarn => "cannot-warn",
+            Step::Refused => "refused",
         }
     }
 
@@ -184,7 +193,7 @@ fn plan_one(person: &Person<'_>, policy: &Policy, input: &PlanInput<'_>, out: &m
         latest.map(|at| (None, at)).into_iter().collect()
     };
     for (product, last) in targets {
-        let (step, reason) = decide(person, policy, input, last);
+        let (step, reason) = decide(person, policy, input, product, last);
         out.push(Planned {
             account_id: person.account_id.to_string(),
             email: person.email.cloned(),
@@ -200,11 +209,12 @@ fn per_product(policy: &Policy) -> bool {
     policy.action == TakeAction::RemoveProductAccess
 }
 
-/// The step for an account inactive since `last`, and why.
+/// The step for an account (or its `product`) inactive since `last`, and why.
 fn decide(
     person: &Person<'_>,
     policy: &Policy,
     input: &PlanInput<'_>,
+    product: Option<Product>,
     last: OffsetDateTime,
 ) -> (Step, String) {
     let now = input.now;
@@ -232,8 +242,11 @@ fn decide(
         let why = format!("asked to keep their access on {}", date(at));
         return (Step::Protected, why);
     }
-    let due_by_inactivity = last + days(policy.inactive_after_days);
     let inactive = format!("inactive for {idle_days} days");
+    if let Some(why) = refusal(person, policy.action.key(), product) {
+        return (Step::Refused, format!("{inactive}, but {why}"));
+    }
+    let due_by_inactivity = last + days(policy.inactive_after_days);
     if policy.warn_days_before == 0 {
         return take_or_wait(policy, due_by_inactivity, now, &inactive);
     }
@@ -303,9 +316,11 @@ fn escalations(
         }
         // One escalation per account: it acts on the whole account.
         seen = true;
-        let (step, reason) = match person.always_protected {
-            Some(why) => (Step::Protected, format!("always protected: {why}")),
-            None => (
+        let refused = refusal(person, then.action.key(), None);
+        let (step, reason) = match (person.always_protected, refused) {
+            (Some(why), _) => (Step::Protected, format!("always protected: {why}")),
+            (None, Some(why)) => (Step::Refused, format!("not escalated: {why}")),
+            (None, None) => (
                 Step::Escalate(then.action),
                 format!(
                     "reclaimed on {} and not back after {} days",
@@ -322,6 +337,28 @@ fn escalations(
             step,
             reason,
         });
+    }
+}
+
+/// Why Atlassian would refuse `action` (a take's or an escalation's key) on the account, or on
+/// its `product`: the identity provider owns what it would change.
+fn refusal(person: &Person<'_>, action: &str, product: Option<Product>) -> Option<String> {
+    match action {
+        "deactivate" if person.idp_managed => Some(
+            "the account is managed by an identity provider, and Atlassian refuses to \
+             deactivate it here: deactivate it in the identity provider"
+                .into(),
+        ),
+        "remove-product-access" => {
+            let product = product?;
+            let (_, group) = person.synced_access.iter().find(|(p, _)| *p == product)?;
+            Some(format!(
+                "{} comes through {group}, a group the identity provider syncs, and Atlassian \
+                 refuses changes to its members: remove the user there",
+                product.key()
+            ))
+        }
+        _ => None,
     }
 }
 

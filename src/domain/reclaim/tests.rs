@@ -312,3 +312,57 @@ fn no_activity_data_is_unknown_not_inactive_forever() {
     a.uses[0].known = true;
     assert!(one(person(&a), &skip).is_some());
 }
+
+#[test]
+fn what_the_identity_provider_owns_is_planned_refused_and_never_warned() {
+    // A licence through a group the identity provider syncs: Atlassian refuses the removal.
+    let p = policy(JSW_90);
+    let idle = account("ida@example.com", Some(200));
+    let synced = [(Product::JiraSoftware, "jira-software-users".to_string())];
+    let through_idp = Person {
+        synced_access: &synced,
+        ..person(&idle)
+    };
+    let (step, reason) = one(through_idp, &p).expect("flagged");
+    assert_eq!(step, Step::Refused, "{reason}");
+    assert!(reason.contains("jira-software-users"), "{reason}");
+    assert!(reason.contains("remove the user there"), "{reason}");
+    assert!(!step.acts());
+    // Another product's synced group does not refuse this one.
+    let other = [(Product::Confluence, "confluence-users".to_string())];
+    let elsewhere = Person {
+        synced_access: &other,
+        ..person(&idle)
+    };
+    assert!(matches!(one(elsewhere, &p), Some((Step::Warn { .. }, _))));
+    // An account the identity provider provisions cannot be deactivated here; suspended, it can.
+    let deactivate = policy(
+        r#"{"name": "off", "products": ["jira-software"], "inactive_after_days": 90, "action": "deactivate"}"#,
+    );
+    let managed = Person {
+        idp_managed: true,
+        ..person(&idle)
+    };
+    let (step, reason) = one(managed.clone(), &deactivate).expect("flagged");
+    assert_eq!(step, Step::Refused);
+    assert!(
+        reason.contains("deactivate it in the identity provider"),
+        "{reason}"
+    );
+    let suspend = policy(
+        r#"{"name": "off", "products": ["jira-software"], "inactive_after_days": 90, "action": "suspend"}"#,
+    );
+    assert_eq!(
+        one(managed.clone(), &suspend).map(|(s, _)| s),
+        Some(Step::Take(TakeAction::Suspend))
+    );
+    // Protected comes first: an administrator is protected, not refused.
+    let admin = Person {
+        always_protected: Some("an administrator"),
+        ..managed
+    };
+    assert_eq!(
+        one(admin, &deactivate).map(|(s, _)| s),
+        Some(Step::Protected)
+    );
+}

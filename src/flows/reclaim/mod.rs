@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod leavers;
 pub mod policies;
 pub mod protect;
+pub mod refused;
 pub mod run;
 
 pub use act::carry_out;

@@ -57,8 +57,10 @@ pub async fn start(
     }
     // Whoever is in an administrators' group now is never planned, whatever the listing said.
     let admins = super::protect::Admins::read(ctx).await?;
+    // What Atlassian would refuse (the identity provider's), said per user before the run.
+    let refusing = super::refused::Refusing::read(ctx, &policies).await;
     let now = OffsetDateTime::now_utc();
-    let planned = plan_now(ctx, &policies, now, &admins)?;
+    let planned = plan_now(ctx, &policies, now, &admins, &refusing)?;
     let id = new_id("run");
     let mut run = RunRecord {
         v: 1,
@@ -139,6 +141,7 @@ pub fn plan_now(
     policies: &[crate::domain::reclaim::Policy],
     now: OffsetDateTime,
     admins: &super::protect::Admins,
+    refusing: &super::refused::Refusing,
 ) -> Result<Vec<Planned>, StoreError> {
     let users: HashMap<String, UserRecord> = ctx
         .store
@@ -170,7 +173,8 @@ pub fn plan_now(
             .email
             .as_ref()
             .and_then(|e| users.get(&e.user_key()));
-        let facts = Facts::of(ctx, account, user, taken.get(&account.account_id), admins);
+        let mut facts = Facts::of(ctx, account, user, taken.get(&account.account_id), admins);
+        facts.synced_access = refusing.synced_access(account);
         out.extend(plan([facts.person(account)], &input));
     }
     Ok(out)
@@ -184,6 +188,7 @@ struct Facts<'a> {
     keep_at: Option<OffsetDateTime>,
     warnings: Vec<(&'a str, OffsetDateTime, OffsetDateTime)>,
     taken: Vec<(&'a str, Option<Product>, OffsetDateTime)>,
+    synced_access: Vec<(Product, String)>,
 }
 
 impl<'a> Facts<'a> {
@@ -223,6 +228,7 @@ impl<'a> Facts<'a> {
                         .collect()
                 })
                 .unwrap_or_default(),
+            synced_access: Vec::new(),
         }
     }
 
@@ -240,6 +246,8 @@ impl<'a> Facts<'a> {
             keep_at: self.keep_at,
             warnings: &self.warnings,
             taken: &self.taken,
+            idp_managed: account.synced,
+            synced_access: &self.synced_access,
         }
     }
 }
