@@ -210,8 +210,28 @@ async fn connection(
     let body_timeout = Duration::from_secs(config.body_timeout_secs);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
+        let (method, path) = (request.method().clone(), request.uri().path().to_string());
         let request = request.map(|body| Body::new(Deadline::new(body, body_timeout)));
-        router.clone().oneshot(request)
+        let answer = router.clone().oneshot(request);
+        async move {
+            use futures::FutureExt;
+            // A handler that panics is a bug: logged with where it happened, answered with
+            // the one error body, and the connection kept.
+            match std::panic::AssertUnwindSafe(answer).catch_unwind().await {
+                Ok(answered) => answered,
+                Err(panic) => {
+                    let why = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    let cause = format!("{method} {path}: a handler panicked: {why}");
+                    Ok(axum::response::IntoResponse::into_response(
+                        crate::http::error::ApiError::internal(&cause),
+                    ))
+                }
+            }
+        }
     });
     let idle = Duration::from_secs(config.idle_timeout_secs);
     let io = TokioIo::new(Idle::new(stream, idle));

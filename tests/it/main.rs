@@ -6,6 +6,7 @@ mod support;
 mod admin_api;
 mod architecture;
 mod atlassian;
+mod attacks;
 mod bad_input;
 mod chart;
 mod connectors;

@@ -14,9 +14,11 @@ pub struct Next {
     next: Option<String>,
 }
 
-/// Where to go after signing in: a console page, never elsewhere.
+/// Where to go after signing in: a console page, never elsewhere, and nothing that could not
+/// be a `Location` header (control characters, CR/LF) or a browser reads as another host (`\`).
 fn target(next: Option<&str>) -> String {
     next.filter(|n| n.starts_with("/console") && !n.starts_with("//"))
+        .filter(|n| n.chars().all(|c| c.is_ascii_graphic()) && !n.contains('\\'))
         .unwrap_or("/console")
         .to_string()
 }

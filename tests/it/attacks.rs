@@ -1,0 +1,130 @@
+//! The cases an outside tester tried against the release binary that did not hold (issue 25),
+//! kept as tests: each names what was sent and what must happen instead.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// A sign-in's `next=` holding CR/LF (a header injection) used to answer a bare 500 that
+/// logged nothing; it falls back to `/console`, as any other target outside the console does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_next_with_control_characters_goes_to_the_console() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    for next in [
+        "/console\r\nSet-Cookie: stolen=1",
+        "/console/users\nLocation: //evil.example",
+        "/console\u{7f}",
+        "/console/\\evil.example",
+        "//evil.example/console",
+        "https://evil.example/console",
+    ] {
+        let r = no_redirects()
+            .post(format!("{}/console/sign-in", app.url))
+            .form(&[("token", ADMIN_TOKEN), ("next", next)])
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(r.status(), 303, "{next:?}");
+        assert_eq!(r.headers()["location"], "/console", "{next:?}");
+        assert!(
+            r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .all(|c| !c.to_str().unwrap_or_default().contains("stolen")),
+            "{next:?}"
+        );
+        // The form shows it escaped, never as markup.
+        let page = app
+            .http
+            .get(format!("{}/console/sign-in", app.url))
+            .query(&[("next", next)])
+            .send()
+            .await
+            .expect("form");
+        assert_eq!(page.status(), 200, "{next:?}");
+        let html = page.text().await.expect("html");
+        assert!(
+            html.contains("name=\"next\" value=\"/console\""),
+            "{next:?}"
+        );
+    }
+    // A good target is kept.
+    let r = no_redirects()
+        .post(format!("{}/console/sign-in", app.url))
+        .form(&[
+            ("token", ADMIN_TOKEN),
+            ("next", "/console/users?status=active"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(r.headers()["location"], "/console/users?status=active");
+}
+
+/// Quoted local parts and markup (`"><svg/onload=…>@example.com`) were accepted as identities by
+/// the senders and the portal; no directory holds them, so they are refused as not an email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quoted_local_parts_are_not_identities() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    for email in [
+        "\"><svg/onload=alert(1)>@example.com",
+        "\"grace hopper\"@example.com",
+        "<grace>@example.com",
+    ] {
+        let r = app.login(email, Some("jira-software")).await;
+        assert_eq!(r.status(), 400, "{email}");
+        let e: Value = r.json().await.expect("json");
+        assert_eq!(e["error"], "invalid_event", "{email}: {e}");
+        assert!(
+            e["detail"].as_str().unwrap_or_default().contains("email"),
+            "{e}"
+        );
+        // The portal's answer names the field, and asks again.
+        let form = app
+            .http
+            .get(format!("{}/portal", app.url))
+            .send()
+            .await
+            .expect("form");
+        let cookie = form.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .expect("pair")
+            .to_string();
+        let html = form.text().await.expect("html");
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("csrf")
+            .to_string();
+        let r = app
+            .http
+            .post(format!("{}/portal", app.url))
+            .header("cookie", cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", email),
+                ("product", "jira-software"),
+            ])
+            .send()
+            .await
+            .expect("ask");
+        assert_eq!(r.status(), 400, "{email}");
+        let html = r.text().await.expect("html");
+        assert!(html.contains("valid email address"), "{email}");
+        assert!(!html.contains("<svg"), "{email}");
+    }
+    assert!(app.smtp.mails().is_empty(), "nothing was sent");
+    assert!(app.audit_of("restored").await.is_empty());
+}
