@@ -128,3 +128,91 @@ async fn quoted_local_parts_are_not_identities() {
     assert!(app.smtp.mails().is_empty(), "nothing was sent");
     assert!(app.audit_of("restored").await.is_empty());
 }
+
+async fn bulk_csv(app: &TestApp, query: &str, csv: &str) -> (u16, Value) {
+    let r = app
+        .http
+        .post(format!("{}/api/v1/users/bulk?{query}", app.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "text/csv")
+        .body(csv.to_string())
+        .send()
+        .await
+        .expect("post");
+    (r.status().as_u16(), r.json().await.expect("json"))
+}
+
+/// A bulk `rename` whose rows lacked a second cell, with a duplicate row, came out with as many
+/// names as users — misaligned, so one user got another's new name. Each name stays with its
+/// row; missing names and names or users given twice are refused with their line numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_rename_never_gives_a_user_another_users_name() {
+    let app = TestApp::start_with(
+        BusMode::Embedded,
+        Options {
+            directory_kind: "jira-data-center",
+            ..Default::default()
+        },
+    )
+    .await;
+    for (name, email) in [
+        ("ann", "ann@example.com"),
+        ("bob", "bob@example.com"),
+        ("cy", "cy@example.com"),
+    ] {
+        app.sim.add_person(name, email);
+    }
+    app.sync_inventory().await;
+    // Row 2 has no new name, row 4 repeats ann: three names for three users, but not theirs.
+    let csv = "email,new\nann@example.com,ann.new\nbob@example.com\ncy@example.com,cy.new\nann@example.com,bob.new\n";
+    let (status, e) = bulk_csv(&app, "action=rename&confirm=3", csv).await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["error"], "invalid_csv");
+    assert!(
+        e["detail"].as_str().expect("detail").contains("line 3"),
+        "{e}"
+    );
+    // Every name there, but one account twice.
+    let csv = "ann@example.com,ann.new\nbob@example.com,bob.new\nANN@example.com,ann.other\n";
+    let (status, e) = bulk_csv(&app, "action=rename&confirm=3", csv).await;
+    assert_eq!(status, 400, "{e}");
+    let detail = e["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("same account") && detail.contains("line 1 and line 3"),
+        "{detail}"
+    );
+    // One new name for two users.
+    let csv = "ann@example.com,same.name\nbob@example.com,Same.Name\n";
+    let (status, e) = bulk_csv(&app, "action=rename&confirm=2", csv).await;
+    assert_eq!(status, 400, "{e}");
+    let detail = e["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("same new username") && detail.contains("line 1 and line 2"),
+        "{detail}"
+    );
+    // The JSON form: a name per user, in order.
+    let body = serde_json::json!({"action": "rename", "users": ["ann@example.com", "bob@example.com"],
+                                  "new_names": ["ann.new"], "confirm": 2});
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &body)
+        .await;
+    assert_eq!(r.status(), 400);
+    // Nothing was renamed by any of them.
+    for name in ["ann", "bob", "cy"] {
+        assert!(app.sim.email_of(name).is_some(), "{name} kept its name");
+    }
+    // And a good file renames each user to its own row's name.
+    let csv = "email,new\nbob@example.com,bob.new\nann@example.com,ann.new\n";
+    let (status, job) = bulk_csv(&app, "action=rename&confirm=2", csv).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["run"]["id"].as_str().expect("id").to_string();
+    crate::reclaim::wait_done(&app, &format!("/api/v1/jobs/{id}")).await;
+    assert_eq!(
+        app.sim.email_of("ann.new").as_deref(),
+        Some("ann@example.com")
+    );
+    assert_eq!(
+        app.sim.email_of("bob.new").as_deref(),
+        Some("bob@example.com")
+    );
+}

@@ -105,6 +105,20 @@ pub struct BulkRequest {
     /// `rename` (Data Center): the new username of each user named in `users`, in order.
     #[serde(default)]
     pub new_names: Vec<String>,
+    /// Where each user came from (a CSV's line numbers), to name them in errors.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub lines: Vec<usize>,
+}
+
+impl BulkRequest {
+    /// Where the `i`th user was named: its CSV line, else its place in `users`.
+    fn place(&self, i: usize) -> String {
+        match self.lines.get(i) {
+            Some(line) => format!("line {line}"),
+            None => format!("users[{i}]"),
+        }
+    }
 }
 
 /// Most users one job takes.
@@ -119,7 +133,11 @@ pub async fn start(
     actor: &str,
 ) -> Result<RunRecord, FlowError> {
     let action = check(&req)?;
-    let accounts = resolve(ctx, &req.users)?;
+    let accounts = if action == BulkAction::Rename {
+        renamed(ctx, &req)?
+    } else {
+        resolve(ctx, &req.users)?
+    };
     if action.danger() && req.confirm != Some(accounts.len()) {
         let also = action
             .consequence()
@@ -321,23 +339,18 @@ fn orders(
             }
             Ok(out)
         }
-        BulkAction::Rename => {
-            if req.new_names.len() != accounts.len() {
-                return Err(bad(format!(
-                    "new_names: one new username per user ({} users, {} names)",
-                    accounts.len(),
-                    req.new_names.len()
-                )));
-            }
-            req.new_names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| match crate::domain::parse_username(n) {
-                    Some(to) => Ok(OrderAction::Rename { to }),
-                    None => Err(bad(format!("new_names[{i}]: {n:?} is not a username"))),
-                })
-                .collect()
-        }
+        BulkAction::Rename => req
+            .new_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| match crate::domain::parse_username(n) {
+                Some(to) => Ok(OrderAction::Rename { to }),
+                None => Err(bad(format!(
+                    "new_names ({}): {n:?} is not a username",
+                    req.place(i)
+                ))),
+            })
+            .collect(),
         _ => Ok(accounts
             .iter()
             .filter_map(|a| order_of(action, a, req.group.clone()))
@@ -376,8 +389,60 @@ fn order_of(action: BulkAction, account: &Account, group: Option<String>) -> Opt
     })
 }
 
+/// The users of a `rename`, each with its own new name (`new_names[i]` is `users[i]`'s): a name
+/// for every user, no account named twice, no new name given twice — each refusal naming the
+/// lines — and every user known.
+fn renamed(ctx: &Context, req: &BulkRequest) -> Result<Vec<Account>, FlowError> {
+    let bad = |m: String| FlowError::invalid("invalid_request", m);
+    if req.new_names.len() != req.users.len() {
+        return Err(bad(format!(
+            "new_names: one new username per user, in the same order ({} users, {} names; nothing was done)",
+            req.users.len(),
+            req.new_names.len()
+        )));
+    }
+    let twice = |keys: Vec<String>, what: &str| -> Result<(), FlowError> {
+        let mut first: std::collections::HashMap<&str, usize> = Default::default();
+        let mut clashes = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            if let Some(j) = first.insert(k, i) {
+                clashes.push(format!("{} and {}", req.place(j), req.place(i)));
+                first.insert(k, j);
+            }
+        }
+        match clashes.is_empty() {
+            true => Ok(()),
+            false => Err(bad(format!(
+                "{what} (nothing was done): {}",
+                clashes.join("; ")
+            ))),
+        }
+    };
+    let names = req
+        .new_names
+        .iter()
+        .map(|n| n.trim().to_lowercase())
+        .collect();
+    twice(names, "the same new username is given twice")?;
+    let accounts = resolve_each(ctx, &req.users)?;
+    let ids = accounts.iter().map(|a| a.account_id.clone()).collect();
+    twice(ids, "the same account is named twice")?;
+    Ok(accounts)
+}
+
 /// Every user named, as the inventory knows them; all unknown ones listed in the error.
 pub fn resolve(ctx: &Context, users: &[String]) -> Result<Vec<Account>, FlowError> {
+    let mut found: Vec<Account> = Vec::with_capacity(users.len());
+    for a in resolve_each(ctx, users)? {
+        if !found.iter().any(|f| f.account_id == a.account_id) {
+            found.push(a);
+        }
+    }
+    Ok(found)
+}
+
+/// Each user named, in order (the same account as often as it is named).
+fn resolve_each(ctx: &Context, users: &[String]) -> Result<Vec<Account>, FlowError> {
     let mut found: Vec<Account> = Vec::with_capacity(users.len());
     let mut unknown = Vec::new();
     for (i, name) in users.iter().enumerate() {
@@ -387,8 +452,7 @@ pub fn resolve(ctx: &Context, users: &[String]) -> Result<Vec<Account>, FlowErro
             Err(_) => ctx.store.account(name)?,
         };
         match account {
-            Some(a) if !found.iter().any(|f| f.account_id == a.account_id) => found.push(a),
-            Some(_) => {}
+            Some(a) => found.push(a),
             None => unknown.push(format!("users[{i}] {name:?}")),
         }
     }

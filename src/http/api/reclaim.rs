@@ -232,19 +232,7 @@ pub async fn bulk(
 ) -> Result<(StatusCode, Json<RunPage>), ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let req = if body.is_csv() {
-        let rows = users_of_csv(body.bytes())?;
-        BulkRequest {
-            action: q.action.clone().ok_or_else(|| {
-                ApiError::bad_request("invalid_query", "action: a CSV body needs ?action=")
-            })?,
-            new_names: rows.iter().filter_map(|(_, n)| n.clone()).collect(),
-            users: rows.into_iter().map(|(u, _)| u).collect(),
-            group: q.group,
-            product: q.product,
-            confirm: q.confirm,
-            from: q.from,
-            to: q.to,
-        }
+        bulk_of_csv(q, users_of_csv(body.bytes())?)?
     } else {
         if q.action.is_some() {
             return Err(ApiError::bad_request(
@@ -261,15 +249,17 @@ pub async fn bulk(
 /// The first column of a CSV: emails or account ids (and, for `rename`, the new username in the
 /// second); a first row that is neither (a header such as `email`) is skipped. Every row is
 /// checked before anything runs.
-fn users_of_csv(bytes: &[u8]) -> Result<Vec<(String, Option<String>)>, ApiError> {
+/// The rows of a bulk CSV: (line number, first cell, second cell when there is one).
+fn users_of_csv(bytes: &[u8]) -> Result<Vec<(usize, String, Option<String>)>, ApiError> {
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(bytes);
     let mut users = Vec::new();
     for (i, record) in reader.records().enumerate() {
+        let line = i + 1;
         let record = record
-            .map_err(|e| ApiError::bad_request("invalid_csv", format!("line {}: {e}", i + 1)))?;
+            .map_err(|e| ApiError::bad_request("invalid_csv", format!("line {line}: {e}")))?;
         let cell = record.get(0).unwrap_or_default().trim();
         let header = i == 0
             && matches!(
@@ -283,7 +273,7 @@ fn users_of_csv(bytes: &[u8]) -> Result<Vec<(String, Option<String>)>, ApiError>
             .get(1)
             .map(|c| c.trim().to_string())
             .filter(|c| !c.is_empty());
-        users.push((cell.to_string(), second));
+        users.push((line, cell.to_string(), second));
     }
     if users.is_empty() {
         return Err(ApiError::bad_request(
@@ -292,6 +282,49 @@ fn users_of_csv(bytes: &[u8]) -> Result<Vec<(String, Option<String>)>, ApiError>
         ));
     }
     Ok(users)
+}
+
+/// A bulk request from CSV rows: for `rename`, every row must carry its new username (the
+/// second column), so that each name stays with its own user.
+fn bulk_of_csv(
+    q: BulkQuery,
+    rows: Vec<(usize, String, Option<String>)>,
+) -> Result<BulkRequest, ApiError> {
+    let action = q.action.ok_or_else(|| {
+        ApiError::bad_request("invalid_query", "action: a CSV body needs ?action=")
+    })?;
+    let renames = action == jobs::BulkAction::Rename.key();
+    let missing: Vec<String> = rows
+        .iter()
+        .filter(|(_, _, n)| renames && n.is_none())
+        .map(|(line, _, _)| line.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_csv",
+            format!(
+                "rename needs the new username in the second column; missing on line {} (nothing was done)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let mut req = BulkRequest {
+        action,
+        group: q.group,
+        product: q.product,
+        confirm: q.confirm,
+        from: q.from,
+        to: q.to,
+        ..Default::default()
+    };
+    for (line, user, name) in rows {
+        req.lines.push(line);
+        req.users.push(user);
+        if renames {
+            req.new_names.extend(name);
+        }
+    }
+    Ok(req)
 }
 
 /// Reclamation: policies, runs, bulk jobs, undo.
