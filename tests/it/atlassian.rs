@@ -3,6 +3,8 @@
 //! that are gone, searches that skip suspended users, caps, platform roles, sites that report no
 //! activity, Data Center versions without the newer endpoints.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::reclaim::{days_ago, person, put_policies, run, wait_done};
@@ -247,18 +249,24 @@ async fn on_a_site_the_administrators_groups_are_read_at_each_run_and_again_befo
             .contains("administrator")
     );
     assert_eq!(entry_of(&page, "plain")["step"], "remove-product-access");
-    // Made an administrator after the plan's reading: the action checks again and takes nothing.
+    // Made an administrator after the job's own reading (while its action waits on the site):
+    // the action checks again, just before taking, and takes nothing.
+    app.sim
+        .push_fault_on("/rest/api/2/user", Fault::Delay(Duration::from_millis(800)));
+    let body = json!({"action": "revoke-product-access", "users": ["late"],
+                      "product": "jira-software", "confirm": 1});
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &body)
+        .await;
+    assert_eq!(r.status(), 202, "not an administrator yet");
+    let started: Value = r.json().await.expect("json");
     app.sim.add_member_of(
         "late",
         "late@example.com",
         &["jira-software-users", "site-admins"],
     );
-    let job = bulk(
-        &app,
-        json!({"action": "revoke-product-access", "users": ["late"],
-                                "product": "jira-software", "confirm": 1}),
-    )
-    .await;
+    let id = started["run"]["id"].as_str().expect("id");
+    let job = wait_done(&app, &format!("/api/v1/jobs/{id}")).await;
     let e = &job["entries"][0];
     assert_eq!(e["result"], "skipped", "{job:#}");
     assert!(

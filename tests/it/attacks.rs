@@ -216,3 +216,122 @@ async fn a_bulk_rename_never_gives_a_user_another_users_name() {
         Some("bob@example.com")
     );
 }
+
+/// `revoke-product-access` with `confirm: 1` stripped a site admin's licence: bulk actions
+/// never asked who is always protected. Now a danger action refuses them before anything runs
+/// (`400 protected_users`, naming each and why) unless the request names them again in
+/// `override_protected`, which the entries and the audit record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_actions_refuse_the_always_protected_unless_overridden_by_name() {
+    let app = TestApp::start_with(
+        BusMode::Embedded,
+        Options {
+            extra_toml: "[reclaim]\nprotect_accounts = [\"vip@example.com\"]\n".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let admin = crate::reclaim::person(&app, "boss", &["site-admins", "jira-software-users"], 5);
+    let vip = crate::reclaim::person(&app, "vip", &["jira-software-users"], 5);
+    let plain = crate::reclaim::person(&app, "plain", &["jira-software-users"], 5);
+    app.sync_inventory().await;
+    let body = serde_json::json!({"action": "revoke-product-access", "product": "jira-software",
+        "users": [&admin, "vip@example.com", &plain], "confirm": 3});
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &body)
+        .await;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error"], "protected_users", "{e}");
+    let detail = e["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("boss@example.com") && detail.contains("site-admins"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("vip@example.com") && detail.contains("protect_accounts"),
+        "{detail}"
+    );
+    assert!(!detail.contains("plain@example.com"), "{detail}");
+    assert!(
+        app.sim.calls().iter().all(|c| c.method != "DELETE"),
+        "nothing ran"
+    );
+    // A name in override_protected that is not one of them is refused too.
+    let mut stray = body.clone();
+    stray["override_protected"] = serde_json::json!([&admin, "vip@example.com", &plain]);
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &stray)
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "invalid_request"
+    );
+    // Named again: the job acts on them, and says whose protection it overrode.
+    let mut overriding = body.clone();
+    overriding["override_protected"] = serde_json::json!(["boss@example.com", &vip]);
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &overriding)
+        .await;
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    let job: Value = r.json().await.expect("json");
+    let id = job["run"]["id"].as_str().expect("id").to_string();
+    let done = crate::reclaim::wait_done(&app, &format!("/api/v1/jobs/{id}")).await;
+    for e in done["entries"].as_array().expect("entries") {
+        assert_eq!(e["result"], "done", "{e}");
+        let overrode = e["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("overriding the protection");
+        assert_eq!(overrode, e["account_id"] != plain.as_str(), "{e}");
+    }
+    let audit = app.audit("boss@example.com").await;
+    assert!(
+        audit.iter().any(|a| a["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("override_protected")),
+        "{audit:#?}"
+    );
+    assert!(
+        !app.sim
+            .groups_of(&admin)
+            .contains(&"jira-software-users".to_string())
+    );
+}
+
+/// Adding someone to an administrators' group makes them an administrator: confirmed by count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_to_an_administrators_group_is_confirmed_by_count() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    let who = crate::reclaim::person(&app, "newbie", &["jira-software-users"], 5);
+    app.sync_inventory().await;
+    let body =
+        serde_json::json!({"action": "add-to-group", "group": "Site-Admins", "users": [&who]});
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &body)
+        .await;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error"], "confirm_required", "{e}");
+    assert!(
+        e["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("administrators"),
+        "{e}"
+    );
+    assert!(
+        app.sim
+            .calls()
+            .iter()
+            .all(|c| c.method != "POST" || !c.path.contains("group/user"))
+    );
+    // Another group is not a danger action.
+    let body = serde_json::json!({"action": "add-to-group", "group": "staff", "users": [&who]});
+    let r = app
+        .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &body)
+        .await;
+    assert_eq!(r.status(), 202);
+}

@@ -198,6 +198,73 @@ async fn an_admin_filters_inactive_users_enables_licences_and_undoes_a_confirmed
     browser.client.clone().close().await.ok();
 }
 
+/// A danger action over a selection holding an administrator: the confirm page lists the always
+/// protected and leaves them out; the count to type is of those it acts on; ticking one overrides
+/// its protection, and the job says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_confirm_step_lists_the_always_protected_and_leaves_them_out_unless_ticked() {
+    let app = app().await;
+    app.sim.add_member_of(
+        "acc-ada",
+        "ada@example.com",
+        &["confluence-users", "site-admins"],
+    );
+    app.sim
+        .set_last_active("acc-ada", "confluence", &days_ago(150));
+    app.sync_inventory().await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, ADMIN_TOKEN).await;
+    let select_three = || async {
+        browser
+            .goto(&format!(
+                "{}/console/users?product=confluence&inactive_after=90",
+                app.url
+            ))
+            .await;
+        for id in ["acc-ada", "acc-cleo", "acc-dora"] {
+            browser
+                .click(&format!("input[data-select][value={id}]"))
+                .await;
+        }
+        browser
+            .select("select[name=action]", "remove-from-group")
+            .await;
+        browser
+            .fill("div.bulkbar input[name=group]", "confluence-users")
+            .await;
+        browser.click("div.bulkbar button[type=submit]").await;
+    };
+    select_three().await;
+    let text = browser.wait_for_text("1 always protected").await;
+    assert!(
+        text.contains("ada@example.com") && text.contains("site-admins"),
+        "{text}"
+    );
+    assert!(text.contains("Type 2 to confirm"), "{text}");
+    browser.assert_accessible("confirm-protected").await;
+    browser.screenshot("confirm-protected").await;
+    browser.fill("#confirm", "2").await;
+    browser.click("button.danger").await;
+    wait_done(&browser).await;
+    let member = |id: &str| {
+        app.sim
+            .groups_of(id)
+            .contains(&"confluence-users".to_string())
+    };
+    assert!(member("acc-ada"), "the administrator was left out");
+    assert!(!member("acc-cleo") && !member("acc-dora"));
+    // Ticked: overridden, and the job's entry says whose protection it was.
+    select_three().await;
+    browser.wait_for_text("1 always protected").await;
+    browser.click("input[name=override][value=acc-ada]").await;
+    browser.fill("#confirm", "2").await;
+    browser.click("button.danger").await;
+    let job = wait_done(&browser).await;
+    assert!(!member("acc-ada"), "overridden by the admin");
+    assert!(job.contains("overriding the protection"), "{job}");
+    browser.client.clone().close().await.ok();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_edits_and_previews_a_rule_approves_a_request_runs_a_preview_and_downloads_the_audit()
  {

@@ -100,6 +100,10 @@ pub struct Order {
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "String", extend("format" = "date-time"))]
     pub planned_at: OffsetDateTime,
+    /// An admin named this always-protected account again in a bulk action's
+    /// `override_protected`: its protection is not applied (the entry and the audit say so).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub override_protected: bool,
 }
 
 impl Order {

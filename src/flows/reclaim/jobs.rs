@@ -105,6 +105,10 @@ pub struct BulkRequest {
     /// `rename` (Data Center): the new username of each user named in `users`, in order.
     #[serde(default)]
     pub new_names: Vec<String>,
+    /// Danger actions refuse always-protected users (`400 protected_users`) unless each is named
+    /// again here (emails or account ids); the override is recorded with every entry it allows.
+    #[serde(default)]
+    pub override_protected: Vec<String>,
     /// Where each user came from (a CSV's line numbers), to name them in errors.
     #[serde(skip)]
     #[schemars(skip)]
@@ -138,32 +142,58 @@ pub async fn start(
     } else {
         resolve(ctx, &req.users)?
     };
-    if action.danger() && req.confirm != Some(accounts.len()) {
-        let also = action
-            .consequence()
-            .map(|c| format!(" ({c})"))
-            .unwrap_or_default();
+    // Making someone an administrator is confirmed like taking access away.
+    let makes_admins = action == BulkAction::AddToGroup
+        && req.group.as_deref().is_some_and(|g| {
+            let admin_groups = ctx.settings.reclaim.admin_group_names();
+            admin_groups
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(g.trim()))
+        });
+    if (action.danger() || makes_admins) && req.confirm != Some(accounts.len()) {
+        let what = if makes_admins {
+            "makes its users administrators (an administrators' group)".to_string()
+        } else {
+            let also = action
+                .consequence()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            format!("takes access away{also}")
+        };
         return Err(FlowError::invalid(
             "confirm_required",
             format!(
-                "{} takes access away{also}: send \"confirm\": {} (the number of users) to go ahead",
+                "{} {what}: send \"confirm\": {} (the number of users) to go ahead",
                 action.key(),
                 accounts.len()
             ),
         ));
     }
+    let overridden = if action.danger() {
+        overrides(ctx, &req, &accounts).await?
+    } else {
+        vec![None; accounts.len()]
+    };
     let actions = orders(action, &req, &accounts)?;
     let items = accounts
         .into_iter()
         .zip(actions)
-        .map(|(a, order)| Item {
+        .zip(overridden)
+        .map(|((a, order), overridden)| Item {
             action: order,
             account_id: a.account_id,
             email: a.email,
             product: req.product,
             policy: None,
             step: action.key().to_string(),
-            reason: "an admin's bulk action".into(),
+            reason: match &overridden {
+                Some(why) => format!(
+                    "an admin's bulk action, overriding the protection of an account always \
+                     protected ({why})"
+                ),
+                None => "an admin's bulk action".into(),
+            },
+            overridden,
         })
         .collect();
     let run = batch(ctx, intake, Batch::job(action.key(), actor), items).await?;
@@ -237,6 +267,8 @@ struct Item {
     step: String,
     reason: String,
     action: OrderAction,
+    /// Always protected, and overridden by the admin: why it was protected.
+    overridden: Option<String>,
 }
 
 /// Writes a job or an undo with one entry per item, then publishes its actions.
@@ -272,6 +304,7 @@ async fn batch(
             action: item.action,
             policy: None,
             planned_at: now,
+            override_protected: item.overridden.is_some(),
         };
         let event = super::order_event(order.clone(), item.email.clone(), item.product);
         entries.push(RunEntry {
@@ -387,6 +420,75 @@ fn order_of(action: BulkAction, account: &Account, group: Option<String>) -> Opt
         BulkAction::RemoveAllAccess => OrderAction::RemoveAllAccess,
         BulkAction::ChangeEmailDomain | BulkAction::Rename => return None,
     })
+}
+
+/// For each account, why its protection is overridden (`None`: it is not protected). Every
+/// always-protected account must be named in `override_protected`, and every name there must be
+/// one of them; otherwise nothing runs and the error lists who is protected and why.
+async fn overrides(
+    ctx: &Context,
+    req: &BulkRequest,
+    accounts: &[Account],
+) -> Result<Vec<Option<String>>, FlowError> {
+    let protected = super::protect::among(ctx, accounts).await?;
+    let named = resolve(ctx, &req.override_protected)?;
+    let mut out = vec![None; accounts.len()];
+    let mut refused = Vec::new();
+    for (i, why) in protected {
+        let a = &accounts[i];
+        if named.iter().any(|n| n.account_id == a.account_id) {
+            out[i] = Some(why);
+        } else {
+            let who = a
+                .email
+                .as_ref()
+                .map_or(a.account_id.clone(), |e| e.to_string());
+            refused.push(format!("{who} ({why})"));
+        }
+    }
+    let stray: Vec<String> = named
+        .iter()
+        .filter(|n| {
+            !accounts
+                .iter()
+                .zip(&out)
+                .any(|(a, o)| a.account_id == n.account_id && o.is_some())
+        })
+        .map(|n| {
+            n.email
+                .as_ref()
+                .map_or(n.account_id.clone(), |e| e.to_string())
+        })
+        .collect();
+    if !refused.is_empty() {
+        let shown: Vec<_> = refused.iter().take(50).cloned().collect();
+        let more = refused.len() - shown.len();
+        return Err(FlowError::invalid(
+            "protected_users",
+            format!(
+                "{} of these users are always protected and nothing was done: {}{}. To act on \
+                 them anyway, name them again in \"override_protected\" (recorded in the audit)",
+                refused.len(),
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    if !stray.is_empty() {
+        return Err(FlowError::invalid(
+            "invalid_request",
+            format!(
+                "override_protected names users who are not protected users of this action \
+                 (nothing was done): {}",
+                stray.join(", ")
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 /// The users of a `rename`, each with its own new name (`new_names[i]` is `users[i]`'s): a name
@@ -518,6 +620,7 @@ pub async fn undo(
             step: "give-back".into(),
             reason: format!("undo of {of}"),
             action: OrderAction::GiveBack { ledger: l.id },
+            overridden: None,
         })
         .collect();
     let what = Batch {

@@ -71,6 +71,7 @@ pub(crate) async fn handle(
             action,
             policy: Some(LEAVERS.into()),
             planned_at: OffsetDateTime::now_utc(),
+            override_protected: false,
         };
         let mut action = super::order_event(order, Some(email.clone()), product);
         // Tied to this leaver event: the same report, delivered again, is the same actions.

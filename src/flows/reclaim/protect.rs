@@ -5,7 +5,7 @@
 //! `reclaim.admin_groups`), read from the directory at the start of every run, and again, for
 //! the one account, just before any action that takes access away.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use super::super::{Context, FlowError};
 use crate::directory::{CallLog, DirectoryError};
@@ -17,14 +17,15 @@ use crate::store::Account;
 #[derive(Debug, Default)]
 pub struct Admins {
     groups: Vec<String>,
-    members: HashSet<String>,
+    /// Each member, with the administrators' group it was found in.
+    members: HashMap<String, String>,
 }
 
 impl Admins {
     pub async fn read(ctx: &Context) -> Result<Admins, FlowError> {
         let mut calls = ctx.calls();
         let groups = ctx.settings.reclaim.admin_group_names();
-        let mut members = HashSet::new();
+        let mut members = HashMap::new();
         for group in &groups {
             let found = ctx
                 .directory
@@ -32,11 +33,13 @@ impl Admins {
                 .await
                 .map_err(|e| {
                     FlowError::Unavailable(format!(
-                        "the administrators' group {group} could not be read, so no run is \
-                         planned (it would not know whom to protect): {e}"
+                        "the administrators' group {group} could not be read, so nothing was \
+                         started (it would not know whom to protect): {e}"
                     ))
                 })?;
-            members.extend(found.into_iter().flatten());
+            for member in found.into_iter().flatten() {
+                members.entry(member).or_insert_with(|| group.clone());
+            }
         }
         Ok(Admins { groups, members })
     }
@@ -46,7 +49,7 @@ impl Admins {
     pub fn by_group(ctx: &Context) -> Admins {
         Admins {
             groups: ctx.settings.reclaim.admin_group_names(),
-            members: HashSet::new(),
+            members: HashMap::new(),
         }
     }
 }
@@ -77,8 +80,43 @@ pub fn always(ctx: &Context, account: &Account, admins: &Admins) -> Option<Strin
     }
     admins
         .members
-        .contains(&account.account_id)
-        .then(|| "an administrator (member of an administrators' group)".into())
+        .get(&account.account_id)
+        .map(|g| format!("an administrator (member of {g})"))
+}
+
+/// The always-protected among `accounts` (a bulk action's), by their place: the administrators
+/// read from the directory now, the service account, `protect_accounts`, and whoever asked to
+/// keep their access within the longest enabled policy's period (90 days without one).
+pub async fn among(ctx: &Context, accounts: &[Account]) -> Result<Vec<(usize, String)>, FlowError> {
+    let admins = Admins::read(ctx).await?;
+    let period = ctx
+        .store
+        .policies()?
+        .policies
+        .iter()
+        .filter(|p| p.enabled)
+        .map(|p| p.inactive_after_days)
+        .max()
+        .unwrap_or(90);
+    let since = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(period));
+    let mut out = Vec::new();
+    for (i, account) in accounts.iter().enumerate() {
+        if let Some(why) = always(ctx, account, &admins) {
+            out.push((i, why));
+            continue;
+        }
+        let user = match &account.email {
+            Some(e) => ctx.store.user(e)?,
+            None => None,
+        };
+        if let Some(at) = user
+            .and_then(|u| u.keep_requested_at)
+            .filter(|k| *k > since)
+        {
+            out.push((i, format!("asked to keep their access on {}", at.date())));
+        }
+    }
+    Ok(out)
 }
 
 fn service_account(ctx: &Context, email: Option<&Email>) -> bool {
@@ -113,14 +151,15 @@ pub async fn now(
     } else {
         None
     };
+    // The groups are read either way: an admin's override acts on them.
+    let groups = ctx.directory.user_groups(account_id, calls).await?;
     if fixed.is_some() {
         return Ok(Checked {
             protected: fixed,
-            groups: Vec::new(),
+            groups,
         });
     }
     let roles = ctx.directory.admin_roles(account_id, calls).await?;
-    let groups = ctx.directory.user_groups(account_id, calls).await?;
     let admin_groups = config.admin_group_names();
     let protected = if roles.is_empty() {
         groups

@@ -301,6 +301,7 @@ fn entries_of(
                 action,
                 policy: Some(p.policy.clone()),
                 planned_at: now,
+                override_protected: false,
             };
             let event = super::order_event(order.clone(), p.email.clone(), p.product);
             entry.event_id = Some(event.id.to_string());

@@ -364,10 +364,7 @@ pub async fn bulk(State(console): State<Console>, form: AdminForm) -> Response {
     }
     let danger = BulkAction::parse(&action).is_some_and(BulkAction::danger);
     let typed = form.get("confirm");
-    if danger && typed.is_empty() {
-        return confirm_page(&console, &form, &users, None);
-    }
-    let req = BulkRequest {
+    let mut req = BulkRequest {
         action: action.clone(),
         users: users.clone(),
         group: Some(form.get("group").to_string()).filter(|g| !g.is_empty()),
@@ -375,6 +372,33 @@ pub async fn bulk(State(console): State<Console>, form: AdminForm) -> Response {
         confirm: typed.parse().ok(),
         ..BulkRequest::default()
     };
+    if danger {
+        // The always protected are listed before anything runs, and left out unless ticked.
+        let protected = match protected_among(&console, &users).await {
+            Ok(p) => p,
+            Err(e) => return failed(&console, &session, &e),
+        };
+        let acting = users.len() - protected.len();
+        if typed.is_empty() {
+            return confirm_page(&console, &form, &users, &protected, None);
+        }
+        if typed.parse() != Ok(acting) {
+            let why = "The number typed is not the number of users this acts on.";
+            return confirm_page(&console, &form, &users, &protected, Some(why));
+        }
+        let ticked = form.all("override");
+        let (overridden, left_out): (Vec<_>, Vec<_>) = protected
+            .iter()
+            .map(|(id, _, _)| id.clone())
+            .partition(|id| ticked.contains(id));
+        req.users.retain(|u| !left_out.contains(u));
+        if req.users.is_empty() {
+            let why = "Every selected user is always protected: nothing was done.";
+            return confirm_page(&console, &form, &users, &protected, Some(why));
+        }
+        req.confirm = Some(req.users.len());
+        req.override_protected = overridden;
+    }
     match jobs::start(&console.flows, &console.intake, req, &session.actor).await {
         Ok(run) => Redirect::to(&format!("/console/jobs/{}", run.id)).into_response(),
         Err(FlowError::Invalid {
@@ -384,20 +408,42 @@ pub async fn bulk(State(console): State<Console>, form: AdminForm) -> Response {
             &console,
             &form,
             &users,
+            &[],
             Some("The number typed is not the number of users selected."),
         ),
         Err(e) => failed(&console, &session, &e),
     }
 }
 
+/// The always protected among the selected users: (account id, who, why).
+async fn protected_among(
+    console: &Console,
+    users: &[String],
+) -> Result<Vec<(String, String, String)>, FlowError> {
+    let accounts = jobs::resolve(&console.flows, users)?;
+    let protected = crate::flows::reclaim::protect::among(&console.flows, &accounts).await?;
+    Ok(protected
+        .into_iter()
+        .map(|(i, why)| {
+            let a = &accounts[i];
+            let who = a
+                .email
+                .as_ref()
+                .map_or(a.account_id.clone(), |e| e.to_string());
+            (a.account_id.clone(), who, why)
+        })
+        .collect())
+}
+
 fn confirm_page(
     console: &Console,
     form: &AdminForm,
     users: &[String],
+    protected: &[(String, String, String)],
     error: Option<&str>,
 ) -> Response {
     let action = form.get("action");
-    let n = users.len();
+    let n = users.len() - protected.len();
     let body = html! {
         @if let Some(e) = error { div.message.error role="alert" { (e) } }
         div.message.warn {
@@ -405,7 +451,23 @@ fn confirm_page(
             "reinstate records exactly what it takes: the job's page has an Undo that puts it back."
             @if let Some(c) = BulkAction::parse(action).and_then(BulkAction::consequence) { " " (c) "." }
         }
-        form.card method="post" action="/console/users/bulk" {
+        @if !protected.is_empty() {
+            section.card aria-labelledby="protected-title" {
+                h2 #protected-title { (protected.len()) " always protected — left out" }
+                p { "These users are never acted on unless you tick them: ticking one overrides its protection, and the audit records that you did." }
+                ul {
+                    @for (id, who, why) in protected {
+                        li {
+                            label {
+                                input type="checkbox" name="override" value=(id) form="confirm-form";
+                                " " strong { (who) } " — " (why)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        form.card #confirm-form method="post" action="/console/users/bulk" {
             input type="hidden" name="csrf" value=(form.session.csrf);
             input type="hidden" name="action" value=(action);
             input type="hidden" name="group" value=(form.get("group"));

@@ -129,19 +129,43 @@ async fn act(
     let product = event.product;
     // Checked now, against the directory: a sync can be hours old, and a group can be joined.
     let mut member = Vec::new();
+    let mut overridden = None;
     if order.action.takes() {
         let email = event.user.email.as_ref();
         let checked = super::protect::now(ctx, &order.account_id, email, calls).await?;
-        if let Some(why) = checked.protected {
-            let detail = format!("always protected: {why}; nothing was taken");
-            return Ok(Done::new(
-                EntryResult::Skipped,
-                AuditOutcome::Protected,
-                detail,
-            ));
+        match checked.protected {
+            Some(why) if order.override_protected => overridden = Some(why),
+            Some(why) => {
+                let detail = format!("always protected: {why}; nothing was taken");
+                return Ok(Done::new(
+                    EntryResult::Skipped,
+                    AuditOutcome::Protected,
+                    detail,
+                ));
+            }
+            None => {}
         }
         member = checked.groups;
     }
+    let mut done = carry(ctx, event, order, product, &member, calls).await?;
+    if let Some(why) = overridden {
+        done.detail = format!(
+            "{} (always protected — {why} — and overridden by the admin's override_protected)",
+            done.detail
+        );
+    }
+    Ok(done)
+}
+
+/// The order's action itself, once its account may be acted on.
+async fn carry(
+    ctx: &Context,
+    event: &Event,
+    order: &Order,
+    product: Option<Product>,
+    member: &[String],
+    calls: &mut CallLog,
+) -> Result<Done, Fail> {
     match &order.action {
         OrderAction::Warn { due } => warn(ctx, event, order, *due),
         OrderAction::RemoveProductAccess
@@ -152,7 +176,7 @@ async fn act(
                 OrderAction::RemoveProductAccess => product.map_or(Scope::All, Scope::Product),
                 _ => Scope::All,
             };
-            take_groups(ctx, event, order, scope, &member, calls).await
+            take_groups(ctx, event, order, scope, member, calls).await
         }
         OrderAction::Standing { change } => standing(ctx, event, order, *change, calls).await,
         OrderAction::AddToGroup { group } => {
