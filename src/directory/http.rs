@@ -26,6 +26,8 @@ pub enum Auth {
     Basic { user: String, token: SecretString },
     /// Organisation API keys, Data Center personal access tokens, SCIM tokens.
     Bearer(SecretString),
+    /// Okta's API tokens: `Authorization: SSWS <token>`.
+    Ssws(SecretString),
 }
 
 /// An answer, once the retries are over.
@@ -183,6 +185,10 @@ impl Http {
                         request.basic_auth(user, Some(token.expose_secret()))
                     }
                     Auth::Bearer(token) => request.bearer_auth(token.expose_secret()),
+                    Auth::Ssws(token) => request.header(
+                        reqwest::header::AUTHORIZATION,
+                        format!("SSWS {}", token.expose_secret()),
+                    ),
                 };
                 if let Some(b) = &body {
                     request = request.json(b);
@@ -308,10 +314,20 @@ impl RateLimitHeaders {
         let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         RateLimitHeaders {
             retry_after: get("retry-after").and_then(parse_retry_after),
-            remaining: get("x-ratelimit-remaining").and_then(|v| v.trim().parse().ok()),
-            reset: get("x-ratelimit-reset").and_then(parse_reset),
+            remaining: get("x-ratelimit-remaining")
+                .or(get("x-rate-limit-remaining"))
+                .and_then(|v| v.trim().parse().ok()),
+            reset: get("x-ratelimit-reset")
+                .and_then(parse_reset)
+                .or_else(|| get("x-rate-limit-reset").and_then(parse_epoch)),
         }
     }
+}
+
+/// Okta's `X-Rate-Limit-Reset`: when the limit resets, in seconds since the epoch (UTC).
+fn parse_epoch(value: &str) -> Option<Duration> {
+    let at = time::OffsetDateTime::from_unix_timestamp(value.trim().parse().ok()?).ok()?;
+    Some(Duration::try_from(at - time::OffsetDateTime::now_utc()).unwrap_or(Duration::ZERO))
 }
 
 /// `X-RateLimit-Reset`: an ISO 8601 instant — RFC 3339, or Jira Cloud's `yyyy-MM-ddTHH:mmZ`

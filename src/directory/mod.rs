@@ -13,6 +13,7 @@ mod connect;
 pub mod http;
 pub mod inventory;
 pub mod jira;
+pub mod okta;
 mod retry;
 pub mod routed;
 pub mod simulated;

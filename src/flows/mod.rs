@@ -74,6 +74,9 @@ pub struct Settings {
     pub service_account: Option<String>,
     /// Whether emails can be sent (SMTP configured).
     pub email_on: bool,
+    /// Okta's Users API, when a leaver Okta reports must be confirmed there before reinstate
+    /// acts (`sources.okta.confirm_leavers`).
+    pub okta_users: Option<Arc<crate::directory::okta::OktaUsers>>,
 }
 
 impl Default for Settings {
@@ -90,6 +93,7 @@ impl Default for Settings {
             reclaim: reclaim::ReclaimConfig::default(),
             service_account: None,
             email_on: false,
+            okta_users: None,
         }
     }
 }

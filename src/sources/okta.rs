@@ -22,6 +22,14 @@ pub struct OktaSourceConfig {
     pub header: String,
     /// Accepted values of that header; several while rotating.
     pub secrets: Vec<SecretString>,
+    /// An Event Hook is authenticated only by that static header: with this on, a leaver Okta
+    /// reports, whom the inventory still shows active, is acted on only once Okta's Users API
+    /// says the user is deprovisioned, suspended or deleted.
+    pub confirm_leavers: bool,
+    /// The Okta organisation's URL, for its Users API (e.g. `https://example.okta.com`).
+    pub api_url: Option<String>,
+    /// An Okta API token (read-only admin is enough), sent as `SSWS <token>`.
+    pub api_token: Option<SecretString>,
 }
 
 impl Default for OktaSourceConfig {
@@ -29,6 +37,9 @@ impl Default for OktaSourceConfig {
         Self {
             header: "authorization".into(),
             secrets: Vec::new(),
+            confirm_leavers: false,
+            api_url: None,
+            api_token: None,
         }
     }
 }
@@ -40,6 +51,19 @@ impl OktaSourceConfig {
                 "sources.okta.header",
                 "name the header Okta sends the secret in",
             );
+        }
+        if self.confirm_leavers {
+            match &self.api_url {
+                Some(url) => problems.http_url("sources.okta.api_url", url),
+                None => problems.add("sources.okta.api_url", "required with confirm_leavers"),
+            }
+            if self
+                .api_token
+                .as_ref()
+                .is_none_or(|t| secrecy::ExposeSecret::expose_secret(t).is_empty())
+            {
+                problems.add("sources.okta.api_token", "required with confirm_leavers");
+            }
         }
     }
 
@@ -242,6 +266,23 @@ mod tests {
 
     fn now() -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+
+    #[test]
+    fn confirming_leavers_needs_oktas_address_and_a_token() {
+        let mut problems = Problems::default();
+        let config = OktaSourceConfig {
+            confirm_leavers: true,
+            api_url: Some("example.okta.com".into()),
+            ..Default::default()
+        };
+        config.check(&mut problems);
+        let problems = problems.into_vec().join("\n");
+        assert!(problems.contains("sources.okta.api_url"), "{problems}");
+        assert!(problems.contains("sources.okta.api_token"), "{problems}");
+        let mut none = Problems::default();
+        OktaSourceConfig::default().check(&mut none);
+        assert!(none.is_empty());
     }
 
     #[test]

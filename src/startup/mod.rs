@@ -424,6 +424,20 @@ async fn connect_bus(
     })
 }
 
+/// Okta's Users API, when leavers Okta reports are confirmed there, with the directory's
+/// retries and timeouts.
+fn okta_users(
+    config: &Config,
+) -> Result<Option<Arc<crate::directory::okta::OktaUsers>>, StartError> {
+    let okta = &config.sources.okta;
+    let (true, Some(url), Some(token)) = (okta.confirm_leavers, &okta.api_url, &okta.api_token)
+    else {
+        return Ok(None);
+    };
+    let users = crate::directory::okta::OktaUsers::new(url, token.clone(), &config.directory)?;
+    Ok(Some(Arc::new(users)))
+}
+
 fn settings(config: &Config) -> Result<Settings, StartError> {
     let jsm = config.sources.jsm.source();
     Ok(Settings {
@@ -438,6 +452,7 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
         reclaim: config.reclaim.clone(),
         service_account: config.directory.email.clone(),
         email_on: config.smtp.url.is_some(),
+        okta_users: okta_users(config)?,
     })
 }
 

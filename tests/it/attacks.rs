@@ -335,3 +335,192 @@ async fn adding_to_an_administrators_group_is_confirmed_by_count() {
         .await;
     assert_eq!(r.status(), 202);
 }
+
+const ORG: &str =
+    "org_id = \"org-1\"\norg_api_key = \"sim-api-token\"\nadmin_api_url = \"{SIM_URL}\"\n";
+
+/// Okta reports these users deactivated (an Event Hook delivery, as Okta documents it).
+async fn okta_deactivates(app: &TestApp, uuid: &str, emails: &[&str]) {
+    let events: Vec<Value> = emails
+        .iter()
+        .enumerate()
+        .map(|(i, email)| {
+            serde_json::json!({
+                "uuid": format!("{uuid}{i:012}"), "published": crate::reclaim::days_ago(0),
+                "eventType": "user.lifecycle.deactivate", "outcome": {"result": "SUCCESS"},
+                "actor": {"id": "00uadmin", "type": "User", "alternateId": "admin@example.com"},
+                "target": [{"id": format!("00u{i}"), "type": "User", "alternateId": email}]})
+        })
+        .collect();
+    let delivery = serde_json::json!({"eventType": "com.okta.event_hook",
+                                      "data": {"events": events}});
+    let r = app
+        .http
+        .post(format!("{}/v1/hooks/okta", app.url))
+        .header("authorization", OKTA_SECRET)
+        .json(&delivery)
+        .send()
+        .await
+        .expect("okta");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["leavers"],
+        emails.len()
+    );
+}
+
+/// The audit entry of the leaver event about `email`, once it is handled.
+async fn leaver_entry(app: &TestApp, email: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let audit = app.audit(email).await;
+        if let Some(e) = audit.iter().find(|e| {
+            e["kind"] == "leaver" || e["reason"].as_str().unwrap_or_default().contains("leaver")
+        }) {
+            return e.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the leaver {email} was not handled: {audit:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A leaver report used to apply the `leavers` policy to anyone: an administrator, the service
+/// account, and users the policy itself protects lost their access. Now each is audited
+/// `protected` and keeps everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaver_report_never_takes_from_the_protected() {
+    let options = Options {
+        directory_toml: ORG.into(),
+        extra_toml: "[reclaim]\nprotect_accounts = [\"kept@example.com\"]\n".into(),
+        ..Default::default()
+    };
+    let app = TestApp::start_with(BusMode::Embedded, options).await;
+    let admin = crate::reclaim::person(&app, "boss", &["jira-software-users", "site-admins"], 1);
+    let vip = crate::reclaim::person(&app, "vip", &["jira-software-users", "board"], 1);
+    let kept = crate::reclaim::person(&app, "kept", &["jira-software-users"], 1);
+    let plain = crate::reclaim::person(&app, "plain", &["jira-software-users"], 1);
+    app.sync_inventory().await;
+    let policies = serde_json::json!({"policies": [{"name": "leavers",
+        "products": ["jira-software"], "inactive_after_days": 1, "action": "suspend",
+        "protect": {"groups": ["board"]}}]});
+    assert_eq!(
+        crate::reclaim::put_policies(&app, policies).await.status(),
+        200
+    );
+    okta_deactivates(
+        &app,
+        "5a1e2c1a-0000-4000-8000-",
+        &[
+            "boss@example.com",
+            "vip@example.com",
+            "kept@example.com",
+            "plain@example.com",
+        ],
+    )
+    .await;
+    // The one nobody protects is suspended; by then the others have been decided too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while app.sim.is_active(&plain) {
+        assert!(std::time::Instant::now() < deadline, "plain not suspended");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for (email, account, why) in [
+        ("boss@example.com", &admin, "site-admins"),
+        ("vip@example.com", &vip, "protected group board"),
+        ("kept@example.com", &kept, "protect_accounts"),
+    ] {
+        let e = leaver_entry(&app, email).await;
+        assert_eq!(e["outcome"], "protected", "{e}");
+        assert!(
+            e["reason"].as_str().unwrap_or_default().contains(why),
+            "{e}"
+        );
+        assert!(app.sim.is_active(account), "{email} was suspended");
+        assert!(
+            app.sim
+                .groups_of(account)
+                .contains(&"jira-software-users".to_string()),
+            "{email} lost a group"
+        );
+    }
+}
+
+/// Okta's Event Hook is authenticated by a static header only: with `confirm_leavers`, a
+/// report about an account the inventory shows active is acted on only once Okta's Users API
+/// says the user is deprovisioned or suspended (or a deactivation is under way), and a login
+/// Okta cannot be asked about by login is not taken at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_okta_leaver_is_confirmed_by_okta_before_anything_is_taken() {
+    let okta = crate::support::okta_sim::OktaSim::start().await;
+    let options = Options {
+        directory_toml: ORG.into(),
+        okta_toml: format!(
+            "confirm_leavers = true\napi_url = \"{}\"\napi_token = \"{}\"\n",
+            okta.url,
+            crate::support::okta_sim::OKTA_API_TOKEN
+        ),
+        ..Default::default()
+    };
+    let app = TestApp::start_with(BusMode::Embedded, options).await;
+    let still = crate::reclaim::person(&app, "still", &["jira-software-users"], 1);
+    let gone = crate::reclaim::person(&app, "gone", &["jira-software-users"], 1);
+    let going = crate::reclaim::person(&app, "going", &["jira-software-users"], 1);
+    let deleted = crate::reclaim::person(&app, "deleted", &["jira-software-users"], 1);
+    okta.set("still@example.com", "ACTIVE", None);
+    okta.set("gone@example.com", "DEPROVISIONED", None);
+    okta.set("going@example.com", "ACTIVE", Some("DEPROVISIONED"));
+    app.sync_inventory().await;
+    let policies = serde_json::json!({"policies": [{"name": "leavers",
+        "products": ["jira-software"], "inactive_after_days": 1, "action": "suspend"}]});
+    assert_eq!(
+        crate::reclaim::put_policies(&app, policies).await.status(),
+        200
+    );
+    okta_deactivates(
+        &app,
+        "5a1e2c1a-0000-4000-8001-",
+        &[
+            "still@example.com",
+            "gone@example.com",
+            "going@example.com",
+            "deleted@example.com",
+        ],
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while [&gone, &going, &deleted]
+        .iter()
+        .any(|a| app.sim.is_active(a))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "confirmed leavers not suspended"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let e = leaver_entry(&app, "still@example.com").await;
+    assert_eq!(e["outcome"], "skipped", "{e}");
+    let reason = e["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("ACTIVE") && reason.contains("confirm_leavers"),
+        "{e}"
+    );
+    assert!(
+        app.sim.is_active(&still),
+        "an unconfirmed leaver was suspended"
+    );
+    let mut asked = okta.calls();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            "deleted@example.com",
+            "going@example.com",
+            "gone@example.com",
+            "still@example.com"
+        ]
+    );
+}

@@ -1,6 +1,10 @@
 //! Leavers: a user an identity provider reports deactivated (Okta's `user.lifecycle.deactivate`
 //! and `.suspend`, a Standard Webhooks `user.deactivated`) gets the `leavers` policy's action at
-//! once, without a warning, recorded in the ledger (run `leavers`) like any reclaim.
+//! once, without a warning, recorded in the ledger (run `leavers`) like any reclaim — except for
+//! the always protected (administrators, the service account, `reclaim.protect_accounts`) and
+//! whom the policy's own `protect` covers, which are audited `protected` with nothing taken.
+//! With `sources.okta.confirm_leavers`, a report from Okta about an account the inventory still
+//! shows active is acted on only once Okta's Users API confirms the user left.
 
 use time::OffsetDateTime;
 
@@ -33,6 +37,16 @@ pub(crate) async fn handle(
         let why = format!("a leaver, but no enabled `{LEAVERS}` policy: nothing was taken");
         return finish_with(ctx, event, attempt, AuditOutcome::Skipped, why, none).await;
     };
+    let admins = super::protect::Admins::by_group(ctx);
+    let protected = super::protect::always(ctx, &account, &admins)
+        .or_else(|| policy.protects(account.email.as_ref(), &account.groups));
+    if let Some(why) = protected {
+        let why = format!("a leaver, but {why}: always protected, nothing was taken");
+        return finish_with(ctx, event, attempt, AuditOutcome::Protected, why, none).await;
+    }
+    if let Some(why) = unconfirmed(ctx, event, &account, email).await? {
+        return finish_with(ctx, event, attempt, AuditOutcome::Skipped, why, none).await;
+    }
     // One order per product (or one for the account), each its own event: idempotent.
     let mut orders: Vec<(Option<Product>, OrderAction)> = match policy.action {
         TakeAction::RemoveProductAccess => policy
@@ -93,6 +107,47 @@ pub(crate) async fn handle(
         })
         .await?;
     Ok(Handled::Done(outcomes))
+}
+
+/// Why a leaver Okta reports is not confirmed, when `sources.okta.confirm_leavers` asks for it
+/// and the inventory still shows the account active: Okta's Users API is read, and anything but
+/// deprovisioned, suspended or deleted leaves the account alone.
+async fn unconfirmed(
+    ctx: &Context,
+    event: &Event,
+    account: &crate::store::Account,
+    email: &crate::domain::Email,
+) -> Result<Option<String>, WorkError> {
+    let Some(okta) = &ctx.settings.okta_users else {
+        return Ok(None);
+    };
+    if event.source != crate::domain::Source::Okta
+        || account.status != crate::domain::AccountStatus::Active
+    {
+        return Ok(None);
+    }
+    let login = event.user.username.as_deref().unwrap_or(email.as_str());
+    if let Some(why) = crate::directory::okta::unreadable(login) {
+        return Ok(Some(format!(
+            "a leaver Okta reported, but {why}: not confirmed (sources.okta.confirm_leavers), \
+             nothing was taken"
+        )));
+    }
+    let mut calls = ctx.calls();
+    let status = okta
+        .status(login, &mut calls)
+        .await
+        .map_err(WorkError::Directory)?;
+    if status.left() {
+        return Ok(None);
+    }
+    let crate::directory::okta::OktaStatus::Status { status: s, .. } = status else {
+        return Ok(None);
+    };
+    Ok(Some(format!(
+        "a leaver Okta reported, but Okta's Users API says the user is {s}: not confirmed \
+         (sources.okta.confirm_leavers), nothing was taken"
+    )))
 }
 
 /// After a sync: accounts it marked `gone` are leavers too, when a `leavers` policy is on; each

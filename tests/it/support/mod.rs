@@ -5,6 +5,7 @@ pub mod browser;
 pub mod contract;
 pub mod jira_sim;
 pub mod nats;
+pub mod okta_sim;
 pub mod process;
 pub mod smtp;
 
@@ -103,6 +104,8 @@ pub struct Options {
     pub sync_every: &'static str,
     /// Extra keys of the `[sources.keycloak]` section.
     pub keycloak_toml: String,
+    /// Extra keys of the `[sources.okta]` section.
+    pub okta_toml: String,
     /// Extra keys of the `[server]` section.
     pub server_toml: String,
     /// Faults the simulator answers before the service starts (path, fault), for what a
@@ -124,6 +127,7 @@ impl Default for Options {
             store_toml: String::new(),
             sync_every: "0s",
             keycloak_toml: String::new(),
+            okta_toml: String::new(),
             server_toml: String::new(),
             faults_at_start: Vec::new(),
         }
@@ -176,6 +180,7 @@ ack_wait_secs = {ack_wait}
 secrets = ["{SECRET_A}", "{SECRET_B}"]
 [sources.okta]
 secrets = ["{OKTA_SECRET}"]
+{okta_extra}
 [sources.keycloak]
 secrets = ["{KEYCLOAK_SECRET}"]
 {keycloak_extra}
@@ -220,6 +225,7 @@ viewer_token_sha256 = ["{viewer}"]
             directory_extra = options.directory_toml.replace("{SIM_URL}", &sim.url),
             store_extra = options.store_toml,
             keycloak_extra = options.keycloak_toml,
+            okta_extra = options.okta_toml,
             server_extra = options.server_toml,
             site = sim.url,
             kind = options.directory_kind,
