@@ -1,5 +1,5 @@
 //! Atomic claims: a link's single use, a user's login within the dedupe window, a poller's
-//! position; and the store's own identity.
+//! position; a seat held while a restore runs; and the store's own identity.
 
 use super::{Store, StoreError, dec, enc, now_ms};
 use crate::domain::Email;
@@ -105,5 +105,72 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.db.open_tree("pollers")?.insert(poller, enc(state)?)?;
         self.flush().await
+    }
+}
+
+/// How long a seat stays held for a restore that never finished (its process died and the
+/// event was not delivered again).
+const SEAT_HOLD_MS: i64 = 10 * 60 * 1000;
+
+impl Store {
+    /// Holds one of a product's seats for `event_id` while its restore runs, atomically with
+    /// every other restore deciding at the same moment: `false` when the `remaining` seats (as
+    /// last read from the directory) are all held already. Unknown or unlimited seats are never
+    /// short. The same event holding again (a redelivery) keeps its hold.
+    pub fn hold_seat(
+        &self,
+        product: &str,
+        event_id: &str,
+        remaining: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let Some(remaining) = remaining else {
+            return Ok(true);
+        };
+        let tree = self.db.open_tree("seat_holds")?;
+        let now = now_ms();
+        loop {
+            let current = tree.get(product)?;
+            let mut holds: Vec<(String, i64)> = match &current {
+                Some(bytes) => dec(bytes)?,
+                None => Vec::new(),
+            };
+            holds.retain(|(_, at)| now - at < SEAT_HOLD_MS);
+            if holds.iter().any(|(id, _)| id == event_id) {
+                return Ok(true);
+            }
+            if holds.len() as u64 >= remaining {
+                return Ok(false);
+            }
+            holds.push((event_id.to_string(), now));
+            if tree
+                .compare_and_swap(product, current, Some(enc(&holds)?))?
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Gives back the seat `event_id` held: its restore is done (the directory's count now
+    /// has it), refused, or handed back to the bus (the retry holds again).
+    pub fn release_seat(&self, product: &str, event_id: &str) -> Result<(), StoreError> {
+        let tree = self.db.open_tree("seat_holds")?;
+        loop {
+            let Some(current) = tree.get(product)? else {
+                return Ok(());
+            };
+            let mut holds: Vec<(String, i64)> = dec(&current)?;
+            let before = holds.len();
+            holds.retain(|(id, _)| id != event_id);
+            if holds.len() == before {
+                return Ok(());
+            }
+            if tree
+                .compare_and_swap(product, Some(current), Some(enc(&holds)?))?
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
     }
 }

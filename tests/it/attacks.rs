@@ -524,3 +524,55 @@ async fn an_okta_leaver_is_confirmed_by_okta_before_anything_is_taken() {
         ]
     );
 }
+
+/// Two restores deciding at the same moment used to both take the last seat of a product: each
+/// read one seat left, and the product ended over its cap. A seat is now held for a restore
+/// from its decision to its end, so exactly one is restored and the other waits for an admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_restores_never_take_more_seats_than_are_left() {
+    let app = TestApp::start(BusMode::Embedded).await;
+    assert_eq!(app.put_rules(standard_rules()).await.status(), 200);
+    // ada holds one of two seats: one is left.
+    app.sim.set_seats(2);
+    // Each group add is slow, so that both restores decide before either is done.
+    for _ in 0..2 {
+        app.sim.push_fault_on(
+            "/rest/api/3/group/user",
+            Fault::Delay(std::time::Duration::from_millis(1500)),
+        );
+    }
+    let (a, b) = tokio::join!(
+        app.login("grace@example.com", Some("jira-software")),
+        app.login("zed@example.com", Some("jira-software")),
+    );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (202, 202));
+    let mut restored = Vec::new();
+    let mut waiting = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while restored.len() + waiting.len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{restored:?} {waiting:?}"
+        );
+        restored.clear();
+        waiting.clear();
+        for email in ["grace@example.com", "zed@example.com"] {
+            for e in app.audit(email).await {
+                match e["outcome"].as_str() {
+                    Some("restored") => restored.push(email),
+                    Some("approval_required") => waiting.push((email, e["reason"].clone())),
+                    _ => {}
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(restored.len(), 1, "{restored:?} {waiting:?}");
+    assert_eq!(waiting.len(), 1, "{restored:?} {waiting:?}");
+    let reason = waiting[0].1.as_str().unwrap_or_default();
+    assert!(reason.contains("no seats left"), "{reason}");
+    let adds = app.sim.group_adds("acc-grace").len() + app.sim.group_adds("acc-zed").len();
+    assert_eq!(adds, 1, "the product went over its seats");
+    let pending = app.admin_get("/api/v1/requests").await;
+    assert_eq!(pending["requests"][0]["email"], waiting[0].0);
+}

@@ -169,13 +169,24 @@ impl<'a> Run<'a> {
                 state.reclaimed = None;
                 entry.reason = format!("already holds a {} licence", product.key());
             }
-            Verdict::Decided(decision) => {
+            Verdict::Decided(mut decision) => {
+                let held = decision.outcome == Outcome::Restore && decision.rule.is_some();
+                if held && !self.hold_seat(access)? {
+                    decision = seats_held(decision, access);
+                }
                 capped = decision.seat_capped;
                 entry = entry.with_decision(&decision);
                 entry.outcome = AuditOutcome::from_rule(decision.outcome);
                 entry.reason = decision.reason.clone();
                 match decision.outcome {
-                    Outcome::Restore => self.restore(access, &decision, &mut entry).await?,
+                    Outcome::Restore => {
+                        let restored = self.restore(access, &decision, &mut entry).await;
+                        if held {
+                            let id = self.event.id.as_str();
+                            self.ctx.store.release_seat(product.key(), id)?;
+                        }
+                        restored?
+                    }
                     Outcome::Approve => {
                         let account = self.found.user.account_id.clone();
                         let event = self.event;
@@ -187,6 +198,17 @@ impl<'a> Run<'a> {
             }
         }
         self.settle(access, entry, capped)
+    }
+
+    /// Holds a seat of the product for this event while it is restored, so that restores
+    /// deciding at the same moment cannot take more seats than are left.
+    fn hold_seat(&self, access: &ProductAccess) -> Result<bool, WorkError> {
+        let remaining = access.seats.remaining.filter(|_| !access.seats.unlimited);
+        let id = self.event.id.as_str();
+        Ok(self
+            .ctx
+            .store
+            .hold_seat(access.product.key(), id, remaining)?)
     }
 
     /// Holds the licence already, or what the rules (or an approval) decide. A suspended or
@@ -514,4 +536,21 @@ fn entry_failed(
     failed.reason = format!("{}; will retry: {e}", entry.reason);
     failed.directory_calls = calls;
     failed
+}
+
+/// A restore the rules allow, but every seat left is held by restores under way: it waits for
+/// an admin, as a restore into a full product does.
+fn seats_held(decision: Decision, access: &ProductAccess) -> Decision {
+    let left = access.seats.remaining.unwrap_or_default();
+    Decision {
+        outcome: Outcome::Approve,
+        seat_capped: true,
+        reason: format!(
+            "{}, but {} has no seats left: the {left} left are held by restores under way; an \
+             admin must approve",
+            decision.reason,
+            access.product.key(),
+        ),
+        ..decision
+    }
 }
