@@ -116,6 +116,7 @@ impl Config {
     }
 
     fn extract(figment: Figment) -> Result<Config, ConfigError> {
+        let figment = with_files(figment)?;
         let config: Config = figment.extract().map_err(|errors| {
             ConfigError::Parse(
                 errors
@@ -206,6 +207,67 @@ impl Config {
     }
 }
 
+/// Every `<key>_file` (in the file or a `REINSTATE__…_FILE` variable) replaced by `<key>` with
+/// that file's content, read now: a secret mounted as a file never passes through the
+/// environment. A content starting with `[` is a TOML list (`["a", "b"]`, as the list keys
+/// take); any other is the string, without its trailing line break.
+fn with_files(figment: Figment) -> Result<Figment, ConfigError> {
+    let mut value: serde_json::Value = figment
+        .extract()
+        .map_err(|e| ConfigError::Parse(describe_figment_error(&e)))?;
+    let mut problems = Vec::new();
+    read_files(&mut value, "", &mut problems);
+    if !problems.is_empty() {
+        return Err(ConfigError::Invalid(problems));
+    }
+    Ok(Figment::from(figment::providers::Serialized::defaults(
+        value,
+    )))
+}
+
+fn read_files(value: &mut serde_json::Value, at: &str, problems: &mut Vec<String>) {
+    let serde_json::Value::Object(map) = value else {
+        return;
+    };
+    let files: Vec<String> = map
+        .keys()
+        .filter(|k| k.ends_with("_file") && k.len() > "_file".len())
+        .cloned()
+        .collect();
+    for file_key in files {
+        let key = file_key.trim_end_matches("_file").to_string();
+        let name = format!("{at}{file_key}");
+        let Some(serde_json::Value::String(path)) = map.remove(&file_key) else {
+            problems.push(format!("{name}: must be the path of a file"));
+            continue;
+        };
+        if map.contains_key(&key) {
+            problems.push(format!("{name}: {at}{key} is set too; give one of them"));
+            continue;
+        }
+        match file_value(&path) {
+            Ok(v) => {
+                map.insert(key, v);
+            }
+            Err(why) => problems.push(format!("{name}: {path}: {why}")),
+        }
+    }
+    for (k, v) in map.iter_mut() {
+        read_files(v, &format!("{at}{k}."), problems);
+    }
+}
+
+fn file_value(path: &str) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let text = text.trim_end_matches(['\n', '\r']);
+    if !text.trim_start().starts_with('[') {
+        return Ok(serde_json::Value::String(text.to_string()));
+    }
+    Figment::from(Toml::string(&format!("v = {text}")))
+        .extract_inner("v")
+        .map_err(|e| format!("not a TOML list: {e}"))
+}
+
 /// Figment's messages name the key as a path; drop its "default." profile prefix.
 fn describe_figment_error(error: &figment::Error) -> String {
     let key = error.path.join(".");
@@ -228,6 +290,41 @@ fn describe_figment_error(error: &figment::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_can_be_read_from_files_named_by_file_keys() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token = dir.path().join("directory-api-token");
+        std::fs::write(&token, "tok-from-file\n").expect("write");
+        let secrets = dir.path().join("login-secrets");
+        std::fs::write(&secrets, "[\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n").expect("write");
+        let base = format!(
+            "[directory]\nkind = \"jira-cloud\"\nsite_url = \"https://x.atlassian.net\"\n\
+             email = \"a@b.c\"\napi_token_file = \"{}\"\n\
+             [sources.login]\nsecrets_file = \"{}\"\n[admin]\ntoken_sha256 = [\"{}\"]\n",
+            token.display(),
+            secrets.display(),
+            "ab".repeat(32)
+        );
+        let c = Config::from_toml(&base).expect("valid");
+        let read = c.directory.api_token.as_ref().expect("token");
+        assert_eq!(read.expose_secret(), "tok-from-file");
+        assert_eq!(c.sources.login.secrets.len(), 1);
+        let both = format!("{base}token_sha256_file = \"/nope\"\n");
+        let err = Config::from_toml(&both).expect_err("both");
+        assert!(
+            err.to_string().contains("admin.token_sha256 is set too"),
+            "{err}"
+        );
+        let missing = base.replace(&token.display().to_string(), "/no/such/file");
+        let err = Config::from_toml(&missing).expect_err("missing");
+        assert!(
+            err.to_string()
+                .contains("directory.api_token_file: /no/such/file"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn empty_config_is_the_sandbox() {

@@ -177,28 +177,102 @@ fn the_configmap_holds_no_secret_and_with_the_secret_makes_a_valid_configuration
             ),
         ],
     );
-    // The pod takes each secret from the Secret, optionally.
+    // The pod reads each secret the Secret holds from its file (never the environment), and
+    // those files with the variables that name them make the same valid configuration.
     let sts = kind(&docs, "StatefulSet")[0];
-    for var in [
-        "REINSTATE__SOURCES__LOGIN__SECRETS",
-        "REINSTATE__DIRECTORY__API_TOKEN",
-        "REINSTATE__SMTP__PASSWORD",
-        "REINSTATE__ADMIN__TOKEN_SHA256",
-        "REINSTATE__DIRECTORY__ORG_API_KEY",
-        "REINSTATE__DIRECTORY__SCIM_TOKEN",
+    let files = tempfile::tempdir().expect("tempdir");
+    let mut env = Vec::new();
+    for (var, key, content) in [
+        (
+            "REINSTATE__SOURCES__LOGIN__SECRETS",
+            "login-secrets",
+            format!("[\"{}\"]", SECRETS[0]),
+        ),
+        (
+            "REINSTATE__DIRECTORY__API_TOKEN",
+            "directory-api-token",
+            SECRETS[1].to_string(),
+        ),
+        (
+            "REINSTATE__SMTP__PASSWORD",
+            "smtp-password",
+            SECRETS[2].to_string(),
+        ),
+        (
+            "REINSTATE__ADMIN__TOKEN_SHA256",
+            "admin-token-sha256",
+            format!("[\"{}\"]", "a".repeat(64)),
+        ),
     ] {
-        assert!(
-            sts.contains(&format!("name: {var}")),
-            "{var} missing:\n{sts}"
-        );
+        let named =
+            format!("- name: {var}_FILE\n              value: /run/secrets/reinstate/{key}");
+        assert!(sts.contains(&named), "{named} missing:\n{sts}");
+        assert!(sts.contains(&format!("- key: {key}")), "{key} not mounted");
+        let path = files.path().join(key);
+        std::fs::write(&path, format!("{content}\n")).expect("write");
+        env.push((format!("{var}_FILE"), path.display().to_string()));
     }
+    assert!(sts.contains("mountPath: /run/secrets/reinstate, readOnly: true"));
+    assert!(
+        !sts.contains("secretKeyRef"),
+        "a secret in the environment:\n{sts}"
+    );
+    // Keys the Secret does not hold are not asked for.
+    assert!(!sts.contains("REINSTATE__DIRECTORY__ORG_API_KEY"));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    check_config(&toml, &env);
 }
 
 #[test]
 fn an_existing_secret_is_used_instead_of_creating_one() {
     let docs = render(&["--set", "existingSecret=corp-reinstate"]).expect("render");
     assert!(kind(&docs, "Secret").is_empty());
-    assert!(kind(&docs, "StatefulSet")[0].contains("name: corp-reinstate"));
+    let sts = kind(&docs, "StatefulSet")[0];
+    // Its keys unknown, each is an optional variable, as before.
+    assert!(sts.contains("name: corp-reinstate"));
+    assert!(
+        sts.contains("name: REINSTATE__DIRECTORY__API_TOKEN\n"),
+        "{sts}"
+    );
+    assert!(!sts.contains("_FILE"), "{sts}");
+    // Its keys listed, they are mounted as files.
+    let docs = render(&[
+        "--set",
+        "existingSecret=corp-reinstate",
+        "--set",
+        "existingSecretKeys={directory-api-token,admin-token-sha256}",
+    ])
+    .expect("render");
+    let sts = kind(&docs, "StatefulSet")[0];
+    assert!(sts.contains("secretName: corp-reinstate"), "{sts}");
+    assert!(
+        sts.contains("name: REINSTATE__DIRECTORY__API_TOKEN_FILE"),
+        "{sts}"
+    );
+    assert!(!sts.contains("secretKeyRef"), "{sts}");
+    assert!(!sts.contains("SMTP__PASSWORD"), "{sts}");
+}
+
+/// The image can be pinned by digest, and the default values limit CPU as well as memory.
+#[test]
+fn the_image_is_referable_by_digest_and_cpu_is_limited() {
+    let digest = format!("sha256:{}", "0f".repeat(32));
+    let docs = render(&["--set", &format!("image.digest={digest}")]).expect("render");
+    let sts = kind(&docs, "StatefulSet")[0];
+    assert!(
+        sts.contains(&format!("image: \"ghcr.io/reinstate/reinstate@{digest}\"")),
+        "{sts}"
+    );
+    let limits = sts.split("limits:").nth(1).expect("limits");
+    assert!(
+        limits
+            .split("requests:")
+            .next()
+            .expect("limits")
+            .contains("cpu:"),
+        "{sts}"
+    );
+    assert!(render(&["--set", "image.digest=latest"]).is_err());
 }
 
 /// An Ingress's paths, each with the Service it goes to.
@@ -318,7 +392,22 @@ fn the_production_profile_splits_intake_and_state() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let docs = render(&["-f", &values, "--set", "config.links.active=k1"]).expect("render");
+    let mut args: Vec<String> = vec!["-f".into(), values.clone()];
+    args.extend([
+        "--set".into(),
+        format!("secrets.loginSecrets={{{}}}", SECRETS[0]),
+        "--set".into(),
+        format!("secrets.directoryApiToken={}", SECRETS[1]),
+        "--set".into(),
+        format!("secrets.adminTokenSha256={{{}}}", "a".repeat(64)),
+        "--set".into(),
+        "secrets.linkKeys[0].id=k1".into(),
+        "--set".into(),
+        "secrets.linkKeys[0].secret=0123456789abcdef0123456789abcdef".into(),
+        "--set".into(),
+        "config.links.active=k1".into(),
+    ]);
+    let docs = render(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect("render");
 
     let intake = kind(&docs, "Deployment");
     assert_eq!(intake.len(), 1);

@@ -47,14 +47,47 @@ Environment variables carrying the secrets a pod of `role` needs (all, state or 
 keys leave them unset. The intake gets the receivers' secrets and the link keys only: never the
 Atlassian credentials, the admin token hashes or the SMTP password.
 */}}
-{{- define "reinstate.secretEnv" -}}
-{{- $name := include "reinstate.secretName" .root -}}
+{{/*
+The Secret's keys a pod of this role gets, by the variable each sets: receivers' secrets and the
+link keys in intake pods, the rest in the state pod (both in a single pod).
+*/}}
+{{- define "reinstate.secretVars" -}}
 {{- $receivers := dict "REINSTATE__SOURCES__LOGIN__SECRETS" "login-secrets" "REINSTATE__SOURCES__OKTA__SECRETS" "okta-secrets" "REINSTATE__SOURCES__KEYCLOAK__SECRETS" "keycloak-secrets" "REINSTATE__SOURCES__KEYCLOAK__TOKENS" "keycloak-tokens" "REINSTATE__SOURCES__JSM__SECRETS" "jsm-secrets" -}}
-{{- $state := dict "REINSTATE__DIRECTORY__API_TOKEN" "directory-api-token" "REINSTATE__ADMIN__TOKEN_SHA256" "admin-token-sha256" "REINSTATE__ADMIN__VIEWER_TOKEN_SHA256" "viewer-token-sha256" "REINSTATE__SMTP__PASSWORD" "smtp-password" "REINSTATE__DIRECTORY__ORG_API_KEY" "org-api-key" "REINSTATE__DIRECTORY__SCIM_TOKEN" "scim-token" -}}
+{{- $state := dict "REINSTATE__DIRECTORY__API_TOKEN" "directory-api-token" "REINSTATE__ADMIN__TOKEN_SHA256" "admin-token-sha256" "REINSTATE__ADMIN__VIEWER_TOKEN_SHA256" "viewer-token-sha256" "REINSTATE__SMTP__PASSWORD" "smtp-password" "REINSTATE__DIRECTORY__ORG_API_KEY" "org-api-key" "REINSTATE__DIRECTORY__SCIM_TOKEN" "scim-token" "REINSTATE__SOURCES__OKTA__API_TOKEN" "okta-api-token" -}}
 {{- $vars := dict "REINSTATE__LINKS__KEYS" "link-keys" -}}
 {{- if ne .role "state" }}{{ $vars = merge $vars $receivers }}{{ end -}}
 {{- if ne .role "intake" }}{{ $vars = merge $vars $state }}{{ end -}}
+{{- toJson $vars -}}
+{{- end -}}
+
+{{/* The keys the Secret holds: those the chart fills, or `existingSecretKeys`. */}}
+{{- define "reinstate.secretKeys" -}}
+{{- $v := .Values -}}
+{{- if $v.existingSecret -}}
+{{- toJson $v.existingSecretKeys -}}
+{{- else -}}
+{{- $s := $v.secrets -}}
+{{- $filled := dict "login-secrets" $s.loginSecrets "okta-secrets" $s.oktaSecrets "keycloak-secrets" $s.keycloakSecrets "keycloak-tokens" $s.keycloakTokens "jsm-secrets" $s.jsmSecrets "link-keys" $s.linkKeys "directory-api-token" $s.directoryApiToken "admin-token-sha256" $s.adminTokenSha256 "viewer-token-sha256" $s.viewerTokenSha256 "smtp-password" $s.smtpPassword "org-api-key" $s.orgApiKey "scim-token" $s.scimToken "okta-api-token" $s.oktaApiToken -}}
+{{- $keys := list -}}
+{{- range $key, $value := $filled }}{{ if $value }}{{ $keys = append $keys $key }}{{ end }}{{ end -}}
+{{- toJson $keys -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Each secret as a file of the mounted Secret, named by a `…_FILE` variable; with an existing
+Secret whose keys are not listed, as optional variables holding the values (the older way).
+*/}}
+{{- define "reinstate.secretEnv" -}}
+{{- $name := include "reinstate.secretName" .root -}}
+{{- $vars := include "reinstate.secretVars" . | fromJson -}}
+{{- $keys := include "reinstate.secretKeys" .root | fromJsonArray -}}
+{{- $legacy := and .root.Values.existingSecret (empty .root.Values.existingSecretKeys) -}}
 {{- range $var, $key := $vars }}
+{{- if has $key $keys }}
+- name: {{ $var }}_FILE
+  value: /run/secrets/reinstate/{{ $key }}
+{{- else if $legacy }}
 - name: {{ $var }}
   valueFrom:
     secretKeyRef:
@@ -62,6 +95,16 @@ Atlassian credentials, the admin token hashes or the SMTP password.
       key: {{ $key }}
       optional: true
 {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The Secret's keys this pod gets, as a volume's items (empty: no volume). */}}
+{{- define "reinstate.secretItems" -}}
+{{- $vars := include "reinstate.secretVars" . | fromJson -}}
+{{- $keys := include "reinstate.secretKeys" .root | fromJsonArray -}}
+{{- $items := list -}}
+{{- range $var, $key := $vars }}{{ if has $key $keys }}{{ $items = append $items (dict "key" $key "path" $key) }}{{ end }}{{ end -}}
+{{- toJson (sortAlpha (list) | concat $items) -}}
 {{- end -}}
 
 {{/* The state pod (the only pod, unless the topology is split). */}}

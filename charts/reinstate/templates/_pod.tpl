@@ -4,6 +4,7 @@ intake), resources, data (whether the sled volume `data` is mounted: not in inta
 */}}
 {{- define "reinstate.pod" -}}
 {{- $v := .root.Values -}}
+{{- $items := include "reinstate.secretItems" . | fromJsonArray -}}
 {{- with $v.imagePullSecrets }}
 imagePullSecrets: {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -12,7 +13,11 @@ terminationGracePeriodSeconds: {{ $v.terminationGracePeriodSeconds }}
 automountServiceAccountToken: false
 containers:
   - name: reinstate
+    {{- if $v.image.digest }}
+    image: "{{ $v.image.repository }}@{{ $v.image.digest }}"
+    {{- else }}
     image: "{{ $v.image.repository }}:{{ default .root.Chart.AppVersion $v.image.tag }}"
+    {{- end }}
     imagePullPolicy: {{ $v.image.pullPolicy }}
     args: ["serve", "--config", "/etc/reinstate/reinstate.toml"]
     env:
@@ -37,12 +42,22 @@ containers:
       {{- end }}
       - {name: config, mountPath: /etc/reinstate, readOnly: true}
       - {name: tmp, mountPath: /tmp}
+      {{- if $items }}
+      - {name: secrets, mountPath: /run/secrets/reinstate, readOnly: true}
+      {{- end }}
 volumes:
   - name: config
     configMap:
       name: {{ include "reinstate.fullname" .root }}
   - name: tmp
     emptyDir: {}
+  {{- if $items }}
+  - name: secrets
+    secret:
+      secretName: {{ include "reinstate.secretName" .root }}
+      defaultMode: 0440
+      items: {{- toYaml $items | nindent 8 }}
+  {{- end }}
 {{- with $v.nodeSelector }}
 nodeSelector: {{- toYaml . | nindent 2 }}
 {{- end }}
