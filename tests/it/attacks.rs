@@ -94,13 +94,7 @@ async fn quoted_local_parts_are_not_identities() {
             .send()
             .await
             .expect("form");
-        let cookie = form.headers()["set-cookie"]
-            .to_str()
-            .expect("cookie")
-            .split(';')
-            .next()
-            .expect("pair")
-            .to_string();
+        let cookie = cookie_pair(&form);
         let html = form.text().await.expect("html");
         let csrf = html
             .split("name=\"csrf\" value=\"")

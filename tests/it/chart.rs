@@ -74,21 +74,29 @@ const SECRETS: &[&str] = &[
     "smtp-password-SECRET",
 ];
 
-fn secret_args() -> Vec<String> {
+/// The login secrets, the directory's token and an admin token hash.
+fn secret_values() -> Vec<String> {
     vec![
         "--set".into(),
         format!("secrets.loginSecrets={{{}}}", SECRETS[0]),
         "--set".into(),
         format!("secrets.directoryApiToken={}", SECRETS[1]),
         "--set".into(),
-        format!("secrets.smtpPassword={}", SECRETS[2]),
-        "--set".into(),
         format!("secrets.adminTokenSha256={{{}}}", "a".repeat(64)),
+    ]
+}
+
+fn secret_args() -> Vec<String> {
+    let mut args = secret_values();
+    args.extend([
+        "--set".into(),
+        format!("secrets.smtpPassword={}", SECRETS[2]),
         "--set".into(),
         "config.smtp.url=smtp://mail.example.com:587?tls=required".into(),
         "--set".into(),
         "config.smtp.username=mailer".into(),
-    ]
+    ]);
+    args
 }
 
 /// The `reinstate.toml` a rendered ConfigMap carries.
@@ -393,13 +401,8 @@ fn the_production_profile_splits_intake_and_state() {
         String::from_utf8_lossy(&out.stdout)
     );
     let mut args: Vec<String> = vec!["-f".into(), values.clone()];
+    args.extend(secret_values());
     args.extend([
-        "--set".into(),
-        format!("secrets.loginSecrets={{{}}}", SECRETS[0]),
-        "--set".into(),
-        format!("secrets.directoryApiToken={}", SECRETS[1]),
-        "--set".into(),
-        format!("secrets.adminTokenSha256={{{}}}", "a".repeat(64)),
         "--set".into(),
         "secrets.linkKeys[0].id=k1".into(),
         "--set".into(),

@@ -443,13 +443,7 @@ async fn a_viewer_finds_no_write_controls_and_forged_posts_are_refused() {
         .send()
         .await
         .expect("sign in");
-    let session = admin.headers()["set-cookie"]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_string();
+    let session = cookie_pair(&admin);
     let no_csrf = app
         .http
         .post(format!("{}/console/users/bulk", app.url))

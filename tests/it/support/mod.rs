@@ -560,3 +560,14 @@ pub fn standard_rules() -> Value {
         {"name": "staff get jira back", "when": {"domains": ["example.com"], "products": ["jira-software"]}, "then": "restore"}
     ]})
 }
+
+/// The `name=value` of a response's first `Set-Cookie`, to send back as `Cookie`.
+pub fn cookie_pair(response: &reqwest::Response) -> String {
+    response.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_string()
+}
