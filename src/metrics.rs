@@ -117,6 +117,8 @@ metrics! {
     inventory_sync_seconds: Histogram = latency_histogram(), "Duration of complete inventory syncs";
     inventory_accounts: Family<StatusLabels, Gauge> = Family::default(),
         "Accounts in the inventory by status, at the last sync";
+    connections_refused: Counter = Counter::default(),
+        "Connections answered 429 because their client address held its cap";
 }
 
 impl Default for Metrics {

@@ -195,7 +195,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     let reinstate = Running::start(&format!(
         "[store]\npath = \"{}\"\nmin_free_mb = 0\n[bus]\nnats_url = \"{}\"\n\
          [sources.login]\nsecrets = [\"{SECRET}\"]\n[server]\nrole = \"intake\"\n\
-         [log]\nfilter = \"error\"\n",
+         max_connections_per_client = 1024\n[log]\nfilter = \"error\"\n",
         dir.path().join("state").display(),
         nats.url
     ))

@@ -98,7 +98,8 @@ impl Service {
         let store = dir.path().join("state");
         let admin = hex::encode(sha2::Sha256::digest(ADMIN.as_bytes()));
         let role = if workers == 0 {
-            "[server]\nrole = \"intake\"\n".to_string()
+            // The load generator is one address with many connections.
+            "[server]\nrole = \"intake\"\nmax_connections_per_client = 1024\n".to_string()
         } else {
             // The rules are in the store before the workers take the backlog.
             seed_rules(&store).await?;

@@ -71,6 +71,14 @@ pub struct ServerConfig {
     /// Connections served at once; more wait to be accepted. Kept below the process's limit of
     /// open files, which reinstate raises to its maximum at start.
     pub max_connections: usize,
+    /// Connections one client address may hold at once; more are answered `429` and closed,
+    /// so that one client cannot take the connections the others (and health probes) need.
+    /// Behind a proxy (`portal.client_ip_header`) every connection is the proxy's, and this
+    /// is not applied: the proxy limits its clients.
+    pub max_connections_per_client: usize,
+    /// Time for a new connection's first byte to arrive; a connection that sends nothing is
+    /// closed then, well before the header deadline.
+    pub first_byte_timeout_secs: u64,
     /// Time for a request's line and headers to arrive, and for the next request on a
     /// kept-alive connection.
     pub header_timeout_secs: u64,
@@ -102,6 +110,8 @@ impl Default for ServerConfig {
             public_url: "http://127.0.0.1:8080".into(),
             shutdown_grace_secs: 25,
             max_connections: 1024,
+            max_connections_per_client: 64,
+            first_byte_timeout_secs: 3,
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             idle_timeout_secs: 30,
@@ -128,6 +138,14 @@ impl ServerConfig {
         problems.positive(&[
             ("server.shutdown_grace_secs", self.shutdown_grace_secs),
             ("server.max_connections", self.max_connections as u64),
+            (
+                "server.max_connections_per_client",
+                self.max_connections_per_client as u64,
+            ),
+            (
+                "server.first_byte_timeout_secs",
+                self.first_byte_timeout_secs,
+            ),
             ("server.header_timeout_secs", self.header_timeout_secs),
             ("server.body_timeout_secs", self.body_timeout_secs),
             ("server.idle_timeout_secs", self.idle_timeout_secs),
@@ -160,16 +178,91 @@ impl ServerConfig {
 #[error("the request body did not arrive within {0:?}")]
 pub struct BodyTimeout(pub Duration);
 
+/// Connections held, by client address.
+type HeldBy = Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>;
+
+/// How many connections each client address holds, against the per-client cap (`None`: not
+/// applied, behind a proxy).
+#[derive(Clone)]
+pub struct PerClient {
+    cap: Option<usize>,
+    held: HeldBy,
+    refused: prometheus_client::metrics::counter::Counter,
+}
+
+impl PerClient {
+    /// `cap` connections per address (`None`: uncapped), refusals counted in `refused`.
+    pub fn new(cap: Option<usize>, refused: prometheus_client::metrics::counter::Counter) -> Self {
+        PerClient {
+            cap,
+            held: Arc::default(),
+            refused,
+        }
+    }
+
+    /// Takes one connection for `ip`, or `None` when it holds its cap already.
+    fn take(&self, ip: std::net::IpAddr) -> Option<Held> {
+        let Some(cap) = self.cap else {
+            return Some(Held(None));
+        };
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let n = held.entry(ip).or_default();
+        if *n >= cap {
+            self.refused.inc();
+            return None;
+        }
+        *n += 1;
+        Some(Held(Some((self.held.clone(), ip))))
+    }
+}
+
+/// A connection counted against its client's cap until dropped.
+struct Held(Option<(HeldBy, std::net::IpAddr)>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some((held, ip)) = self.0.take() {
+            let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = held.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    held.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+/// The answer to a connection over its client's cap, written before it is closed.
+fn over_cap(cap: Option<usize>) -> String {
+    let body = serde_json::json!({
+        "error": "too_many_connections",
+        "detail": format!(
+            "this address holds {} connections already (server.max_connections_per_client); \
+             close some and try again",
+            cap.unwrap_or_default()
+        ),
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 /// Serves `router` on `listener` until `cancel`, then waits for the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     config: ServerConfig,
     max_connections: usize,
+    per_client: PerClient,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let connections = TaskTracker::new();
+    let first_byte = Duration::from_secs(config.first_byte_timeout_secs);
     loop {
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot.map_err(std::io::Error::other)?,
@@ -188,10 +281,28 @@ pub async fn serve(
             _ = cancel.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
+        let Some(held) = per_client.take(peer.ip()) else {
+            // Answered and closed at once, its slot given back: the others keep theirs.
+            drop(slot);
+            let answer = over_cap(per_client.cap);
+            connections.spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let write = stream.write_all(answer.as_bytes());
+                let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
+        };
         let (router, config, cancel) = (router.clone(), config.clone(), cancel.clone());
         connections.spawn(async move {
-            connection(stream, peer, router, &config, cancel).await;
-            drop(slot);
+            // A connection that sends nothing is closed soon, not at the header deadline.
+            let mut byte = [0u8; 1];
+            let first = tokio::time::timeout(first_byte, stream.peek(&mut byte)).await;
+            if matches!(first, Ok(Ok(n)) if n > 0) {
+                connection(stream, peer, router, &config, cancel).await;
+            }
+            drop((held, slot));
         });
     }
     connections.close();
@@ -441,7 +552,15 @@ mod tests {
                     max_header_bytes: LIMIT,
                     ..Default::default()
                 };
-                let serving = serve(listener, router, config, 64, CancellationToken::new());
+                let per_client = PerClient::new(Some(64), Default::default());
+                let serving = serve(
+                    listener,
+                    router,
+                    config,
+                    64,
+                    per_client,
+                    CancellationToken::new(),
+                );
                 tokio::spawn(serving);
                 addr
             });

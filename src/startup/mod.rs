@@ -109,8 +109,13 @@ impl Application {
             _ => state_process(&config, &metrics, &look, &cancel).await?,
         };
         let addr = listener.local_addr()?;
+        let refused = metrics.connections_refused.clone();
         let (router, routes) = crate::http::router(built.parts, metrics);
-        let server = serve(listener, router, &config.server, &cancel);
+        // Behind a proxy every connection is the proxy's: it limits its own clients.
+        let cap = config.server.max_connections_per_client;
+        let per_client = (config.portal.client_ip_header.is_none()).then_some(cap);
+        let per_client = crate::http::server::PerClient::new(per_client, refused);
+        let server = serve(listener, router, &config.server, per_client, &cancel);
         tracing::info!(%addr, role = config.server.role.key(), bus = built.bus_kind, directory = ?config.directory.kind, "reinstate listening");
         Ok(Application {
             addr,
@@ -460,9 +465,17 @@ fn serve(
     listener: TcpListener,
     router: axum::Router,
     config: &crate::http::server::ServerConfig,
+    per_client: crate::http::server::PerClient,
     cancel: &CancellationToken,
 ) -> JoinHandle<std::io::Result<()>> {
     let max = crate::http::server::connections_within_file_limit(config.max_connections);
-    let server = crate::http::server::serve(listener, router, config.clone(), max, cancel.clone());
+    let server = crate::http::server::serve(
+        listener,
+        router,
+        config.clone(),
+        max,
+        per_client,
+        cancel.clone(),
+    );
     tokio::spawn(server)
 }

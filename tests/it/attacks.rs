@@ -570,3 +570,105 @@ async fn concurrent_restores_never_take_more_seats_than_are_left() {
     let pending = app.admin_get("/api/v1/requests").await;
     assert_eq!(pending["requests"][0]["email"], waiting[0].0);
 }
+
+/// Connections from 127.0.0.2 (another address on loopback) that send nothing, opened again as
+/// soon as they close, for `for_how_long`; returns the answers the refused ones got.
+async fn flood(
+    target: std::net::SocketAddr,
+    sockets: usize,
+    for_how_long: std::time::Duration,
+) -> Vec<String> {
+    use tokio::io::AsyncReadExt;
+    let until = std::time::Instant::now() + for_how_long;
+    let mut tasks = Vec::new();
+    for _ in 0..sockets {
+        tasks.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            while std::time::Instant::now() < until {
+                let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+                socket
+                    .bind("127.0.0.2:0".parse().expect("addr"))
+                    .expect("bind 127.0.0.2");
+                let Ok(mut stream) = socket.connect(target).await else {
+                    continue;
+                };
+                let mut answer = Vec::new();
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                let _ = tokio::time::timeout(left, stream.read_to_end(&mut answer)).await;
+                answers.push(String::from_utf8_lossy(&answer).into_owned());
+            }
+            answers
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("flood"));
+    }
+    all
+}
+
+/// One address holding every connection used to make health probes wait past the 3 s Okta
+/// waits: now an address holds at most `max_connections_per_client`, the rest are answered
+/// `429 too_many_connections` and counted, a connection that sends nothing is closed after
+/// `first_byte_timeout_secs`, and the probes from another address keep being answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_cannot_take_the_connections_the_others_need() {
+    let options = Options {
+        server_toml: "max_connections = 96\nmax_connections_per_client = 32\n\
+                      first_byte_timeout_secs = 1\n"
+            .into(),
+        ..Default::default()
+    };
+    let app = TestApp::start_with(BusMode::Embedded, options).await;
+    let target: std::net::SocketAddr = app.url.trim_start_matches("http://").parse().expect("addr");
+    let flooding = tokio::spawn(flood(target, 160, std::time::Duration::from_secs(4)));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let probe = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    for i in 0..6 {
+        let r = probe
+            .get(format!("{}/healthz", app.url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("probe {i} was not answered within 2 s: {e}"));
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let answers = flooding.await.expect("flood");
+    let refused: Vec<&String> = answers
+        .iter()
+        .filter(|a| a.starts_with("HTTP/1.1 429"))
+        .collect();
+    assert!(!refused.is_empty(), "no connection was refused");
+    assert!(
+        refused[0].contains("\"error\":\"too_many_connections\""),
+        "{}",
+        refused[0]
+    );
+    // The ones let in that sent nothing were closed after a second, with no answer.
+    assert!(
+        answers.iter().any(String::is_empty),
+        "no idle connection was closed"
+    );
+    let metrics = probe
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("reinstate_connections_refused_total"))
+        .expect("the refusals' metric");
+    let counted: f64 = line.rsplit(' ').next().expect("n").parse().expect("number");
+    assert!(
+        counted >= refused.len() as f64,
+        "{line} < {}",
+        refused.len()
+    );
+}
