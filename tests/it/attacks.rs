@@ -653,14 +653,7 @@ async fn one_client_cannot_take_the_connections_the_others_need() {
         answers.iter().any(String::is_empty),
         "no idle connection was closed"
     );
-    let metrics = probe
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     let line = metrics
         .lines()
         .find(|l| l.starts_with("reinstate_connections_refused_total"))

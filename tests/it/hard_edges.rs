@@ -148,15 +148,7 @@ async fn made_up_methods_share_one_label_and_oversized_headers_get_431() {
         .await
         .expect("request");
     assert_eq!(r.status(), 431);
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(!metrics.contains("MMMM"), "a made-up method became a label");
     let other = metrics
         .lines()

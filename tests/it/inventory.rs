@@ -322,15 +322,7 @@ async fn an_already_licensed_login_asks_the_directory_nothing_and_a_restore_cost
             .contains(&json!("jira-software-users")),
         "{row}"
     );
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     let zero_calls = metrics.lines().find(|l| {
         l.starts_with("reinstate_calls_per_event_bucket")
             && l.contains("outcome=\"already_licensed\"")

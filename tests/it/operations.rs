@@ -137,15 +137,7 @@ async fn metrics_cover_requests_events_bus_directory_email_and_restore_latency()
     assert_eq!(sample(&m, "reinstate_outbox "), 0.0);
     // Route templates, never raw paths with user data, label the requests.
     let _: Value = app.admin_get("/api/v1/users/grace@example.com").await;
-    let m = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let m = app.metrics().await;
     assert!(
         m.contains(r#"route="/api/v1/users/{email}""#) && !m.contains("grace@example.com"),
         "{m}"

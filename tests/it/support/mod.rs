@@ -420,6 +420,18 @@ viewer_token_sha256 = ["{viewer}"]
         }
     }
 
+    /// `GET /metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     pub async fn audit(&self, email: &str) -> Vec<Value> {
         let r = self
             .http
