@@ -418,14 +418,7 @@ async fn a_leaver_reported_by_okta_or_a_signed_webhook_gets_the_leavers_policy()
          "eventType": "user.lifecycle.deactivate", "outcome": {"result": "SUCCESS"},
          "actor": {"id": "00uadmin", "type": "User", "alternateId": "admin@example.com"},
          "target": [{"id": "00ugone", "type": "User", "alternateId": "gone@example.com"}]}]}});
-    let r = app
-        .http
-        .post(format!("{}/v1/hooks/okta", app.url))
-        .header("authorization", OKTA_SECRET)
-        .json(&delivery)
-        .send()
-        .await
-        .expect("okta");
+    let r = app.post_okta(&delivery).await;
     assert_eq!(r.json::<Value>().await.expect("json")["leavers"], 1);
     let body = json!({"type": "user.deactivated", "user": {"email": "left@example.com"},
                       "occurred_at": days_ago(0)});

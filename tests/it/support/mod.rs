@@ -420,6 +420,17 @@ viewer_token_sha256 = ["{viewer}"]
         }
     }
 
+    /// An Okta Event Hook delivery, with the configured secret.
+    pub async fn post_okta(&self, delivery: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/hooks/okta", self.url))
+            .header("authorization", OKTA_SECRET)
+            .json(delivery)
+            .send()
+            .await
+            .expect("okta")
+    }
+
     /// `GET /metrics`, as text.
     pub async fn metrics(&self) -> String {
         self.http
