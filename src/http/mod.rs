@@ -24,6 +24,7 @@ pub mod console;
 pub mod elsewhere;
 pub mod error;
 pub mod hooks;
+pub mod limits;
 pub mod openapi;
 pub mod ops;
 pub mod page;

@@ -114,7 +114,7 @@ impl Application {
         // Behind a proxy every connection is the proxy's: it limits its own clients.
         let cap = config.server.max_connections_per_client;
         let per_client = (config.portal.client_ip_header.is_none()).then_some(cap);
-        let per_client = crate::http::server::PerClient::new(per_client, refused);
+        let per_client = crate::http::limits::PerClient::new(per_client, refused);
         let server = serve(listener, router, &config.server, per_client, &cancel);
         tracing::info!(%addr, role = config.server.role.key(), bus = built.bus_kind, directory = ?config.directory.kind, "reinstate listening");
         Ok(Application {
@@ -465,7 +465,7 @@ fn serve(
     listener: TcpListener,
     router: axum::Router,
     config: &crate::http::server::ServerConfig,
-    per_client: crate::http::server::PerClient,
+    per_client: crate::http::limits::PerClient,
     cancel: &CancellationToken,
 ) -> JoinHandle<std::io::Result<()>> {
     let max = crate::http::server::connections_within_file_limit(config.max_connections);

@@ -17,6 +17,7 @@ use crate::domain::{AuditOutcome, Email, Event, EventKind, Product};
 use crate::store::{AuditEntry, EventOutcome, ProductState, RequestState, UserRecord};
 
 mod answer;
+mod seats;
 
 pub(super) async fn run(ctx: &Context, event: &Event, attempt: u32) -> Result<Handled, WorkError> {
     let mut calls = ctx.calls();
@@ -171,8 +172,8 @@ impl<'a> Run<'a> {
             }
             Verdict::Decided(mut decision) => {
                 let held = decision.outcome == Outcome::Restore && decision.rule.is_some();
-                if held && !self.hold_seat(access)? {
-                    decision = seats_held(decision, access);
+                if held && !seats::hold(self.ctx, self.event, access)? {
+                    decision = seats::all_held(decision, access);
                 }
                 capped = decision.seat_capped;
                 entry = entry.with_decision(&decision);
@@ -182,8 +183,7 @@ impl<'a> Run<'a> {
                     Outcome::Restore => {
                         let restored = self.restore(access, &decision, &mut entry).await;
                         if held {
-                            let id = self.event.id.as_str();
-                            self.ctx.store.release_seat(product.key(), id)?;
+                            seats::release(self.ctx, self.event, product)?;
                         }
                         restored?
                     }
@@ -198,17 +198,6 @@ impl<'a> Run<'a> {
             }
         }
         self.settle(access, entry, capped)
-    }
-
-    /// Holds a seat of the product for this event while it is restored, so that restores
-    /// deciding at the same moment cannot take more seats than are left.
-    fn hold_seat(&self, access: &ProductAccess) -> Result<bool, WorkError> {
-        let remaining = access.seats.remaining.filter(|_| !access.seats.unlimited);
-        let id = self.event.id.as_str();
-        Ok(self
-            .ctx
-            .store
-            .hold_seat(access.product.key(), id, remaining)?)
     }
 
     /// Holds the licence already, or what the rules (or an approval) decide. A suspended or
@@ -536,21 +525,4 @@ fn entry_failed(
     failed.reason = format!("{}; will retry: {e}", entry.reason);
     failed.directory_calls = calls;
     failed
-}
-
-/// A restore the rules allow, but every seat left is held by restores under way: it waits for
-/// an admin, as a restore into a full product does.
-fn seats_held(decision: Decision, access: &ProductAccess) -> Decision {
-    let left = access.seats.remaining.unwrap_or_default();
-    Decision {
-        outcome: Outcome::Approve,
-        seat_capped: true,
-        reason: format!(
-            "{}, but {} has no seats left: the {left} left are held by restores under way; an \
-             admin must approve",
-            decision.reason,
-            access.product.key(),
-        ),
-        ..decision
-    }
 }
