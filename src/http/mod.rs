@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 
 pub mod api;
 pub mod body;
+pub mod client;
 pub mod console;
 pub mod elsewhere;
 pub mod error;

@@ -208,7 +208,7 @@ pub async fn serve(
             _ = cancel.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        let Some(held) = per_client.take(peer.ip()) else {
+        let Some(held) = per_client.take_connection(peer.ip()) else {
             // Answered and closed at once, its slot given back: the others keep theirs.
             drop(slot);
             let answer = per_client.refusal();
@@ -222,12 +222,13 @@ pub async fn serve(
             continue;
         };
         let (router, config, cancel) = (router.clone(), config.clone(), cancel.clone());
+        let per_client = per_client.clone();
         connections.spawn(async move {
             // A connection that sends nothing is closed soon, not at the header deadline.
             let mut byte = [0u8; 1];
             let first = tokio::time::timeout(first_byte, stream.peek(&mut byte)).await;
             if matches!(first, Ok(Ok(n)) if n > 0) {
-                connection(stream, peer, router, &config, cancel).await;
+                connection(stream, peer, router, &config, per_client, cancel).await;
             }
             drop((held, slot));
         });
@@ -243,6 +244,7 @@ async fn connection(
     peer: SocketAddr,
     router: Router,
     config: &ServerConfig,
+    per_client: crate::http::limits::PerClient,
     cancel: CancellationToken,
 ) {
     let body_timeout = Duration::from_secs(config.body_timeout_secs);
@@ -250,9 +252,16 @@ async fn connection(
         request.extensions_mut().insert(ConnectInfo(peer));
         let (method, path) = (request.method().clone(), request.uri().path().to_string());
         let request = request.map(|body| Body::new(Deadline::new(body, body_timeout)));
+        // Behind proxies, a client over its cap is answered at once, the connection kept.
+        let held = per_client.take_request(peer, request.headers());
         let answer = router.clone().oneshot(request);
+        let per_client = per_client.clone();
         async move {
             use futures::FutureExt;
+            let _held = match held {
+                Ok(held) => held,
+                Err(client) => return Ok(per_client.too_many_requests(client)),
+            };
             // A handler that panics is a bug: logged with where it happened, answered with
             // the one error body, and the connection kept.
             match std::panic::AssertUnwindSafe(answer).catch_unwind().await {
@@ -479,7 +488,8 @@ mod tests {
                     max_header_bytes: LIMIT,
                     ..Default::default()
                 };
-                let per_client = crate::http::limits::PerClient::new(Some(64), Default::default());
+                let per_client =
+                    crate::http::limits::PerClient::new(64, Default::default(), Default::default());
                 let serving = serve(
                     listener,
                     router,

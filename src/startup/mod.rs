@@ -111,10 +111,11 @@ impl Application {
         let addr = listener.local_addr()?;
         let refused = metrics.connections_refused.clone();
         let (router, routes) = crate::http::router(built.parts, metrics);
-        // Behind a proxy every connection is the proxy's: it limits its own clients.
-        let cap = config.server.max_connections_per_client;
-        let per_client = (config.portal.client_ip_header.is_none()).then_some(cap);
-        let per_client = crate::http::limits::PerClient::new(per_client, refused);
+        let per_client = crate::http::limits::PerClient::new(
+            config.server.max_connections_per_client,
+            config.portal.clients(),
+            refused,
+        );
         let server = serve(listener, router, &config.server, per_client, &cancel);
         tracing::info!(%addr, role = config.server.role.key(), bus = built.bus_kind, directory = ?config.directory.kind, "reinstate listening");
         Ok(Application {

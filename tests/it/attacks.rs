@@ -662,3 +662,83 @@ async fn one_client_cannot_take_the_connections_the_others_need() {
         refused.len()
     );
 }
+
+/// Behind a proxy every connection is the proxy's, so the cap counts each real client's requests
+/// in progress (its address from the header, `trusted_proxies` from the right): one client
+/// holding its cap is answered `429 too_many_connections` at once, whatever it writes further
+/// left in the header, while another client through the same proxy is answered as usual.
+#[tokio::test]
+async fn behind_a_proxy_one_real_client_cannot_take_the_requests_the_others_need() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let options = Options {
+        server_toml: "max_connections_per_client = 4\n".into(),
+        extra_toml: "[portal]\nclient_ip_header = \"x-forwarded-for\"\ntrusted_proxies = 1\n"
+            .into(),
+        ..Default::default()
+    };
+    let app = TestApp::start_with(BusMode::Embedded, options).await;
+    let target = app.url.trim_start_matches("http://").to_string();
+    // Four requests of one client in progress: headers sent, the body promised but not sent.
+    let mut holding = Vec::new();
+    for _ in 0..4 {
+        let mut stream = tokio::net::TcpStream::connect(&target)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST /v1/hooks/login HTTP/1.1\r\nhost: {target}\r\nx-forwarded-for: 203.0.113.7\r\n\
+             content-type: application/json\r\ncontent-length: 400\r\n\r\n{{"
+        );
+        stream.write_all(head.as_bytes()).await.expect("write");
+        holding.push(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let healthz = |xff: &'static str| {
+        client
+            .get(format!("{}/healthz", app.url))
+            .header("x-forwarded-for", xff)
+            .send()
+    };
+    for forged in ["203.0.113.7", "198.51.100.1, 203.0.113.7"] {
+        let r = healthz(forged).await.expect("answered at once");
+        assert_eq!(r.status(), 429, "{forged}");
+        assert_eq!(r.headers()["retry-after"], "1");
+        let body: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(body["error"], "too_many_connections", "{body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("203.0.113.7")),
+            "{body}"
+        );
+    }
+    // Another client through the same proxy (the same connection address) is let through.
+    let r = healthz("198.51.100.2").await.expect("answered");
+    assert_eq!(r.status(), 200);
+    // The held requests are still being served: each one's body, once sent, is answered.
+    let mut first = holding.remove(0);
+    first.write_all(&[b' '; 399]).await.expect("write");
+    let mut answer = vec![0u8; 12];
+    first.read_exact(&mut answer).await.expect("read");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 4"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(first);
+    // And once it is done, the client may start another.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        healthz("203.0.113.7").await.expect("answered").status(),
+        200
+    );
+    let metrics = app.metrics().await;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("reinstate_connections_refused_total"))
+        .expect("the refusals' metric");
+    assert!(line.ends_with(" 2"), "{line}");
+}
