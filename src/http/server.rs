@@ -92,8 +92,10 @@ pub struct ServerConfig {
     pub organisation_name: String,
     /// An optional logo (an https URL) shown beside the name.
     pub logo_url: Option<String>,
-    /// How long a console sign-in lasts.
+    /// How long a console sign-in lasts at most, used or not.
     pub session_hours: u64,
+    /// A console session unused for this long ends.
+    pub session_idle_minutes: u64,
     /// What this process does: `all`, `intake` or `state` (the last two need NATS).
     pub role: ProcessRole,
     /// Where the state service answers (named by an intake's 404 for the admin API and the
@@ -119,6 +121,7 @@ impl Default for ServerConfig {
             organisation_name: "reinstate".into(),
             logo_url: None,
             session_hours: 8,
+            session_idle_minutes: 30,
             role: ProcessRole::All,
             state_url: None,
             intake_url: None,
@@ -158,7 +161,10 @@ impl ServerConfig {
         if self.organisation_name.trim().is_empty() || self.organisation_name.len() > 100 {
             problems.add("server.organisation_name", "1 to 100 characters");
         }
-        problems.positive(&[("server.session_hours", self.session_hours)]);
+        problems.positive(&[
+            ("server.session_hours", self.session_hours),
+            ("server.session_idle_minutes", self.session_idle_minutes),
+        ]);
         for (key, url) in [
             ("server.state_url", &self.state_url),
             ("server.intake_url", &self.intake_url),

@@ -145,6 +145,10 @@ impl Application {
     pub fn bus_kind(&self) -> &'static str {
         self.bus_kind
     }
+    /// The state process's store (none in an intake process).
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
     /// The sandbox's credentials, when running as the sandbox, and which are in use.
     pub fn sandbox(&self) -> Option<&SandboxInUse> {
         self.sandbox.as_ref()
@@ -315,15 +319,19 @@ async fn state_process(
     } else {
         None
     };
+    let (api, console) = parts::state(config, &ctx, &intake, sandboxed.admin_token.clone(), look);
+    // Sessions of a token no longer configured end now, not when they expire.
+    let ended = api
+        .tokens
+        .sessions
+        .end_unconfigured(&api.tokens.hashes)
+        .await?;
+    if ended > 0 {
+        tracing::info!(ended, "console sessions of removed tokens ended");
+    }
     let parts = crate::http::Parts {
         receivers,
-        state: Some(parts::state(
-            config,
-            &ctx,
-            &intake,
-            sandboxed.admin_token.clone(),
-            look,
-        )),
+        state: Some((api, console)),
         ops: Ops {
             store: Some(store.clone()),
             bus: bus.clone(),

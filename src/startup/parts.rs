@@ -72,7 +72,7 @@ pub(super) fn state(
     sandbox_token: Option<TokenHash>,
     look: &Arc<Look>,
 ) -> (Api, Console) {
-    let tokens = tokens(config, sandbox_token);
+    let tokens = tokens(config, &ctx.store, sandbox_token);
     let api = Api {
         flows: ctx.clone(),
         intake: intake.clone(),
@@ -129,15 +129,21 @@ pub(super) fn look(config: &Config) -> Look {
 }
 
 /// The admin and viewer tokens, and the sandbox's admin token when none is configured.
-fn tokens(config: &Config, sandbox: Option<TokenHash>) -> Tokens {
+fn tokens(config: &Config, store: &Store, sandbox: Option<TokenHash>) -> Tokens {
     let mut tokens = config.admin.tokens().map(<[_]>::to_vec).unwrap_or_default();
     tokens.extend(sandbox);
     let secure = config.server.public_url.starts_with("https://");
+    let lifetimes = crate::http::api::Lifetimes {
+        ttl_secs: config.server.session_hours as i64 * 3600,
+        idle_secs: config.server.session_idle_minutes as i64 * 60,
+    };
     Tokens {
         hashes: tokens.into(),
         sessions: Arc::new(crate::http::api::Sessions::new(
-            config.server.session_hours as i64 * 3600,
+            store.clone(),
+            lifetimes,
             secure,
+            config.portal.clients(),
         )),
     }
 }

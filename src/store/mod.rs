@@ -26,6 +26,7 @@ mod processed;
 mod requests;
 mod rules;
 mod runs;
+mod sessions;
 mod users;
 
 pub use alerts::AlertState;
@@ -37,6 +38,7 @@ pub use processed::ProcessedRecord;
 pub use requests::{RequestChange, RequestRecord, RequestState, RequestStep};
 pub use rules::RulesDoc;
 pub use runs::{EntryResult, PoliciesDoc, RunEntry, RunKind, RunRecord, RunState, entry_write};
+pub use sessions::SessionRecord;
 pub use users::{ProductState, Reclaimed, UserRecord, Warning};
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +99,8 @@ pub struct Store {
     inventory_meta: sled::Tree,
     /// Reclamation: policies, runs and jobs (`runs.rs`), the ledger (`ledger.rs`).
     reclaim: sled::Tree,
+    /// Console sessions (`sessions.rs`).
+    sessions: sled::Tree,
     inventory_cache: Arc<std::sync::RwLock<inventory::InventoryCache>>,
     /// Signalled whenever emails are written to the outbox.
     outbox_wake: Arc<tokio::sync::Notify>,
@@ -179,6 +183,7 @@ impl Store {
             inventory_by_username: db.open_tree("inventory_by_username")?,
             inventory_meta: db.open_tree("inventory_meta")?,
             reclaim: db.open_tree("reclaim")?,
+            sessions: db.open_tree("sessions")?,
             inventory_cache: inventory::new_cache(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             compiled: Arc::new(Mutex::new(None)),

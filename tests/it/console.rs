@@ -305,6 +305,12 @@ async fn an_admin_edits_and_previews_a_rule_approves_a_request_runs_a_preview_an
     let rules = app.admin_get("/api/v1/rules").await;
     assert_eq!(rules["rules"][0]["name"], "staff get jira", "{rules}");
 
+    // Who is signed in: this session, marked as such (ending others is `sessions.rs`'s).
+    browser.goto(&format!("{}/console/sessions", app.url)).await;
+    browser.wait_for_text("This session").await;
+    browser.assert_accessible("sessions").await;
+    browser.screenshot("sessions").await;
+
     // A request waits (Service Management is left to an admin by those rules); approve it.
     app.login_and_wait("cleo@example.com", "jira-servicedesk", "approval_required")
         .await;

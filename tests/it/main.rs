@@ -29,5 +29,6 @@ mod requests;
 mod restore;
 mod sandbox_cli;
 mod schemas;
+mod sessions;
 mod shutdown;
 mod topology;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::sessions::Sessions;
 use crate::domain::Problems;
 use crate::http::error::ApiError;
 
@@ -162,117 +163,6 @@ impl Tokens {
         Some(Viewer {
             actor: format!("{kind}:{}", hex::encode(&hash[..4])),
             role,
-        })
-    }
-}
-
-/// The console's sessions: a signed cookie holding the role, the actor and an expiry, under a
-/// key random per process (a restart signs everyone out). Its CSRF token is derived from it.
-pub struct Sessions {
-    key: hmac::Hmac<Sha256>,
-    ttl_secs: i64,
-    secure: bool,
-}
-
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "reinstate_session";
-
-/// A signed-in console user.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub actor: String,
-    pub role: Role,
-    /// The CSRF token every form of this session carries.
-    pub csrf: String,
-}
-
-impl Sessions {
-    /// Sessions lasting `ttl_secs`; `secure` cookies when the service is served over https.
-    pub fn new(ttl_secs: i64, secure: bool) -> Sessions {
-        use hmac::digest::KeyInit;
-        // A key of SHA-256's block size: infallible.
-        let mut key = [0u8; 64];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
-        let key = <hmac::Hmac<Sha256> as KeyInit>::new(&key.into());
-        Sessions {
-            key,
-            ttl_secs,
-            secure,
-        }
-    }
-
-    fn sign(&self, text: &str) -> String {
-        use base64::Engine;
-        use hmac::Mac;
-        let mut mac = self.key.clone();
-        mac.update(text.as_bytes());
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-    }
-
-    /// The `Set-Cookie` value opening a session for `who`.
-    pub fn open(&self, who: &Viewer) -> String {
-        let mut nonce = [0u8; 12];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
-        let role = match who.role {
-            Role::Admin => "a",
-            Role::Viewer => "v",
-        };
-        let exp = time::OffsetDateTime::now_utc().unix_timestamp() + self.ttl_secs;
-        let body = format!("{role}~{}~{exp}~{}", who.actor, hex::encode(nonce));
-        let value = format!("{body}~{}", self.sign(&body));
-        self.cookie(&value, self.ttl_secs)
-    }
-
-    /// The `Set-Cookie` value that ends the session in the browser.
-    pub fn close(&self) -> String {
-        self.cookie("", 0)
-    }
-
-    fn cookie(&self, value: &str, max_age: i64) -> String {
-        let secure = if self.secure { "; Secure" } else { "" };
-        format!(
-            "{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
-        )
-    }
-
-    /// The session the request's cookie holds, when it is ours, intact and not expired.
-    pub fn read(&self, headers: &axum::http::HeaderMap) -> Option<Session> {
-        let value = headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|c| c.trim().split_once('='))
-            .find(|(k, _)| *k == SESSION_COOKIE)
-            .map(|(_, v)| v)?;
-        let (body, sig) = value.rsplit_once('~')?;
-        let expected = self.sign(body);
-        if !bool::from(expected.as_bytes().ct_eq(sig.as_bytes())) {
-            return None;
-        }
-        let mut parts = body.split('~');
-        let (Some(role), Some(actor), Some(exp), Some(_nonce), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return None;
-        };
-        let exp: i64 = exp.parse().ok()?;
-        if exp <= time::OffsetDateTime::now_utc().unix_timestamp() {
-            return None;
-        }
-        let role = match role {
-            "a" => Role::Admin,
-            "v" => Role::Viewer,
-            _ => return None,
-        };
-        Some(Session {
-            actor: actor.to_string(),
-            role,
-            csrf: self.sign(&format!("csrf~{body}")),
         })
     }
 }

@@ -15,11 +15,11 @@ pub mod inventory;
 pub mod reclaim;
 pub mod requests;
 pub mod rules;
+pub mod sessions;
 pub mod users;
 
-pub use auth::{
-    Admin, AdminConfig, Role, SESSION_COOKIE, Session, Sessions, TokenHash, Tokens, Viewer,
-};
+pub use auth::{Admin, AdminConfig, Role, TokenHash, Tokens, Viewer};
+pub use sessions::{Lifetimes, SESSION_COOKIE, Session, Sessions};
 
 /// What the admin API uses.
 #[derive(Clone)]
@@ -43,6 +43,7 @@ pub fn routes() -> Routes<Api> {
         .merge(users::routes())
         .merge(inventory::routes())
         .merge(reclaim::routes())
+        .merge(sessions::routes())
 }
 
 pub fn router(api: Api) -> Routes {
@@ -57,5 +58,6 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
     ops.extend(users::operations(g));
     ops.extend(inventory::operations(g));
     ops.extend(reclaim::operations(g));
+    ops.extend(sessions::operations(g));
     ops
 }

@@ -9,13 +9,14 @@ use super::Console;
 use crate::http::api::{Role, Session};
 use crate::http::page::{brand, head, respond};
 
-const NAV: [(&str, &str); 6] = [
+const NAV: [(&str, &str); 7] = [
     ("/console", "Overview"),
     ("/console/users", "Inactive Users"),
     ("/console/rules", "Rules"),
     ("/console/requests", "Requests"),
     ("/console/reclaim", "Reclamation"),
     ("/console/audit", "Audit"),
+    ("/console/sessions", "Sessions"),
 ];
 
 /// A console page: the frame, the navigation with `active` marked, and `body`.

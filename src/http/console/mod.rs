@@ -24,6 +24,7 @@ mod overview;
 mod reclaim;
 mod requests;
 mod rules;
+mod sessions;
 mod signin;
 mod table;
 mod user;
@@ -68,6 +69,7 @@ pub fn router(console: Console) -> Routes {
         .route("/console/requests/{id}", post(requests::decide))
         .route("/console/reclaim", get(reclaim::page).post(reclaim::submit))
         .route("/console/audit", get(audit::page))
+        .route("/console/sessions", get(sessions::page).post(sessions::end))
         .with_state(console)
 }
 

@@ -1,6 +1,9 @@
-//! Signing in with an admin or viewer token (it becomes a session cookie), and out.
+//! Signing in with an admin or viewer token (it opens a session, its cookie the browser's), and
+//! out (the session ended in the store, so a copy of the cookie stops working too).
 
-use axum::extract::{Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
@@ -52,6 +55,7 @@ pub async fn form_page(State(console): State<Console>, Query(q): Query<Next>) ->
 /// `POST /console/sign-in`: the token in exchange for a session cookie.
 pub async fn sign_in(
     State(console): State<Console>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
@@ -74,7 +78,8 @@ pub async fn sign_in(
             Some("Sign in from this console's own page."),
         );
     }
-    let Some(who) = field("token").and_then(|t| console.tokens.verify(t)) else {
+    let token = field("token").unwrap_or_default();
+    let Some(who) = console.tokens.verify(token) else {
         return sign_in_form(
             &console,
             StatusCode::UNAUTHORIZED,
@@ -82,8 +87,20 @@ pub async fn sign_in(
             Some("That token is not valid."),
         );
     };
+    let cookie = match console.tokens.sessions.open(&who, token, peer, &headers) {
+        Ok(cookie) => cookie,
+        Err(e) => {
+            tracing::error!(error = %e, "a console session could not be opened");
+            return sign_in_form(
+                &console,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &next,
+                Some("The session could not be recorded; try again in a moment."),
+            );
+        }
+    };
     let mut r = Redirect::to(&next).into_response();
-    if let Ok(cookie) = HeaderValue::from_str(&console.tokens.sessions.open(&who)) {
+    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     tracing::info!(actor = %who.actor, "console sign-in");
@@ -129,8 +146,14 @@ pub async fn sign_out(
     )) {
         return super::refused(&console, &session, "This form expired; reload the page.");
     }
+    // Ended in the store first: a copy of the cookie stops working too.
+    if let Err(e) = console.tokens.sessions.end(&session.id).await {
+        tracing::error!(error = %e, "a console session could not be ended");
+        return super::failed(&console, &session, &crate::flows::FlowError::Store(e));
+    }
+    tracing::info!(actor = %session.actor, "console sign-out");
     let mut r = Redirect::to("/console/sign-in").into_response();
-    if let Ok(cookie) = HeaderValue::from_str(&console.tokens.sessions.close()) {
+    if let Ok(cookie) = HeaderValue::from_str(&console.tokens.sessions.forget()) {
         r.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     r

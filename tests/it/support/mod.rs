@@ -273,6 +273,19 @@ viewer_token_sha256 = ["{viewer}"]
         self.wait_ready().await;
     }
 
+    /// Changes the configuration the next `restart` starts with.
+    pub fn reconfigure(&mut self, edit: impl FnOnce(&str) -> String) {
+        self.toml = edit(&self.toml);
+    }
+
+    /// The running service's store.
+    pub fn store(&self) -> &reinstate::store::Store {
+        self.app
+            .as_ref()
+            .and_then(|a| a.store())
+            .expect("a running state process")
+    }
+
     /// The paths the running service routes.
     pub fn routes(&self) -> Vec<&'static str> {
         self.app
