@@ -10,6 +10,7 @@ pub mod config;
 pub mod directory;
 pub mod domain;
 pub mod flows;
+pub mod fuzzing;
 pub mod http;
 pub mod links;
 pub mod metrics;

@@ -1,5 +1,3 @@
-//! The login webhook body parser (after its signature was verified).
+//! The login webhook's body, after its signature was verified.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = reinstate::sources::login::parse_login("msg_fuzz", data, time::OffsetDateTime::UNIX_EPOCH);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| reinstate::fuzzing::login_body(data));

@@ -16,6 +16,7 @@ mod crash;
 mod decisions;
 mod disk;
 mod faults;
+mod fuzz_cases;
 mod hard_edges;
 mod idp;
 mod inventory;

@@ -275,7 +275,7 @@ pub fn summary(ctx: &Context, product: Option<&str>, days: u32) -> Result<Summar
 
 /// A sort key: comparable, and writable into a cursor.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-enum Key {
+pub enum Key {
     Time(i64),
     Text(String),
 }
@@ -391,11 +391,13 @@ fn row(ctx: &Context, a: &Account, product: Option<&str>) -> Result<UserRow, Flo
     })
 }
 
-fn encode_cursor(key: &(Key, String)) -> String {
+/// The cursor of the page after `key`.
+pub fn encode_cursor(key: &(Key, String)) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
 }
 
-fn decode_cursor(cursor: &str) -> Result<(Key, String), FlowError> {
+/// A page's cursor, as `encode_cursor` wrote it (anything else is `invalid_query`).
+pub fn decode_cursor(cursor: &str) -> Result<(Key, String), FlowError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()

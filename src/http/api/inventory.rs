@@ -71,6 +71,12 @@ pub struct UsersQuery {
     cursor: Option<String>,
 }
 
+/// The filter of an inventory query string, exactly as the endpoints read it.
+pub fn users_filter(uri: &axum::http::Uri) -> Result<Filter, ApiError> {
+    let Query(q) = Query::<UsersQuery>::try_from_uri(uri).map_err(|e| bad(e.body_text()))?;
+    filter(&q)
+}
+
 fn filter(q: &UsersQuery) -> Result<Filter, ApiError> {
     let status = q
         .status

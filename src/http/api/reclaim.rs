@@ -246,11 +246,11 @@ pub async fn bulk(
     Ok((StatusCode::ACCEPTED, Json(page(&api, started)?)))
 }
 
-/// The first column of a CSV: emails or account ids (and, for `rename`, the new username in the
-/// second); a first row that is neither (a header such as `email`) is skipped. Every row is
-/// checked before anything runs.
-/// The rows of a bulk CSV: (line number, first cell, second cell when there is one).
-fn users_of_csv(bytes: &[u8]) -> Result<Vec<(usize, String, Option<String>)>, ApiError> {
+/// The rows of a bulk CSV: (line number, first cell, second cell when there is one). The first
+/// column holds emails or account ids (and, for `rename`, the new username the second); a first
+/// row that is neither (a header such as `email`) is skipped. Every row is checked before
+/// anything runs.
+pub fn users_of_csv(bytes: &[u8]) -> Result<Vec<(usize, String, Option<String>)>, ApiError> {
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -23,7 +23,7 @@ mod layout;
 mod overview;
 mod reclaim;
 mod requests;
-mod rules;
+pub mod rules;
 mod sessions;
 mod signin;
 mod table;

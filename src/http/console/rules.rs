@@ -2,6 +2,8 @@
 //! "Test a user" (explain, with the rules on screen) and "Preview changes" (simulate) before
 //! saving; validation errors next to their field; the history of versions.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -28,7 +30,7 @@ const SOURCES: [Source; 9] = [
 ];
 
 /// A field's error: (rule index, field name), the message.
-type FieldError = ((usize, String), String);
+pub type FieldError = ((usize, String), String);
 
 /// `GET /console/rules`
 pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Response {
@@ -208,12 +210,29 @@ fn list(text: &str) -> Option<Vec<String>> {
 }
 
 /// The rules as the form holds them, and what could not be read, by field.
-fn read(form: &AdminForm) -> (Vec<Rule>, Vec<FieldError>) {
-    let count: usize = form.get("count").parse().unwrap_or(0).min(10_000);
+pub fn read(form: &AdminForm) -> (Vec<Rule>, Vec<FieldError>) {
+    // Indexed once: a form of many fields and a large count is read in linear time.
+    let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (k, v) in &form.fields {
+        by_name.entry(k.as_str()).or_default().push(v.trim());
+    }
+    let first = |name: &str| {
+        by_name
+            .get(name)
+            .and_then(|v| v.first().copied())
+            .unwrap_or("")
+    };
+    let every = |name: &str| -> Vec<&str> {
+        by_name
+            .get(name)
+            .map(|v| v.iter().copied().filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    };
+    let count: usize = first("count").parse().unwrap_or(0).min(10_000);
     let mut errors = Vec::new();
     let mut rules = Vec::with_capacity(count);
     for i in 0..count {
-        let f = |name: &str| form.get(&format!("r{i}.{name}")).to_string();
+        let f = |name: &str| first(&format!("r{i}.{name}")).to_string();
         let mut users = Vec::new();
         for u in list(&f("users")).unwrap_or_default() {
             match Email::parse(&u) {
@@ -221,14 +240,12 @@ fn read(form: &AdminForm) -> (Vec<Rule>, Vec<FieldError>) {
                 Err(e) => errors.push(((i, "users".to_string()), format!("{u:?}: {e}"))),
             }
         }
-        let products: Vec<Product> = form
-            .all(&format!("r{i}.products"))
-            .iter()
-            .filter_map(|p| Product::from_key(p))
+        let products: Vec<Product> = every(&format!("r{i}.products"))
+            .into_iter()
+            .filter_map(Product::from_key)
             .collect();
-        let sources: Vec<Source> = form
-            .all(&format!("r{i}.sources"))
-            .iter()
+        let sources: Vec<Source> = every(&format!("r{i}.sources"))
+            .into_iter()
             .filter_map(|s| SOURCES.into_iter().find(|k| k.key() == s))
             .collect();
         let then = match f("then").as_str() {

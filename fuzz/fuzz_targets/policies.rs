@@ -1,0 +1,3 @@
+//! Reclamation policies, and the schedule with its time zone (first line, second line).
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| reinstate::fuzzing::policies(data));
