@@ -1,11 +1,24 @@
-//! Where a request comes from: the connection's address, or behind `portal.trusted_proxies`
+//! What a request says about its client: the value of one of its cookies; and where it comes
+//! from: the connection's address, or behind `portal.trusted_proxies`
 //! proxies the entry that many from the right of `portal.client_ip_header` (what the outermost
 //! proxy saw); entries further left are whatever the client wrote. The portal's rate limits,
 //! the per-client cap behind a proxy and the console's sessions all use it.
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
+
+/// The value of the request's cookie `name`, when it sent one.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
 
 /// How to find a request's client.
 #[derive(Debug, Clone, Default)]

@@ -5,13 +5,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
 /// A sign-in's `next=` holding CR/LF (a header injection) used to answer a bare 500 that
 /// logged nothing; it falls back to `/console`, as any other target outside the console does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

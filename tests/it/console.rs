@@ -439,11 +439,7 @@ async fn a_viewer_finds_no_write_controls_and_forged_posts_are_refused() {
         .expect("post");
     assert_eq!(forged.status(), 403);
     // An admin's session without the form's CSRF token is refused too.
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let admin = no_redirects
+    let admin = no_redirects()
         .post(format!("{}/console/sign-in", app.url))
         .form(&[("token", ADMIN_TOKEN)])
         .send()

@@ -7,13 +7,6 @@ use sha2::{Digest, Sha256};
 
 use crate::support::*;
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
 /// Signs in with `token`: the `Cookie` pair of the session.
 async fn sign_in(app: &TestApp, token: &str) -> String {
     let r = no_redirects()
@@ -59,6 +52,20 @@ async fn csrf_of(app: &TestApp, cookie: &str) -> String {
 fn id_of(cookie: &str) -> String {
     let secret = cookie.split_once('=').expect("pair").1;
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Posts the console's End form for session `id` as the session `cookie`: the status.
+async fn end_in_console(app: &TestApp, cookie: &str, id: &str) -> u16 {
+    let csrf = csrf_of(app, cookie).await;
+    no_redirects()
+        .post(format!("{}/console/sessions", app.url))
+        .header("cookie", cookie)
+        .form(&[("csrf", csrf.as_str()), ("id", id)])
+        .send()
+        .await
+        .expect("post")
+        .status()
+        .as_u16()
 }
 
 async fn sessions_api(app: &TestApp) -> serde_json::Value {
@@ -201,27 +208,11 @@ async fn an_admin_sees_and_ends_sessions_in_the_console_and_the_api() {
         .expect("page");
     let html = page.text().await.expect("html");
     assert!(html.contains("This session") && !html.contains(">End</button>"));
-    let csrf = csrf_of(&app, &viewer).await;
-    let refused = no_redirects()
-        .post(format!("{}/console/sessions", app.url))
-        .header("cookie", &viewer)
-        .form(&[("csrf", csrf.as_str()), ("id", id_of(&admin).as_str())])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(refused.status(), 403);
+    assert_eq!(end_in_console(&app, &viewer, &id_of(&admin)).await, 403);
     assert_eq!(console_status(&app, &admin, "/console").await, 200);
 
     // The admin ends the viewer's session: that cookie stops working at once.
-    let csrf = csrf_of(&app, &admin).await;
-    let ended = no_redirects()
-        .post(format!("{}/console/sessions", app.url))
-        .header("cookie", &admin)
-        .form(&[("csrf", csrf.as_str()), ("id", id_of(&viewer).as_str())])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(ended.status(), 303);
+    assert_eq!(end_in_console(&app, &admin, &id_of(&viewer)).await, 303);
     assert_eq!(console_status(&app, &viewer, "/console").await, 303);
     assert_eq!(console_status(&app, &other, "/console").await, 200);
 

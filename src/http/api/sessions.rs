@@ -15,7 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Admin, Api, Role, TokenHash, Viewer};
-use crate::http::client::ClientAddress;
+use crate::http::client::{ClientAddress, cookie};
 use crate::http::error::ApiError;
 use crate::http::routes::{Operation, Routes, schema};
 use crate::store::{SessionRecord, Store, StoreError, now_ms};
@@ -124,14 +124,7 @@ impl Sessions {
 
     /// The open session the request's cookie names, marked used now.
     pub fn read(&self, headers: &HeaderMap) -> Option<Session> {
-        let secret = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|c| c.trim().split_once('='))
-            .find(|(k, _)| *k == SESSION_COOKIE)
-            .map(|(_, v)| v)
+        let secret = cookie(headers, SESSION_COOKIE)
             .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))?;
         let id = id_of(secret);
         let found = self.store.session(&id).and_then(|record| {

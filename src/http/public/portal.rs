@@ -24,7 +24,7 @@ use serde::Deserialize;
 use super::Public;
 use crate::domain::{Email, Event, EventKind, EventUser, Problems, Product, Source};
 use crate::http::body::read_body;
-use crate::http::client::ClientAddress;
+use crate::http::client::{ClientAddress, cookie};
 use crate::http::page::{Look, public as page};
 
 #[derive(Debug, Deserialize)]
@@ -244,17 +244,6 @@ pub(super) async fn show(State(state): State<Public>) -> Response {
     }
 }
 
-fn cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v)
-}
-
 /// The page every accepted ask gets, whether or not the address belongs to anyone.
 fn check_your_inbox(look: &Look) -> Response {
     page(
@@ -347,7 +336,7 @@ fn read_form(
         url::form_urlencoded::parse(bytes).into_owned().collect();
     let field = |k: &str| fields.get(k).map(|v| v.trim()).unwrap_or_default();
     let again = |status, why| Box::new(fresh_form(portal, status, Some(why)));
-    if !portal.same_origin(headers) || !portal.check(field("csrf"), cookie(headers)) {
+    if !portal.same_origin(headers) || !portal.check(field("csrf"), cookie(headers, COOKIE)) {
         let why = "This form expired or was not sent from this page. Please try again.";
         return Err(again(StatusCode::FORBIDDEN, why));
     }

@@ -597,6 +597,14 @@ pub fn standard_rules() -> Value {
     ]})
 }
 
+/// A client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
 /// The `name=value` of a response's first `Set-Cookie`, to send back as `Cookie`.
 pub fn cookie_pair(response: &reqwest::Response) -> String {
     response.headers()["set-cookie"]
