@@ -42,6 +42,7 @@ pub async fn run(ctx: Arc<Context>, intake: Intake, cancel: CancellationToken) {
             _ = cancel.cancelled() => return,
         }
         let request = RunRequest {
+            from_preview: None,
             dry_run: false,
             trigger: "schedule".into(),
         };

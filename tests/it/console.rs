@@ -342,6 +342,11 @@ async fn an_admin_edits_and_previews_a_rule_approves_a_request_runs_a_preview_an
             .contains(&"confluence-users".to_string()),
         "a preview changes nothing"
     );
+    // A run starts only from here: what it would do, users to take out, the number to type.
+    assert!(browser.exists("#run-preview input[name=confirm]").await);
+    assert!(browser.exists("input[type=checkbox][name=exclude]").await);
+    browser.assert_accessible("run-confirmation").await;
+    browser.screenshot("run-confirmation").await;
 
     browser.goto(&format!("{}/console/audit", app.url)).await;
     let all = browser.wait_for_text("restored").await;

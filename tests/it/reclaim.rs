@@ -705,3 +705,153 @@ async fn data_center_usernames_are_renamed_and_back() {
         Some("jdoe@example.com")
     );
 }
+
+/// Issue 24, item 1: *Run now* used to take licences in one click. Now a run starts only from a
+/// finished preview's page: it says what it would do, users can be taken out, and it runs only
+/// with the number of accounts it will change typed — a wrong number, or a number the excluded
+/// users no longer make, changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_starts_only_from_its_preview_with_the_number_it_will_change_typed() {
+    let app = TestApp::start_with(
+        BusMode::Embedded,
+        options("[reclaim]\nprice_per_seat = { \"jira-software\" = 8.6 }\n"),
+    )
+    .await;
+    let groups = ["jira-software-users"];
+    let old: Vec<String> = (1..=3)
+        .map(|i| person(&app, &format!("old{i}"), &groups, 200))
+        .collect();
+    person(&app, "fresh", &groups, 3);
+    app.sync_inventory().await;
+    assert_eq!(put_policies(&app, jira_policy(0)).await.status(), 200);
+    let signed_in = no_redirects()
+        .post(format!("{}/console/sign-in", app.url))
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .expect("sign in");
+    let cookie = cookie_pair(&signed_in);
+    let get = |path: String| {
+        no_redirects()
+            .get(format!("{}{path}", app.url))
+            .header("cookie", &cookie)
+            .send()
+    };
+    let page = get("/console/reclaim".into()).await.expect("page");
+    let html = page.text().await.expect("html");
+    assert!(!html.contains("value=\"run\""), "no one-click run: {html}");
+    let csrf = {
+        let at = html.find("name=\"csrf\" value=\"").expect("csrf") + 19;
+        html[at..at + html[at..].find('"').expect("end")].to_string()
+    };
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        no_redirects()
+            .post(format!("{}{path}", app.url))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    // A one-click run posted anyway starts nothing.
+    let r = post(
+        "/console/reclaim".into(),
+        vec![("csrf", csrf.clone()), ("op", "run".into())],
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .expect("html")
+            .contains("starts from its preview")
+    );
+    let runs = app.admin_get("/api/v1/reclaim/runs").await;
+    assert_eq!(runs["runs"].as_array().map(Vec::len), Some(0), "{runs}");
+
+    // The preview says what a run would do, and offers the run.
+    let r = post(
+        "/console/reclaim".into(),
+        vec![("csrf", csrf.clone()), ("op", "preview".into())],
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status(), 303);
+    let preview = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let id = preview.trim_start_matches("/console/jobs/").to_string();
+    wait_done(&app, &format!("/api/v1/reclaim/runs/{id}")).await;
+    let html = get(preview.clone())
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("What a run would do"), "{html}");
+    assert!(
+        html.contains("It will change <strong>3</strong> accounts"),
+        "{html}"
+    );
+    assert!(html.contains("25.80"), "the saving: {html}");
+    assert_eq!(html.matches("name=\"exclude\"").count(), 3, "{html}");
+
+    // A wrong number, or one that forgets the user taken out, changes nothing.
+    let run_path = format!("{preview}/run");
+    for (confirm, exclude) in [("4", None), ("3", Some(old[0].clone())), ("three", None)] {
+        let mut form = vec![("csrf", csrf.clone()), ("confirm", confirm.to_string())];
+        form.extend(exclude.map(|x| ("exclude", x)));
+        let r = post(run_path.clone(), form).await.expect("post");
+        assert!(
+            matches!(r.status().as_u16(), 400 | 409),
+            "{confirm}: {}",
+            r.status()
+        );
+        let text = r.text().await.expect("html");
+        assert!(
+            text.contains("Type the number") || text.contains("would change"),
+            "{text}"
+        );
+    }
+    assert!(old.iter().all(|a| app.sim.groups_of(a) == groups));
+    // Taking one user out and typing 2 runs on the other two only.
+    let r = post(
+        run_path,
+        vec![
+            ("csrf", csrf.clone()),
+            ("confirm", "2".into()),
+            ("exclude", old[0].clone()),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status(), 303);
+    let real = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    assert_ne!(real, preview);
+    let done = wait_done(
+        &app,
+        &real.replace("/console/jobs/", "/api/v1/reclaim/runs/"),
+    )
+    .await;
+    assert_eq!(done["run"]["dry_run"], false);
+    assert_eq!(
+        done["counts"]["seats_freed"]["jira-software"], 2,
+        "{done:#}"
+    );
+    assert_eq!(app.sim.groups_of(&old[0]), groups, "taken out of the run");
+    assert!(app.sim.groups_of(&old[1]).is_empty() && app.sim.groups_of(&old[2]).is_empty());
+    // The API does the same, and refuses from_preview without confirm.
+    let r = app
+        .admin_post(
+            ADMIN_TOKEN,
+            "/api/v1/reclaim/runs",
+            &json!({"from_preview": id}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "confirm_required", "{body}");
+}

@@ -110,6 +110,12 @@ impl Step {
     pub fn acts(self) -> bool {
         matches!(self, Step::Warn { .. } | Step::Take(_) | Step::Escalate(_))
     }
+
+    /// Whether a step written as `key` (a run entry's) acts: every key but those of the steps
+    /// that do nothing.
+    pub fn key_acts(key: &str) -> bool {
+        !matches!(key, "protected" | "waiting" | "cannot-warn" | "refused")
+    }
 }
 
 /// One line of a plan.

@@ -20,6 +20,20 @@ pub struct RunRequest {
     pub dry_run: bool,
     /// `schedule`, or `admin:<hash>`.
     pub trigger: String,
+    /// A run made from a preview an admin checked (the console's only way to run).
+    pub from_preview: Option<FromPreview>,
+}
+
+/// A real run made from a finished preview: only the accounts the preview showed with the same
+/// step, less those excluded, and only when `confirm` is the number of accounts it will change
+/// (so that nothing changes that the admin did not see counted).
+#[derive(Debug, Clone, Default)]
+pub struct FromPreview {
+    /// The preview's run id.
+    pub id: String,
+    /// Account ids (or emails) the admin took out of the preview.
+    pub exclude: Vec<String>,
+    pub confirm: usize,
 }
 
 /// A new run (or job) id: time-ordered, plain.
@@ -60,7 +74,16 @@ pub async fn start(
     // What Atlassian would refuse (the identity provider's), said per user before the run.
     let refusing = super::refused::Refusing::read(ctx, &policies).await;
     let now = OffsetDateTime::now_utc();
-    let planned = plan_now(ctx, &policies, now, &admins, &refusing)?;
+    let mut planned = plan_now(ctx, &policies, now, &admins, &refusing)?;
+    if let Some(from) = &req.from_preview {
+        if req.dry_run {
+            return Err(FlowError::invalid(
+                "invalid_run",
+                "from_preview makes a real run: dry_run must be false",
+            ));
+        }
+        planned = as_previewed(ctx, planned, from)?;
+    }
     let id = new_id("run");
     let mut run = RunRecord {
         v: 1,
@@ -83,6 +106,72 @@ pub async fn start(
         .await?;
     launch(ctx, intake, &mut run, orders).await?;
     Ok(run)
+}
+
+/// What is planned now, kept to what the preview showed (same account, product and step) less
+/// what the admin excluded; refused unless `confirm` is the number of accounts it will change.
+fn as_previewed(
+    ctx: &Context,
+    planned: Vec<Planned>,
+    from: &FromPreview,
+) -> Result<Vec<Planned>, FlowError> {
+    let preview = match ctx.store.run(&from.id)? {
+        Some(r) if r.kind == RunKind::Reclaim && r.dry_run => r,
+        _ => {
+            return Err(FlowError::NotFound {
+                code: "not_found",
+                detail: format!("no preview {}", from.id),
+            });
+        }
+    };
+    if preview.state != RunState::Done {
+        return Err(FlowError::Conflict {
+            code: "preview_running",
+            detail: format!("the preview {} has not finished", preview.id),
+        });
+    }
+    let shown: std::collections::HashSet<(String, Option<Product>, String)> = ctx
+        .store
+        .run_entries(&preview.id)?
+        .into_iter()
+        .map(|e| (e.account_id, e.product, e.step))
+        .collect();
+    let excluded = |p: &Planned| {
+        from.exclude.iter().any(|x| {
+            x == &p.account_id
+                || p.email
+                    .as_ref()
+                    .is_some_and(|e| e.as_str().eq_ignore_ascii_case(x))
+        })
+    };
+    let kept: Vec<Planned> = planned
+        .into_iter()
+        .filter(|p| shown.contains(&(p.account_id.clone(), p.product, p.step.key().to_string())))
+        .filter(|p| !excluded(p))
+        .collect();
+    let changing = kept
+        .iter()
+        .filter(|p| p.step.acts())
+        .map(|p| p.account_id.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    if changing == 0 {
+        return Err(FlowError::invalid(
+            "nothing_to_run",
+            "nothing the preview showed would change now: no run started",
+        ));
+    }
+    if changing != from.confirm {
+        return Err(FlowError::Conflict {
+            code: "confirm_mismatch",
+            detail: format!(
+                "this run would change {changing} accounts, not {}: check the preview (or preview \
+                 again) and type {changing}",
+                from.confirm
+            ),
+        });
+    }
+    Ok(kept)
 }
 
 /// Publishes a run's actions and marks it running (done at once when it has none).

@@ -48,6 +48,17 @@ pub struct RunBody {
     /// A preview: the plan, and nothing done.
     #[serde(default)]
     pub dry_run: bool,
+    /// Runs what this finished preview showed (the same accounts, products and steps that
+    /// still apply), less `exclude`; needs `confirm`.
+    #[serde(default)]
+    pub from_preview: Option<String>,
+    /// Account ids or emails taken out of the preview.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// With `from_preview`: the number of accounts the run will change (`409 confirm_mismatch`
+    /// naming the number otherwise).
+    #[serde(default)]
+    pub confirm: Option<usize>,
 }
 
 /// `POST /api/v1/reclaim/runs`: plans and starts a run now (`202`).
@@ -57,9 +68,30 @@ pub async fn start_run(
     body: AdminBody,
 ) -> Result<(StatusCode, Json<RunPage>), ApiError> {
     let req: RunBody = body.json_or_default()?;
+    let from_preview = match (req.from_preview, req.confirm) {
+        (None, None) if req.exclude.is_empty() => None,
+        (Some(id), Some(confirm)) => Some(run::FromPreview {
+            id,
+            exclude: req.exclude,
+            confirm,
+        }),
+        (Some(_), None) => {
+            return Err(ApiError::bad_request(
+                "confirm_required",
+                "from_preview needs confirm: the number of accounts the run will change",
+            ));
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_run",
+                "exclude and confirm go with from_preview",
+            ));
+        }
+    };
     let request = run::RunRequest {
         dry_run: req.dry_run,
         trigger: admin.actor,
+        from_preview,
     };
     let started = run::start(&api.flows, &api.intake, request).await?;
     Ok((StatusCode::ACCEPTED, Json(page(&api, started)?)))

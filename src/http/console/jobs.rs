@@ -1,5 +1,7 @@
 //! A run, job or undo: its state and counts, every user with what became of them, the CSV, and
-//! Undo. Refreshes itself while it runs.
+//! Undo. Refreshes itself while it runs. A finished preview says what a run would do (per step
+//! and product, the seats and the saving) and is where a run starts: users taken out, then the
+//! number of accounts it will change typed.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,8 +11,9 @@ use maud::html;
 use super::layout::page as frame;
 use super::table::{badge, slug, table};
 use super::{AdminForm, Console, Signed, failed, when};
+use crate::domain::reclaim::Step;
 use crate::flows::queries;
-use crate::flows::reclaim::jobs;
+use crate::flows::reclaim::{jobs, run};
 use crate::http::api::Role;
 use crate::store::{RunKind, RunState};
 
@@ -41,6 +44,26 @@ pub async fn page(
     };
     let title = format!("{kind} {}", run.id);
     let state = slug(&run.state);
+    let runnable = session.role == Role::Admin
+        && run.kind == RunKind::Reclaim
+        && run.dry_run
+        && run.state == RunState::Done;
+    let acting: Vec<&crate::store::RunEntry> =
+        entries.iter().filter(|e| Step::key_acts(&e.step)).collect();
+    let changing = acting
+        .iter()
+        .map(|e| e.account_id.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let mut what: std::collections::BTreeMap<(String, &str), u32> = Default::default();
+    for e in &acting {
+        *what
+            .entry((
+                e.step.clone(),
+                e.product.map_or("every product", |p| p.key()),
+            ))
+            .or_default() += 1;
+    }
     let csv = if run.kind == RunKind::Job {
         None
     } else {
@@ -64,9 +87,28 @@ pub async fn page(
                 }
             }
         }
+        @if runnable && changing > 0 {
+            h2 { "What a run would do" }
+            (table(&["Step", "Product", "Users"], None, what.iter().map(|((step, product), n)| html! {
+                tr { td { (step) } td { (product) } td { (n) } }
+            })))
+            @for (product, saving) in &counts.monthly_saving {
+                p { "Saving a month, " (product) ": " (format!("{saving:.2}")) " " (console.flows.settings.reclaim.currency) }
+            }
+        }
+        @if runnable && changing == 0 {
+            p.muted { "Nothing in this preview would change: there is no run to start." }
+        }
+        @let form_id = "run-preview";
         (table(&["User", "Product", "Step", "Why", "Result", "Detail"], None, entries.iter().map(|e| html! {
             tr {
-                td { a href={ "/console/users/" (super::users::enc(&e.account_id)) } { (e.email.as_ref().map(|m| m.to_string()).unwrap_or(e.account_id.clone())) } }
+                td {
+                    @if runnable && Step::key_acts(&e.step) {
+                        input type="checkbox" form=(form_id) name="exclude" value=(e.account_id) id={ "x-" (e.seq) } aria-label={ "Take " (e.email.as_ref().map(|m| m.to_string()).unwrap_or(e.account_id.clone())) " out of the run" };
+                        " "
+                    }
+                    a href={ "/console/users/" (super::users::enc(&e.account_id)) } { (e.email.as_ref().map(|m| m.to_string()).unwrap_or(e.account_id.clone())) }
+                }
                 td { (e.product.map_or("—", |p| p.key())) }
                 td { (e.step) }
                 td { (e.reason) }
@@ -74,6 +116,16 @@ pub async fn page(
                 td { (e.detail.as_deref().unwrap_or("")) }
             }
         })))
+        @if runnable && changing > 0 {
+            form.card #(form_id) method="post" action={ "/console/jobs/" (run.id) "/run" } {
+                input type="hidden" name="csrf" value=(session.csrf);
+                h2 { "Run it" }
+                p { "It will change " strong { (changing) } " accounts as above (tick a user in the table to take them out). What no longer applies when it starts is left alone." }
+                label for="confirm" { "Type the number of accounts it will change: " (changing) ", less those you took out" }
+                input #confirm type="text" inputmode="numeric" name="confirm" autocomplete="off" required size="8";
+                p { button.primary.danger type="submit" { "Run it" } }
+            }
+        }
     };
     frame(
         &console,
@@ -93,6 +145,35 @@ pub async fn undo(
 ) -> Response {
     match jobs::undo(&console.flows, &console.intake, &id, &form.session.actor).await {
         Ok(run) => Redirect::to(&format!("/console/jobs/{}", run.id)).into_response(),
+        Err(e) => failed(&console, &form.session, &e),
+    }
+}
+
+/// `POST /console/jobs/{id}/run`: a finished preview run, less the users taken out, once the
+/// number of accounts it will change is typed.
+pub async fn run_preview(
+    State(console): State<Console>,
+    Path(id): Path<String>,
+    form: AdminForm,
+) -> Response {
+    let Ok(confirm) = form.get("confirm").parse::<usize>() else {
+        let e = crate::flows::FlowError::invalid(
+            "confirm_required",
+            "Type the number of accounts the run will change (a number), then run it.",
+        );
+        return failed(&console, &form.session, &e);
+    };
+    let req = run::RunRequest {
+        dry_run: false,
+        trigger: form.session.actor.clone(),
+        from_preview: Some(run::FromPreview {
+            id,
+            exclude: form.all("exclude"),
+            confirm,
+        }),
+    };
+    match run::start(&console.flows, &console.intake, req).await {
+        Ok(r) => Redirect::to(&format!("/console/jobs/{}", r.id)).into_response(),
         Err(e) => failed(&console, &form.session, &e),
     }
 }

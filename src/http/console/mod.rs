@@ -64,6 +64,7 @@ pub fn router(console: Console) -> Routes {
         .route("/console/users/{account}", get(user::page))
         .route("/console/jobs/{id}", get(jobs::page))
         .route("/console/jobs/{id}/undo", post(jobs::undo))
+        .route("/console/jobs/{id}/run", post(jobs::run_preview))
         .route("/console/rules", get(rules::page).post(rules::submit))
         .route("/console/requests", get(requests::page))
         .route("/console/requests/{id}", post(requests::decide))

@@ -1,6 +1,7 @@
 //! Reclamation: the policies (edited as their JSON document, checked before saving, errors
 //! named by policy and field), the next scheduled run, a preview (a dry run: who would be
-//! warned, reclaimed or protected, and why), run now, and the runs with their CSV and Undo.
+//! warned, reclaimed or protected, and why) — the only way to a run, from the preview's page —
+//! and the runs with their CSV and Undo.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -45,9 +46,9 @@ fn render(
         @if admin {
             form.row-actions method="post" action="/console/reclaim" {
                 input type="hidden" name="csrf" value=(session.csrf);
-                button type="submit" name="op" value="preview" { "Preview (dry run)" }
-                button.primary type="submit" name="op" value="run" { "Run now" }
+                button.primary type="submit" name="op" value="preview" { "Preview a run" }
             }
+            p.muted { "A run starts from its preview: check who it would warn and reclaim, take out anyone, then type the number of accounts it will change." }
         }
         h2 { "Runs" }
         (table(&["Run", "Started", "Kind", "State", "Users", "CSV"], Some("No run yet."), runs.iter().map(|r| html! {
@@ -104,16 +105,23 @@ pub async fn submit(State(console): State<Console>, form: AdminForm) -> Response
                 }
             }
         }
-        op @ ("preview" | "run") => {
+        "preview" => {
             let req = run::RunRequest {
-                dry_run: op == "preview",
+                dry_run: true,
                 trigger: session.actor.clone(),
+                from_preview: None,
             };
             match run::start(&console.flows, &console.intake, req).await {
                 Ok(r) => Redirect::to(&format!("/console/jobs/{}", r.id)).into_response(),
                 Err(e) => render(&console, &session, None, Some(&e.to_string())),
             }
         }
+        "run" => render(
+            &console,
+            &session,
+            None,
+            Some("A run starts from its preview: preview it, then run it from the preview's page."),
+        ),
         _ => render(&console, &session, None, Some("Unknown action.")),
     }
 }
