@@ -120,6 +120,10 @@ pub struct RunEntry {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub at: Option<OffsetDateTime>,
+    /// The products whose seats the step frees (an account-wide step: every product the account
+    /// held when it was planned), by key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frees: Vec<String>,
     /// The action to carry out, kept so that a run stopped while publishing can publish it
     /// again.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -855,3 +855,102 @@ async fn a_run_starts_only_from_its_preview_with_the_number_it_will_change_typed
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["error"], "confirm_required", "{body}");
 }
+
+/// Issue 24, item 4: *Disable Licenses* with a product chosen suspended the whole account but
+/// counted that product's seat only. It is named for what it does, its confirm step says so,
+/// the API refuses a product with it, and the seats of every product the account held count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspending_accounts_says_so_and_counts_every_product_freed() {
+    let app = TestApp::start_with(BusMode::Embedded, options("")).await;
+    let both = person(
+        &app,
+        "both",
+        &["jira-software-users", "confluence-users"],
+        200,
+    );
+    app.sync_inventory().await;
+    let held = app.admin_get("/api/v1/inventory/users?q=both").await;
+    let products = &held["users"][0]["products"];
+    assert!(
+        products.to_string().contains("jira-software")
+            && products.to_string().contains("confluence"),
+        "{held:#}"
+    );
+    // The API refuses a product with it, naming the field and what to use instead.
+    let r = app
+        .admin_post(
+            ADMIN_TOKEN,
+            "/api/v1/users/bulk",
+            &json!({"action": "disable-licences", "users": [&both], "product": "confluence", "confirm": 1}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("whole accounts") && d.contains("revoke-product-access")),
+        "{body}"
+    );
+    // The console names it for what it does, and its confirm step says it.
+    let signed_in = no_redirects()
+        .post(format!("{}/console/sign-in", app.url))
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .expect("sign in");
+    let cookie = cookie_pair(&signed_in);
+    let html = no_redirects()
+        .get(format!("{}/console/users", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("Suspend accounts (every product)"), "{html}");
+    let at = html.find("name=\"csrf\" value=\"").expect("csrf") + 19;
+    let csrf = html[at..at + html[at..].find('"').expect("end")].to_string();
+    let confirm = no_redirects()
+        .post(format!("{}/console/users/bulk", app.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "disable-licences"),
+            ("product", "confluence"),
+            ("user", both.as_str()),
+        ])
+        .send()
+        .await
+        .expect("post")
+        .text()
+        .await
+        .expect("html");
+    assert!(confirm.contains("every product it holds"), "{confirm}");
+    // Confirmed there (the product the bar showed is not used): both products' seats count.
+    let r = no_redirects()
+        .post(format!("{}/console/users/bulk", app.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "disable-licences"),
+            ("product", "confluence"),
+            ("user", both.as_str()),
+            ("confirm", "1"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
+    let job = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let done = wait_done(&app, &job.replace("/console/jobs/", "/api/v1/jobs/")).await;
+    assert_eq!(done["entries"][0]["result"], "done", "{done:#}");
+    let freed = &done["counts"]["seats_freed"];
+    assert_eq!(freed["jira-software"], 1, "{done:#}");
+    assert_eq!(freed["confluence"], 1, "{done:#}");
+    assert!(freed.get("all products").is_none(), "{done:#}");
+}

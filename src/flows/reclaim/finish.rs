@@ -22,6 +22,34 @@ pub struct Counts {
     pub monthly_saving: BTreeMap<String, f64>,
 }
 
+/// Steps that take the whole account: they free every product it holds.
+const ACCOUNT_WIDE: [&str; 5] = [
+    "suspend",
+    "deactivate",
+    "remove-all-access",
+    "delete",
+    "disable-licences",
+];
+
+/// Records with each entry that takes licences the products whose seats it frees: its product,
+/// or for an account-wide step every product the inventory shows the account licensed for.
+pub fn note_seats(ctx: &Context, entries: &mut [RunEntry]) {
+    for e in entries {
+        if ACCOUNT_WIDE.contains(&e.step.as_str()) {
+            let held = ctx.store.account(&e.account_id).ok().flatten();
+            e.frees = held
+                .map(|a| {
+                    a.products
+                        .iter()
+                        .filter(|(_, u)| u.licensed)
+                        .map(|(k, _)| k.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+    }
+}
+
 /// The counts of a run's entries.
 pub fn counts(ctx: &Context, entries: &[RunEntry]) -> Counts {
     let mut c = Counts::default();
@@ -43,8 +71,13 @@ pub fn counts(ctx: &Context, entries: &[RunEntry]) -> Counts {
         *c.results.entry(result).or_default() += 1;
         let freed = e.result == EntryResult::Done || e.result == EntryResult::Preview;
         if freed && takes.contains(&e.step.as_str()) {
-            let product = e.product.map_or("all products", |p| p.key());
-            *c.seats_freed.entry(product.to_string()).or_default() += 1;
+            if e.frees.is_empty() {
+                let product = e.product.map_or("all products", |p| p.key());
+                *c.seats_freed.entry(product.to_string()).or_default() += 1;
+            }
+            for product in &e.frees {
+                *c.seats_freed.entry(product.clone()).or_default() += 1;
+            }
         }
     }
     for (product, n) in &c.seats_freed {

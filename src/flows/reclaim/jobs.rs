@@ -78,6 +78,10 @@ impl BulkAction {
                 "Atlassian ends every session of an account whose email changes (the email.set \
                  privilege): each user signs in again with the new address",
             ),
+            BulkAction::DisableLicences => Some(
+                "Each whole account is suspended (on Data Center, deactivated): every product it \
+                 holds stops and its seats are freed, not one product's; Undo gives them back",
+            ),
             _ => None,
         }
     }
@@ -224,6 +228,14 @@ fn check(req: &BulkRequest) -> Result<BulkAction, FlowError> {
             format!("group: {} needs the group's name", action.key()),
         ));
     }
+    if action == BulkAction::DisableLicences && req.product.is_some() {
+        return Err(bad(
+            "invalid_request",
+            "product: disable-licences suspends whole accounts (every product they hold); leave \
+             product out, or revoke-product-access to take one product"
+                .into(),
+        ));
+    }
     if matches!(
         action,
         BulkAction::GrantProductAccess | BulkAction::RevokeProductAccess
@@ -321,9 +333,11 @@ async fn batch(
             detail: None,
             at: None,
             order: Some(order),
+            frees: Vec::new(),
         });
         events.push(event);
     }
+    super::finish::note_seats(ctx, &mut entries);
     ctx.store
         .put_run(&run, &entries, Some(events.len() as u64))
         .await?;

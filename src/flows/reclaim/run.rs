@@ -99,7 +99,8 @@ pub async fn start(
         entries: planned.len() as u32,
         summary_sent: false,
     };
-    let (entries, orders) = entries_of(&id, &planned, req.dry_run, now);
+    let (mut entries, orders) = entries_of(&id, &planned, req.dry_run, now);
+    super::finish::note_seats(ctx, &mut entries);
     tracing::info!(run = %id, flagged = entries.len(), actions = orders.len(), dry_run = req.dry_run, "reclaim run planned");
     ctx.store
         .put_run(&run, &entries, Some(orders.len() as u64))
@@ -381,6 +382,7 @@ fn entries_of(
             detail: None,
             at: None,
             order: None,
+            frees: Vec::new(),
         };
         if let (Some(action), false) = (action, dry_run) {
             let order = Order {

@@ -243,7 +243,7 @@ fn bulk_bar() -> Markup {
                         option value="export-csv" { "Export CSV" }
                     }
                     optgroup label="Danger Zone" {
-                        option value="disable-licences" { "Disable Licenses" }
+                        option value="disable-licences" { "Suspend accounts (every product)" }
                         option value="remove-from-group" { "Remove from Group" }
                         option value="revoke-product-access" { "Revoke Product Access" }
                         option value="remove-all-access" { "Remove All Access" }
@@ -368,7 +368,10 @@ pub async fn bulk(State(console): State<Console>, form: AdminForm) -> Response {
         action: action.clone(),
         users: users.clone(),
         group: Some(form.get("group").to_string()).filter(|g| !g.is_empty()),
-        product: serde_json::from_value(serde_json::Value::String(form.get("product").into())).ok(),
+        // One product select serves the bar; a suspension is of whole accounts, whatever it shows.
+        product: serde_json::from_value(serde_json::Value::String(form.get("product").into()))
+            .ok()
+            .filter(|_| action != BulkAction::DisableLicences.key()),
         confirm: typed.parse().ok(),
         ..BulkRequest::default()
     };
