@@ -954,3 +954,77 @@ async fn suspending_accounts_says_so_and_counts_every_product_freed() {
     assert_eq!(freed["confluence"], 1, "{done:#}");
     assert!(freed.get("all products").is_none(), "{done:#}");
 }
+
+/// Issue 24, item 5: results that were not true. Restoring an account that is active said
+/// "done — the account is now active"; giving back licences to users from whom nothing was
+/// taken ran a job where everyone was skipped. Now a job with nothing to do does not start,
+/// and an entry says what really happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_results_say_what_really_happened_and_empty_jobs_do_not_start() {
+    let app = TestApp::start_with(BusMode::Embedded, options("")).await;
+    let active = person(&app, "active", &["jira-software-users"], 5);
+    let away = person(&app, "away", &["jira-software-users"], 5);
+    app.sync_inventory().await;
+    let app = &app;
+    let bulk = |body: Value| async move {
+        app.admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &body)
+            .await
+    };
+    let refused = |r: reqwest::Response, code: &'static str| async move {
+        assert_eq!(r.status(), 400);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"], code, "{body}");
+        body["detail"].as_str().unwrap_or_default().to_string()
+    };
+    let writes = || app.sim.calls().iter().filter(|c| c.method != "GET").count();
+    let before = writes();
+    // Nothing to do: no job.
+    let detail = refused(
+        bulk(json!({"action": "restore-suspended", "users": [&active]})).await,
+        "nothing_to_do",
+    )
+    .await;
+    assert!(detail.contains("already active"), "{detail}");
+    let detail = refused(
+        bulk(json!({"action": "enable-licences", "users": [&active, &away]})).await,
+        "nothing_to_do",
+    )
+    .await;
+    assert!(detail.contains("grant-product-access"), "{detail}");
+    assert_eq!(
+        app.admin_get("/api/v1/reclaim/runs").await["runs"],
+        json!([])
+    );
+    assert_eq!(writes(), before, "nothing was called");
+    // One suspended, one active: the job runs, and the active one is said to be already so.
+    let r = bulk(json!({"action": "disable-licences", "users": [&away], "confirm": 1})).await;
+    let job: Value = r.json().await.expect("json");
+    wait_done(
+        app,
+        &format!("/api/v1/jobs/{}", job["run"]["id"].as_str().expect("id")),
+    )
+    .await;
+    let r = bulk(json!({"action": "restore-suspended", "users": [&active, &away]})).await;
+    assert_eq!(r.status(), 202);
+    let job: Value = r.json().await.expect("json");
+    let done = wait_done(
+        app,
+        &format!("/api/v1/jobs/{}", job["run"]["id"].as_str().expect("id")),
+    )
+    .await;
+    let by_account = |id: &str| {
+        done["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .find(|e| e["account_id"] == id)
+            .cloned()
+            .expect("entry")
+    };
+    let a = by_account(&active);
+    assert_eq!(a["result"], "skipped", "{a}");
+    assert_eq!(a["detail"], "already active: nothing to do", "{a}");
+    let b = by_account(&away);
+    assert_eq!(b["result"], "done", "{b}");
+    assert_eq!(b["detail"], "the account is now active", "{b}");
+}

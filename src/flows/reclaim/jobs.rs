@@ -146,6 +146,7 @@ pub async fn start(
     } else {
         resolve(ctx, &req.users)?
     };
+    something_to_do(ctx, action, &req, &accounts)?;
     // Making someone an administrator is confirmed like taking access away.
     let makes_admins = action == BulkAction::AddToGroup
         && req.group.as_deref().is_some_and(|g| {
@@ -247,6 +248,35 @@ fn check(req: &BulkRequest) -> Result<BulkAction, FlowError> {
         ));
     }
     Ok(action)
+}
+
+/// A job that could do nothing is refused before it starts.
+fn something_to_do(
+    ctx: &Context,
+    action: BulkAction,
+    req: &BulkRequest,
+    accounts: &[Account],
+) -> Result<(), FlowError> {
+    let nothing = |detail: &str| Err(FlowError::invalid("nothing_to_do", detail));
+    match action {
+        BulkAction::RestoreSuspended
+            if accounts.iter().all(|a| a.status == AccountStatus::Active) =>
+        {
+            nothing("every selected account is already active: restore-suspended has nothing to do")
+        }
+        BulkAction::EnableLicences if req.product.is_none() => {
+            for a in accounts {
+                if !ctx.store.open_ledger(&a.account_id)?.is_empty() {
+                    return Ok(());
+                }
+            }
+            nothing(
+                "reinstate took nothing from these users to give back: name a product to grant \
+                 it (grant-product-access)",
+            )
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What kind of batch, and who asked.

@@ -177,6 +177,18 @@ pub(super) async fn standing(
     calls: &mut CallLog,
 ) -> Result<Done, Fail> {
     let account = &order.account_id;
+    let taking = matches!(
+        change,
+        Standing::Suspend | Standing::Deactivate | Standing::Delete
+    );
+    // Giving back what is there already changes nothing: said so, not "done".
+    let status = ctx.store.account(account)?.map(|a| a.status);
+    if !taking && status.is_some_and(|s| s.key() == change.to()) {
+        return Ok(Done::skipped(format!(
+            "already {}: nothing to do",
+            change.to()
+        )));
+    }
     let from = || -> Result<Change, Fail> {
         let now = ctx.store.account(account)?;
         Ok(Change::Standing {
@@ -217,10 +229,6 @@ pub(super) async fn standing(
             status: Some(status),
         },
     )?;
-    let taking = matches!(
-        change,
-        Standing::Suspend | Standing::Deactivate | Standing::Delete
-    );
     let outcome = if taking && order.policy.is_some() {
         AuditOutcome::Reclaimed
     } else {
