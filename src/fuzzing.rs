@@ -82,9 +82,12 @@ pub fn idp_bodies(data: &[u8]) {
     let _ = crate::sources::jsm::classify(&source, &body);
 }
 
-/// The rules document (`PUT /api/v1/rules`, `reinstate rules import`).
+/// The rules document (`PUT /api/v1/rules`, `reinstate rules import`): accepted only when it
+/// is one JSON document with nothing after it.
 pub fn rules_json(data: &[u8]) {
-    let _ = crate::domain::rules::RuleList::parse(data);
+    if crate::domain::rules::RuleList::parse(data).is_ok() {
+        assert!(serde_json::from_slice::<serde_json::Value>(data).is_ok());
+    }
 }
 
 /// The configuration file.
@@ -110,9 +113,12 @@ pub fn bulk_csv(data: &[u8]) {
     }
 }
 
-/// Reclamation policies, and the schedule with its time zone (first line, second line).
+/// Reclamation policies (accepted only as one JSON document with nothing after it), and the
+/// schedule with its time zone (first line, second line).
 pub fn policies(data: &[u8]) {
-    let _ = crate::domain::reclaim::PolicyList::parse(data);
+    if crate::domain::reclaim::PolicyList::parse(data).is_ok() {
+        assert!(serde_json::from_slice::<serde_json::Value>(data).is_ok());
+    }
     if let Ok(text) = std::str::from_utf8(data) {
         let (expr, zone) = text.split_once('\n').unwrap_or((text, "UTC"));
         let _ = crate::flows::reclaim::config::Schedule::parse(expr, zone);

@@ -57,7 +57,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     code: &'static str,
 ) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." || path == "?" {
             "body".to_string()
@@ -65,7 +65,11 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
             path
         };
         ApiError::bad_request(code, format!("{field}: {}", e.inner()))
-    })
+    })?;
+    // Nothing but whitespace after the document.
+    de.end()
+        .map_err(|e| ApiError::bad_request(code, format!("body: {e}")))?;
+    Ok(value)
 }
 
 /// An admin request's body, as every admin handler reads it: at most `MAX_ADMIN_BODY` bytes,
@@ -157,5 +161,21 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for AdminJso
     async fn from_request(req: Request, state: &S) -> Result<AdminJson<T>, ApiError> {
         let body = AdminBody::from_request(req, state).await?;
         Ok(AdminJson(body.json()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_json_body_followed_by_anything_is_refused() {
+        let e = super::parse_json::<serde_json::Value>(b"{\"a\": 1} {}", "invalid_body")
+            .expect_err("trailing bytes");
+        assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+        assert!(
+            e.detail.starts_with("body: trailing characters"),
+            "{}",
+            e.detail
+        );
+        assert!(super::parse_json::<serde_json::Value>(b" {\"a\": 1}\r\n", "x").is_ok());
     }
 }

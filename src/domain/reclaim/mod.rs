@@ -131,7 +131,7 @@ impl PolicyList {
     /// Parses and validates a policy document: `{"policies": [...]}`.
     pub fn parse(body: &[u8]) -> Result<PolicyList, InvalidPolicy> {
         let de = &mut serde_json::Deserializer::from_slice(body);
-        let list: PolicyList = serde_path_to_error::deserialize(de).map_err(|e| {
+        let list: PolicyList = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
             InvalidPolicy {
                 field: if path == "." || path == "?" {
@@ -141,6 +141,11 @@ impl PolicyList {
                 },
                 reason: e.inner().to_string(),
             }
+        })?;
+        // Nothing but whitespace after the document.
+        de.end().map_err(|e| InvalidPolicy {
+            field: "body".into(),
+            reason: e.to_string(),
         })?;
         list.validate()?;
         Ok(list)

@@ -366,3 +366,10 @@ fn what_the_identity_provider_owns_is_planned_refused_and_never_warned() {
         Some(Step::Protected)
     );
 }
+
+#[test]
+fn a_policy_document_followed_by_anything_is_refused() {
+    let e = PolicyList::parse(b"{\"policies\": []}}").expect_err("trailing bytes");
+    assert_eq!(e.field, "body", "{e}");
+    assert!(PolicyList::parse(b"{\"policies\": []}\n").is_ok());
+}

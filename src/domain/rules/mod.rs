@@ -106,7 +106,7 @@ fn deserialize<T: serde::de::DeserializeOwned>(
     prefix: &str,
 ) -> Result<T, InvalidRule> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let field = match (path.as_str(), prefix) {
             ("." | "?", "") => "body".to_string(),
@@ -117,7 +117,13 @@ fn deserialize<T: serde::de::DeserializeOwned>(
             field,
             reason: e.inner().to_string(),
         }
-    })
+    })?;
+    // Nothing but whitespace after the document.
+    de.end().map_err(|e| InvalidRule {
+        field: "body".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(value)
 }
 
 /// A rule list that cannot be used; names the rule and field.

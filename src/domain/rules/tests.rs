@@ -494,3 +494,15 @@ proptest! {
         prop_assert_ne!(RuleSet::compile(&no_restore).decide(&f, None).outcome, Outcome::Restore);
     }
 }
+
+#[test]
+fn a_document_followed_by_anything_is_refused() {
+    for body in [&b"[]\x0e"[..], b"{\"rules\": []} {}", b"[] x"] {
+        let e = RuleList::parse(body).expect_err("trailing bytes");
+        assert_eq!(e.field, "body", "{e}");
+    }
+    assert!(
+        RuleList::parse(b" [] \n").is_ok(),
+        "whitespace around it is fine"
+    );
+}
