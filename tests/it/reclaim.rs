@@ -724,13 +724,7 @@ async fn a_run_starts_only_from_its_preview_with_the_number_it_will_change_typed
     person(&app, "fresh", &groups, 3);
     app.sync_inventory().await;
     assert_eq!(put_policies(&app, jira_policy(0)).await.status(), 200);
-    let signed_in = no_redirects()
-        .post(format!("{}/console/sign-in", app.url))
-        .form(&[("token", ADMIN_TOKEN)])
-        .send()
-        .await
-        .expect("sign in");
-    let cookie = cookie_pair(&signed_in);
+    let cookie = console_sign_in(&app, ADMIN_TOKEN).await;
     let get = |path: String| {
         no_redirects()
             .get(format!("{}{path}", app.url))
@@ -740,10 +734,7 @@ async fn a_run_starts_only_from_its_preview_with_the_number_it_will_change_typed
     let page = get("/console/reclaim".into()).await.expect("page");
     let html = page.text().await.expect("html");
     assert!(!html.contains("value=\"run\""), "no one-click run: {html}");
-    let csrf = {
-        let at = html.find("name=\"csrf\" value=\"").expect("csrf") + 19;
-        html[at..at + html[at..].find('"').expect("end")].to_string()
-    };
+    let csrf = csrf_in(&html);
     let post = |path: String, form: Vec<(&'static str, String)>| {
         no_redirects()
             .post(format!("{}{path}", app.url))
@@ -893,13 +884,7 @@ async fn suspending_accounts_says_so_and_counts_every_product_freed() {
         "{body}"
     );
     // The console names it for what it does, and its confirm step says it.
-    let signed_in = no_redirects()
-        .post(format!("{}/console/sign-in", app.url))
-        .form(&[("token", ADMIN_TOKEN)])
-        .send()
-        .await
-        .expect("sign in");
-    let cookie = cookie_pair(&signed_in);
+    let cookie = console_sign_in(&app, ADMIN_TOKEN).await;
     let html = no_redirects()
         .get(format!("{}/console/users", app.url))
         .header("cookie", &cookie)
@@ -910,8 +895,7 @@ async fn suspending_accounts_says_so_and_counts_every_product_freed() {
         .await
         .expect("html");
     assert!(html.contains("Suspend accounts (every product)"), "{html}");
-    let at = html.find("name=\"csrf\" value=\"").expect("csrf") + 19;
-    let csrf = html[at..at + html[at..].find('"').expect("end")].to_string();
+    let csrf = csrf_in(&html);
     let confirm = no_redirects()
         .post(format!("{}/console/users/bulk", app.url))
         .header("cookie", &cookie)

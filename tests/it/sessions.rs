@@ -7,19 +7,6 @@ use sha2::{Digest, Sha256};
 
 use crate::support::*;
 
-/// Signs in with `token`: the `Cookie` pair of the session.
-async fn sign_in(app: &TestApp, token: &str) -> String {
-    let r = no_redirects()
-        .post(format!("{}/console/sign-in", app.url))
-        .header("user-agent", format!("tests/{token}"))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .expect("sign in");
-    assert_eq!(r.status(), 303, "sign-in");
-    cookie_pair(&r)
-}
-
 /// The status of a console page with the cookie (303: sent to sign in).
 async fn console_status(app: &TestApp, cookie: &str, path: &str) -> u16 {
     no_redirects()
@@ -43,9 +30,7 @@ async fn csrf_of(app: &TestApp, cookie: &str) -> String {
         .text()
         .await
         .expect("html");
-    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    let len = html[at..].find('"').expect("the value's end");
-    html[at..at + len].to_string()
+    csrf_in(&html)
 }
 
 /// The session's id: the hex SHA-256 of its cookie's secret.
@@ -78,7 +63,7 @@ async fn sessions_api(app: &TestApp) -> serde_json::Value {
 #[tokio::test]
 async fn signing_out_ends_the_session_for_every_copy_of_its_cookie() {
     let app = TestApp::start(BusMode::Embedded).await;
-    let cookie = sign_in(&app, ADMIN_TOKEN).await;
+    let cookie = console_sign_in(&app, ADMIN_TOKEN).await;
     let copy = cookie.clone();
     assert_eq!(console_status(&app, &cookie, "/console").await, 200);
     assert_eq!(console_status(&app, &copy, "/api/v1/audit").await, 200);
@@ -120,8 +105,8 @@ async fn an_idle_session_ends_and_a_used_one_does_not() {
         ..Default::default()
     };
     let app = TestApp::start_with(BusMode::Embedded, options).await;
-    let idle = sign_in(&app, ADMIN_TOKEN).await;
-    let busy = sign_in(&app, ADMIN_TOKEN).await;
+    let idle = console_sign_in(&app, ADMIN_TOKEN).await;
+    let busy = console_sign_in(&app, ADMIN_TOKEN).await;
     // Thirty-one minutes pass for one of them: its last use moved back in the store.
     let store = app.store();
     let mut record = store
@@ -159,9 +144,9 @@ async fn an_idle_session_ends_and_a_used_one_does_not() {
 #[tokio::test]
 async fn an_admin_sees_and_ends_sessions_in_the_console_and_the_api() {
     let app = TestApp::start(BusMode::Embedded).await;
-    let admin = sign_in(&app, ADMIN_TOKEN).await;
-    let viewer = sign_in(&app, VIEWER_TOKEN).await;
-    let other = sign_in(&app, VIEWER_TOKEN).await;
+    let admin = console_sign_in(&app, ADMIN_TOKEN).await;
+    let viewer = console_sign_in(&app, VIEWER_TOKEN).await;
+    let other = console_sign_in(&app, VIEWER_TOKEN).await;
     let open = sessions_api(&app).await;
     let list = open["sessions"].as_array().expect("list");
     assert_eq!(list.len(), 3, "{open}");
@@ -256,8 +241,8 @@ async fn an_admin_sees_and_ends_sessions_in_the_console_and_the_api() {
 #[tokio::test]
 async fn removing_a_token_from_the_configuration_ends_its_sessions_at_the_next_start() {
     let mut app = TestApp::start(BusMode::Embedded).await;
-    let admin = sign_in(&app, ADMIN_TOKEN).await;
-    let viewer = sign_in(&app, VIEWER_TOKEN).await;
+    let admin = console_sign_in(&app, ADMIN_TOKEN).await;
+    let viewer = console_sign_in(&app, VIEWER_TOKEN).await;
     let viewer_hash = hex::encode(Sha256::digest(VIEWER_TOKEN.as_bytes()));
     app.reconfigure(|toml| {
         let edited = toml.replace(

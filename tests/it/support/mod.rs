@@ -605,6 +605,27 @@ pub fn no_redirects() -> reqwest::Client {
         .expect("client")
 }
 
+/// Signs in to the console with `token` (as the browser `tests/<token>`): the session's
+/// `Cookie` pair.
+pub async fn console_sign_in(app: &TestApp, token: &str) -> String {
+    let r = no_redirects()
+        .post(format!("{}/console/sign-in", app.url))
+        .header("user-agent", format!("tests/{token}"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(r.status(), 303, "sign-in");
+    cookie_pair(&r)
+}
+
+/// The CSRF token a console page's forms carry.
+pub fn csrf_in(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    let len = html[at..].find('"').expect("the value's end");
+    html[at..at + len].to_string()
+}
+
 /// The `name=value` of a response's first `Set-Cookie`, to send back as `Cookie`.
 pub fn cookie_pair(response: &reqwest::Response) -> String {
     response.headers()["set-cookie"]
