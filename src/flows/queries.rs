@@ -59,6 +59,15 @@ pub fn runs(ctx: &Context, kind: RunKind, limit: usize) -> Result<Vec<RunRecord>
     Ok(ctx.store.runs(kind, limit)?)
 }
 
+/// Whether a run or job took something that has not been given back (what an Undo would give).
+pub fn undoable(ctx: &Context, run: &str) -> Result<bool, FlowError> {
+    Ok(ctx
+        .store
+        .ledger_of_run(run)?
+        .iter()
+        .any(|l| l.state == crate::store::LedgerState::Open))
+}
+
 /// What the ledger holds as taken from an account and not given back.
 pub fn open_ledger(ctx: &Context, account_id: &str) -> Result<Vec<LedgerEntry>, FlowError> {
     Ok(ctx.store.open_ledger(account_id)?)

@@ -1012,3 +1012,48 @@ async fn bulk_results_say_what_really_happened_and_empty_jobs_do_not_start() {
     assert_eq!(b["result"], "done", "{b}");
     assert_eq!(b["detail"], "the account is now active", "{b}");
 }
+
+/// Issue 24, item 12 (in part): an undone job still offered Undo. The button shows only while
+/// something the job took is still taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_is_offered_only_while_something_is_still_taken() {
+    let app = TestApp::start_with(BusMode::Embedded, options("")).await;
+    let who = person(&app, "who", &["jira-software-users"], 200);
+    app.sync_inventory().await;
+    let r = app
+        .admin_post(
+            ADMIN_TOKEN,
+            "/api/v1/users/bulk",
+            &json!({"action": "disable-licences", "users": [&who], "confirm": 1}),
+        )
+        .await;
+    let id = r.json::<Value>().await.expect("json")["run"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    wait_done(&app, &format!("/api/v1/jobs/{id}")).await;
+    let cookie = console_sign_in(&app, ADMIN_TOKEN).await;
+    let undo_offered = || async {
+        no_redirects()
+            .get(format!("{}/console/jobs/{id}", app.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html")
+            .contains(&format!("action=\"/console/jobs/{id}/undo\""))
+    };
+    assert!(undo_offered().await, "taken: Undo offered");
+    let r = app
+        .admin_post(ADMIN_TOKEN, &format!("/api/v1/jobs/{id}/undo"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let undo = r.json::<Value>().await.expect("json")["run"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    wait_done(&app, &format!("/api/v1/jobs/{undo}")).await;
+    assert!(!undo_offered().await, "given back: no Undo");
+}

@@ -64,6 +64,12 @@ pub async fn page(
             ))
             .or_default() += 1;
     }
+    // Undo only while something it took is still taken (not for an undone run, nor one that
+    // took nothing).
+    let undoable = session.role == Role::Admin
+        && !run.dry_run
+        && run.kind != RunKind::Undo
+        && queries::undoable(&console.flows, &run.id).unwrap_or(false);
     let csv = if run.kind == RunKind::Job {
         None
     } else {
@@ -80,7 +86,7 @@ pub async fn page(
         @if let Some(of) = &run.undo_of { p { "Undoes " a href={ "/console/jobs/" (of) } { (of) } "." } }
         div.row-actions {
             @if let Some(csv) = csv { a.button href=(csv) { "Download CSV" } }
-            @if session.role == Role::Admin && !run.dry_run && run.kind != RunKind::Undo {
+            @if undoable {
                 form method="post" action={ "/console/jobs/" (run.id) "/undo" } {
                     input type="hidden" name="csrf" value=(session.csrf);
                     button type="submit" { "Undo" }
