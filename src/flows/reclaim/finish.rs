@@ -53,15 +53,12 @@ pub fn note_seats(ctx: &Context, entries: &mut [RunEntry]) {
 /// The counts of a run's entries.
 pub fn counts(ctx: &Context, entries: &[RunEntry]) -> Counts {
     let mut c = Counts::default();
-    let takes = [
+    // A step takes licences when it takes the whole account, or one product.
+    let product_takes = [
         Step::Take(crate::domain::reclaim::TakeAction::RemoveProductAccess).key(),
-        "suspend",
-        "deactivate",
-        "remove-all-access",
-        "delete",
         "revoke-product-access",
-        "disable-licences",
     ];
+    let takes = |step: &str| ACCOUNT_WIDE.contains(&step) || product_takes.contains(&step);
     for e in entries {
         *c.steps.entry(e.step.clone()).or_default() += 1;
         let result = serde_json::to_value(e.result)
@@ -70,7 +67,7 @@ pub fn counts(ctx: &Context, entries: &[RunEntry]) -> Counts {
             .unwrap_or_default();
         *c.results.entry(result).or_default() += 1;
         let freed = e.result == EntryResult::Done || e.result == EntryResult::Preview;
-        if freed && takes.contains(&e.step.as_str()) {
+        if freed && takes(&e.step) {
             if e.frees.is_empty() {
                 let product = e.product.map_or("all products", |p| p.key());
                 *c.seats_freed.entry(product.to_string()).or_default() += 1;
