@@ -32,12 +32,43 @@ pub fn requests(
     Ok(ctx.store.requests(state)?)
 }
 
-/// What reinstate knows of a user.
-pub fn user(ctx: &Context, email: &Email) -> Result<UserRecord, FlowError> {
-    ctx.store.user(email)?.ok_or_else(|| FlowError::NotFound {
-        code: "unknown_user",
-        detail: "reinstate has no record of this user".into(),
-    })
+/// A user as the API answers them: reinstate's record (logins, restores, warnings, keeps) and
+/// the inventory's row (status, products, groups: what the console lists), each when known.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct UserAnswer {
+    #[serde(flatten)]
+    pub record: Option<UserRecord>,
+    /// The inventory's row, the same the console shows; absent when the inventory does not
+    /// hold the account.
+    pub inventory: Option<crate::flows::inventory::query::UserRow>,
+}
+
+/// A user by email or Atlassian account id: found when reinstate has a record of them or the
+/// inventory holds their account.
+pub fn user_answer(ctx: &Context, who: &str) -> Result<UserAnswer, FlowError> {
+    let email = Email::parse(who).ok();
+    let account = match &email {
+        Some(email) => ctx.store.account_by_email(email)?,
+        None => ctx.store.account(who)?,
+    };
+    let email = email.or_else(|| account.as_ref().and_then(|a| a.email.clone()));
+    let record = match &email {
+        Some(email) => ctx.store.user(email)?,
+        None => None,
+    };
+    let inventory = match &account {
+        Some(a) => crate::flows::inventory::query::user(ctx, &a.account_id)?,
+        None => None,
+    };
+    if record.is_none() && inventory.is_none() {
+        return Err(FlowError::NotFound {
+            code: "unknown_user",
+            detail: format!(
+                "neither reinstate's records nor the inventory know {who:?} (an email address or an Atlassian account id)"
+            ),
+        });
+    }
+    Ok(UserAnswer { record, inventory })
 }
 
 /// What reinstate recorded of a user, when it has (logins, restores, warnings, keeps).

@@ -29,6 +29,17 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self
     }
 
+    /// What answers a path routed so far when asked with a method it does not take (the
+    /// `Allow` header is still set).
+    pub fn method_not_allowed_fallback<H, T>(mut self, handler: H) -> Routes<S>
+    where
+        H: axum::handler::Handler<T, S>,
+        T: 'static,
+    {
+        self.router = self.router.method_not_allowed_fallback(handler);
+        self
+    }
+
     pub fn merge(mut self, other: Routes<S>) -> Routes<S> {
         self.router = self.router.merge(other.router);
         self.paths.extend(other.paths);

@@ -18,7 +18,7 @@ fn days_ago(n: i64) -> String {
 }
 
 /// An app whose inventory holds a few people inactive in Confluence, one busy one.
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     let app = TestApp::start_with(
         BusMode::Embedded,
         Options {
@@ -45,7 +45,7 @@ async fn app() -> TestApp {
     app
 }
 
-async fn sign_in(browser: &Browser, app: &TestApp, token: &str) {
+pub(crate) async fn sign_in(browser: &Browser, app: &TestApp, token: &str) {
     browser.goto(&format!("{}/", app.url)).await;
     assert!(
         browser.url().await.contains("/console/sign-in"),
@@ -60,7 +60,7 @@ async fn sign_in(browser: &Browser, app: &TestApp, token: &str) {
 }
 
 /// Waits until a job or run page says it is done (it refreshes itself).
-async fn wait_done(browser: &Browser) -> String {
+pub(crate) async fn wait_done(browser: &Browser) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let text = browser.text().await;
@@ -128,7 +128,10 @@ async fn an_admin_filters_inactive_users_enables_licences_and_undoes_a_confirmed
         .await;
     browser.click("div.bulkbar button[type=submit]").await;
     let job = wait_done(&browser).await;
-    assert!(job.contains("Bulk job"), "{job}");
+    assert!(
+        job.contains("Enable licences — 2 users, by admin:"),
+        "{job}"
+    );
     browser.assert_accessible("job").await;
     browser.screenshot("job").await;
     assert_eq!((adds(&app, "acc-cleo"), adds(&app, "acc-dora")), (1, 1));
@@ -350,7 +353,7 @@ async fn an_admin_edits_and_previews_a_rule_approves_a_request_runs_a_preview_an
 
     browser.goto(&format!("{}/console/audit", app.url)).await;
     let all = browser.wait_for_text("restored").await;
-    assert!(all.contains("approval_required"), "{all}");
+    assert!(all.contains("approval required"), "{all}");
     browser.select("select[name=outcome]", "restored").await;
     browser.click("form.filters button[type=submit]").await;
     browser.wait_for_text("restored").await;

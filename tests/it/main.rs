@@ -11,6 +11,7 @@ mod bad_input;
 mod chart;
 mod connectors;
 mod console;
+mod console_edges;
 mod contract;
 mod crash;
 mod decisions;

@@ -139,7 +139,7 @@ async fn metrics_cover_requests_events_bus_directory_email_and_restore_latency()
     let _: Value = app.admin_get("/api/v1/users/grace@example.com").await;
     let m = app.metrics().await;
     assert!(
-        m.contains(r#"route="/api/v1/users/{email}""#) && !m.contains("grace@example.com"),
+        m.contains(r#"route="/api/v1/users/{user}""#) && !m.contains("grace@example.com"),
         "{m}"
     );
 }

@@ -781,7 +781,7 @@ async fn a_run_starts_only_from_its_preview_with_the_number_it_will_change_typed
         .expect("html");
     assert!(html.contains("What a run would do"), "{html}");
     assert!(
-        html.contains("It will change <strong>3</strong> accounts"),
+        html.contains("It will change <strong>3 accounts</strong>"),
         "{html}"
     );
     assert!(html.contains("25.80"), "the saving: {html}");

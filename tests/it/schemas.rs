@@ -84,6 +84,7 @@ fn concrete(path: &str) -> String {
     path.replace("{token}", "x")
         .replace("{id}", "x")
         .replace("{email}", "x@example.com")
+        .replace("{user}", "x@example.com")
         .replace("{account}", "x")
 }
 

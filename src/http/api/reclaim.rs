@@ -153,25 +153,30 @@ pub async fn get_run(
     State(api): State<Api>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (id, csv) = match id.strip_suffix(".csv") {
-        Some(id) => (id.to_string(), true),
-        None => (id, false),
-    };
-    let run = found(&api, &id, &[RunKind::Reclaim, RunKind::Undo])?;
-    if csv {
-        return run_csv(&api, &run);
-    }
-    Ok(Json(page(&api, run)?).into_response())
+    page_or_csv(&api, &id, &[RunKind::Reclaim, RunKind::Undo])
 }
 
-/// `GET /api/v1/jobs/{id}`: a bulk job's (or an undo's) progress and per-user results.
+/// `GET /api/v1/jobs/{id}`: a bulk job's (or an undo's) progress and per-user results; and
+/// `GET /api/v1/jobs/{id}.csv`.
 pub async fn get_job(
     _: Viewer,
     State(api): State<Api>,
     Path(id): Path<String>,
-) -> Result<Json<RunPage>, ApiError> {
-    let run = found(&api, &id, &[RunKind::Job, RunKind::Undo])?;
-    Ok(Json(page(&api, run)?))
+) -> Result<Response, ApiError> {
+    page_or_csv(&api, &id, &[RunKind::Job, RunKind::Undo])
+}
+
+/// A run's page, or with `.csv` after its id, its entries as CSV.
+fn page_or_csv(api: &Api, id: &str, kinds: &[RunKind]) -> Result<Response, ApiError> {
+    let (id, csv) = match id.strip_suffix(".csv") {
+        Some(id) => (id, true),
+        None => (id, false),
+    };
+    let run = found(api, id, kinds)?;
+    if csv {
+        return run_csv(api, &run);
+    }
+    Ok(Json(page(api, run)?).into_response())
 }
 
 fn found(api: &Api, id: &str, kinds: &[RunKind]) -> Result<RunRecord, ApiError> {
@@ -383,7 +388,7 @@ pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
         Operation::new("post", "/api/v1/users/bulk", "A bulk action as a job (JSON, or `text/csv` with `?action=`); danger actions need `confirm`.", Admin, ("202", "the job's page"))
             .body(schema::<BulkRequest>(g))
             .returns(page.clone()),
-        Operation::new("get", "/api/v1/jobs/{id}", "A job's (or an undo's) progress and per-user results.", Viewer, ("200", "the job's page"))
+        Operation::new("get", "/api/v1/jobs/{id}", "A job's (or an undo's) progress and per-user results (`{id}.csv`: the same as CSV).", Viewer, ("200", "the job's page"))
             .returns(page.clone()),
         Operation::new("post", "/api/v1/jobs/{id}/undo", "Gives back what the job changed.", Admin, ("202", "the undo's page"))
             .returns(page),

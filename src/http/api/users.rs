@@ -17,15 +17,13 @@ use crate::http::error::ApiError;
 use crate::http::routes::{Operation, Routes, schema};
 use crate::store::UserRecord;
 
-/// `GET /api/v1/users/{email}`: what reinstate knows of a user's licences.
+/// `GET /api/v1/users/{user}`: what reinstate knows of a user, by email or account id.
 pub async fn user(
     _: Viewer,
     State(api): State<Api>,
-    Path(email): Path<String>,
-) -> Result<Json<UserRecord>, ApiError> {
-    let email =
-        Email::parse(&email).map_err(|e| ApiError::bad_request("invalid_email", e.to_string()))?;
-    Ok(Json(queries::user(&api.flows, &email)?))
+    Path(who): Path<String>,
+) -> Result<Json<queries::UserAnswer>, ApiError> {
+    Ok(Json(queries::user_answer(&api.flows, who.trim())?))
 }
 
 /// The body of `POST /api/v1/reclaimed`.
@@ -77,12 +75,12 @@ pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
     vec![
         Operation::new(
             "get",
-            "/api/v1/users/{email}",
-            "What reinstate knows of a user.",
+            "/api/v1/users/{user}",
+            "What reinstate knows of a user, by email or Atlassian account id: its record (logins, restores, warnings) and the inventory's row (status, products, groups).",
             Viewer,
-            ("200", "the user record"),
+            ("200", "the user"),
         )
-        .returns(user.clone()),
+        .returns(schema::<queries::UserAnswer>(g)),
         Operation::new(
             "post",
             "/api/v1/reclaimed",
@@ -98,6 +96,6 @@ pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
 /// Users, and reclaims recorded elsewhere.
 pub(super) fn routes() -> Routes<Api> {
     Routes::default()
-        .route("/api/v1/users/{email}", get(user))
+        .route("/api/v1/users/{user}", get(user))
         .route("/api/v1/reclaimed", post(reclaimed))
 }

@@ -3,13 +3,14 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use super::fields::Invalid;
 use super::layout::page as frame;
 use super::table::{badge, table};
-use super::{Console, Signed, failed, when};
+use super::{Console, Signed, failed, when, words};
 use crate::domain::{AuditOutcome, Email, Source};
 use crate::flows::queries;
 use crate::store::AuditFilter;
@@ -61,29 +62,57 @@ fn day(field: &str, value: &str) -> Result<Option<OffsetDateTime>, String> {
         .map_err(|_| format!("{field}: {value:?} is not a date (YYYY-MM-DD)"))
 }
 
+/// A field's value parsed, or its error added to `bad` (an empty field is no filter).
+fn field<T>(
+    bad: &mut Invalid,
+    name: &'static str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<Option<T>, String>,
+) -> Option<T> {
+    parse(value.trim()).unwrap_or_else(|why| {
+        bad.add(name, why);
+        None
+    })
+}
+
 impl AuditQuery {
-    /// The filter, or what is wrong with it (nothing is filtered then).
-    fn filter(&self) -> Result<AuditFilter, String> {
-        let user = match self.user.trim() {
-            "" => None,
-            u => Some(Email::parse(u).map_err(|_| format!("User: {u:?} is not an email address"))?),
-        };
-        let outcome = match self.outcome.trim() {
-            "" => None,
-            v => Some(
-                parse::<AuditOutcome>(v)
-                    .ok_or_else(|| format!("Outcome: {v:?} is not an outcome"))?,
-            ),
-        };
-        let source = match self.source.trim() {
-            "" => None,
-            v => Some(parse::<Source>(v).ok_or_else(|| format!("Source: {v:?} is not a source"))?),
-        };
-        let to = day("To", &self.to)?.map(|d| d + time::Duration::days(1));
+    /// The filter, or what is wrong with it, by field (nothing is shown then).
+    fn filter(&self) -> Result<AuditFilter, Invalid> {
+        let mut bad = Invalid::default();
+        let user = field(&mut bad, "user", &self.user, |u| match u {
+            "" => Ok(None),
+            u => Email::parse(u).map(Some).map_err(|_| {
+                format!(
+                    "User: {u:?} is not a whole email address; type all of it (name@example.com)"
+                )
+            }),
+        });
+        let outcome = field(&mut bad, "outcome", &self.outcome, |v| match v {
+            "" => Ok(None),
+            v => parse::<AuditOutcome>(v)
+                .map(Some)
+                .ok_or_else(|| format!("Outcome: {v:?} is not an outcome")),
+        });
+        let source = field(&mut bad, "source", &self.source, |v| match v {
+            "" => Ok(None),
+            v => parse::<Source>(v)
+                .map(Some)
+                .ok_or_else(|| format!("Source: {v:?} is not a source")),
+        });
+        let from = field(&mut bad, "from", &self.from, |v| day("From", v));
+        let to = field(&mut bad, "to", &self.to, |v| day("To", v));
+        if let (Some(from), Some(to)) = (from, to)
+            && to < from
+        {
+            bad.add("to", "To: the last day is before From");
+        }
+        if !bad.is_empty() {
+            return Err(bad);
+        }
         Ok(AuditFilter {
             user,
-            from: day("From", &self.from)?,
-            to,
+            from,
+            to: to.map(|d| d + time::Duration::days(1)),
             outcome,
             source,
         })
@@ -127,20 +156,26 @@ pub async fn page(
     Signed(session): Signed,
     Query(q): Query<AuditQuery>,
 ) -> Response {
-    let (filter, problem) = match q.filter() {
-        Ok(f) => (f, None),
-        Err(p) => (AuditFilter::default(), Some(p)),
+    let filter = match q.filter() {
+        Ok(f) => f,
+        Err(bad) => {
+            let body = html! { (bad.summary()) (filters(&q, &bad)) };
+            return frame(
+                &console,
+                &session,
+                "/console/audit",
+                StatusCode::BAD_REQUEST,
+                "Audit",
+                body,
+            );
+        }
     };
     let before = Some(q.before.as_str()).filter(|b| !b.is_empty());
     let entries = match queries::audit(&console.flows, &filter, 50, before) {
         Ok(e) => e,
         Err(e) => return failed(&console, &session, &e),
     };
-    let csv = if problem.is_some() {
-        String::new()
-    } else {
-        q.csv_query(&filter)
-    };
+    let csv = q.csv_query(&filter);
     let next = entries.last().filter(|_| entries.len() == 50).map(|e| {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in q.fields().iter().filter(|(_, v)| !v.is_empty()) {
@@ -150,32 +185,14 @@ pub async fn page(
         format!("/console/audit?{}", s.finish())
     });
     let body = html! {
-        form.filters.card method="get" action="/console/audit" {
-            label { "User (email)" input type="email" name="user" value=(q.user); }
-            label { "Outcome"
-                select name="outcome" {
-                    option value="" { "Any" }
-                    @for o in choices::<AuditOutcome>() { option value=(o) selected[q.outcome.trim() == o] { (o) } }
-                }
-            }
-            label { "Source"
-                select name="source" {
-                    option value="" { "Any" }
-                    @for o in choices::<Source>() { option value=(o) selected[q.source.trim() == o] { (o) } }
-                }
-            }
-            label { "From" input type="date" name="from" value=(q.from); }
-            label { "To" input type="date" name="to" value=(q.to); }
-            button.primary type="submit" { "Filter" }
-        }
-        @if let Some(p) = &problem { div.message.error role="alert" { (p) " — showing every entry." } }
+        (filters(&q, &Invalid::default()))
         (table(&["When", "Outcome", "User", "Product", "Source", "Why"], Some("No entry matches."), entries.iter().map(|e| html! {
             tr {
                 td { (when(e.at)) }
                 td { (badge(e.outcome.key())) }
                 td { (e.user.as_ref().map(|u| u.to_string()).or(e.identity.clone()).unwrap_or_default()) }
-                td { (e.product.map_or("", |p| p.key())) }
-                td { (e.source.map_or("", |s| s.key())) }
+                td { (e.product.map_or("", words::product)) }
+                td { (e.source.map_or("", words::source)) }
                 td { (e.reason) }
             }
         })))
@@ -192,6 +209,45 @@ pub async fn page(
         "Audit",
         body,
     )
+}
+
+fn filters(q: &AuditQuery, bad: &Invalid) -> Markup {
+    html! {
+        form.filters.card method="get" action="/console/audit" novalidate {
+            div.field {
+                label for="user" { "User (email)" }
+                input #user type="text" inputmode="email" name="user" value=(q.user) aria-invalid=[bad.flag("user")] aria-describedby=[bad.described("user")];
+                (bad.under("user"))
+            }
+            div.field {
+                label for="outcome" { "Outcome" }
+                select #outcome name="outcome" aria-invalid=[bad.flag("outcome")] aria-describedby=[bad.described("outcome")] {
+                    option value="" { "Any" }
+                    @for o in choices::<AuditOutcome>() { option value=(o) selected[q.outcome.trim() == o] { (words::capital(&words::plain(&o))) } }
+                }
+                (bad.under("outcome"))
+            }
+            div.field {
+                label for="source" { "Source" }
+                select #source name="source" aria-invalid=[bad.flag("source")] aria-describedby=[bad.described("source")] {
+                    option value="" { "Any" }
+                    @for o in choices::<Source>() { option value=(o) selected[q.source.trim() == o] { (parse::<Source>(&o).map_or(o.clone(), |s| words::capital(words::source(s)))) } }
+                }
+                (bad.under("source"))
+            }
+            div.field {
+                label for="from" { "From" }
+                input #from type="date" name="from" value=(q.from) aria-invalid=[bad.flag("from")] aria-describedby=[bad.described("from")];
+                (bad.under("from"))
+            }
+            div.field {
+                label for="to" { "To" }
+                input #to type="date" name="to" value=(q.to) aria-invalid=[bad.flag("to")] aria-describedby=[bad.described("to")];
+                (bad.under("to"))
+            }
+            button.primary type="submit" { "Filter" }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -226,19 +282,22 @@ mod tests {
             q("not-an-email", "", "")
                 .filter()
                 .expect_err("refused")
-                .starts_with("User:")
+                .of("user")
+                .is_some_and(|m| m.starts_with("User:"))
         );
         assert!(
             q("", "restroed", "")
                 .filter()
                 .expect_err("refused")
-                .starts_with("Outcome:")
+                .of("outcome")
+                .is_some_and(|m| m.starts_with("Outcome:"))
         );
         assert!(
             q("", "", "30/11/2026")
                 .filter()
                 .expect_err("refused")
-                .starts_with("To:")
+                .of("to")
+                .is_some_and(|m| m.starts_with("To:"))
         );
         let ok = q("a@example.com", "restored", "2026-11-30");
         let filter = ok.filter().expect("valid");

@@ -10,7 +10,7 @@ use maud::html;
 
 use super::layout::page as frame;
 use super::table::{badge, slug, table};
-use super::{AdminForm, Console, Signed, failed, when};
+use super::{AdminForm, Console, Signed, failed, when, words};
 use crate::domain::reclaim::Step;
 use crate::flows::queries;
 use crate::flows::reclaim::{jobs, run};
@@ -36,13 +36,16 @@ pub async fn page(
     };
     let counts = crate::flows::reclaim::finish::counts(&console.flows, &entries);
     let running = run.state != RunState::Done;
-    let kind = match run.kind {
-        RunKind::Reclaim if run.dry_run => "Preview",
-        RunKind::Reclaim => "Reclaim run",
-        RunKind::Job => "Bulk job",
-        RunKind::Undo => "Undo",
+    let title = title(&run, &entries);
+    let of_job = run.kind == RunKind::Job
+        || run.undo_of.as_deref().is_some_and(|of| {
+            matches!(queries::run(&console.flows, of), Ok(Some((r, _))) if r.kind == RunKind::Job)
+        });
+    let nav = if of_job {
+        "/console/users"
+    } else {
+        "/console/reclaim"
     };
-    let title = format!("{kind} {}", run.id);
     let state = slug(&run.state);
     let runnable = session.role == Role::Admin
         && run.kind == RunKind::Reclaim
@@ -55,12 +58,12 @@ pub async fn page(
         .map(|e| e.account_id.as_str())
         .collect::<std::collections::BTreeSet<_>>()
         .len();
-    let mut what: std::collections::BTreeMap<(String, &str), u32> = Default::default();
+    let mut what: std::collections::BTreeMap<(String, &str), usize> = Default::default();
     for e in &acting {
         *what
             .entry((
                 e.step.clone(),
-                e.product.map_or("every product", |p| p.key()),
+                e.product.map_or("Every product", words::product),
             ))
             .or_default() += 1;
     }
@@ -71,21 +74,21 @@ pub async fn page(
         && run.kind != RunKind::Undo
         && queries::undoable(&console.flows, &run.id).unwrap_or(false);
     let csv = if run.kind == RunKind::Job {
-        None
+        format!("/api/v1/jobs/{}.csv", run.id)
     } else {
-        Some(format!("/api/v1/reclaim/runs/{}.csv", run.id))
+        format!("/api/v1/reclaim/runs/{}.csv", run.id)
     };
     let body = html! {
         @if running { div.message data-refresh role="status" { "Running: this page refreshes until every user is done." } }
         div.cards {
-            div.card { div.muted { "State" } div.metric { span class={ "badge " (state) } { (state) } } }
-            div.card { div.muted { "Started" } div { (when(run.started_at)) } div.muted { "by " (run.trigger) } }
-            @for (result, n) in &counts.results { div.card { div.muted { @if result == "preview" { "Users in the preview" } @else { "Users " (result) } } div.metric { (n) } } }
-            @for (product, n) in &counts.seats_freed { div.card { div.muted { @if run.dry_run { "Seats it would free: " } @else { "Seats freed: " } (product) } div.metric { (n) } } }
+            div.card { div.muted { "State" } div.metric { (badge(&state)) } }
+            div.card { div.muted { "Started" } div { (when(run.started_at)) } div.muted { "by " (run.trigger) } div.muted { (run.id) } }
+            @for (result, n) in &counts.results { div.card { div.muted { @if result == "preview" { "Users in the preview" } @else { "Users " (words::plain(result)) } } div.metric { (n) } } }
+            @for (product, n) in &counts.seats_freed { div.card { div.muted { @if run.dry_run { "Seats it would free: " } @else { "Seats freed: " } (words::product_key(product)) } div.metric { (n) } } }
         }
         @if let Some(of) = &run.undo_of { p { "Undoes " a href={ "/console/jobs/" (of) } { (of) } "." } }
         div.row-actions {
-            @if let Some(csv) = csv { a.button href=(csv) { "Download CSV" } }
+            a.button href=(csv) { "Download CSV" }
             @if undoable {
                 form method="post" action={ "/console/jobs/" (run.id) "/undo" } {
                     input type="hidden" name="csrf" value=(session.csrf);
@@ -96,10 +99,10 @@ pub async fn page(
         @if runnable && changing > 0 {
             h2 { "What a run would do" }
             (table(&["Step", "Product", "Users"], None, what.iter().map(|((step, product), n)| html! {
-                tr { td { (step) } td { (product) } td { (n) } }
+                tr { td { (words::step(step)) } td { (product) } td { (words::count(*n, "user")) } }
             })))
             @for (product, saving) in &counts.monthly_saving {
-                p { "Saving a month, " (product) ": " (format!("{saving:.2}")) " " (console.flows.settings.reclaim.currency) }
+                p { "Saving a month, " (words::product_key(product)) ": " (format!("{saving:.2}")) " " (console.flows.settings.reclaim.currency) }
             }
         }
         @if runnable && changing == 0 {
@@ -115,8 +118,8 @@ pub async fn page(
                     }
                     a href={ "/console/users/" (super::users::enc(&e.account_id)) } { (e.email.as_ref().map(|m| m.to_string()).unwrap_or(e.account_id.clone())) }
                 }
-                td { (e.product.map_or("—", |p| p.key())) }
-                td { (e.step) }
+                td { (e.product.map_or("Every product", words::product)) }
+                td { (words::step(&e.step)) }
                 td { (e.reason) }
                 td { (badge(&slug(&e.result))) }
                 td { (e.detail.as_deref().unwrap_or("")) }
@@ -126,21 +129,38 @@ pub async fn page(
             form.card #(form_id) method="post" action={ "/console/jobs/" (run.id) "/run" } {
                 input type="hidden" name="csrf" value=(session.csrf);
                 h2 { "Run it" }
-                p { "It will change " strong { (changing) } " accounts as above (tick a user in the table to take them out). What no longer applies when it starts is left alone." }
+                p { "It will change " strong { (words::count(changing, "account")) } " as above (tick a user in the table to take them out). What no longer applies when it starts is left alone." }
                 label for="confirm" { "Type the number of accounts it will change: " (changing) ", less those you took out" }
                 input #confirm type="text" inputmode="numeric" name="confirm" autocomplete="off" required size="8";
                 p { button.primary.danger type="submit" { "Run it" } }
             }
         }
     };
-    frame(
-        &console,
-        &session,
-        "/console/reclaim",
-        StatusCode::OK,
-        &title,
-        body,
-    )
+    frame(&console, &session, nav, StatusCode::OK, &title, body)
+}
+
+/// What a run or job did, by whom: "Suspend accounts (every product) — 3 users, by admin:…".
+fn title(run: &crate::store::RunRecord, entries: &[crate::store::RunEntry]) -> String {
+    let users = entries
+        .iter()
+        .map(|e| e.account_id.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let what = match run.kind {
+        RunKind::Reclaim if run.dry_run => "Preview of a reclaim run".to_string(),
+        RunKind::Reclaim => "Reclaim run".to_string(),
+        RunKind::Job => words::step(run.action.as_deref().unwrap_or("bulk job")),
+        RunKind::Undo => match &run.undo_of {
+            Some(of) => format!("Undo of {of}"),
+            None => "Undo".to_string(),
+        },
+    };
+    let by = if run.trigger == "schedule" {
+        "on schedule".to_string()
+    } else {
+        format!("by {}", run.trigger)
+    };
+    format!("{what} — {}, {by}", words::count(users, "user"))
 }
 
 /// `POST /console/jobs/{id}/undo`

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,6 +18,7 @@ use crate::http::routes::Routes;
 
 mod audit;
 mod charts;
+mod fields;
 mod jobs;
 mod layout;
 mod overview;
@@ -29,6 +30,7 @@ mod signin;
 mod table;
 mod user;
 mod users;
+mod words;
 
 use crate::http::page::Look;
 
@@ -71,6 +73,8 @@ pub fn router(console: Console) -> Routes {
         .route("/console/reclaim", get(reclaim::page).post(reclaim::submit))
         .route("/console/audit", get(audit::page))
         .route("/console/sessions", get(sessions::page).post(sessions::end))
+        .route("/console/{*rest}", axum::routing::any(no_such_page))
+        .method_not_allowed_fallback(wrong_method)
         .with_state(console)
 }
 
@@ -188,6 +192,51 @@ impl axum::extract::FromRequest<Console> for AdminForm {
         }
         Ok(AdminForm { session, fields })
     }
+}
+
+/// `404` for a console address that is no page: a console page saying so.
+async fn no_such_page(State(console): State<Console>, Signed(session): Signed) -> Response {
+    let body = maud::html! {
+        div.message.error role="alert" { "There is no console page at this address." }
+        p { a href="/console" { "Go to the Overview" } }
+    };
+    layout::page(
+        &console,
+        &session,
+        "",
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        body,
+    )
+}
+
+/// `405` for a console page asked with a method it does not take (a form's address visited,
+/// a page posted to): a console page saying so, with the `Allow` header.
+async fn wrong_method(
+    State(console): State<Console>,
+    method: axum::http::Method,
+    Signed(session): Signed,
+) -> Response {
+    let (title, why) = if method == axum::http::Method::GET {
+        (
+            "Not a page to visit",
+            "This address takes a form sent from a console page; it is not a page to visit.",
+        )
+    } else {
+        ("Not allowed here", "This page cannot take that request.")
+    };
+    let body = maud::html! {
+        div.message.error role="alert" { (why) }
+        p { a href="/console" { "Go to the Overview" } }
+    };
+    layout::page(
+        &console,
+        &session,
+        "",
+        StatusCode::METHOD_NOT_ALLOWED,
+        title,
+        body,
+    )
 }
 
 /// A `403` page.

@@ -7,16 +7,22 @@ use maud::html;
 
 use super::layout::page as frame;
 use super::table::{badge, slug, table};
-use super::{AdminForm, Console, Signed, failed, when};
+use super::{AdminForm, Console, Signed, failed, when, words};
+use crate::flows::FlowError;
 use crate::flows::{queries, requests};
-use crate::http::api::Role;
+use crate::http::api::{Role, Session};
 use crate::store::RequestState;
 
 /// `GET /console/requests`
 pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Response {
+    render(&console, &session, None)
+}
+
+/// The page; `error`: a decision refused, shown at its request's form (id, why).
+fn render(console: &Console, session: &Session, error: Option<(&str, &str)>) -> Response {
     let all = match queries::requests(&console.flows, None) {
         Ok(all) => all,
-        Err(e) => return failed(&console, &session, &e),
+        Err(e) => return failed(console, session, &e),
     };
     let (pending, done): (Vec<_>, Vec<_>) = all
         .into_iter()
@@ -27,12 +33,16 @@ pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Re
         @if pending.is_empty() { p.muted { "Nothing waits." } }
         @for r in &pending {
             div.card {
-                strong { (r.email) } " asks for " strong { (r.product.key()) } " via " (r.source.key())
+                strong { (r.email) } " asks for " strong { (words::product(r.product)) } " through " (words::source(r.source))
                 div.muted { "Since " (when(r.created_at)) ". Why it waits: " (r.reason) }
                 @if admin {
+                    @let refused = error.filter(|(id, _)| *id == r.id).map(|(_, why)| why);
+                    @let field = format!("reason-{}", r.id);
                     form.row-actions method="post" action={ "/console/requests/" (r.id) } {
                         input type="hidden" name="csrf" value=(session.csrf);
-                        label { "Reason (required to deny; the requester reads it)" input type="text" name="reason" size="48"; }
+                        label for=(field) { "Reason (required to deny; the requester reads it)" }
+                        input #(field) type="text" name="reason" size="48" aria-invalid=[refused.map(|_| "true")] aria-describedby=[refused.map(|_| format!("{field}-error"))];
+                        @if let Some(why) = refused { span.field-error #{ (field) "-error" } role="alert" { (why) } }
                         button.primary type="submit" name="decision" value="approve" { "Approve" }
                         button type="submit" name="decision" value="deny" { "Deny" }
                     }
@@ -43,17 +53,22 @@ pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Re
         (table(&["User", "Product", "State", "Last step"], None, done.iter().rev().take(100).map(|r| html! {
             tr {
                 td { (r.email) }
-                td { (r.product.key()) }
+                td { (words::product(r.product)) }
                 td { (badge(&slug(&r.state))) }
                 td { @if let Some(s) = r.history.last() { (when(s.at)) " · " (s.by) " · " (s.note) } }
             }
         })))
     };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     frame(
-        &console,
-        &session,
+        console,
+        session,
         "/console/requests",
-        StatusCode::OK,
+        status,
         "Requests",
         body,
     )
@@ -73,6 +88,9 @@ pub async fn decide(
     };
     match decided {
         Ok(_) => Redirect::to("/console/requests").into_response(),
+        Err(FlowError::Invalid { detail, .. }) => {
+            render(&console, &form.session, Some((&id, &detail)))
+        }
         Err(e) => failed(&console, &form.session, &e),
     }
 }

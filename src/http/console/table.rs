@@ -27,7 +27,7 @@ pub fn slug<T: serde::Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-/// A badge styled by its value.
+/// A badge styled by its value, in words.
 pub fn badge(value: &str) -> Markup {
-    html! { span class={ "badge " (value) } { (value) } }
+    html! { span class={ "badge " (value) } { (super::words::plain(value)) } }
 }

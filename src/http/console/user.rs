@@ -8,7 +8,8 @@ use axum::response::Response;
 use maud::{Markup, html};
 
 use super::layout::page as frame;
-use super::{Console, Signed, day, failed, when};
+use super::table::badge;
+use super::{Console, Signed, day, failed, when, words};
 use crate::domain::Email;
 use crate::flows::inventory::query::{self, UserRow};
 use crate::flows::queries;
@@ -67,9 +68,9 @@ pub async fn page(
             @if timeline.is_empty() { li.muted { "Nothing recorded yet." } }
             @for e in &timeline {
                 li {
-                    strong { (e.outcome.key()) } " · " (when(e.at))
-                    @if let Some(p) = e.product { " · " (p.key()) }
-                    @if let Some(s) = e.source { " · " (s.key()) }
+                    strong { (words::capital(&words::plain(e.outcome.key()))) } " · " (when(e.at))
+                    @if let Some(p) = e.product { " · " (words::product(p)) }
+                    @if let Some(s) = e.source { " · from " (words::source(s)) }
                     div.muted { (e.reason) }
                 }
             }
@@ -97,7 +98,7 @@ fn identity(console: &Console, a: &UserRow) -> Markup {
                 }
             }
             div.card {
-                div.muted { "Status" } div { span class={ "badge " (a.status.key()) } { (a.status.key()) } }
+                div.muted { "Status" } div { (badge(a.status.key())) }
                 div.muted { "Last seen" } div { (day(a.last_seen)) }
                 div.muted { "Added" } div { (day(a.added_at)) }
             }
@@ -106,7 +107,7 @@ fn identity(console: &Console, a: &UserRow) -> Markup {
             thead { tr { th { "Product" } th { "Licence" } th { "Last active" } } }
             tbody {
                 @for p in &a.products {
-                    tr { td { (p.key) } td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } } td { (super::last_used(p)) } }
+                    tr { td { (words::product_key(&p.key)) } td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } } td { (super::last_used(p)) } }
                 }
             }
         }
@@ -124,7 +125,7 @@ fn taken(session: &Session, a: &UserRow, ledger: &[crate::store::LedgerEntry]) -
                     @for l in ledger {
                         tr {
                             td { (when(l.at)) }
-                            td { (l.product.map_or("all", |p| p.key())) }
+                            td { (l.product.map_or("Every product", words::product)) }
                             td { (l.change) }
                             td { a href={ "/console/jobs/" (l.run) } { (l.run) } }
                         }
@@ -146,7 +147,7 @@ fn taken(session: &Session, a: &UserRow, ledger: &[crate::store::LedgerEntry]) -
                     input type="hidden" name="csrf" value=(session.csrf);
                     input type="hidden" name="user" value=(a.account_id);
                     input type="hidden" name="action" value="remove-all-access";
-                    button.danger type="submit" { "Remove All Access" }
+                    button.danger type="submit" { "Remove all access" }
                 }
             }
         }
@@ -165,12 +166,12 @@ async fn explain(console: &Console, email: &Email) -> Markup {
         Err(e) => return html! { p.muted { (e.to_string()) } },
     };
     html! {
-        @if let Some(reason) = answer["reason"].as_str() { p { strong { (answer["outcome"].as_str().unwrap_or("")) } ": " (reason) } }
+        @if let Some(reason) = answer["reason"].as_str() { p { strong { (words::plain(answer["outcome"].as_str().unwrap_or(""))) } ": " (reason) } }
         @for p in answer["products"].as_array().into_iter().flatten() {
             p {
-                strong { (p["product"].as_str().unwrap_or("")) } ": "
+                strong { (words::product_key(p["product"].as_str().unwrap_or(""))) } ": "
                 @if p["already_licensed"].as_bool() == Some(true) { "already licensed" } @else {
-                    (p["decision"]["outcome"].as_str().unwrap_or("")) " — " (p["decision"]["reason"].as_str().unwrap_or(""))
+                    (words::plain(p["decision"]["outcome"].as_str().unwrap_or(""))) " — " (p["decision"]["reason"].as_str().unwrap_or(""))
                 }
             }
         }

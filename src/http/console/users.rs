@@ -8,8 +8,10 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use super::fields::Invalid;
 use super::layout::page as frame;
-use super::{AdminForm, Console, Signed, day, failed};
+use super::table::badge;
+use super::{AdminForm, Console, Signed, day, failed, words};
 use crate::flows::FlowError;
 use crate::flows::inventory::query::{self, Filter, Order, Sort, UserRow};
 use crate::flows::reclaim::jobs::{self, BulkAction, BulkRequest};
@@ -17,7 +19,7 @@ use crate::http::api::Role;
 
 /// The Product filter, by the names on screen.
 const PRODUCTS: [(&str, &str, &str); 5] = [
-    ("jira", "jira-software", "Jira"),
+    ("jira", "jira-software", "Jira Software"),
     ("confluence", "confluence", "Confluence"),
     ("jsm", "jira-servicedesk", "Jira Service Management"),
     ("assets", "assets", "Assets"),
@@ -45,17 +47,76 @@ pub struct UsersQuery {
 }
 
 impl UsersQuery {
-    fn days(&self) -> u32 {
-        let chosen = if self.inactive_after == "custom" {
-            self.custom_days.trim()
+    /// The days chosen: a preset, or the custom days when Custom is chosen (30 when nothing
+    /// is); what `check` names when it is not a number of days.
+    fn chosen_days(&self) -> Result<u32, String> {
+        let (field, chosen) = if self.inactive_after == "custom" {
+            ("Custom days", self.custom_days.trim())
         } else {
-            self.inactive_after.trim()
+            ("Inactive after", self.inactive_after.trim())
         };
+        if chosen.is_empty() && self.inactive_after != "custom" {
+            return Ok(30);
+        }
         chosen
             .parse()
             .ok()
             .filter(|d| (1..=3650).contains(d))
-            .unwrap_or(30)
+            .ok_or_else(|| format!("{field}: {chosen:?} is not a number of days from 1 to 3650"))
+    }
+
+    fn days(&self) -> u32 {
+        self.chosen_days().unwrap_or(30)
+    }
+
+    fn last_active_before(&self) -> Result<Option<OffsetDateTime>, String> {
+        let typed = self.last_active.trim();
+        if typed.is_empty() {
+            return Ok(None);
+        }
+        time::Date::parse(typed, &time::format_description::well_known::Iso8601::DATE)
+            .map(|d| Some(d.midnight().assume_utc()))
+            .map_err(|_| format!("Last active (before): {typed:?} is not a date (YYYY-MM-DD)"))
+    }
+
+    /// What is wrong with the filter, by field: nothing is replaced by a default.
+    fn check(&self) -> Invalid {
+        let mut bad = Invalid::default();
+        if !self.product.is_empty() && self.product_key().is_none() {
+            let known: Vec<&str> = PRODUCTS.iter().map(|(k, _, _)| *k).collect();
+            bad.add(
+                "product",
+                format!(
+                    "Product: {:?} is not one of {}",
+                    self.product,
+                    known.join(", ")
+                ),
+            );
+        }
+        if let Err(why) = self.chosen_days() {
+            let field = if self.inactive_after == "custom" {
+                "custom_days"
+            } else {
+                "inactive_after"
+            };
+            bad.add(field, why);
+        }
+        if let Err(why) = self.last_active_before() {
+            bad.add("last_active", why);
+        }
+        if !["", "name", "email", "last_seen"].contains(&self.sort.as_str()) {
+            bad.add(
+                "sort",
+                format!("Sort: {:?} is not a column to sort by", self.sort),
+            );
+        }
+        if !["", "asc", "desc"].contains(&self.order.as_str()) {
+            bad.add(
+                "order",
+                format!("Order: {:?} is not asc or desc", self.order),
+            );
+        }
+        bad
     }
 
     fn product_key(&self) -> Option<&'static str> {
@@ -80,12 +141,7 @@ impl UsersQuery {
     }
 
     fn filter(&self) -> Filter {
-        let before = time::Date::parse(
-            self.last_active.trim(),
-            &time::format_description::well_known::Iso8601::DATE,
-        )
-        .ok()
-        .map(|d| d.midnight().assume_utc());
+        let before = self.last_active_before().ok().flatten();
         Filter {
             product: self.product_key().map(String::from),
             inactive_after_days: Some(self.days()),
@@ -162,6 +218,18 @@ pub async fn page(
     Query(q): Query<UsersQuery>,
 ) -> Response {
     let ctx = &console.flows;
+    let bad = q.check();
+    if !bad.is_empty() {
+        let body = html! { (bad.summary()) (filters(&q, &bad)) };
+        return frame(
+            &console,
+            &session,
+            "/console/users",
+            StatusCode::BAD_REQUEST,
+            "Inactive Users",
+            body,
+        );
+    }
     let days = q.days();
     let cursor = Some(q.cursor.as_str()).filter(|c| !c.is_empty());
     let found = query::users(ctx, &q.filter(), q.sort(), 50, cursor)
@@ -176,8 +244,8 @@ pub async fn page(
             div.card { div.muted { "Inactive Users" } div.metric { (rows.total) small { " of " (people) } } }
             div.card { div.muted { "Inactive After" } div.metric { (days) small { " days" } } }
         }
-        div.message { "Users inactive for more than " (days) " days. Consider revoking their licenses to reduce costs." }
-        (filters(&q))
+        div.message { "Users inactive for more than " (days) " days. Consider taking back their licences to reduce costs." }
+        (filters(&q, &bad))
         form method="post" action="/console/users/bulk" {
             input type="hidden" name="csrf" value=(session.csrf);
             @if admin { (bulk_bar()) }
@@ -200,30 +268,48 @@ pub async fn page(
     )
 }
 
-fn filters(q: &UsersQuery) -> Markup {
+fn filters(q: &UsersQuery, bad: &Invalid) -> Markup {
     let presets = ["30", "60", "90", "180"];
     let custom = !q.inactive_after.is_empty() && !presets.contains(&q.inactive_after.as_str());
     html! {
-        form.filters.card method="get" action="/console/users" {
-            label { "Product"
-                select name="product" {
+        form.filters.card method="get" action="/console/users" novalidate {
+            div.field {
+                label for="product" { "Product" }
+                select #product name="product" aria-invalid=[bad.flag("product")] aria-describedby=[bad.described("product")] {
                     option value="" { "All products" }
                     @for (k, _, label) in PRODUCTS {
                         option value=(k) selected[q.product == k] { (label) }
                     }
                 }
+                (bad.under("product"))
             }
-            label { "Last Active (before)" input type="date" name="last_active" value=(q.last_active); }
-            label { "Inactive After (Days)"
-                select name="inactive_after" {
+            div.field {
+                label for="last_active" { "Last active (before)" }
+                input #last_active type="date" name="last_active" value=(q.last_active) aria-invalid=[bad.flag("last_active")] aria-describedby=[bad.described("last_active")];
+                (bad.under("last_active"))
+            }
+            div.field {
+                label for="inactive_after" { "Inactive after (days)" }
+                select #inactive_after name="inactive_after" aria-invalid=[bad.flag("inactive_after")] aria-describedby=[bad.described("inactive_after")] {
                     @for d in presets {
                         option value=(d) selected[q.inactive_after == d || (q.inactive_after.is_empty() && d == "30")] { (d) }
                     }
                     option value="custom" selected[custom || q.inactive_after == "custom"] { "Custom" }
                 }
+                (bad.under("inactive_after"))
             }
-            label { "Custom days" input type="number" name="custom_days" min="1" max="3650" value=(q.custom_days); }
-            label { "Search" input type="search" name="q" value=(q.q) placeholder="name, email, username"; }
+            div.field {
+                label for="custom_days" { "Custom days" }
+                input #custom_days type="text" inputmode="numeric" name="custom_days" value=(q.custom_days) size="6" aria-invalid=[bad.flag("custom_days")] aria-describedby=[bad.described("custom_days")];
+                (bad.under("custom_days"))
+            }
+            div.field {
+                label for="q" { "Search" }
+                input #q type="search" name="q" value=(q.q) placeholder="name, email, username";
+            }
+            @for hidden in ["sort", "order"] {
+                @if let Some(why) = bad.of(hidden) { span.field-error { (why) } }
+            }
             button.primary type="submit" { "Apply" }
         }
     }
@@ -236,17 +322,17 @@ fn bulk_bar() -> Markup {
             label { "Bulk Actions"
                 select name="action" required {
                     optgroup label="Standard actions" {
-                        option value="enable-licences" { "Enable Licenses" }
-                        option value="restore-suspended" { "Restore Suspended Accounts" }
-                        option value="add-to-group" { "Add to Group" }
-                        option value="grant-product-access" { "Grant Product Access" }
+                        option value="enable-licences" { "Enable licences" }
+                        option value="restore-suspended" { "Restore suspended accounts" }
+                        option value="add-to-group" { "Add to group" }
+                        option value="grant-product-access" { "Grant product access" }
                         option value="export-csv" { "Export CSV" }
                     }
                     optgroup label="Danger Zone" {
                         option value="disable-licences" { "Suspend accounts (every product)" }
-                        option value="remove-from-group" { "Remove from Group" }
-                        option value="revoke-product-access" { "Revoke Product Access" }
-                        option value="remove-all-access" { "Remove All Access" }
+                        option value="remove-from-group" { "Remove from group" }
+                        option value="revoke-product-access" { "Revoke product access" }
+                        option value="remove-all-access" { "Remove all access" }
                     }
                 }
             }
@@ -254,9 +340,9 @@ fn bulk_bar() -> Markup {
             label { "Product"
                 select name="product" {
                     option value="" { "—" }
-                    option value="jira-software" { "Jira" }
-                    option value="confluence" { "Confluence" }
-                    option value="jira-servicedesk" { "Jira Service Management" }
+                    @for p in crate::domain::Product::ALL {
+                        option value=(p.key()) { (words::product(p)) }
+                    }
                 }
             }
             button.primary type="submit" { "Apply to selected" }
@@ -295,7 +381,7 @@ fn table(console: &Console, q: &UsersQuery, rows: &[UserRow], admin: bool, days:
                 (sort_link(q, "last_seen", "Last seen"))
                 th { "Product activity" }
                 th { "Assigned products" }
-                th { "License usage" }
+                th { "Licence usage" }
                 th { "Actions" }
             } }
             tbody {
@@ -308,10 +394,10 @@ fn table(console: &Console, q: &UsersQuery, rows: &[UserRow], admin: bool, days:
                         @if admin { td { input type="checkbox" name="user" value=(u.account_id) data-select aria-label={ "Select " (who) }; } }
                         td { a href={ "/console/users/" (enc(&u.account_id)) } { (who) } }
                         td { (u.email.as_deref().unwrap_or("—")) }
-                        td { span class={ "badge " (u.status.key()) } { (u.status.key()) } }
+                        td { (badge(u.status.key())) }
                         td { (day(u.last_seen)) }
-                        td { @for p in &u.products { div { (p.key) ": " (super::last_used(p)) } } }
-                        td { @for p in &licensed { span.badge { (p.key) } } }
+                        td { @for p in &u.products { div { (words::product_key(&p.key)) ": " (super::last_used(p)) } } }
+                        td { @for p in &licensed { span.badge { (words::product_key(&p.key)) } } }
                         td { (in_use) " of " (licensed.len()) " in use" }
                         td { (row_menu(console, u, &who)) }
                     }
@@ -450,7 +536,7 @@ fn confirm_page(
     let body = html! {
         @if let Some(e) = error { div.message.error role="alert" { (e) } }
         div.message.warn {
-            "This takes access away from " strong { (n) " users" } " (" (action) "). "
+            "This takes access away from " strong { (words::count(n, "user")) } " (" (words::step(action)) "). "
             "reinstate records exactly what it takes: the job's page has an Undo that puts it back."
             @if let Some(c) = BulkAction::parse(action).and_then(BulkAction::consequence) { " " (c) "." }
         }
@@ -478,7 +564,7 @@ fn confirm_page(
             @for u in users { input type="hidden" name="user" value=(u); }
             label for="confirm" { "Type " (n) " to confirm" }
             input #confirm type="text" name="confirm" inputmode="numeric" autocomplete="off" required;
-            p { button.danger type="submit" { "Yes, " (action) } " " a href="/console/users" { "Cancel" } }
+            p { button.danger type="submit" { "Yes, " (words::step(action).to_lowercase()) } " " a href="/console/users" { "Cancel" } }
         }
     };
     let status = if error.is_some() {

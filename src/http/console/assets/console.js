@@ -18,6 +18,19 @@
     });
   }
   if (bar) { update(); }
+  // A row's menu closes on Escape (focus back on its button) and on a click outside it.
+  function menus() { return Array.prototype.slice.call(document.querySelectorAll("details.menu[open]")); }
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") { return; }
+    menus().forEach(function (m) {
+      m.open = false;
+      var summary = m.querySelector("summary");
+      if (summary && m.contains(document.activeElement)) { summary.focus(); }
+    });
+  });
+  document.addEventListener("click", function (e) {
+    menus().forEach(function (m) { if (!m.contains(e.target)) { m.open = false; } });
+  });
   // A page showing a job or run in progress refreshes itself until it is done.
   var refresh = document.querySelector("[data-refresh]");
   if (refresh) { setTimeout(function () { window.location.reload(); }, 1500); }

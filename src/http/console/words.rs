@@ -1,0 +1,117 @@
+//! What the console says instead of the API's slugs: products by their names, actions and
+//! steps as an admin names them, counts with their nouns. One spelling: British ("licence").
+
+use crate::domain::Product;
+use crate::domain::Source;
+
+/// A product's name ("Jira Service Management").
+pub fn product(p: Product) -> &'static str {
+    match p {
+        Product::JiraSoftware => "Jira Software",
+        Product::Confluence => "Confluence",
+        Product::JiraServicedesk => "Jira Service Management",
+    }
+}
+
+/// A product the inventory names by key, including those reinstate does not restore
+/// (`jira-product-discovery` → "Jira Product Discovery").
+pub fn product_key(key: &str) -> String {
+    match Product::from_key(key) {
+        Some(p) => product(p).to_string(),
+        None if key == crate::flows::inventory::query::OTHER => "Other products".into(),
+        None => key
+            .split(['-', '_'])
+            .filter(|w| !w.is_empty())
+            .map(capital)
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// Where a request, login or decision came from.
+pub fn source(s: Source) -> &'static str {
+    match s {
+        Source::Login => "a signed login",
+        Source::Link => "an emailed link",
+        Source::Portal => "reinstate's portal",
+        Source::Jsm => "a Service Management request",
+        Source::Admin => "an admin",
+        Source::Okta => "Okta",
+        Source::Keycloak => "Keycloak",
+        Source::Atlassian => "Atlassian's audit log",
+        Source::Reclaim => "a reclaim run",
+    }
+}
+
+/// A run entry's step or a job's action, by its key (`remove-product-access`).
+pub fn step(key: &str) -> String {
+    let named = match key {
+        "warn" => "Warning",
+        "remove-product-access" => "Remove product access",
+        "remove-all-access" => "Remove all access",
+        "suspend" => "Suspend account",
+        "unsuspend" => "Restore suspended account",
+        "deactivate" => "Deactivate account",
+        "activate" => "Activate account",
+        "delete" => "Delete account",
+        "cancel-delete" => "Cancel deletion",
+        "add-to-group" => "Add to group",
+        "remove-from-group" => "Remove from group",
+        "grant-product-access" => "Grant product access",
+        "revoke-product-access" => "Revoke product access",
+        "enable-licences" => "Enable licences",
+        "restore-suspended" => "Restore suspended accounts",
+        "disable-licences" => "Suspend accounts (every product)",
+        "give-back" => "Give back",
+        "change-email" | "change-email-domain" => "Change email domain",
+        "rename" => "Rename",
+        "protected" => "Protected: left alone",
+        "waiting" => "Warned: waiting",
+        "cannot-warn" => "Cannot be warned",
+        "refused" => "Left to the identity provider",
+        other => return capital(&plain(other)),
+    };
+    named.to_string()
+}
+
+/// A slug as words (`pending_approval` → "pending approval").
+pub fn plain(slug: &str) -> String {
+    slug.replace(['_', '-'], " ")
+}
+
+/// A count with its noun: "1 user", "3 users".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The first letter in capitals.
+pub fn capital(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_read_as_words() {
+        assert_eq!(product_key("jira-servicedesk"), "Jira Service Management");
+        assert_eq!(
+            product_key("jira-product-discovery"),
+            "Jira Product Discovery"
+        );
+        assert_eq!(step("disable-licences"), "Suspend accounts (every product)");
+        assert_eq!(step("something-new"), "Something new");
+        assert_eq!(plain("approval_required"), "approval required");
+        assert_eq!(count(1, "user"), "1 user");
+        assert_eq!(count(0, "account"), "0 accounts");
+    }
+}
