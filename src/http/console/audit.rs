@@ -186,7 +186,7 @@ pub async fn page(
     });
     let body = html! {
         (filters(&q, &Invalid::default()))
-        (table(&["When", "Outcome", "User", "Product", "Source", "Why"], Some("No entry matches."), entries.iter().map(|e| html! {
+        (table("Audit entries", &["When", "Outcome", "User", "Product", "Source", "Why"], Some("No entry matches."), entries.iter().map(|e| html! {
             tr {
                 td { (when(e.at)) }
                 td { (badge(e.outcome.key())) }

@@ -18,8 +18,8 @@ fn ceiling(max: f64) -> f64 {
 
 fn axis(top: f64, first: &str, last: &str) -> Markup {
     html! {
-        line x1=(PAD) y1=(H - PAD) x2=(W - 8.0) y2=(H - PAD) stroke="#dfe1e6" {}
-        line x1=(PAD) y1="8" x2=(PAD) y2=(H - PAD) stroke="#dfe1e6" {}
+        line.axis x1=(PAD) y1=(H - PAD) x2=(W - 8.0) y2=(H - PAD) stroke="#dfe1e6" {}
+        line.axis x1=(PAD) y1="8" x2=(PAD) y2=(H - PAD) stroke="#dfe1e6" {}
         text x="4" y="16" { (format!("{top:.0}")) }
         text x="4" y=(H - PAD) { "0" }
         text x=(PAD) y=(H - 10.0) { (first) }
@@ -48,7 +48,7 @@ pub fn line(label: &str, points: &[(String, f64)]) -> Markup {
         svg.chart viewBox={ "0 0 " (W) " " (H) } role="img" aria-label=(alt) {
             title { (alt) }
             (axis(top, &first, &last))
-            polyline points=(path.join(" ")) fill="none" stroke="#0c66e4" stroke-width="2" {}
+            polyline.series points=(path.join(" ")) fill="none" stroke="#0c66e4" stroke-width="2" {}
         }
     }
 }
@@ -72,8 +72,8 @@ pub fn bars(labels: (&str, &str), days: &[(String, f64, f64)]) -> Markup {
             (axis(top, &first, &last))
             @for (i, d) in days.iter().enumerate() {
                 @let x = PAD + slot * i as f64;
-                rect x=(format!("{x:.1}")) y=(format!("{:.1}", H - PAD - height(d.1))) width=(format!("{bar:.1}")) height=(format!("{:.1}", height(d.1))) fill="#216e4e" {}
-                rect x=(format!("{:.1}", x + bar + 1.0)) y=(format!("{:.1}", H - PAD - height(d.2))) width=(format!("{bar:.1}")) height=(format!("{:.1}", height(d.2))) fill="#c9372c" {}
+                rect.first x=(format!("{x:.1}")) y=(format!("{:.1}", H - PAD - height(d.1))) width=(format!("{bar:.1}")) height=(format!("{:.1}", height(d.1))) fill="#216e4e" {}
+                rect.second x=(format!("{:.1}", x + bar + 1.0)) y=(format!("{:.1}", H - PAD - height(d.2))) width=(format!("{bar:.1}")) height=(format!("{:.1}", height(d.2))) fill="#c9372c" {}
             }
         }
         p.muted { span.swatch.first { "■" } " " (labels.0) "  " span.swatch.second { "■" } " " (labels.1) }

@@ -98,7 +98,7 @@ pub async fn page(
         }
         @if runnable && changing > 0 {
             h2 { "What a run would do" }
-            (table(&["Step", "Product", "Users"], None, what.iter().map(|((step, product), n)| html! {
+            (table("What a run would do", &["Step", "Product", "Users"], None, what.iter().map(|((step, product), n)| html! {
                 tr { td { (words::step(step)) } td { (product) } td { (words::count(*n, "user")) } }
             })))
             @for (product, saving) in &counts.monthly_saving {
@@ -109,7 +109,8 @@ pub async fn page(
             p.muted { "Nothing in this preview would change: there is no run to start." }
         }
         @let form_id = "run-preview";
-        (table(&["User", "Product", "Step", "Why", "Result", "Detail"], None, entries.iter().map(|e| html! {
+        h2 { "Every user, and what became of them" }
+        (table("Users of this run", &["User", "Product", "Step", "Why", "Result", "Detail"], None, entries.iter().map(|e| html! {
             tr {
                 td {
                     @if runnable && Step::key_acts(&e.step) {

@@ -41,7 +41,8 @@ pub fn page(
                 a.skip href="#main" { "Skip to the content" }
                 header.top {
                     (brand(look, "/console"))
-                    nav aria-label="Console" {
+                    button.nav-toggle type="button" aria-controls="console-nav" aria-expanded="false" { "Menu" }
+                    nav #console-nav aria-label="Console" {
                         ul {
                             @for (href, label) in NAV {
                                 li {

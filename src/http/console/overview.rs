@@ -11,6 +11,7 @@ use maud::html;
 use time::{Date, Duration, OffsetDateTime};
 
 use super::layout::page as frame;
+use super::table::scroll;
 use super::{Console, Signed, charts, failed};
 use crate::domain::AuditOutcome;
 use crate::flows::inventory::query;
@@ -107,33 +108,35 @@ pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Re
         .map(|(u, d)| (u.0.to_string(), u.1, d.1))
         .collect();
     let body = html! {
-        div.cards {
-            div.card { div.muted { "Restored this month" } div.metric { (this_month(&restored)) } }
-            div.card { div.muted { "Reclaimed this month" } div.metric { (this_month(&reclaimed)) } }
-            div.card { div.muted { "Estimated monthly savings" } div.metric { (format!("{saving:.2}")) small { " " (ctx.settings.reclaim.currency) } } }
-            div.card { div.muted { "Pending approvals" } div.metric { a href="/console/requests" { (pending) } } }
-            div.card { div.muted { "Failures in the last 7 days" } div.metric { a href="/console/audit?outcome=failed" { (failures) } } }
-        }
-        h2 { "Seats per product" }
-        table {
-            thead { tr { th { "Product" } th { "Used" } th { "Total" } th { "Alert threshold" } th { "Inactive holders (30 days)" } } }
-            tbody {
-                @for p in &summary.products {
-                    tr {
-                        td { (p.key) }
-                        td { (p.seats_used) }
-                        td { (p.seats_total.map_or("—".to_string(), |t| t.to_string())) }
-                        td { @if threshold > 0 { (threshold) "%" } @else { "off" } }
-                        td { a href={ "/console/users?inactive_after=30&product=" (filter_key(&p.key)) } { (p.inactive_licensed) } }
+            div.cards {
+                div.card { div.muted { "Restored this month" } div.metric { (this_month(&restored)) } }
+                div.card { div.muted { "Reclaimed this month" } div.metric { (this_month(&reclaimed)) } }
+                div.card { div.muted { "Estimated monthly savings" } div.metric { (format!("{saving:.2}")) small { " " (ctx.settings.reclaim.currency) } } }
+                div.card { div.muted { "Pending approvals" } div.metric { a href="/console/requests" { (pending) } } }
+                div.card { div.muted { "Failures in the last 7 days" } div.metric { a href="/console/audit?outcome=failed" { (failures) } } }
+            }
+            h2 { "Seats per product" }
+    (scroll("Seats per product", html! {
+            table {
+                thead { tr { th { "Product" } th { "Used" } th { "Total" } th { "Alert threshold" } th { "Inactive holders (30 days)" } } }
+                tbody {
+                    @for p in &summary.products {
+                        tr {
+                            td { (super::words::product_key(&p.key)) }
+                            td { (p.seats_used) }
+                            td { (p.seats_total.map_or("—".to_string(), |t| t.to_string())) }
+                            td { @if threshold > 0 { (threshold) "%" } @else { "off" } }
+                            td { a href={ "/console/users?inactive_after=30&product=" (filter_key(&p.key)) } { (p.inactive_licensed) } }
+                        }
                     }
                 }
             }
-        }
-        h2 { "Licences in use, last 90 days" }
-        div.card { (charts::line("Licences in use", &in_use)) p.muted { "Today's count from the directory; earlier days less what reinstate restored since and plus what it reclaimed since." } }
-        h2 { "Restores and reclaims per day, last 30 days" }
-        div.card { (charts::bars(("restored", "reclaimed"), &daily)) }
-    };
+            }))
+            h2 { "Licences in use, last 90 days" }
+            div.card { (charts::line("Licences in use", &in_use)) p.muted { "Today's count from the directory; earlier days less what reinstate restored since and plus what it reclaimed since." } }
+            h2 { "Restores and reclaims per day, last 30 days" }
+            div.card { (charts::bars(("restored", "reclaimed"), &daily)) }
+        };
     frame(
         &console,
         &session,

@@ -51,7 +51,7 @@ fn render(
             p.muted { "A run starts from its preview: check who it would warn and reclaim, take out anyone, then type the number of accounts it will change." }
         }
         h2 { "Runs" }
-        (table(&["Run", "Started", "Kind", "State", "Users", "CSV"], Some("No run yet."), runs.iter().map(|r| html! {
+        (table("Runs", &["Run", "Started", "Kind", "State", "Users", "CSV"], Some("No run yet."), runs.iter().map(|r| html! {
             tr {
                 td { a href={ "/console/jobs/" (r.id) } { (r.id) } }
                 td { (when(r.started_at)) " · " (r.trigger) }

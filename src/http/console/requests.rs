@@ -50,7 +50,7 @@ fn render(console: &Console, session: &Session, error: Option<(&str, &str)>) -> 
             }
         }
         h2 { "History" }
-        (table(&["User", "Product", "State", "Last step"], None, done.iter().rev().take(100).map(|r| html! {
+        (table("Requests decided", &["User", "Product", "State", "Last step"], None, done.iter().rev().take(100).map(|r| html! {
             tr {
                 td { (r.email) }
                 td { (words::product(r.product)) }

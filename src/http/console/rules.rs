@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::layout::page as frame;
+use super::table::scroll;
 use super::{AdminForm, Console, Signed, failed, when};
 use crate::domain::rules::{Conditions, Outcome, Rule, RuleList, RuleSet};
 use crate::domain::{AuditOutcome, Email, Product, Source};
@@ -378,15 +379,17 @@ async fn act(
                 Ok(sim) => {
                     let changes = &sim.changes;
                     html! {
-                        h2 { "Preview: " (sim.users) " users, " (changes.len()) " decisions change" }
-                        p { @for (k, n) in &sim.proposed_counts { span.badge { (k) ": " (n) } } span.muted { " (live: " @for (k, n) in &sim.live_counts { (k) " " (n) " " } ")" } }
-                        table {
-                            thead { tr { th { "User" } th { "Product" } th { "Now" } th { "With these rules" } } }
-                            tbody { @for c in changes.iter().take(200) {
-                                tr { td { (c.email) } td { (c.product.key()) } td { (c.live_outcome) } td { (c.proposed_outcome) " " (c.proposed_rule.as_deref().unwrap_or("")) } }
-                            } }
-                        }
-                    }
+                                            h2 { "Preview: " (sim.users) " users, " (changes.len()) " decisions change" }
+                                            p { @for (k, n) in &sim.proposed_counts { span.badge { (k) ": " (n) } } span.muted { " (live: " @for (k, n) in &sim.live_counts { (k) " " (n) " " } ")" } }
+                    (scroll("Decisions that change", html! {
+                                            table {
+                                                thead { tr { th { "User" } th { "Product" } th { "Now" } th { "With these rules" } } }
+                                                tbody { @for c in changes.iter().take(200) {
+                                                    tr { td { (c.email) } td { (c.product.key()) } td { (c.live_outcome) } td { (c.proposed_outcome) " " (c.proposed_rule.as_deref().unwrap_or("")) } }
+                                                } }
+                                            }
+                                            }))
+                                        }
                 }
                 Err(e) => html! { div.message.error role="alert" { (e.to_string()) } },
             };

@@ -41,7 +41,7 @@ pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Re
             "server.session_idle_minutes without use, server.session_hours after sign-in, and "
             "when the token it was opened with is removed from the configuration (at the next start)."
         }
-        (table(&head, Some("No one is signed in."), open.iter().map(|s| html! {
+        (table("Sessions", &head, Some("No one is signed in."), open.iter().map(|s| html! {
             tr {
                 td { (s.actor) }
                 td { (badge(&s.role)) }

@@ -1,22 +1,38 @@
-//! Pieces every console table shares: the table with its header row and its empty state, and
+//! Pieces every console table shares: the table with its header row and its empty state in a
+//! box that scrolls on a phone, and
 //! the badge that shows an enum's value as the API writes it.
 
 use maud::{Markup, html};
 
-/// A table of `rows` under `head`; with no rows, one row saying `empty` (when given).
-pub fn table(head: &[&str], empty: Option<&str>, rows: impl IntoIterator<Item = Markup>) -> Markup {
+/// A table named `label` of `rows` under `head`; with no rows, one row saying `empty` (when
+/// given). It scrolls inside its own box when wider than the screen.
+pub fn table(
+    label: &str,
+    head: &[&str],
+    empty: Option<&str>,
+    rows: impl IntoIterator<Item = Markup>,
+) -> Markup {
     let rows: Vec<Markup> = rows.into_iter().collect();
-    html! {
-        table {
-            thead { tr { @for h in head { th { (h) } } } }
-            tbody {
-                @if rows.is_empty() && let Some(empty) = empty {
-                    tr { td colspan=(head.len()) { (empty) } }
+    scroll(
+        label,
+        html! {
+            table {
+                thead { tr { @for h in head { th { (h) } } } }
+                tbody {
+                    @if rows.is_empty() && let Some(empty) = empty {
+                        tr { td colspan=(head.len()) { (empty) } }
+                    }
+                    @for row in rows { (row) }
                 }
-                @for row in rows { (row) }
             }
-        }
-    }
+        },
+    )
+}
+
+/// A box that scrolls sideways on a narrow screen, named and reachable by keyboard (so that
+/// what is off to the side can be scrolled to without a mouse).
+pub fn scroll(label: &str, content: Markup) -> Markup {
+    html! { div.scroll role="region" aria-label=(label) tabindex="0" { (content) } }
 }
 
 /// A value's name as the API writes it (`pending_approval`): serde's.

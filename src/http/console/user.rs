@@ -8,7 +8,7 @@ use axum::response::Response;
 use maud::{Markup, html};
 
 use super::layout::page as frame;
-use super::table::badge;
+use super::table::{badge, scroll};
 use super::{Console, Signed, day, failed, when, words};
 use crate::domain::Email;
 use crate::flows::inventory::query::{self, UserRow};
@@ -88,70 +88,74 @@ pub async fn page(
 
 fn identity(console: &Console, a: &UserRow) -> Markup {
     html! {
-        div.cards {
-            div.card {
-                div.muted { "Email address" } div { (a.email.as_deref().unwrap_or("—")) }
-                div.muted { "Account" } div { code { (a.account_id) } }
-                @if let Some(u) = &a.username { div.muted { "Username" } div { (u) } }
-                @if let Some(edit) = console.look.edit_user_url(&a.account_id) {
-                    p { a href=(edit) rel="noreferrer" target="_blank" { "Edit User in Atlassian administration" } }
+            div.cards {
+                div.card {
+                    div.muted { "Email address" } div { (a.email.as_deref().unwrap_or("—")) }
+                    div.muted { "Account" } div { code { (a.account_id) } }
+                    @if let Some(u) = &a.username { div.muted { "Username" } div { (u) } }
+                    @if let Some(edit) = console.look.edit_user_url(&a.account_id) {
+                        p { a href=(edit) rel="noreferrer" target="_blank" { "Edit User in Atlassian administration" } }
+                    }
+                }
+                div.card {
+                    div.muted { "Status" } div { (badge(a.status.key())) }
+                    div.muted { "Last seen" } div { (day(a.last_seen)) }
+                    div.muted { "Added" } div { (day(a.added_at)) }
                 }
             }
-            div.card {
-                div.muted { "Status" } div { (badge(a.status.key())) }
-                div.muted { "Last seen" } div { (day(a.last_seen)) }
-                div.muted { "Added" } div { (day(a.added_at)) }
-            }
-        }
-        table {
-            thead { tr { th { "Product" } th { "Licence" } th { "Last active" } } }
-            tbody {
-                @for p in &a.products {
-                    tr { td { (words::product_key(&p.key)) } td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } } td { (super::last_used(p)) } }
+    (scroll("Products", html! {
+            table {
+                thead { tr { th { "Product" } th { "Licence" } th { "Last active" } } }
+                tbody {
+                    @for p in &a.products {
+                        tr { td { (words::product_key(&p.key)) } td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } } td { (super::last_used(p)) } }
+                    }
                 }
             }
+            }))
         }
-    }
 }
 
 fn taken(session: &Session, a: &UserRow, ledger: &[crate::store::LedgerEntry]) -> Markup {
     html! {
-        @if ledger.is_empty() {
-            p.muted { "Nothing." }
-        } @else {
-            table {
-                thead { tr { th { "When" } th { "Product" } th { "What" } th { "By" } } }
-                tbody {
-                    @for l in ledger {
-                        tr {
-                            td { (when(l.at)) }
-                            td { (l.product.map_or("Every product", words::product)) }
-                            td { (l.change) }
-                            td { a href={ "/console/jobs/" (l.run) } { (l.run) } }
+            @if ledger.is_empty() {
+                p.muted { "Nothing." }
+            } @else {
+    (scroll("Changed by reinstate, not yet given back", html! {
+                table {
+                    thead { tr { th { "When" } th { "Product" } th { "What" } th { "By" } } }
+                    tbody {
+                        @for l in ledger {
+                            tr {
+                                td { (when(l.at)) }
+                                td { (l.product.map_or("Every product", words::product)) }
+                                td { (l.change) }
+                                td { a href={ "/console/jobs/" (l.run) } { (l.run) } }
+                            }
                         }
                     }
                 }
+                }))
             }
-        }
-        @if session.role == Role::Admin {
-            div.row-actions {
-                @if !ledger.is_empty() {
+            @if session.role == Role::Admin {
+                div.row-actions {
+                    @if !ledger.is_empty() {
+                        form method="post" action="/console/users/bulk" {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            input type="hidden" name="user" value=(a.account_id);
+                            input type="hidden" name="action" value="enable-licences";
+                            button.primary type="submit" { "Give back exactly what was taken" }
+                        }
+                    }
                     form method="post" action="/console/users/bulk" {
                         input type="hidden" name="csrf" value=(session.csrf);
                         input type="hidden" name="user" value=(a.account_id);
-                        input type="hidden" name="action" value="enable-licences";
-                        button.primary type="submit" { "Give back exactly what was taken" }
+                        input type="hidden" name="action" value="remove-all-access";
+                        button.danger type="submit" { "Remove all access" }
                     }
-                }
-                form method="post" action="/console/users/bulk" {
-                    input type="hidden" name="csrf" value=(session.csrf);
-                    input type="hidden" name="user" value=(a.account_id);
-                    input type="hidden" name="action" value="remove-all-access";
-                    button.danger type="submit" { "Remove all access" }
                 }
             }
         }
-    }
 }
 
 /// The rules' answer for this user now, per product.

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::fields::Invalid;
 use super::layout::page as frame;
-use super::table::badge;
+use super::table::{badge, scroll};
 use super::{AdminForm, Console, Signed, day, failed, words};
 use crate::flows::FlowError;
 use crate::flows::inventory::query::{self, Filter, Order, Sort, UserRow};
@@ -371,40 +371,42 @@ fn sort_link(q: &UsersQuery, key: &str, label: &str) -> Markup {
 fn table(console: &Console, q: &UsersQuery, rows: &[UserRow], admin: bool, days: u32) -> Markup {
     let cutoff = OffsetDateTime::now_utc() - time::Duration::days(days as i64);
     html! {
-        table {
-            caption.skip { "Users" }
-            thead { tr {
-                @if admin { th { input type="checkbox" data-select-all aria-label="Select all users on this page"; } }
-                (sort_link(q, "name", "User name"))
-                (sort_link(q, "email", "Email address"))
-                th { "Status" }
-                (sort_link(q, "last_seen", "Last seen"))
-                th { "Product activity" }
-                th { "Assigned products" }
-                th { "Licence usage" }
-                th { "Actions" }
-            } }
-            tbody {
-                @if rows.is_empty() { tr { td colspan="9" { "No user matches these filters." } } }
-                @for u in rows {
-                    @let licensed: Vec<_> = u.products.iter().filter(|p| p.licensed).collect();
-                    @let in_use = licensed.iter().filter(|p| p.last_active.is_some_and(|t| t > cutoff)).count();
-                    @let who = u.name.clone().or(u.email.clone()).unwrap_or(u.account_id.clone());
-                    tr {
-                        @if admin { td { input type="checkbox" name="user" value=(u.account_id) data-select aria-label={ "Select " (who) }; } }
-                        td { a href={ "/console/users/" (enc(&u.account_id)) } { (who) } }
-                        td { (u.email.as_deref().unwrap_or("—")) }
-                        td { (badge(u.status.key())) }
-                        td { (day(u.last_seen)) }
-                        td { @for p in &u.products { div { (words::product_key(&p.key)) ": " (super::last_used(p)) } } }
-                        td { @for p in &licensed { span.badge { (words::product_key(&p.key)) } } }
-                        td { (in_use) " of " (licensed.len()) " in use" }
-                        td { (row_menu(console, u, &who)) }
+    (scroll("Users", html! {
+            table {
+                caption.skip { "Users" }
+                thead { tr {
+                    @if admin { th { input type="checkbox" data-select-all aria-label="Select all users on this page"; } }
+                    (sort_link(q, "name", "User name"))
+                    (sort_link(q, "email", "Email address"))
+                    th { "Status" }
+                    (sort_link(q, "last_seen", "Last seen"))
+                    th { "Product activity" }
+                    th { "Assigned products" }
+                    th { "Licence usage" }
+                    th { "Actions" }
+                } }
+                tbody {
+                    @if rows.is_empty() { tr { td colspan="9" { "No user matches these filters." } } }
+                    @for u in rows {
+                        @let licensed: Vec<_> = u.products.iter().filter(|p| p.licensed).collect();
+                        @let in_use = licensed.iter().filter(|p| p.last_active.is_some_and(|t| t > cutoff)).count();
+                        @let who = u.name.clone().or(u.email.clone()).unwrap_or(u.account_id.clone());
+                        tr {
+                            @if admin { td { input type="checkbox" name="user" value=(u.account_id) data-select aria-label={ "Select " (who) }; } }
+                            td { a href={ "/console/users/" (enc(&u.account_id)) } { (who) } }
+                            td { (u.email.as_deref().unwrap_or("—")) }
+                            td { (badge(u.status.key())) }
+                            td { (day(u.last_seen)) }
+                            td { @for p in &u.products { div { (words::product_key(&p.key)) ": " (super::last_used(p)) } } }
+                            td { @for p in &licensed { span.badge { (words::product_key(&p.key)) } } }
+                            td { (in_use) " of " (licensed.len()) " in use" }
+                            td { (row_menu(console, u, &who)) }
+                        }
                     }
                 }
             }
+            }))
         }
-    }
 }
 
 fn row_menu(console: &Console, u: &UserRow, who: &str) -> Markup {

@@ -30,9 +30,24 @@ fn found(env: &str, candidates: &[&str]) -> Option<String> {
         .map(|c| c.to_string())
 }
 
+/// How the browser presents itself: a desktop window by default, or a phone's width, or the
+/// dark colour scheme asked for by the system.
+#[derive(Clone, Copy, Default)]
+pub struct Screen {
+    /// A phone's viewport, 390 CSS pixels wide (Chromium's mobile emulation).
+    pub phone: bool,
+    /// `prefers-color-scheme: dark`.
+    pub dark: bool,
+}
+
 impl Browser {
     /// Starts chromedriver on a free port and a headless Chromium session.
     pub async fn start() -> Browser {
+        Browser::start_with(Screen::default()).await
+    }
+
+    /// The same, on the given screen.
+    pub async fn start_with(screen: Screen) -> Browser {
         let driver_bin = found("CHROMEDRIVER", &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
             .unwrap_or_else(|| panic!("chromedriver not found: install Debian's chromium and chromium-driver (scripts/test does), or set CHROMEDRIVER"));
         let chromium = found("CHROMIUM_BIN", &["/usr/bin/chromium", "/usr/bin/chromium-browser"])
@@ -44,14 +59,25 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {driver_bin}: {e}"));
-        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1400,1000", "--disable-extensions"]
-            }
-        }))
-        .expect("capabilities");
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1400,1000",
+            "--disable-extensions",
+        ];
+        if screen.dark {
+            // Blink's PreferredColorScheme: 0 is dark.
+            args.push("--blink-settings=preferredColorScheme=0");
+        }
+        let mut options = json!({ "binary": chromium, "args": args });
+        if screen.phone {
+            options["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}});
+        }
+        let caps: serde_json::Map<String, Value> =
+            serde_json::from_value(json!({ "goog:chromeOptions": options })).expect("capabilities");
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = loop {
@@ -187,6 +213,14 @@ impl Browser {
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let png = self.client.screenshot().await.expect("screenshot");
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// Runs `script` (a function body that `return`s) and gives its value.
+    pub async fn eval(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
     }
 
     /// Runs axe-core on the page: no serious or critical violation.

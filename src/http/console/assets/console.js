@@ -1,6 +1,17 @@
 // reinstate's console: selection and the bulk-action bar; everything works without it.
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
+  // On a phone the navigation folds behind its Menu button (CSS shows the button only there).
+  var toggle = document.querySelector(".nav-toggle");
+  var nav = document.getElementById("console-nav");
+  if (toggle && nav) {
+    nav.classList.add("collapsed");
+    toggle.addEventListener("click", function () {
+      var open = nav.classList.toggle("collapsed") === false;
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
   var bar = document.querySelector("[data-bulkbar]");
   var boxes = Array.prototype.slice.call(document.querySelectorAll("input[data-select]"));
   var all = document.querySelector("input[data-select-all]");
