@@ -42,6 +42,7 @@ pub async fn run(ctx: Arc<Context>, intake: crate::flows::Intake, cancel: Cancel
         };
         failures = match synced {
             Ok(state) => {
+                super::record_figures(&ctx).await;
                 // Accounts this sync found gone are leavers (when a `leavers` policy is on).
                 match crate::flows::reclaim::leavers::gone(&ctx, &intake, &state).await {
                     Ok(0) => {}

@@ -1,5 +1,5 @@
 //! Periodic work, each until cancelled: housekeeping (waiting requests, expired idempotency and
-//! dedupe records), the Atlassian audit-log poller, the inventory's sync and reclaim runs on
+//! dedupe records, today's figures hourly), the Atlassian audit-log poller, the inventory's sync and reclaim runs on
 //! their schedule. Each task only calls into `flows`.
 
 use std::sync::Arc;
@@ -34,11 +34,19 @@ pub async fn housekeeping(
         if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
             last_purge = Some(std::time::Instant::now());
             purge(&ctx, bus.as_ref(), retention);
+            record_figures(&ctx).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(ctx.settings.requests.check_every) => {}
             _ = cancel.cancelled() => return,
         }
+    }
+}
+
+/// Records today's figures (the Overview's history reads them back as they were).
+pub(crate) async fn record_figures(ctx: &Context) {
+    if let Err(e) = crate::flows::inventory::figures::record(ctx).await {
+        tracing::warn!(error = %e, "today's figures not recorded");
     }
 }
 

@@ -175,6 +175,10 @@ pub struct ProductSeats {
     pub key: String,
     pub total: Option<u64>,
     pub used: Option<u64>,
+    /// The accounts the inventory held with the licence when that sync finished: what
+    /// reinstate took or gave since is the difference to the holders now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_at_sync: Option<u64>,
 }
 
 /// The sync's state, saved with every page so that a crash resumes where it was.

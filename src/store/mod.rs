@@ -19,6 +19,7 @@ mod alerts;
 mod audit;
 mod claims;
 pub mod disk;
+mod figures;
 mod inventory;
 mod ledger;
 mod outbox;
@@ -31,6 +32,7 @@ mod users;
 
 pub use alerts::AlertState;
 pub use audit::{AuditEntry, AuditFilter};
+pub use figures::{DailyFigures, ProductFigures};
 pub use inventory::{Account, Accounts, ProductSeats, ProductUse, SyncPhase, SyncState};
 pub use ledger::{Change, LedgerEntry, LedgerState, ledger_writes};
 pub use outbox::OutboxEmail;

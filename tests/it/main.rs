@@ -12,6 +12,7 @@ mod chart;
 mod connectors;
 mod console;
 mod console_edges;
+mod console_numbers;
 mod console_screens;
 mod contract;
 mod crash;

@@ -1,7 +1,7 @@
 //! The inventory: every account of the directory, its status, groups, the products it holds
 //! and when it was last active in each — synced from the directory (`sync`), updated at once by
 //! every login reinstate receives and by its own restores (`seen`), and queried by admins
-//! (`query`).
+//! (`query`); the figures of each day recorded as they were (`figures`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use crate::domain::Problems;
 
+pub mod figures;
 pub mod query;
 pub mod seen;
 pub mod sync;

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use super::super::{Context, FlowError};
 use crate::domain::{AccountStatus, AccountType, product_key};
-use crate::store::{Account, SyncPhase};
+use crate::store::{Account, Accounts, ProductSeats, SyncPhase};
 
 /// Which users, and in what order.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +72,9 @@ pub struct ProductSummary {
     pub key: String,
     /// As the directory reported it at the last sync, when it does.
     pub seats_total: Option<u64>,
-    /// As the directory reported it, else the accounts holding it.
+    /// The directory's count at the last sync, moved at once by what reinstate took or gave
+    /// since (the active accounts holding it now against those when that sync finished); the
+    /// active accounts holding it when the directory reports no count.
     pub seats_used: u64,
     /// People holding it, inactive in it for more than `inactive_after_days`.
     pub inactive_licensed: usize,
@@ -221,6 +223,33 @@ pub fn people(ctx: &Context) -> Result<usize, FlowError> {
         .count())
 }
 
+/// How many active accounts hold each product's licence, by key (a suspended or deactivated
+/// account takes no seat).
+pub fn holders<'a>(accounts: &'a Accounts<'_>) -> BTreeMap<&'a str, usize> {
+    let mut held: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in accounts
+        .accounts()
+        .filter(|a| a.status == AccountStatus::Active)
+    {
+        for (key, _) in a.products.iter().filter(|(_, u)| u.licensed) {
+            *held.entry(key.as_str()).or_default() += 1;
+        }
+    }
+    held
+}
+
+/// Seats used now: the directory's count at the last sync, moved by what the inventory's
+/// holders changed since (reinstate's own takes and gives, recorded at once); the holders
+/// when the directory gave no count.
+fn used_now(seats: Option<&ProductSeats>, holders: usize) -> u64 {
+    let holders = holders as u64;
+    match seats.map(|s| (s.used, s.held_at_sync)) {
+        Some((Some(used), Some(then))) => (used + holders).saturating_sub(then),
+        Some((Some(used), None)) => used,
+        _ => holders,
+    }
+}
+
 /// The summary over the whole inventory.
 pub fn summary(ctx: &Context, product: Option<&str>, days: u32) -> Result<Summary, FlowError> {
     let now = OffsetDateTime::now_utc();
@@ -232,31 +261,37 @@ pub fn summary(ctx: &Context, product: Option<&str>, days: u32) -> Result<Summar
             .accounts()
             .filter(|a| a.account_type == AccountType::Person && a.status != AccountStatus::Gone)
     };
-    let mut held: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+    let active = holders(&accounts);
+    // Per product held by an account not gone: inactive holders, holders of unknown activity.
+    let mut held: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for a in accounts
         .accounts()
         .filter(|a| a.status != AccountStatus::Gone)
     {
         for (key, _) in a.products.iter().filter(|(_, u)| u.licensed) {
             let entry = held.entry(key.as_str()).or_default();
-            entry.0 += 1;
             if inactive_in(a, key, days, now) {
-                entry.1 += 1;
+                entry.0 += 1;
             }
             if holder(a, key) && !a.activity_known(key) {
-                entry.2 += 1;
+                entry.1 += 1;
             }
         }
+    }
+    // A product the directory reports seats for is listed when nobody holds it (any more).
+    for seats in &state.seats {
+        held.entry(seats.key.as_str()).or_default();
     }
     let products = held
         .into_iter()
         .filter(|(key, _)| product.as_deref().is_none_or(|p| p == *key))
-        .map(|(key, (holders, inactive, unknown))| {
+        .map(|(key, (inactive, unknown))| {
             let seats = state.seats.iter().find(|s| s.key == key);
+            let holders = active.get(key).copied().unwrap_or(0);
             ProductSummary {
                 key: key.to_string(),
                 seats_total: seats.and_then(|s| s.total),
-                seats_used: seats.and_then(|s| s.used).unwrap_or(holders as u64),
+                seats_used: used_now(seats, holders),
                 inactive_licensed: inactive,
                 unknown_activity: unknown,
             }

@@ -129,6 +129,7 @@ async fn start(ctx: &Context, previous: SyncState) -> Result<SyncState, FlowErro
                 key: p.product.key().to_string(),
                 total: p.seats.total,
                 used: p.seats.used,
+                held_at_sync: None,
             })
             .collect(),
         // The seats are for the summary; the sync itself can go on without them.
@@ -324,6 +325,13 @@ async fn finish(ctx: &Context, state: &mut SyncState) -> Result<(), FlowError> {
     };
     for batch in changed.chunks(1000) {
         ctx.store.put_accounts(batch, None).await?;
+    }
+    {
+        let accounts = ctx.store.accounts()?;
+        let held = super::query::holders(&accounts);
+        for seats in &mut state.seats {
+            seats.held_at_sync = Some(held.get(seats.key.as_str()).copied().unwrap_or(0) as u64);
+        }
     }
     state.phase = SyncPhase::Finished;
     state.cursor = None;

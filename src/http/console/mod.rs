@@ -61,6 +61,7 @@ pub fn router(console: Console) -> Routes {
         )
         .route("/console/sign-out", post(signin::sign_out))
         .route("/console", get(overview::page))
+        .route("/console/sync", post(overview::sync_now))
         .route("/console/users", get(users::page))
         .route("/console/users/bulk", post(users::bulk))
         .route("/console/users/{account}", get(user::page))

@@ -44,6 +44,9 @@ pub struct UsersQuery {
     order: String,
     #[serde(default)]
     cursor: String,
+    /// `yes`: only users holding a licence of the product filtered on (the Overview's links).
+    #[serde(default)]
+    licensed: String,
 }
 
 impl UsersQuery {
@@ -110,6 +113,12 @@ impl UsersQuery {
                 format!("Sort: {:?} is not a column to sort by", self.sort),
             );
         }
+        if !["", "yes"].contains(&self.licensed.as_str()) {
+            bad.add(
+                "licensed",
+                format!("Licensed: {:?} is not yes", self.licensed),
+            );
+        }
         if !["", "asc", "desc"].contains(&self.order.as_str()) {
             bad.add(
                 "order",
@@ -148,6 +157,7 @@ impl UsersQuery {
             last_active_before: before,
             q: Some(self.q.trim().to_string()).filter(|q| !q.is_empty()),
             account_type: Some(crate::domain::AccountType::Person),
+            licensed: (self.licensed == "yes").then_some(true),
             ..Filter::default()
         }
     }
@@ -159,6 +169,9 @@ impl UsersQuery {
         s.append_pair("account_type", "person");
         if let Some(product) = self.product_key() {
             s.append_pair("product", product);
+        }
+        if self.licensed == "yes" {
+            s.append_pair("licensed", "true");
         }
         let pairs = [
             ("last_active_before", self.last_active.trim()),
@@ -202,6 +215,7 @@ impl UsersQuery {
             ("sort", &q.sort),
             ("order", &q.order),
             ("cursor", &q.cursor),
+            ("licensed", &q.licensed),
         ];
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
@@ -307,7 +321,11 @@ fn filters(q: &UsersQuery, bad: &Invalid) -> Markup {
                 label for="q" { "Search" }
                 input #q type="search" name="q" value=(q.q) placeholder="name, email, username";
             }
-            @for hidden in ["sort", "order"] {
+            @if q.licensed == "yes" {
+                input type="hidden" name="licensed" value="yes";
+                span.muted { "Only users holding a licence of the product." }
+            }
+            @for hidden in ["sort", "order", "licensed"] {
                 @if let Some(why) = bad.of(hidden) { span.field-error { (why) } }
             }
             button.primary type="submit" { "Apply" }
