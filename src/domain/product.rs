@@ -27,6 +27,14 @@ impl Product {
             Product::JiraServicedesk => "jira-servicedesk",
         }
     }
+    /// The product's name, as Atlassian writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Product::JiraSoftware => "Jira Software",
+            Product::Confluence => "Confluence",
+            Product::JiraServicedesk => "Jira Service Management",
+        }
+    }
     pub fn from_key(key: &str) -> Option<Product> {
         Product::ALL.into_iter().find(|p| p.key() == key)
     }

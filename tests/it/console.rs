@@ -257,10 +257,16 @@ async fn the_confirm_step_lists_the_always_protected_and_leaves_them_out_unless_
     assert!(member("acc-ada"), "the administrator was left out");
     assert!(!member("acc-cleo") && !member("acc-dora"));
     // Ticked: overridden, and the job's entry says whose protection it was.
+    // Cleo and Dora are no longer in the group: named as left out before anything runs.
     select_three().await;
-    browser.wait_for_text("1 always protected").await;
+    let text = browser.wait_for_text("1 always protected").await;
+    assert!(
+        text.contains("2 users it cannot act on")
+            && text.contains("cleo@example.com — not in the group confluence-users"),
+        "{text}"
+    );
     browser.click("input[name=override][value=acc-ada]").await;
-    browser.fill("#confirm", "2").await;
+    browser.fill("#confirm", "1").await;
     browser.click("button.danger").await;
     let job = wait_done(&browser).await;
     assert!(!member("acc-ada"), "overridden by the admin");

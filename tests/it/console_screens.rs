@@ -98,7 +98,7 @@ async fn every_console_page_fits_a_phone_with_the_navigation_behind_its_menu() {
 
     // The confirm step of a danger action, reached as an admin would on the phone.
     open(&browser, &app, "/console/users?inactive_after=90").await;
-    browser.click("input[data-select][value=acc-cleo]").await;
+    browser.click("input[data-select][value=acc-ada]").await;
     browser
         .select("select[name=action]", "remove-all-access")
         .await;

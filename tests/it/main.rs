@@ -11,6 +11,7 @@ mod bad_input;
 mod chart;
 mod connectors;
 mod console;
+mod console_access;
 mod console_edges;
 mod console_numbers;
 mod console_screens;

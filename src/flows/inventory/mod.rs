@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use crate::domain::Problems;
 
+pub mod access;
 pub mod figures;
 pub mod query;
 pub mod seen;

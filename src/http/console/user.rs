@@ -11,6 +11,7 @@ use super::layout::page as frame;
 use super::table::{badge, scroll};
 use super::{Console, Signed, day, failed, when, words};
 use crate::domain::Email;
+use crate::flows::inventory::access::Access;
 use crate::flows::inventory::query::{self, UserRow};
 use crate::flows::queries;
 use crate::http::api::{Role, Session};
@@ -55,8 +56,15 @@ pub async fn page(
         .clone()
         .or(account.email.clone())
         .unwrap_or(account.account_id.clone());
+    let access = match ctx.store.account(&account.account_id) {
+        Ok(Some(a)) => crate::flows::inventory::access::of(ctx, &a)
+            .await
+            .map_err(|e| e.to_string()),
+        Ok(None) => Ok(Vec::new()),
+        Err(e) => Err(e.to_string()),
+    };
     let body = html! {
-        (identity(&console, &account))
+        (identity(&console, &account, &access))
         h2 #groups { "Groups" }
         div.card { @for g in &account.groups { span.badge { (g) } } @if account.groups.is_empty() { span.muted { "None." } } }
         h2 { "What would happen if they logged in now" }
@@ -86,34 +94,63 @@ pub async fn page(
     )
 }
 
-fn identity(console: &Console, a: &UserRow) -> Markup {
+fn identity(console: &Console, a: &UserRow, access: &Result<Vec<Access>, String>) -> Markup {
     html! {
-            div.cards {
-                div.card {
-                    div.muted { "Email address" } div { (a.email.as_deref().unwrap_or("—")) }
-                    div.muted { "Account" } div { code { (a.account_id) } }
-                    @if let Some(u) = &a.username { div.muted { "Username" } div { (u) } }
-                    @if let Some(edit) = console.look.edit_user_url(&a.account_id) {
-                        p { a href=(edit) rel="noreferrer" target="_blank" { "Edit User in Atlassian administration" } }
-                    }
-                }
-                div.card {
-                    div.muted { "Status" } div { (badge(a.status.key())) }
-                    div.muted { "Last seen" } div { (day(a.last_seen)) }
-                    div.muted { "Added" } div { (day(a.added_at)) }
+        div.cards {
+            div.card {
+                div.muted { "Email address" } div { (a.email.as_deref().unwrap_or("—")) }
+                div.muted { "Account" } div { code { (a.account_id) } }
+                @if let Some(u) = &a.username { div.muted { "Username" } div { (u) } }
+                @if let Some(edit) = console.look.edit_user_url(&a.account_id) {
+                    p { a href=(edit) rel="noreferrer" target="_blank" { "Edit User in Atlassian administration" } }
                 }
             }
-    (scroll("Products", html! {
-            table {
-                thead { tr { th { "Product" } th { "Licence" } th { "Last active" } } }
-                tbody {
-                    @for p in &a.products {
-                        tr { td { (words::product_key(&p.key)) } td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } } td { (super::last_used(p)) } }
-                    }
-                }
+            div.card {
+                div.muted { "Status" } div { (badge(a.status.key())) }
+                div.muted { "Last seen" } div { (day(a.last_seen)) }
+                div.muted { "Added" } div { (day(a.added_at)) }
             }
-            }))
         }
+    (scroll("Products", html! {
+        table {
+            thead { tr { th { "Product" } th { "Licence" } th { "Last active" } th { "Given by" } th { "reinstate can take it back" } } }
+            tbody {
+                @for p in &a.products {
+                    @let given = access.as_ref().ok().and_then(|all| all.iter().find(|x| x.key == p.key));
+                    tr {
+                        td { (words::product_key(&p.key)) }
+                        td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } }
+                        td { (super::last_used(p)) }
+                        td { (given_by(given)) }
+                        td { (can_take(given)) }
+                    }
+                }
+            }
+        }
+    }))
+    @if let Err(e) = access { p.muted { "Which groups give which product is not known right now: " (e) } }
+    }
+}
+
+/// The account's groups that give the product.
+fn given_by(given: Option<&Access>) -> Markup {
+    html! {
+        @match given {
+            Some(g) if !g.groups.is_empty() => { @for n in &g.groups { span.badge { (n) } } }
+            _ => { span.muted { "no licence group" } }
+        }
+    }
+}
+
+/// Whether an action can take the product back, and why not.
+fn can_take(given: Option<&Access>) -> Markup {
+    html! {
+        @match given {
+            Some(Access { cannot: Some(why), .. }) => { "No: " (why) }
+            Some(g) if !g.groups.is_empty() => { "Yes, by removing those groups" }
+            _ => { "—" }
+        }
+    }
 }
 
 fn taken(session: &Session, a: &UserRow, ledger: &[crate::store::LedgerEntry]) -> Markup {

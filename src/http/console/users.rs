@@ -487,23 +487,36 @@ pub async fn bulk(State(console): State<Console>, form: AdminForm) -> Response {
             Ok(p) => p,
             Err(e) => return failed(&console, &session, &e),
         };
-        let acting = users.len() - protected.len();
+        let cannot = match cannot_among(&console, &req, &protected).await {
+            Ok(c) => c,
+            Err(e) => return failed(&console, &session, &e),
+        };
+        let left = Left {
+            protected: &protected,
+            cannot: &cannot,
+        };
+        let ticked = form.all("override");
+        let overriding = protected
+            .iter()
+            .filter(|(id, _, _)| ticked.contains(id))
+            .count();
+        let acting = users.len() - protected.len() - cannot.len() + overriding;
         if typed.is_empty() {
-            return confirm_page(&console, &form, &users, &protected, None);
+            return confirm_page(&console, &form, &users, &left, None);
         }
         if typed.parse() != Ok(acting) {
-            let why = "The number typed is not the number of users this acts on.";
-            return confirm_page(&console, &form, &users, &protected, Some(why));
+            let why = "The number typed is not the number of users this acts on (those not left out, and each protected user ticked).";
+            return confirm_page(&console, &form, &users, &left, Some(why));
         }
-        let ticked = form.all("override");
         let (overridden, left_out): (Vec<_>, Vec<_>) = protected
             .iter()
             .map(|(id, _, _)| id.clone())
             .partition(|id| ticked.contains(id));
-        req.users.retain(|u| !left_out.contains(u));
+        req.users
+            .retain(|u| !left_out.contains(u) && !cannot.iter().any(|(id, _, _)| id == u));
         if req.users.is_empty() {
-            let why = "Every selected user is always protected: nothing was done.";
-            return confirm_page(&console, &form, &users, &protected, Some(why));
+            let why = "No selected user can be acted on (always protected, or nothing to take): nothing was done.";
+            return confirm_page(&console, &form, &users, &left, Some(why));
         }
         req.confirm = Some(req.users.len());
         req.override_protected = overridden;
@@ -517,7 +530,7 @@ pub async fn bulk(State(console): State<Console>, form: AdminForm) -> Response {
             &console,
             &form,
             &users,
-            &[],
+            &Left::default(),
             Some("The number typed is not the number of users selected."),
         ),
         Err(e) => failed(&console, &session, &e),
@@ -544,15 +557,71 @@ async fn protected_among(
         .collect())
 }
 
+/// The selected users a danger action leaves out: (account id, who, why).
+type Named = Vec<(String, String, String)>;
+
+/// Who the confirm step lists as left out: the always protected (each can be ticked back in)
+/// and those the action cannot act on.
+#[derive(Default)]
+struct Left<'a> {
+    protected: &'a [(String, String, String)],
+    cannot: &'a [(String, String, String)],
+}
+
+/// The selected users (not always protected) the action cannot act on, and why: nothing it
+/// could take (a product given by no group reinstate can remove), not in the group, already
+/// suspended. Said before anything runs instead of skipped after.
+async fn cannot_among(
+    console: &Console,
+    req: &BulkRequest,
+    protected: &[(String, String, String)],
+) -> Result<Named, FlowError> {
+    let ctx = &console.flows;
+    let action = BulkAction::parse(&req.action);
+    let accounts = jobs::resolve(ctx, &req.users)?;
+    let mut out = Vec::new();
+    for a in accounts
+        .iter()
+        .filter(|a| !protected.iter().any(|(id, _, _)| *id == a.account_id))
+    {
+        let why = match action {
+            Some(BulkAction::RevokeProductAccess) | Some(BulkAction::RemoveAllAccess) => {
+                let product = req
+                    .product
+                    .filter(|_| action == Some(BulkAction::RevokeProductAccess));
+                let access = crate::flows::inventory::access::of(ctx, a).await?;
+                crate::flows::inventory::access::cannot_take(&access, product)
+            }
+            Some(BulkAction::RemoveFromGroup) => req
+                .group
+                .as_ref()
+                .filter(|g| !a.groups.iter().any(|m| m.eq_ignore_ascii_case(g)))
+                .map(|g| format!("not in the group {g}")),
+            Some(BulkAction::DisableLicences) => (a.status != crate::domain::AccountStatus::Active)
+                .then(|| format!("already {}: nothing to suspend", a.status.key())),
+            _ => None,
+        };
+        if let Some(why) = why {
+            let who = a
+                .email
+                .as_ref()
+                .map_or(a.account_id.clone(), |e| e.to_string());
+            out.push((a.account_id.clone(), who, why));
+        }
+    }
+    Ok(out)
+}
+
 fn confirm_page(
     console: &Console,
     form: &AdminForm,
     users: &[String],
-    protected: &[(String, String, String)],
+    left: &Left<'_>,
     error: Option<&str>,
 ) -> Response {
     let action = form.get("action");
-    let n = users.len() - protected.len();
+    let protected = left.protected;
+    let n = users.len() - protected.len() - left.cannot.len();
     let body = html! {
         @if let Some(e) = error { div.message.error role="alert" { (e) } }
         div.message.warn {
@@ -576,15 +645,33 @@ fn confirm_page(
                 }
             }
         }
+        @if !left.cannot.is_empty() {
+            section.card aria-labelledby="cannot-title" {
+                h2 #cannot-title { (words::count(left.cannot.len(), "user")) " it cannot act on — left out" }
+                ul {
+                    @for (_, who, why) in left.cannot {
+                        li { strong { (who) } " — " (why) }
+                    }
+                }
+            }
+        }
+        @if n == 0 && protected.is_empty() {
+            div.message.error role="alert" { "None of the selected users can be acted on: there is nothing to run." }
+            p { a href="/console/users" { "Back to Inactive Users" } }
+        } @else {
         form.card #confirm-form method="post" action="/console/users/bulk" {
             input type="hidden" name="csrf" value=(form.session.csrf);
             input type="hidden" name="action" value=(action);
             input type="hidden" name="group" value=(form.get("group"));
             input type="hidden" name="product" value=(form.get("product"));
             @for u in users { input type="hidden" name="user" value=(u); }
-            label for="confirm" { "Type " (n) " to confirm" }
+            label for="confirm" {
+                "Type " (n) " to confirm"
+                @if !protected.is_empty() { " (one more for each protected user you tick)" }
+            }
             input #confirm type="text" name="confirm" inputmode="numeric" autocomplete="off" required;
             p { button.danger type="submit" { "Yes, " (words::step(action).to_lowercase()) } " " a href="/console/users" { "Cancel" } }
+        }
         }
     };
     let status = if error.is_some() {

@@ -6,11 +6,7 @@ use crate::domain::Source;
 
 /// A product's name ("Jira Service Management").
 pub fn product(p: Product) -> &'static str {
-    match p {
-        Product::JiraSoftware => "Jira Software",
-        Product::Confluence => "Confluence",
-        Product::JiraServicedesk => "Jira Service Management",
-    }
+    p.name()
 }
 
 /// A product the inventory names by key, including those reinstate does not restore

@@ -1,0 +1,90 @@
+//! Which group gives which product: the directory's licence groups held against an account's
+//! groups. It is the one definition the console shows beside the inventory's *licensed* and the
+//! one the actions take by (`flows::reclaim::act` removes exactly these groups), so that a page
+//! never offers to take what no action can.
+
+use super::super::{Context, FlowError};
+use crate::directory::CallLog;
+use crate::domain::Product;
+use crate::store::Account;
+
+/// One product of an account: whether the inventory lists its licence, the account's groups
+/// that give it, and whether reinstate can take it back (and why not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub key: String,
+    pub licensed: bool,
+    pub groups: Vec<String>,
+    /// Why reinstate cannot take it back by group; `None` when it can (or nothing is held).
+    pub cannot: Option<String>,
+}
+
+/// Every product the account holds or is in a licence group of.
+pub async fn of(ctx: &Context, account: &Account) -> Result<Vec<Access>, FlowError> {
+    let mut calls = CallLog::background(ctx.metrics.clone(), "inventory");
+    let known = ctx.directory.products(&mut calls).await?;
+    let member = |name: &str| account.groups.iter().any(|g| g.eq_ignore_ascii_case(name));
+    let mut out: Vec<Access> = Vec::new();
+    for access in &known {
+        let key = access.product.key().to_string();
+        let groups: Vec<String> = access
+            .access_groups
+            .iter()
+            .filter(|g| member(g))
+            .cloned()
+            .collect();
+        let licensed = account.products.get(&key).is_some_and(|u| u.licensed);
+        if !licensed && groups.is_empty() {
+            continue;
+        }
+        let cannot = (licensed && groups.is_empty()).then(|| {
+            format!(
+                "in none of the groups that give {} ({}): its licence comes some other way, or the directory's listing is older than its groups; reinstate cannot take it back by group",
+                access.product.name(),
+                access.access_groups.join(", ")
+            )
+        });
+        out.push(Access {
+            key,
+            licensed,
+            groups,
+            cannot,
+        });
+    }
+    for (key, used) in account.products.iter().filter(|(_, u)| u.licensed) {
+        if out.iter().any(|a| a.key == *key) {
+            continue;
+        }
+        out.push(Access {
+            key: key.clone(),
+            licensed: used.licensed,
+            groups: Vec::new(),
+            cannot: Some(format!(
+                "the {} directory does not say which groups give {key}: reinstate cannot take it back (a [[products]] entry for it would)",
+                ctx.directory.kind()
+            )),
+        });
+    }
+    Ok(out)
+}
+
+/// Why an action on `product` (every product when `None`) cannot act on the account, when it
+/// cannot: it holds nothing there that reinstate can take back.
+pub fn cannot_take(access: &[Access], product: Option<Product>) -> Option<String> {
+    let concerned: Vec<&Access> = access
+        .iter()
+        .filter(|a| product.is_none_or(|p| p.key() == a.key))
+        .collect();
+    if concerned.iter().any(|a| !a.groups.is_empty()) {
+        return None;
+    }
+    let why: Vec<String> = concerned.iter().filter_map(|a| a.cannot.clone()).collect();
+    Some(if why.is_empty() {
+        match product {
+            Some(p) => format!("holds no {} licence", p.name()),
+            None => "holds no licence reinstate can take".into(),
+        }
+    } else {
+        why.join("; ")
+    })
+}
