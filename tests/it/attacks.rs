@@ -315,8 +315,9 @@ async fn adding_to_an_administrators_group_is_confirmed_by_count() {
             .iter()
             .all(|c| c.method != "POST" || !c.path.contains("group/user"))
     );
-    // Another group is not a danger action.
-    let body = serde_json::json!({"action": "add-to-group", "group": "staff", "users": [&who]});
+    // Another group is not a danger action (nobody is in "staff" yet: said to exist).
+    let body = serde_json::json!({"action": "add-to-group", "group": "staff", "users": [&who],
+        "confirm_group": "staff"});
     let r = app
         .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &body)
         .await;

@@ -248,6 +248,16 @@ impl Directory for SimulatedOrg {
         group: &GroupRef,
         calls: &mut CallLog,
     ) -> Result<Added, DirectoryError> {
+        let exists = people::groups().any(|g| g == group.name)
+            || self.products.iter().any(|p| p.group.name == group.name);
+        if !exists {
+            // As Jira Cloud answers it (404, "Specified group does not exist.").
+            log(calls, "POST", "sandbox:/group/user", 404);
+            return Err(DirectoryError::Permanent(format!(
+                "no such group {:?}: Specified group does not exist.",
+                group.name
+            )));
+        }
         let mut users = self.lock()?;
         let Some(user) = users.values_mut().find(|u| u.account_id == account_id) else {
             log(calls, "POST", "sandbox:/group/user", 404);
@@ -407,6 +417,36 @@ impl SimulatedOrg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_group_the_sandbox_does_not_have_is_refused_as_atlassian_refuses_it() {
+        let sandbox = SimulatedOrg::new();
+        let group = |name: &str| GroupRef {
+            id: None,
+            name: name.into(),
+        };
+        let mut calls = CallLog::default();
+        let refused = sandbox
+            .add_to_group(
+                "sandbox-grace",
+                Product::JiraSoftware,
+                &group("enginering"),
+                &mut calls,
+            )
+            .await
+            .expect_err("no such group");
+        assert!(refused.to_string().contains("does not exist"), "{refused}");
+        let added = sandbox
+            .add_to_group(
+                "sandbox-grace",
+                Product::JiraSoftware,
+                &group("support"),
+                &mut calls,
+            )
+            .await
+            .expect("a team");
+        assert_eq!(added, Added::Added);
+    }
 
     #[tokio::test]
     async fn a_restored_sandbox_membership_survives_a_restart() {

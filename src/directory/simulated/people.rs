@@ -55,6 +55,15 @@ const LAST: &[&str] = &[
     "lund",
 ];
 const TEAMS: &[&str] = &["engineering", "support", "finance", "design", "sales"];
+
+/// The sandbox's groups beyond the products' licence groups: its teams, its contractors and
+/// its administrators. A group not among them does not exist, as Atlassian would answer.
+pub fn groups() -> impl Iterator<Item = &'static str> {
+    TEAMS
+        .iter()
+        .copied()
+        .chain(["contractors", "site-admins", "jira-admins"])
+}
 const APPS: &[&str] = &[
     "Automation for Jira",
     "Slack integration",

@@ -88,3 +88,32 @@ pub fn cannot_take(access: &[Access], product: Option<Product>) -> Option<String
         why.join("; ")
     })
 }
+
+/// The groups reinstate knows exist: those the inventory's accounts are in, the administrators'
+/// groups of the configuration and the products' licence groups, sorted (for a group picker, and to check a group typed before a job starts).
+pub async fn known_groups(ctx: &Context) -> Result<Vec<String>, FlowError> {
+    let mut names: std::collections::BTreeMap<String, String> = Default::default();
+    {
+        let accounts = ctx.store.accounts()?;
+        for a in accounts
+            .accounts()
+            .filter(|a| a.status != crate::domain::AccountStatus::Gone)
+        {
+            for g in &a.groups {
+                names.entry(g.to_lowercase()).or_insert_with(|| g.clone());
+            }
+        }
+    }
+    // The administrators' groups the configuration names exist too.
+    for g in ctx.settings.reclaim.admin_group_names() {
+        names.entry(g.to_lowercase()).or_insert(g);
+    }
+    let mut calls = CallLog::background(ctx.metrics.clone(), "inventory");
+    // The licence groups are a help, not a need: a directory that cannot say leaves the rest.
+    if let Ok(products) = ctx.directory.products(&mut calls).await {
+        for g in products.iter().flat_map(|p| &p.access_groups) {
+            names.entry(g.to_lowercase()).or_insert_with(|| g.clone());
+        }
+    }
+    Ok(names.into_values().collect())
+}

@@ -113,6 +113,10 @@ pub struct BulkRequest {
     /// again here (emails or account ids); the override is recorded with every entry it allows.
     #[serde(default)]
     pub override_protected: Vec<String>,
+    /// `add-to-group` with a group nobody in the inventory is in and no product's licence
+    /// groups name: the group's name repeated, to say it exists (an empty group).
+    #[serde(default)]
+    pub confirm_group: Option<String>,
     /// Where each user came from (a CSV's line numbers), to name them in errors.
     #[serde(skip)]
     #[schemars(skip)]
@@ -147,6 +151,9 @@ pub async fn start(
         resolve(ctx, &req.users)?
     };
     something_to_do(ctx, action, &req, &accounts)?;
+    if action == BulkAction::AddToGroup {
+        known_group(ctx, &req).await?;
+    }
     // Making someone an administrator is confirmed like taking access away.
     let makes_admins = action == BulkAction::AddToGroup
         && req.group.as_deref().is_some_and(|g| {
@@ -277,6 +284,33 @@ fn something_to_do(
         }
         _ => Ok(()),
     }
+}
+
+/// An `add-to-group`'s group, checked before the job starts: one reinstate knows exists (an
+/// account of the inventory is in it, or a product's licence groups name it), or confirmed by
+/// its name repeated in `confirm_group`. Atlassian refuses a group that does not exist, so an
+/// unknown one is a typing mistake until said otherwise.
+async fn known_group(ctx: &Context, req: &BulkRequest) -> Result<(), FlowError> {
+    let Some(group) = req.group.as_deref().map(str::trim) else {
+        return Ok(());
+    };
+    if req
+        .confirm_group
+        .as_deref()
+        .is_some_and(|c| c.trim() == group)
+    {
+        return Ok(());
+    }
+    let known = crate::flows::inventory::access::known_groups(ctx).await?;
+    if known.iter().any(|k| k.eq_ignore_ascii_case(group)) {
+        return Ok(());
+    }
+    Err(FlowError::invalid(
+        "unknown_group",
+        format!(
+            "group: no account in the inventory is in {group:?} and no product's licence groups name it: check the name (as Atlassian administration writes it); if it exists with nobody in it yet, send \"confirm_group\": {group:?}"
+        ),
+    ))
 }
 
 /// What kind of batch, and who asked.

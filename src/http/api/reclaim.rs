@@ -257,6 +257,7 @@ pub struct BulkQuery {
     confirm: Option<usize>,
     from: Option<String>,
     to: Option<String>,
+    confirm_group: Option<String>,
 }
 
 /// `POST /api/v1/users/bulk`: a JSON body, or `text/csv` (a column of emails or account ids;
@@ -348,6 +349,7 @@ fn bulk_of_csv(
     let mut req = BulkRequest {
         action,
         group: q.group,
+        confirm_group: q.confirm_group,
         product: q.product,
         confirm: q.confirm,
         from: q.from,

@@ -253,6 +253,13 @@ pub async fn page(
         Err(e) => return failed(&console, &session, &e),
     };
     let admin = session.role == Role::Admin;
+    let groups = if admin {
+        crate::flows::inventory::access::known_groups(ctx)
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let body = html! {
         div.cards {
             div.card { div.muted { "Inactive Users" } div.metric { (rows.total) small { " of " (people) } } }
@@ -262,7 +269,7 @@ pub async fn page(
         (filters(&q, &bad))
         form method="post" action="/console/users/bulk" {
             input type="hidden" name="csrf" value=(session.csrf);
-            @if admin { (bulk_bar()) }
+            @if admin { (bulk_bar(&groups)) }
             (table(&console, &q, &rows.users, admin, days))
         }
         div.pager {
@@ -333,7 +340,16 @@ fn filters(q: &UsersQuery, bad: &Invalid) -> Markup {
     }
 }
 
-fn bulk_bar() -> Markup {
+/// The groups reinstate knows, offered as the group field's suggestions.
+fn group_picker(groups: &[String]) -> Markup {
+    html! {
+        datalist #known-groups {
+            @for g in groups { option value=(g) {} }
+        }
+    }
+}
+
+fn bulk_bar(groups: &[String]) -> Markup {
     html! {
         div.bulkbar data-bulkbar role="region" aria-label="Bulk actions" {
             strong data-selected-count { "Select users below" }
@@ -354,7 +370,8 @@ fn bulk_bar() -> Markup {
                     }
                 }
             }
-            label { "Group" input type="text" name="group" size="18"; }
+            label { "Group" input type="text" name="group" size="18" list="known-groups" autocomplete="off"; }
+            (group_picker(groups))
             label { "Product"
                 select name="product" {
                     option value="" { "—" }
@@ -479,6 +496,7 @@ pub async fn bulk(State(console): State<Console>, form: AdminForm) -> Response {
             .ok()
             .filter(|_| action != BulkAction::DisableLicences.key()),
         confirm: typed.parse().ok(),
+        confirm_group: Some(form.get("confirm_group").to_string()).filter(|g| !g.is_empty()),
         ..BulkRequest::default()
     };
     if danger {
@@ -533,8 +551,54 @@ pub async fn bulk(State(console): State<Console>, form: AdminForm) -> Response {
             &Left::default(),
             Some("The number typed is not the number of users selected."),
         ),
+        Err(FlowError::Invalid {
+            code: "unknown_group",
+            detail,
+        }) => unknown_group(&console, &form, &users, &detail).await,
         Err(e) => failed(&console, &session, &e),
     }
+}
+
+/// An unknown group, named at its field: fix the name (the picker offers those reinstate
+/// knows), or say it exists with nobody in it yet.
+async fn unknown_group(
+    console: &Console,
+    form: &AdminForm,
+    users: &[String],
+    why: &str,
+) -> Response {
+    let groups = crate::flows::inventory::access::known_groups(&console.flows)
+        .await
+        .unwrap_or_default();
+    let group = form.get("group");
+    let body = html! {
+        div.message.error role="alert" { "Nothing was started: the group is not one reinstate knows." }
+        form.card method="post" action="/console/users/bulk" {
+            input type="hidden" name="csrf" value=(form.session.csrf);
+            input type="hidden" name="action" value=(form.get("action"));
+            input type="hidden" name="product" value=(form.get("product"));
+            @for u in users { input type="hidden" name="user" value=(u); }
+            div.field {
+                label for="group" { "Group" }
+                input #group type="text" name="group" value=(group) list="known-groups" autocomplete="off" aria-invalid="true" aria-describedby="group-error";
+                span.field-error #group-error { (why) }
+                (group_picker(&groups))
+            }
+            label {
+                input type="checkbox" name="confirm_group" value=(group);
+                " " (group) " exists, with nobody in it yet: add them anyway"
+            }
+            p { button.primary type="submit" { (words::step(form.get("action"))) " — " (words::count(users.len(), "user")) } " " a href="/console/users" { "Cancel" } }
+        }
+    };
+    frame(
+        console,
+        &form.session,
+        "/console/users",
+        StatusCode::BAD_REQUEST,
+        "Check the group",
+        body,
+    )
 }
 
 /// The always protected among the selected users: (account id, who, why).
