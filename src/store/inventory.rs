@@ -112,16 +112,23 @@ impl Account {
     /// the product, or a login that named no product (an identity provider's login is a sign
     /// of use of every product the account holds).
     pub fn last_active(&self, product: &str) -> Option<OffsetDateTime> {
+        self.last_active_by(product).map(|(t, _)| t)
+    }
+
+    /// The last activity in `product` and what saw it: `activity` (the directory's activity
+    /// data), `product_login` (a login reinstate received naming the product), `login` (one
+    /// naming none, or another) or `site_login` (the Jira site's own last login).
+    pub fn last_active_by(&self, product: &str) -> Option<(OffsetDateTime, &'static str)> {
         let p = self.products.get(product);
         [
-            p.and_then(|p| p.last_active),
-            p.and_then(|p| p.last_login),
-            self.last_login,
-            self.site_login.filter(|_| on_jira(product)),
+            (p.and_then(|p| p.last_active), "activity"),
+            (p.and_then(|p| p.last_login), "product_login"),
+            (self.last_login, "login"),
+            (self.site_login.filter(|_| on_jira(product)), "site_login"),
         ]
         .into_iter()
-        .flatten()
-        .max()
+        .filter_map(|(t, by)| t.map(|t| (t, by)))
+        .max_by_key(|(t, _)| *t)
     }
 
     /// Whether anything says how the account used `product`: an activity or a login seen, or a

@@ -81,7 +81,7 @@ async fn the_organisation_api_fills_the_inventory_page_by_page_through_429_and_5
     assert_eq!(
         jira,
         Some(
-            json!({"key": "jira-software", "licensed": true, "last_active": "2026-11-20T08:00:00Z", "activity_known": true})
+            json!({"key": "jira-software", "licensed": true, "last_active": "2026-11-20T08:00:00Z", "activity_known": true, "seen_by": "activity"})
         ),
         "the organisation's `jira` is Jira Software, with its last activity"
     );
@@ -409,7 +409,7 @@ async fn jira_data_center_lists_users_by_cursor_and_confluence_its_licensed_user
     assert_eq!(c1["username"], "acc-c1");
     assert_eq!(
         c1["products"],
-        json!([{"key": "confluence", "licensed": true, "last_active": "2026-10-01T12:00:00Z", "activity_known": true}]),
+        json!([{"key": "confluence", "licensed": true, "last_active": "2026-10-01T12:00:00Z", "activity_known": true, "seen_by": "activity"}]),
         "{c1}"
     );
     assert_eq!(

@@ -13,6 +13,7 @@ mod connectors;
 mod console;
 mod console_access;
 mod console_edges;
+mod console_inactive;
 mod console_numbers;
 mod console_screens;
 mod contract;

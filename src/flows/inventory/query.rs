@@ -57,7 +57,7 @@ pub struct Summary {
     /// People in the directory (apps and gone accounts aside).
     pub users: usize,
     /// People inactive for more than `inactive_after_days` in a product they hold (that
-    /// product, when one was asked for).
+    /// product, when one was asked for); active accounts only.
     pub inactive_users: usize,
     pub inactive_after_days: u32,
     /// When the last complete sync finished; `null` before the first.
@@ -76,7 +76,8 @@ pub struct ProductSummary {
     /// since (the active accounts holding it now against those when that sync finished); the
     /// active accounts holding it when the directory reports no count.
     pub seats_used: u64,
-    /// People holding it, inactive in it for more than `inactive_after_days`.
+    /// People holding it, inactive in it for more than `inactive_after_days` (active accounts:
+    /// a suspended or deactivated one holds no seat).
     pub inactive_licensed: usize,
     /// People holding it of whom nothing says how they use it (never seen by reinstate, and a
     /// directory that reports no activity): neither inactive nor active.
@@ -111,8 +112,21 @@ pub struct UserRow {
     pub added_at: Option<OffsetDateTime>,
     pub products: Vec<ProductRow>,
     pub groups: Vec<String>,
-    /// The user asked to keep their licences (a "keep my access" link).
+    /// Left alone by every reclaim and danger action: an administrator, the service account,
+    /// `reclaim.protect_accounts`, or someone who asked to keep their access within the
+    /// policies' period (a "keep my access" link).
     pub protected: bool,
+    /// Why, when protected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protected_why: Option<String>,
+    /// The last login reinstate received (any product, or none named).
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub last_login: Option<OffsetDateTime>,
+    /// When reinstate last gave the account a licence back.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub restored_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -125,6 +139,11 @@ pub struct ProductRow {
     /// Something says how the account used the product; `false`: unknown (never seen by
     /// reinstate, and the directory reports no activity), which is not "never".
     pub activity_known: bool,
+    /// What saw `last_active`: `activity` (the directory's activity data), `product_login` (a
+    /// login reinstate received naming the product), `login` (one naming none, or another) or
+    /// `site_login` (the Jira site's own last login).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen_by: Option<&'static str>,
 }
 
 /// Whether `a` is a person holding `product`.
@@ -270,7 +289,8 @@ pub fn summary(ctx: &Context, product: Option<&str>, days: u32) -> Result<Summar
     {
         for (key, _) in a.products.iter().filter(|(_, u)| u.licensed) {
             let entry = held.entry(key.as_str()).or_default();
-            if inactive_in(a, key, days, now) {
+            // A suspended or deactivated account holds no seat: not an inactive holder.
+            if a.status == AccountStatus::Active && inactive_in(a, key, days, now) {
                 entry.0 += 1;
             }
             if holder(a, key) && !a.activity_known(key) {
@@ -300,6 +320,7 @@ pub fn summary(ctx: &Context, product: Option<&str>, days: u32) -> Result<Summar
     Ok(Summary {
         users: people().count(),
         inactive_users: people()
+            .filter(|a| a.status == AccountStatus::Active)
             .filter(|a| inactive(a, product.as_deref(), days, now))
             .count(),
         inactive_after_days: days,
@@ -393,13 +414,17 @@ pub fn user(ctx: &Context, account_id: &str) -> Result<Option<UserRow>, FlowErro
 }
 
 fn row(ctx: &Context, a: &Account, product: Option<&str>) -> Result<UserRow, FlowError> {
-    let protected = match &a.email {
-        Some(email) => ctx
-            .store
-            .user(email)?
-            .is_some_and(|u| u.keep_requested_at.is_some()),
-        None => false,
+    let record = match &a.email {
+        Some(email) => ctx.store.user(email)?,
+        None => None,
     };
+    // Asked to keep; the rest of what protects is marked by `protect::mark`.
+    let protected = record
+        .as_ref()
+        .is_some_and(|u| u.keep_requested_at.is_some());
+    let restored_at = record
+        .as_ref()
+        .and_then(|u| u.products.values().filter_map(|p| p.restored_at).max());
     let products = a
         .products
         .iter()
@@ -409,6 +434,7 @@ fn row(ctx: &Context, a: &Account, product: Option<&str>) -> Result<UserRow, Flo
             licensed: used.licensed,
             last_active: a.last_active(key),
             activity_known: a.activity_known(key),
+            seen_by: a.last_active_by(key).map(|(_, by)| by),
         })
         .collect();
     Ok(UserRow {
@@ -423,6 +449,9 @@ fn row(ctx: &Context, a: &Account, product: Option<&str>) -> Result<UserRow, Flo
         products,
         groups: a.groups.clone(),
         protected,
+        protected_why: None,
+        last_login: a.last_login,
+        restored_at,
     })
 }
 

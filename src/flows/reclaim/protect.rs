@@ -119,6 +119,29 @@ pub async fn among(ctx: &Context, accounts: &[Account]) -> Result<Vec<(usize, St
     Ok(out)
 }
 
+/// Marks the rows of users that are always protected (or asked to keep their access within
+/// the policies' period) with why, as every action would find them: what a page or a CSV says
+/// is protected is what is.
+pub async fn mark(
+    ctx: &Context,
+    rows: &mut [crate::flows::inventory::query::UserRow],
+) -> Result<(), FlowError> {
+    let accounts: Vec<Account> = rows
+        .iter()
+        .filter_map(|r| ctx.store.account(&r.account_id).ok().flatten())
+        .collect();
+    let found = among(ctx, &accounts).await?;
+    for row in rows.iter_mut() {
+        let why = found
+            .iter()
+            .find(|(i, _)| accounts[*i].account_id == row.account_id)
+            .map(|(_, why)| why.clone());
+        row.protected = why.is_some();
+        row.protected_why = why;
+    }
+    Ok(())
+}
+
 fn service_account(ctx: &Context, email: Option<&Email>) -> bool {
     ctx.settings
         .service_account

@@ -137,13 +137,14 @@ pub async fn users(
     if !(1..=1000).contains(&limit) {
         return Err(bad("limit: must be 1 to 1000"));
     }
-    let page = query::users(
+    let mut page = query::users(
         &api.flows,
         &filter(&q)?,
         (q.sort, q.order),
         limit,
         q.cursor.as_deref(),
     )?;
+    crate::flows::reclaim::protect::mark(&api.flows, &mut page.users).await?;
     Ok(Json(page))
 }
 
@@ -212,7 +213,8 @@ pub async fn users_csv(
     if q.limit.is_some() || q.cursor.is_some() {
         return Err(bad("limit and cursor: the CSV has every matching user"));
     }
-    let rows = query::all_users(&api.flows, &filter(&q)?, (q.sort, q.order))?;
+    let mut rows = query::all_users(&api.flows, &filter(&q)?, (q.sort, q.order))?;
+    crate::flows::reclaim::protect::mark(&api.flows, &mut rows).await?;
     csv_of(&rows)
 }
 

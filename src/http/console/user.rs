@@ -8,7 +8,7 @@ use axum::response::Response;
 use maud::{Markup, html};
 
 use super::layout::page as frame;
-use super::table::{badge, scroll};
+use super::table::scroll;
 use super::{Console, Signed, day, failed, when, words};
 use crate::domain::Email;
 use crate::flows::inventory::access::Access;
@@ -24,7 +24,7 @@ pub async fn page(
     Path(account_id): Path<String>,
 ) -> Response {
     let ctx = &console.flows;
-    let account = match query::user(ctx, &account_id) {
+    let mut account = match query::user(ctx, &account_id) {
         Ok(Some(a)) => a,
         Ok(None) => {
             let e = crate::flows::FlowError::NotFound {
@@ -35,6 +35,11 @@ pub async fn page(
         }
         Err(e) => return failed(&console, &session, &e),
     };
+    if let Err(e) =
+        crate::flows::reclaim::protect::mark(ctx, std::slice::from_mut(&mut account)).await
+    {
+        return failed(&console, &session, &e);
+    }
     let email = account.email.as_deref().and_then(|e| Email::parse(e).ok());
     let timeline = match &email {
         Some(email) => {
@@ -106,7 +111,7 @@ fn identity(console: &Console, a: &UserRow, access: &Result<Vec<Access>, String>
                 }
             }
             div.card {
-                div.muted { "Status" } div { (badge(a.status.key())) }
+                div.muted { "Status" } div { (super::users::standing(console, a)) }
                 div.muted { "Last seen" } div { (day(a.last_seen)) }
                 div.muted { "Added" } div { (day(a.added_at)) }
             }
@@ -120,7 +125,7 @@ fn identity(console: &Console, a: &UserRow, access: &Result<Vec<Access>, String>
                     tr {
                         td { (words::product_key(&p.key)) }
                         td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } }
-                        td { (super::last_used(p)) }
+                        td { (super::last_used(p)) @if let Some(by) = p.seen_by { div.muted { (words::seen_by(by)) } } }
                         td { (given_by(given)) }
                         td { (can_take(given)) }
                     }

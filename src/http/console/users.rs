@@ -47,6 +47,10 @@ pub struct UsersQuery {
     /// `yes`: only users holding a licence of the product filtered on (the Overview's links).
     #[serde(default)]
     licensed: String,
+    /// The accounts' status: active when not said (suspended and deactivated accounts hold no
+    /// seat), a status's key, or `any`.
+    #[serde(default)]
+    status: String,
 }
 
 impl UsersQuery {
@@ -113,6 +117,17 @@ impl UsersQuery {
                 format!("Sort: {:?} is not a column to sort by", self.sort),
             );
         }
+        if !["", "any"].contains(&self.status.as_str())
+            && crate::domain::AccountStatus::from_key(&self.status).is_none()
+        {
+            bad.add(
+                "status",
+                format!(
+                    "Status: {:?} is not active, suspended, deactivated, gone or any",
+                    self.status
+                ),
+            );
+        }
         if !["", "yes"].contains(&self.licensed.as_str()) {
             bad.add(
                 "licensed",
@@ -126,6 +141,15 @@ impl UsersQuery {
             );
         }
         bad
+    }
+
+    /// The status filtered on: active unless another (or any) is asked for.
+    fn status(&self) -> Option<crate::domain::AccountStatus> {
+        match self.status.as_str() {
+            "" => Some(crate::domain::AccountStatus::Active),
+            "any" => None,
+            other => crate::domain::AccountStatus::from_key(other),
+        }
     }
 
     fn product_key(&self) -> Option<&'static str> {
@@ -158,7 +182,7 @@ impl UsersQuery {
             q: Some(self.q.trim().to_string()).filter(|q| !q.is_empty()),
             account_type: Some(crate::domain::AccountType::Person),
             licensed: (self.licensed == "yes").then_some(true),
-            ..Filter::default()
+            status: self.status(),
         }
     }
 
@@ -172,6 +196,9 @@ impl UsersQuery {
         }
         if self.licensed == "yes" {
             s.append_pair("licensed", "true");
+        }
+        if let Some(status) = self.status() {
+            s.append_pair("status", status.key());
         }
         let pairs = [
             ("last_active_before", self.last_active.trim()),
@@ -216,6 +243,7 @@ impl UsersQuery {
             ("order", &q.order),
             ("cursor", &q.cursor),
             ("licensed", &q.licensed),
+            ("status", &q.status),
         ];
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
@@ -248,10 +276,13 @@ pub async fn page(
     let cursor = Some(q.cursor.as_str()).filter(|c| !c.is_empty());
     let found = query::users(ctx, &q.filter(), q.sort(), 50, cursor)
         .and_then(|rows| Ok((rows, query::people(ctx)?)));
-    let (rows, people) = match found {
+    let (mut rows, people) = match found {
         Ok(found) => found,
         Err(e) => return failed(&console, &session, &e),
     };
+    if let Err(e) = crate::flows::reclaim::protect::mark(ctx, &mut rows.users).await {
+        return failed(&console, &session, &e);
+    }
     let admin = session.role == Role::Admin;
     let groups = if admin {
         crate::flows::inventory::access::known_groups(ctx)
@@ -323,6 +354,15 @@ fn filters(q: &UsersQuery, bad: &Invalid) -> Markup {
                 label for="custom_days" { "Custom days" }
                 input #custom_days type="text" inputmode="numeric" name="custom_days" value=(q.custom_days) size="6" aria-invalid=[bad.flag("custom_days")] aria-describedby=[bad.described("custom_days")];
                 (bad.under("custom_days"))
+            }
+            div.field {
+                label for="status" { "Status" }
+                select #status name="status" aria-invalid=[bad.flag("status")] aria-describedby=[bad.described("status")] {
+                    @for (value, label) in [("", "Active"), ("suspended", "Suspended"), ("deactivated", "Deactivated"), ("any", "Any status")] {
+                        option value=(value) selected[q.status == value] { (label) }
+                    }
+                }
+                (bad.under("status"))
             }
             div.field {
                 label for="q" { "Search" }
@@ -430,9 +470,9 @@ fn table(console: &Console, q: &UsersQuery, rows: &[UserRow], admin: bool, days:
                             @if admin { td { input type="checkbox" name="user" value=(u.account_id) data-select aria-label={ "Select " (who) }; } }
                             td { a href={ "/console/users/" (enc(&u.account_id)) } { (who) } }
                             td { (u.email.as_deref().unwrap_or("—")) }
-                            td { (badge(u.status.key())) }
+                            td { (standing(console, u)) }
                             td { (day(u.last_seen)) }
-                            td { @for p in &u.products { div { (words::product_key(&p.key)) ": " (super::last_used(p)) } } }
+                            td { @for p in &u.products { div { (activity(p, cutoff, days)) } } }
                             td { @for p in &licensed { span.badge { (words::product_key(&p.key)) } } }
                             td { (in_use) " of " (licensed.len()) " in use" }
                             td { (row_menu(console, u, &who)) }
@@ -442,6 +482,38 @@ fn table(console: &Console, q: &UsersQuery, rows: &[UserRow], admin: bool, days:
             }
             }))
         }
+}
+
+/// The account's status, and the badges that say it is left alone: protected (why, as every
+/// action finds it) and recently restored (within `reclaim.min_days_since_restore`).
+pub(super) fn standing(console: &Console, u: &UserRow) -> Markup {
+    let recent = time::Duration::days(i64::from(
+        console.flows.settings.reclaim.min_days_since_restore,
+    ));
+    let restored = u
+        .restored_at
+        .filter(|t| OffsetDateTime::now_utc() - *t <= recent);
+    html! {
+        (badge(u.status.key()))
+        @if let Some(why) = &u.protected_why {
+            span.badge.protected title=(why) { "protected" }
+            span.skip { " (" (why) ")" }
+        }
+        @if let Some(t) = restored {
+            span.badge.restored title={ "given back on " (t.date()) } { "recently restored" }
+        }
+    }
+}
+
+/// One product's activity: when it was last used and what saw it (so that a login today next
+/// to a product's "never" explains itself), marked when past the page's threshold.
+fn activity(p: &query::ProductRow, cutoff: OffsetDateTime, days: u32) -> Markup {
+    let past = p.licensed && p.last_active.is_none_or(|t| t <= cutoff) && p.activity_known;
+    html! {
+        (words::product_key(&p.key)) ": " (super::last_used(p))
+        @if let Some(by) = p.seen_by { span.muted { " — " (words::seen_by(by)) } }
+        @if past { " " span.badge.inactive { "inactive over " (days) " days" } }
+    }
 }
 
 fn row_menu(console: &Console, u: &UserRow, who: &str) -> Markup {
@@ -483,7 +555,7 @@ pub async fn bulk(State(console): State<Console>, form: AdminForm) -> Response {
         );
     }
     if action == "export-csv" {
-        return export(&console, &session, &users);
+        return export(&console, &session, &users).await;
     }
     let danger = BulkAction::parse(&action).is_some_and(BulkAction::danger);
     let typed = form.get("confirm");
@@ -754,7 +826,11 @@ fn confirm_page(
 }
 
 /// The selected users as CSV (the inventory's columns).
-fn export(console: &Console, session: &crate::http::api::Session, users: &[String]) -> Response {
+async fn export(
+    console: &Console,
+    session: &crate::http::api::Session,
+    users: &[String],
+) -> Response {
     let rows = match query::all_users(
         &console.flows,
         &Filter::default(),
@@ -763,6 +839,12 @@ fn export(console: &Console, session: &crate::http::api::Session, users: &[Strin
         Ok(rows) => rows,
         Err(e) => return failed(console, session, &e),
     };
-    let chosen = rows.iter().filter(|r| users.contains(&r.account_id));
-    crate::http::api::inventory::csv_of(chosen).unwrap_or_else(IntoResponse::into_response)
+    let mut chosen: Vec<UserRow> = rows
+        .into_iter()
+        .filter(|r| users.contains(&r.account_id))
+        .collect();
+    if let Err(e) = crate::flows::reclaim::protect::mark(&console.flows, &mut chosen).await {
+        return failed(console, session, &e);
+    }
+    crate::http::api::inventory::csv_of(&chosen).unwrap_or_else(IntoResponse::into_response)
 }

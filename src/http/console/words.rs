@@ -39,6 +39,17 @@ pub fn source(s: Source) -> &'static str {
     }
 }
 
+/// What saw a product's last activity (`ProductRow::seen_by`).
+pub fn seen_by(by: &str) -> &'static str {
+    match by {
+        "activity" => "Atlassian's activity data",
+        "product_login" => "a login reinstate received for it",
+        "login" => "a login reinstate received (naming no product, or another)",
+        "site_login" => "the Jira site's last login",
+        _ => "reinstate's records",
+    }
+}
+
 /// A run entry's step or a job's action, by its key (`remove-product-access`).
 pub fn step(key: &str) -> String {
     let named = match key {

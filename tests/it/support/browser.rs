@@ -2,6 +2,7 @@
 //! (npm, installed by `scripts/test`) injected into each page checked; screenshots saved under
 //! `target/console-screenshots/`. A missing browser fails with what to install.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,11 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and the Chromium it started: they share a process group of their own,
+    /// so that no browser outlives its test (killing chromedriver alone leaves Chromium running).
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -54,6 +59,7 @@ impl Browser {
             .unwrap_or_else(|| panic!("chromium not found: install Debian's chromium (scripts/test does), or set CHROMIUM_BIN"));
         let port = super::free_port();
         let driver = Command::new(&driver_bin)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
