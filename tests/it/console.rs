@@ -295,7 +295,18 @@ async fn an_admin_edits_and_previews_a_rule_approves_a_request_runs_a_preview_an
         .click("input[name='r0.products'][value=jira-software]")
         .await;
     browser.click("button[value=preview]").await;
-    browser.wait_for_text("Preview:").await;
+    let preview = browser.wait_for_text("Preview:").await;
+    // The counts say of what, and both sets add up to the same decisions.
+    assert!(
+        preview.contains("(a user and a product each)")
+            && preview.contains("With these rules, of ")
+            && preview.contains("With the live rules, of "),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("Jira Service Management") && !preview.contains("jira-servicedesk"),
+        "product names: {preview}"
+    );
     browser.assert_accessible("rules").await;
     browser.screenshot("rules").await;
     // An invalid domain is named next to its field, and nothing is saved.

@@ -163,13 +163,13 @@ fn editor(i: usize, rule: &Rule, errors: &[FieldError], admin: bool) -> Markup {
                 div {
                     span.muted { "Products" }
                     @for p in Product::ALL {
-                        label { input type="checkbox" name={ "r" (i) ".products" } value=(p.key()) checked[products.contains(&p)] disabled[!admin]; " " (p.key()) }
+                        label { input type="checkbox" name={ "r" (i) ".products" } value=(p.key()) checked[products.contains(&p)] disabled[!admin]; " " (p.name()) }
                     }
                 }
                 div {
                     span.muted { "Sources" }
                     @for s in SOURCES {
-                        label { input type="checkbox" name={ "r" (i) ".sources" } value=(s.key()) checked[sources.contains(&s)] disabled[!admin]; " " (s.key()) }
+                        label { input type="checkbox" name={ "r" (i) ".sources" } value=(s.key()) checked[sources.contains(&s)] disabled[!admin]; " " (super::words::capital(super::words::source(s))) }
                     }
                 }
                 div {
@@ -379,13 +379,14 @@ async fn act(
                 Ok(sim) => {
                     let changes = &sim.changes;
                     html! {
-                                            h2 { "Preview: " (sim.users) " users, " (changes.len()) " decisions change" }
-                                            p { @for (k, n) in &sim.proposed_counts { span.badge { (k) ": " (n) } } span.muted { " (live: " @for (k, n) in &sim.live_counts { (k) " " (n) " " } ")" } }
+                                            h2 { "Preview: " (super::words::count(sim.users, "user")) ", " (super::words::count(sim.decisions, "decision")) " (a user and a product each), " (changes.len()) " would change" }
+                                            p { "With these rules, of " (sim.decisions) ": " @for (i, (k, n)) in sim.proposed_counts.iter().enumerate() { @if i > 0 { ", " } span.badge { (super::words::plain(k)) " " (n) } } }
+                                            p.muted { "With the live rules, of " (sim.decisions) ": " @for (i, (k, n)) in sim.live_counts.iter().enumerate() { @if i > 0 { ", " } (super::words::plain(k)) " " (n) } }
                     (scroll("Decisions that change", html! {
                                             table {
                                                 thead { tr { th { "User" } th { "Product" } th { "Now" } th { "With these rules" } } }
                                                 tbody { @for c in changes.iter().take(200) {
-                                                    tr { td { (c.email) } td { (c.product.key()) } td { (c.live_outcome) } td { (c.proposed_outcome) " " (c.proposed_rule.as_deref().unwrap_or("")) } }
+                                                    tr { td { (c.email) } td { (c.product.name()) } td { (super::words::plain(c.live_outcome)) } td { (super::words::plain(c.proposed_outcome)) " " (c.proposed_rule.as_deref().unwrap_or("")) } }
                                                 } }
                                             }
                                             }))
