@@ -9,17 +9,6 @@ use crate::console::{app, sign_in, wait_done};
 use crate::support::browser::Browser;
 use crate::support::*;
 
-async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
-    let r = no_redirects()
-        .get(format!("{}{path}", app.url))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("console page");
-    let status = r.status().as_u16();
-    (status, r.text().await.expect("body"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_filter_input_is_named_at_its_field_and_nothing_is_replaced_by_a_default() {
     let app = app().await;
@@ -63,7 +52,7 @@ async fn bad_filter_input_is_named_at_its_field_and_nothing_is_replaced_by_a_def
         ),
     ];
     for (path, field, why) in cases {
-        let (status, html) = page(&app, &cookie, path).await;
+        let (status, html) = console_page(&app, &cookie, path).await;
         let html = html.replace("&quot;", "\"");
         assert_eq!(status, 400, "{path}: {html}");
         assert!(
@@ -85,7 +74,7 @@ async fn bad_filter_input_is_named_at_its_field_and_nothing_is_replaced_by_a_def
         "/console/users?inactive_after=custom&custom_days=45",
         "/console/audit?user=cleo%40example.com&from=2026-01-01",
     ] {
-        let (status, html) = page(&app, &cookie, path).await;
+        let (status, html) = console_page(&app, &cookie, path).await;
         assert_eq!(status, 200, "{path}: {html}");
         assert!(html.contains("<table"), "{path}");
     }
@@ -108,7 +97,7 @@ async fn bad_filter_input_is_named_at_its_field_and_nothing_is_replaced_by_a_def
 async fn pages_say_products_and_actions_in_words_and_a_job_is_titled_by_what_it_did() {
     let app = app().await;
     let cookie = console_sign_in(&app, ADMIN_TOKEN).await;
-    let (_, users) = page(&app, &cookie, "/console/users?inactive_after=90").await;
+    let (_, users) = console_page(&app, &cookie, "/console/users?inactive_after=90").await;
     assert!(
         users.contains("Licence usage") && !users.contains("icense"),
         "one spelling: {users}"

@@ -39,17 +39,13 @@ async fn inactive_users_are_marked_explained_and_counted_only_when_they_hold_a_s
         .await;
     assert_eq!(inactive_confluence(&summary), 1, "Cleo only: {summary}");
     let cookie = console_sign_in(&app, ADMIN_TOKEN).await;
-    let page = |path: &str| {
-        let (url, cookie) = (format!("{}{path}", app.url), cookie.clone());
+    let page = |path: &'static str| {
+        let cookie = cookie.clone();
+        let app = &app;
         async move {
-            let r = no_redirects()
-                .get(url)
-                .header("cookie", cookie)
-                .send()
-                .await
-                .expect("page");
-            assert_eq!(r.status(), 200);
-            r.text().await.expect("html")
+            let (status, html) = console_page(app, &cookie, path).await;
+            assert_eq!(status, 200, "{path}");
+            html
         }
     };
     let listed = page("/console/users?inactive_after=90").await;

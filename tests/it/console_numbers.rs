@@ -62,16 +62,8 @@ async fn seats_and_counts_follow_what_reinstate_did_at_once_and_history_is_as_re
     // The Overview counts the bulk take as reclaimed this month, and its seats are today's.
     let cookie = console_sign_in(&app, ADMIN_TOKEN).await;
     let overview = |cookie: String| {
-        let url = format!("{}/console", app.url);
-        async move {
-            let r = no_redirects()
-                .get(url)
-                .header("cookie", cookie)
-                .send()
-                .await
-                .expect("overview");
-            r.text().await.expect("html")
-        }
+        let app = &app;
+        async move { console_page(app, &cookie, "/console").await.1 }
     };
     let html = overview(cookie.clone()).await;
     assert!(
@@ -160,14 +152,7 @@ async fn the_inactive_column_uses_the_policy_days_and_leads_to_the_users_it_coun
     let app = app().await;
     let policies = json!({"policies": [{"name": "confluence 100", "products": ["confluence"],
         "inactive_after_days": 100, "action": "remove-product-access"}]});
-    let r = app
-        .http
-        .put(format!("{}/api/v1/reclaim/policies", app.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&policies)
-        .send()
-        .await
-        .expect("policies");
+    let r = crate::reclaim::put_policies(&app, policies).await;
     assert_eq!(r.status(), 200);
     let browser = Browser::start().await;
     sign_in(&browser, &app, ADMIN_TOKEN).await;

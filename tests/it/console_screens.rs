@@ -13,14 +13,7 @@ use crate::support::*;
 async fn pages(app: &TestApp) -> Vec<(&'static str, String)> {
     let policies = json!({"policies": [{"name": "confluence 90", "products": ["confluence"],
         "inactive_after_days": 90, "action": "remove-product-access"}]});
-    let r = app
-        .http
-        .put(format!("{}/api/v1/reclaim/policies", app.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&policies)
-        .send()
-        .await
-        .expect("policies");
+    let r = crate::reclaim::put_policies(app, policies).await;
     assert_eq!(r.status(), 200);
     let r = app
         .admin_post(

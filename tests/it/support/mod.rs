@@ -619,6 +619,18 @@ pub async fn console_sign_in(app: &TestApp, token: &str) -> String {
     cookie_pair(&r)
 }
 
+/// A console page as the signed-in `cookie` gets it, redirects not followed: (status, HTML).
+pub async fn console_page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let r = no_redirects()
+        .get(format!("{}{path}", app.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let status = r.status().as_u16();
+    (status, r.text().await.expect("the page"))
+}
+
 /// The CSRF token a console page's forms carry.
 pub fn csrf_in(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
