@@ -212,39 +212,26 @@ pub async fn page(
 }
 
 fn filters(q: &AuditQuery, bad: &Invalid) -> Markup {
+    let any = || ("".to_string(), "Any".to_string());
+    let outcomes: Vec<(String, String)> = std::iter::once(any())
+        .chain(choices::<AuditOutcome>().into_iter().map(|o| {
+            let shown = words::capital(&words::plain(&o));
+            (o, shown)
+        }))
+        .collect();
+    let sources: Vec<(String, String)> = std::iter::once(any())
+        .chain(choices::<Source>().into_iter().map(|o| {
+            let shown = parse::<Source>(&o).map_or(o.clone(), |s| words::capital(words::source(s)));
+            (o, shown)
+        }))
+        .collect();
     html! {
         form.filters.card method="get" action="/console/audit" novalidate {
-            div.field {
-                label for="user" { "User (email)" }
-                input #user type="text" inputmode="email" name="user" value=(q.user) aria-invalid=[bad.flag("user")] aria-describedby=[bad.described("user")];
-                (bad.under("user"))
-            }
-            div.field {
-                label for="outcome" { "Outcome" }
-                select #outcome name="outcome" aria-invalid=[bad.flag("outcome")] aria-describedby=[bad.described("outcome")] {
-                    option value="" { "Any" }
-                    @for o in choices::<AuditOutcome>() { option value=(o) selected[q.outcome.trim() == o] { (words::capital(&words::plain(&o))) } }
-                }
-                (bad.under("outcome"))
-            }
-            div.field {
-                label for="source" { "Source" }
-                select #source name="source" aria-invalid=[bad.flag("source")] aria-describedby=[bad.described("source")] {
-                    option value="" { "Any" }
-                    @for o in choices::<Source>() { option value=(o) selected[q.source.trim() == o] { (parse::<Source>(&o).map_or(o.clone(), |s| words::capital(words::source(s)))) } }
-                }
-                (bad.under("source"))
-            }
-            div.field {
-                label for="from" { "From" }
-                input #from type="date" name="from" value=(q.from) aria-invalid=[bad.flag("from")] aria-describedby=[bad.described("from")];
-                (bad.under("from"))
-            }
-            div.field {
-                label for="to" { "To" }
-                input #to type="date" name="to" value=(q.to) aria-invalid=[bad.flag("to")] aria-describedby=[bad.described("to")];
-                (bad.under("to"))
-            }
+            (bad.input("user", "User (email)", "text", &q.user))
+            (bad.select("outcome", "Outcome", &outcomes, q.outcome.trim()))
+            (bad.select("source", "Source", &sources, q.source.trim()))
+            (bad.input("from", "From", "date", &q.from))
+            (bad.input("to", "To", "date", &q.to))
             button.primary type="submit" { "Filter" }
         }
     }

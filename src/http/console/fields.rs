@@ -57,3 +57,40 @@ impl Invalid {
         }
     }
 }
+
+impl Invalid {
+    /// A labelled input named `name` (its id too) of `kind` (`text`, `date`, `search`), marked
+    /// and described by its error when it has one.
+    pub fn input(&self, name: &'static str, label: &str, kind: &str, value: &str) -> Markup {
+        html! {
+            div.field {
+                label for=(name) { (label) }
+                input id=(name) type=(kind) name=(name) value=(value)
+                    aria-invalid=[self.flag(name)] aria-describedby=[self.described(name)];
+                (self.under(name))
+            }
+        }
+    }
+
+    /// A labelled select named `name` of `(value, label)` options, `chosen` selected.
+    pub fn select(
+        &self,
+        name: &'static str,
+        label: &str,
+        options: &[(String, String)],
+        chosen: &str,
+    ) -> Markup {
+        html! {
+            div.field {
+                label for=(name) { (label) }
+                select id=(name) name=(name)
+                    aria-invalid=[self.flag(name)] aria-describedby=[self.described(name)] {
+                    @for (value, shown) in options {
+                        option value=(value) selected[value == chosen] { (shown) }
+                    }
+                }
+                (self.under(name))
+            }
+        }
+    }
+}

@@ -322,48 +322,40 @@ pub async fn page(
 
 fn filters(q: &UsersQuery, bad: &Invalid) -> Markup {
     let presets = ["30", "60", "90", "180"];
-    let custom = !q.inactive_after.is_empty() && !presets.contains(&q.inactive_after.as_str());
+    let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(v, l)| (v.to_string(), l.to_string()))
+            .collect()
+    };
+    let products: Vec<(String, String)> = std::iter::once(("", "All products"))
+        .chain(PRODUCTS.iter().map(|(k, _, label)| (*k, *label)))
+        .map(|(v, l)| (v.to_string(), l.to_string()))
+        .collect();
+    let days: Vec<(String, String)> = presets
+        .iter()
+        .map(|d| (d.to_string(), d.to_string()))
+        .chain([("custom".to_string(), "Custom".to_string())])
+        .collect();
+    // A number of days that is no preset shows as Custom; nothing chosen is 30.
+    let chosen_days = match q.inactive_after.as_str() {
+        "" => "30",
+        d if presets.contains(&d) => d,
+        _ => "custom",
+    };
+    let statuses = owned(&[
+        ("", "Active"),
+        ("suspended", "Suspended"),
+        ("deactivated", "Deactivated"),
+        ("any", "Any status"),
+    ]);
     html! {
         form.filters.card method="get" action="/console/users" novalidate {
-            div.field {
-                label for="product" { "Product" }
-                select #product name="product" aria-invalid=[bad.flag("product")] aria-describedby=[bad.described("product")] {
-                    option value="" { "All products" }
-                    @for (k, _, label) in PRODUCTS {
-                        option value=(k) selected[q.product == k] { (label) }
-                    }
-                }
-                (bad.under("product"))
-            }
-            div.field {
-                label for="last_active" { "Last active (before)" }
-                input #last_active type="date" name="last_active" value=(q.last_active) aria-invalid=[bad.flag("last_active")] aria-describedby=[bad.described("last_active")];
-                (bad.under("last_active"))
-            }
-            div.field {
-                label for="inactive_after" { "Inactive after (days)" }
-                select #inactive_after name="inactive_after" aria-invalid=[bad.flag("inactive_after")] aria-describedby=[bad.described("inactive_after")] {
-                    @for d in presets {
-                        option value=(d) selected[q.inactive_after == d || (q.inactive_after.is_empty() && d == "30")] { (d) }
-                    }
-                    option value="custom" selected[custom || q.inactive_after == "custom"] { "Custom" }
-                }
-                (bad.under("inactive_after"))
-            }
-            div.field {
-                label for="custom_days" { "Custom days" }
-                input #custom_days type="text" inputmode="numeric" name="custom_days" value=(q.custom_days) size="6" aria-invalid=[bad.flag("custom_days")] aria-describedby=[bad.described("custom_days")];
-                (bad.under("custom_days"))
-            }
-            div.field {
-                label for="status" { "Status" }
-                select #status name="status" aria-invalid=[bad.flag("status")] aria-describedby=[bad.described("status")] {
-                    @for (value, label) in [("", "Active"), ("suspended", "Suspended"), ("deactivated", "Deactivated"), ("any", "Any status")] {
-                        option value=(value) selected[q.status == value] { (label) }
-                    }
-                }
-                (bad.under("status"))
-            }
+            (bad.select("product", "Product", &products, &q.product))
+            (bad.input("last_active", "Last active (before)", "date", &q.last_active))
+            (bad.select("inactive_after", "Inactive after (days)", &days, chosen_days))
+            (bad.input("custom_days", "Custom days", "text", &q.custom_days))
+            (bad.select("status", "Status", &statuses, &q.status))
             div.field {
                 label for="q" { "Search" }
                 input #q type="search" name="q" value=(q.q) placeholder="name, email, username";
