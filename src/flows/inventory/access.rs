@@ -94,14 +94,18 @@ pub fn cannot_take(access: &[Access], product: Option<Product>) -> Option<String
 pub async fn known_groups(ctx: &Context) -> Result<Vec<String>, FlowError> {
     let mut names: std::collections::BTreeMap<String, String> = Default::default();
     {
+        // Borrowed while the inventory is walked (tens of thousands of accounts, a few
+        // distinct groups): one allocation per distinct name, not per membership.
         let accounts = ctx.store.accounts()?;
-        for a in accounts
+        let distinct: std::collections::BTreeSet<&str> = accounts
             .accounts()
             .filter(|a| a.status != crate::domain::AccountStatus::Gone)
-        {
-            for g in &a.groups {
-                names.entry(g.to_lowercase()).or_insert_with(|| g.clone());
-            }
+            .flat_map(|a| a.groups.iter().map(String::as_str))
+            .collect();
+        for g in distinct {
+            names
+                .entry(g.to_lowercase())
+                .or_insert_with(|| g.to_string());
         }
     }
     // The administrators' groups the configuration names exist too.
@@ -116,4 +120,32 @@ pub async fn known_groups(ctx: &Context) -> Result<Vec<String>, FlowError> {
         }
     }
     Ok(names.into_values().collect())
+}
+
+/// Groups, and when they were walked.
+type Walked = Option<(std::time::Instant, Vec<String>)>;
+
+/// The known groups as last walked, and when (shared by the clones of the inventory).
+#[derive(Debug, Default, Clone)]
+pub struct GroupsCache(std::sync::Arc<std::sync::Mutex<Walked>>);
+
+/// How long the picker's groups are kept: walking every account for every page would cost as
+/// much as the page's own query.
+const SUGGESTED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The groups the console offers in its group field: `known_groups`, at most a minute old (the
+/// check before a job starts reads them fresh).
+pub async fn suggested_groups(ctx: &Context) -> Vec<String> {
+    let cache = &ctx.inventory.groups.0;
+    if let Ok(held) = cache.lock()
+        && let Some((at, groups)) = held.as_ref()
+        && at.elapsed() < SUGGESTED_FOR
+    {
+        return groups.clone();
+    }
+    let groups = known_groups(ctx).await.unwrap_or_default();
+    if let Ok(mut held) = cache.lock() {
+        *held = Some((std::time::Instant::now(), groups.clone()));
+    }
+    groups
 }

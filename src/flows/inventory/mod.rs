@@ -83,6 +83,8 @@ pub struct Inventory {
     pub config: InventoryConfig,
     /// Rung when an admin asks for a sync.
     pub wake: Arc<Notify>,
+    /// The groups the console's picker offers, kept a minute (`access::suggested_groups`).
+    pub groups: access::GroupsCache,
 }
 
 impl Default for Inventory {
@@ -90,6 +92,7 @@ impl Default for Inventory {
         Inventory {
             config: InventoryConfig::default(),
             wake: Arc::new(Notify::new()),
+            groups: access::GroupsCache::default(),
         }
     }
 }

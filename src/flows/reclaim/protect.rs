@@ -89,6 +89,15 @@ pub fn always(ctx: &Context, account: &Account, admins: &Admins) -> Option<Strin
 /// keep their access within the longest enabled policy's period (90 days without one).
 pub async fn among(ctx: &Context, accounts: &[Account]) -> Result<Vec<(usize, String)>, FlowError> {
     let admins = Admins::read(ctx).await?;
+    protected_by(ctx, accounts, &admins)
+}
+
+/// The protected among `accounts` with the administrators as given.
+fn protected_by(
+    ctx: &Context,
+    accounts: &[Account],
+    admins: &Admins,
+) -> Result<Vec<(usize, String)>, FlowError> {
     let period = ctx
         .store
         .policies()?
@@ -101,7 +110,7 @@ pub async fn among(ctx: &Context, accounts: &[Account]) -> Result<Vec<(usize, St
     let since = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(period));
     let mut out = Vec::new();
     for (i, account) in accounts.iter().enumerate() {
-        if let Some(why) = always(ctx, account, &admins) {
+        if let Some(why) = always(ctx, account, admins) {
             out.push((i, why));
             continue;
         }
@@ -120,9 +129,10 @@ pub async fn among(ctx: &Context, accounts: &[Account]) -> Result<Vec<(usize, St
 }
 
 /// Marks the rows of users that are always protected (or asked to keep their access within
-/// the policies' period) with why, as every action would find them: what a page or a CSV says
-/// is protected is what is.
-pub async fn mark(
+/// the policies' period) with why, as every action would find them from what the inventory
+/// knows — the administrators by their roles and groups in the inventory, with no directory
+/// call per page (an action reads the administrators' groups again before it takes anything).
+pub fn mark(
     ctx: &Context,
     rows: &mut [crate::flows::inventory::query::UserRow],
 ) -> Result<(), FlowError> {
@@ -130,7 +140,7 @@ pub async fn mark(
         .iter()
         .filter_map(|r| ctx.store.account(&r.account_id).ok().flatten())
         .collect();
-    let found = among(ctx, &accounts).await?;
+    let found = protected_by(ctx, &accounts, &Admins::by_group(ctx))?;
     for row in rows.iter_mut() {
         let why = found
             .iter()

@@ -144,7 +144,7 @@ pub async fn users(
         limit,
         q.cursor.as_deref(),
     )?;
-    crate::flows::reclaim::protect::mark(&api.flows, &mut page.users).await?;
+    crate::flows::reclaim::protect::mark(&api.flows, &mut page.users)?;
     Ok(Json(page))
 }
 
@@ -214,7 +214,7 @@ pub async fn users_csv(
         return Err(bad("limit and cursor: the CSV has every matching user"));
     }
     let mut rows = query::all_users(&api.flows, &filter(&q)?, (q.sort, q.order))?;
-    crate::flows::reclaim::protect::mark(&api.flows, &mut rows).await?;
+    crate::flows::reclaim::protect::mark(&api.flows, &mut rows)?;
     csv_of(&rows)
 }
 

@@ -35,9 +35,7 @@ pub async fn page(
         }
         Err(e) => return failed(&console, &session, &e),
     };
-    if let Err(e) =
-        crate::flows::reclaim::protect::mark(ctx, std::slice::from_mut(&mut account)).await
-    {
+    if let Err(e) = crate::flows::reclaim::protect::mark(ctx, std::slice::from_mut(&mut account)) {
         return failed(&console, &session, &e);
     }
     let email = account.email.as_deref().and_then(|e| Email::parse(e).ok());

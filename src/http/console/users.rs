@@ -280,14 +280,12 @@ pub async fn page(
         Ok(found) => found,
         Err(e) => return failed(&console, &session, &e),
     };
-    if let Err(e) = crate::flows::reclaim::protect::mark(ctx, &mut rows.users).await {
+    if let Err(e) = crate::flows::reclaim::protect::mark(ctx, &mut rows.users) {
         return failed(&console, &session, &e);
     }
     let admin = session.role == Role::Admin;
     let groups = if admin {
-        crate::flows::inventory::access::known_groups(ctx)
-            .await
-            .unwrap_or_default()
+        crate::flows::inventory::access::suggested_groups(ctx).await
     } else {
         Vec::new()
     };
@@ -835,7 +833,7 @@ async fn export(
         .into_iter()
         .filter(|r| users.contains(&r.account_id))
         .collect();
-    if let Err(e) = crate::flows::reclaim::protect::mark(&console.flows, &mut chosen).await {
+    if let Err(e) = crate::flows::reclaim::protect::mark(&console.flows, &mut chosen) {
         return failed(console, session, &e);
     }
     crate::http::api::inventory::csv_of(&chosen).unwrap_or_else(IntoResponse::into_response)
