@@ -28,7 +28,7 @@ async fn the_user_page_and_the_confirm_step_say_which_group_gives_what_and_what_
         .await;
     let cleo = browser.wait_for_text("Given by").await;
     assert!(
-        cleo.contains("No: the jira-cloud directory does not say which groups give confluence"),
+        cleo.contains("No: the jira-cloud directory does not say which groups give Confluence"),
         "{cleo}"
     );
     browser.assert_accessible("user-access").await;

@@ -60,8 +60,9 @@ pub async fn of(ctx: &Context, account: &Account) -> Result<Vec<Access>, FlowErr
             licensed: used.licensed,
             groups: Vec::new(),
             cannot: Some(format!(
-                "the {} directory does not say which groups give {key}: reinstate cannot take it back (a [[products]] entry for it would)",
-                ctx.directory.kind()
+                "the {} directory does not say which groups give {}: reinstate cannot take it back (a [[products]] entry for it would)",
+                ctx.directory.kind(),
+                Product::from_key(key).map_or(key.clone(), |p| p.name().to_string())
             )),
         });
     }
