@@ -17,6 +17,7 @@ use crate::http::api::{Role, Session, Tokens};
 use crate::http::routes::Routes;
 
 mod audit;
+mod bulk;
 mod charts;
 mod fields;
 mod jobs;
@@ -63,7 +64,7 @@ pub fn router(console: Console) -> Routes {
         .route("/console", get(overview::page))
         .route("/console/sync", post(overview::sync_now))
         .route("/console/users", get(users::page))
-        .route("/console/users/bulk", post(users::bulk))
+        .route("/console/users/bulk", post(bulk::bulk))
         .route("/console/users/{account}", get(user::page))
         .route("/console/jobs/{id}", get(jobs::page))
         .route("/console/jobs/{id}/undo", post(jobs::undo))
