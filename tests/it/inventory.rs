@@ -478,3 +478,38 @@ async fn a_data_center_listing_cut_short_by_the_search_cap_marks_nobody_gone() {
         156
     );
 }
+
+/// "Updated at once by every login it receives": a login naming a product this directory does
+/// not license (Confluence, on a Jira site) restores nothing, and still moves the inventory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_for_a_product_the_directory_does_not_license_is_still_seen() {
+    let app = crate::console::app().await;
+    let before = app.admin_get("/api/v1/users/cleo@example.com").await;
+    assert_eq!(before["inventory"]["last_login"], serde_json::Value::Null);
+    assert_eq!(
+        app.login("cleo@example.com", Some("confluence"))
+            .await
+            .status(),
+        202
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let cleo = app.admin_get("/api/v1/users/cleo@example.com").await;
+        let confluence = &cleo["inventory"]["products"][0];
+        if confluence["seen_by"] == "login" {
+            assert_eq!(confluence["key"], "confluence");
+            assert!(cleo["inventory"]["last_login"].is_string(), "{cleo}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the login never reached the inventory: {cleo}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let audit = app.admin_get("/api/v1/audit?user=cleo@example.com").await;
+    assert_eq!(
+        audit["entries"][0]["outcome"], "unsupported_product",
+        "nothing restored: {audit}"
+    );
+}

@@ -56,6 +56,20 @@ pub(super) async fn run(ctx: &Context, event: &Event, attempt: u32) -> Result<Ha
         Ok(found) => found,
         Err(Stop::Retry(e)) => return Err(e),
         Err(Stop::End(outcome, reason)) => {
+            // Nothing to restore (a product this directory does not license, say), but a login
+            // is a login: the inventory sees it at once all the same.
+            if event.kind == EventKind::Login
+                && let Some(account) = ctx.store.account_by_email(&email)?
+            {
+                let seen = Seen {
+                    account_id: &account.account_id,
+                    email: &email,
+                    login: Some((event.occurred_at, event.product)),
+                    added: &[],
+                    reactivated: false,
+                };
+                seen::record(ctx, seen)?;
+            }
             return finish_with(ctx, event, attempt, outcome, reason, calls).await;
         }
     };
