@@ -1,7 +1,8 @@
 //! `reinstate bench console`: the Inactive Users page, filtered and sorted, over an inventory of
 //! 50,000 users synced into a real `reinstate serve` — each page's time over loopback HTTP next
 //! to the same filter asked of the inventory API alone (the page's one query, as JSON), the two
-//! interleaved so both see the same machine.
+//! interleaved so both see the same machine; and the confirm step of a bulk action over every
+//! user matching each filter (found by the server from the filter) beside the same query.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,6 +91,7 @@ pub async fn run(options: Options) -> Result<(), String> {
             .bearer_auth(ADMIN);
         queries.push(timed(api, "\"users\"").await?);
     }
+    let matching = every_user_matching(&http, &service.url, &cookie, options.quick).await?;
     service.stop();
     pages.sort();
     queries.sort();
@@ -107,5 +109,119 @@ pub async fn run(options: Options) -> Result<(), String> {
         ms(b99),
         p99.as_secs_f64() / b99.as_secs_f64().max(1e-9)
     );
+    for m in matching {
+        println!(
+            "  every user matching ({}), {} users on average, confirm step: p50 {:>9}  p99 {:>9}",
+            m.action,
+            m.users,
+            ms(m.p50),
+            ms(m.p99)
+        );
+        println!(
+            "    baseline, the inventory query alone (interleaved): p50 {:>9}  p99 {:>9}  ratio p99 {:.2}{}",
+            ms(m.b50),
+            ms(m.b99),
+            m.p99.as_secs_f64() / m.b99.as_secs_f64().max(1e-9),
+            if m.danger {
+                " (it also reads who is protected and what each can lose)"
+            } else {
+                " (target <= 1.1)"
+            }
+        );
+    }
     Ok(())
+}
+
+/// One action's "every user matching" series.
+struct Matching {
+    action: &'static str,
+    danger: bool,
+    users: usize,
+    p50: Duration,
+    p99: Duration,
+    b50: Duration,
+    b99: Duration,
+}
+
+/// The confirm step of a bulk action over every user matching each filter — the server finds
+/// them from the filter the form sends — next to the page's query alone, interleaved.
+async fn every_user_matching(
+    http: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+    quick: bool,
+) -> Result<Vec<Matching>, String> {
+    let page = http
+        .get(format!("{url}/console/users"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or("no CSRF token on the page")?
+        .to_string();
+    let rounds = if quick { 20 } else { 200 };
+    let mut out = Vec::new();
+    for (action, danger) in [("enable-licences", false), ("remove-all-access", true)] {
+        let (mut steps, mut queries, mut users) = (Vec::new(), Vec::new(), 0usize);
+        for k in 0..rounds {
+            let (filter, api) = FILTERS[k % FILTERS.len()];
+            let form = [
+                ("csrf", csrf.as_str()),
+                ("scope", "matching"),
+                ("filter", filter),
+                ("action", action),
+                ("product", "jira-software"),
+            ];
+            let start = Instant::now();
+            let r = http
+                .post(format!("{url}/console/users/bulk"))
+                .header("cookie", cookie)
+                .form(&form)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = r.status();
+            let body = r.text().await.map_err(|e| e.to_string())?;
+            steps.push(start.elapsed());
+            let typed = body
+                .split("Type ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse::<usize>().ok());
+            match (status.as_u16(), typed) {
+                (200, Some(n)) => users += n,
+                // A filter nobody matches says so; the query is still timed beside it.
+                (400, None) if body.contains("No user matches") => {}
+                _ => {
+                    return Err(format!(
+                        "{action} over {filter}: {status}: {}",
+                        body.chars().take(300).collect::<String>()
+                    ));
+                }
+            }
+            let api = http
+                .get(format!("{url}/api/v1/inventory/users?{api}&limit=50"))
+                .bearer_auth(ADMIN);
+            queries.push(timed(api, "\"users\"").await?);
+        }
+        steps.sort();
+        queries.sort();
+        out.push(Matching {
+            action,
+            danger,
+            users: users / rounds,
+            p50: percentile(&steps, 0.5),
+            p99: percentile(&steps, 0.99),
+            b50: percentile(&queries, 0.5),
+            b99: percentile(&queries, 0.99),
+        });
+    }
+    Ok(out)
 }

@@ -106,10 +106,8 @@ pub fn open_ledger(ctx: &Context, account_id: &str) -> Result<Vec<LedgerEntry>, 
 
 /// The next time the reclaim schedule fires, when one is set.
 pub fn next_scheduled_run(ctx: &Context) -> Result<Option<time::OffsetDateTime>, FlowError> {
-    let Some(schedule) = ctx.settings.reclaim.schedule() else {
-        return Ok(None);
-    };
-    let now = time::OffsetDateTime::now_utc();
-    let from = ctx.store.last_scheduled()?.unwrap_or(now);
-    Ok(schedule.next_after(from))
+    Ok(super::reclaim::schedules::due(ctx)?
+        .into_iter()
+        .filter_map(|d| d.next_run)
+        .min())
 }

@@ -1,7 +1,8 @@
 //! Reclamation's background work: at start, runs a crash or a stop interrupted are resumed (their
-//! actions published again under the same ids, so none is done twice and none skipped); then,
-//! when `reclaim.schedule` is set, a run at each time it names — and one at start when the
-//! process was down at the last one.
+//! actions published again under the same ids, so none is done twice and none skipped); then a
+//! run at each time a schedule names — `reclaim.schedule` and those saved in the console — and
+//! one at start for a time missed while the process was down; saved schedules are read again
+//! the moment they change.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::flows::reclaim::run::{self, RunRequest};
+use crate::flows::reclaim::schedules;
 use crate::flows::{Context, Intake};
 
 pub async fn run(ctx: Arc<Context>, intake: Intake, cancel: CancellationToken) {
@@ -18,39 +20,47 @@ pub async fn run(ctx: Arc<Context>, intake: Intake, cancel: CancellationToken) {
         Ok(n) => tracing::info!(runs = n, "interrupted reclaim runs resumed"),
         Err(e) => tracing::warn!(error = %e, "could not resume interrupted reclaim runs"),
     }
-    let Some(schedule) = ctx.settings.reclaim.schedule() else {
-        return;
-    };
+    let wake = ctx.store.schedules_wake();
     loop {
         let now = OffsetDateTime::now_utc();
-        let last = match ctx.store.last_scheduled() {
-            Ok(last) => last,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read when the schedule last ran");
-                None
-            }
+        let due = schedules::due(&ctx).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the reclaim schedules");
+            Vec::new()
+        });
+        // The earliest next run of any schedule: the first time after it last fired, so that
+        // a time missed while the process was down comes due at once.
+        let next = due
+            .iter()
+            .filter_map(|d| d.next_run.map(|t| (t, d.name.clone())))
+            .min();
+        let wait = match &next {
+            Some((t, _)) => Duration::try_from(*t - now).unwrap_or_default(),
+            None => Duration::from_secs(3600),
         };
-        // The first time after the last scheduled run (or after now, the first time ever): a
-        // time missed while the process was down comes due at once.
-        let Some(next) = schedule.next_after(last.unwrap_or(now)) else {
-            tracing::warn!("reclaim.schedule names no time in the future");
-            return;
-        };
-        let wait = Duration::try_from(next - now).unwrap_or_default();
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            // The schedules changed: read them again.
+            _ = wake.notified() => continue,
             _ = cancel.cancelled() => return,
         }
+        let Some((at, name)) = next else { continue };
+        let trigger = if name == schedules::CONFIGURED {
+            "schedule".to_string()
+        } else {
+            format!("schedule:{name}")
+        };
         let request = RunRequest {
             from_preview: None,
             dry_run: false,
-            trigger: "schedule".into(),
+            trigger,
         };
         match run::start(&ctx, &intake, request).await {
-            Ok(r) => tracing::info!(run = %r.id, "scheduled reclaim run started"),
-            Err(e) => tracing::warn!(error = %e, "the scheduled reclaim run did not start"),
+            Ok(r) => tracing::info!(run = %r.id, schedule = %name, "scheduled reclaim run started"),
+            Err(e) => {
+                tracing::warn!(error = %e, schedule = %name, "the scheduled reclaim run did not start")
+            }
         }
-        if let Err(e) = ctx.store.set_last_scheduled(next.max(now)).await {
+        if let Err(e) = schedules::fired(&ctx, &name, at.max(now)).await {
             tracing::warn!(error = %e, "cannot save when the schedule last ran");
         }
     }

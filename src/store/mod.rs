@@ -27,8 +27,10 @@ mod processed;
 mod requests;
 mod rules;
 mod runs;
+mod schedules;
 mod sessions;
 mod users;
+pub mod views;
 
 pub use alerts::AlertState;
 pub use audit::{AuditEntry, AuditFilter};
@@ -40,8 +42,10 @@ pub use processed::ProcessedRecord;
 pub use requests::{RequestChange, RequestRecord, RequestState, RequestStep};
 pub use rules::RulesDoc;
 pub use runs::{EntryResult, PoliciesDoc, RunEntry, RunKind, RunRecord, RunState, entry_write};
+pub use schedules::{NamedSchedule, SchedulesDoc};
 pub use sessions::SessionRecord;
 pub use users::{ProductState, Reclaimed, UserRecord, Warning};
+pub use views::SavedView;
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -103,9 +107,13 @@ pub struct Store {
     reclaim: sled::Tree,
     /// Console sessions (`sessions.rs`).
     sessions: sled::Tree,
+    /// The console's saved views of Inactive Users (`views.rs`).
+    views: sled::Tree,
     inventory_cache: Arc<std::sync::RwLock<inventory::InventoryCache>>,
     /// Signalled whenever emails are written to the outbox.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// Signalled whenever reclamation's schedules are saved.
+    schedules_wake: Arc<tokio::sync::Notify>,
     /// The live rules, compiled; replaced whenever the rules change (one process owns sled).
     compiled: Arc<Mutex<Option<Arc<RuleSet>>>>,
     /// Whether the filesystem can take writes.
@@ -186,8 +194,10 @@ impl Store {
             inventory_meta: db.open_tree("inventory_meta")?,
             reclaim: db.open_tree("reclaim")?,
             sessions: db.open_tree("sessions")?,
+            views: db.open_tree("views")?,
             inventory_cache: inventory::new_cache(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            schedules_wake: Arc::new(tokio::sync::Notify::new()),
             compiled: Arc::new(Mutex::new(None)),
             disk: Arc::new(disk::DiskGuard::new(path.to_path_buf(), min_free)),
             flushes: Arc::default(),

@@ -345,6 +345,7 @@ async fn an_admin_edits_and_previews_a_rule_approves_a_request_runs_a_preview_an
     browser.goto(&format!("{}/console/reclaim", app.url)).await;
     let policies = json!({"policies": [{"name": "confluence 90", "products": ["confluence"],
         "inactive_after_days": 90, "action": "remove-product-access"}]});
+    browser.click("details.advanced summary").await;
     browser.fill("#policies", &policies.to_string()).await;
     browser.click("button[value=save]").await;
     browser.wait_for_text("version 1").await;

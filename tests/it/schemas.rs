@@ -75,6 +75,14 @@ fn reclaim_policies_schema_is_current() {
 }
 
 #[test]
+fn reclaim_schedules_schema_is_current() {
+    check(
+        "reclaim-schedules.schema.json",
+        reinstate::flows::reclaim::schedules::schedules_schema(),
+    );
+}
+
+#[test]
 fn openapi_document_is_current() {
     check("openapi.json", reinstate::http::openapi::document());
 }
@@ -170,5 +178,5 @@ async fn every_documented_operation_is_routed() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 40);
+    assert_eq!(checked, 42);
 }

@@ -21,11 +21,34 @@ pub struct Access {
 
 /// Every product the account holds or is in a licence group of.
 pub async fn of(ctx: &Context, account: &Account) -> Result<Vec<Access>, FlowError> {
-    let mut calls = CallLog::background(ctx.metrics.clone(), "inventory");
-    let known = ctx.directory.products(&mut calls).await?;
+    Ok(Products::read(ctx).await?.of(account))
+}
+
+/// The directory's products and their licence groups, read once for many accounts.
+pub struct Products {
+    known: Vec<crate::directory::ProductAccess>,
+    kind: &'static str,
+}
+
+impl Products {
+    pub async fn read(ctx: &Context) -> Result<Products, FlowError> {
+        let mut calls = CallLog::background(ctx.metrics.clone(), "inventory");
+        Ok(Products {
+            known: ctx.directory.products(&mut calls).await?,
+            kind: ctx.directory.kind(),
+        })
+    }
+
+    /// Every product the account holds or is in a licence group of.
+    pub fn of(&self, account: &Account) -> Vec<Access> {
+        given(&self.known, self.kind, account)
+    }
+}
+
+fn given(known: &[crate::directory::ProductAccess], kind: &str, account: &Account) -> Vec<Access> {
     let member = |name: &str| account.groups.iter().any(|g| g.eq_ignore_ascii_case(name));
     let mut out: Vec<Access> = Vec::new();
-    for access in &known {
+    for access in known {
         let key = access.product.key().to_string();
         let groups: Vec<String> = access
             .access_groups
@@ -61,12 +84,12 @@ pub async fn of(ctx: &Context, account: &Account) -> Result<Vec<Access>, FlowErr
             groups: Vec::new(),
             cannot: Some(format!(
                 "the {} directory does not say which groups give {}: reinstate cannot take it back (a [[products]] entry for it would)",
-                ctx.directory.kind(),
+                kind,
                 Product::from_key(key).map_or(key.clone(), |p| p.name().to_string())
             )),
         });
     }
-    Ok(out)
+    out
 }
 
 /// Why an action on `product` (every product when `None`) cannot act on the account, when it

@@ -1,8 +1,9 @@
 //! Reading the inventory: the summary (users, inactive users, seats per product) and pages of
 //! users, filtered and sorted, over the inventory held in memory. A product's *inactive* users
 //! hold its licence and were last active in it (or, if never, added) more than N days ago; apps
-//! are never counted as inactive people, and neither is an account with no activity data
-//! either way (a site that reports none, no login received): its activity is *unknown*.
+//! and portal customers are never counted as inactive people (a filter lists theirs when it
+//! names their account type), and neither is an account with no activity data either way (a
+//! site that reports none, no login received): its activity is *unknown*.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,13 @@ pub struct Filter {
     pub licensed: Option<bool>,
     /// Part of the email, name or username, any case.
     pub q: Option<String>,
+    /// Only users in this group (any case).
+    pub in_group: Option<String>,
+    /// Only users not in this group (any case).
+    pub not_in_group: Option<String>,
+    /// Only users with no activity or login seen in the product (or anywhere), where that is
+    /// known (a directory that reports activity, or no product to report it of).
+    pub never_active: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -40,6 +48,23 @@ pub enum Sort {
     LastSeen,
     Email,
     Name,
+    /// Active, suspended, deactivated, gone.
+    Status,
+    /// How many products' licences the account holds (of the product filtered on).
+    Products,
+    /// The share of its licences the account used within the filter's days (30 without):
+    /// accounts holding none first, then the least used.
+    Usage,
+}
+
+impl Sort {
+    /// Every sort, by its key.
+    pub const KEYS: [&'static str; 6] =
+        ["last_seen", "email", "name", "status", "products", "usage"];
+
+    pub fn from_key(key: &str) -> Option<Sort> {
+        serde_json::from_value(serde_json::Value::String(key.into())).ok()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -146,14 +171,12 @@ pub struct ProductRow {
     pub seen_by: Option<&'static str>,
 }
 
-/// Whether `a` is a person holding `product`.
+/// Whether `a` holds `product` (and is still in the directory).
 fn holder(a: &Account, product: &str) -> bool {
-    a.products.get(product).is_some_and(|p| p.licensed)
-        && a.account_type == AccountType::Person
-        && a.status != AccountStatus::Gone
+    a.products.get(product).is_some_and(|p| p.licensed) && a.status != AccountStatus::Gone
 }
 
-/// Whether `a` is a person holding `product`, inactive in it for longer than `days`.
+/// Whether `a` holds `product`, inactive in it for longer than `days`.
 fn inactive_in(a: &Account, product: &str, days: u32, now: OffsetDateTime) -> bool {
     let since = a.last_active(product).or(a.added_at);
     holder(a, product)
@@ -223,14 +246,45 @@ impl Filter {
             && self
                 .last_active_before
                 .is_none_or(|b| last.is_none_or(|t| t < b))
-            && self
-                .inactive_after_days
-                .is_none_or(|d| inactive(a, product, d, now))
+            && self.inactive_after_days.is_none_or(|d| {
+                // Inactive people, unless another account type is asked for by name.
+                inactive(a, product, d, now)
+                    && (self.account_type.is_some() || a.account_type == AccountType::Person)
+            })
             && (q.is_none()
                 || text(&a.email.as_ref().map(|e| e.to_string()))
                 || text(&a.name)
                 || text(&a.username))
+            && self.in_group.as_deref().is_none_or(|g| member(a, g))
+            && self.not_in_group.as_deref().is_none_or(|g| !member(a, g))
+            && (!self.never_active
+                || (last.is_none() && (keys.is_empty() || keys.iter().any(|k| reported(a, k)))))
     }
+}
+
+fn member(a: &Account, group: &str) -> bool {
+    a.groups.iter().any(|g| g.eq_ignore_ascii_case(group))
+}
+
+/// Whether the directory reports the product's activity for the account (so no activity
+/// means never).
+fn reported(a: &Account, product: &str) -> bool {
+    a.products.get(product).is_some_and(|p| p.reported)
+}
+
+/// How many of the account's licences (in the product filtered on) it holds, and how many of
+/// those it used within `days`.
+fn usage(a: &Account, product: Option<&str>, days: u32, now: OffsetDateTime) -> (usize, usize) {
+    let cutoff = now - time::Duration::days(i64::from(days));
+    let held: Vec<&str> = scope(a, product)
+        .into_iter()
+        .filter(|k| a.products.get(*k).is_some_and(|u| u.licensed))
+        .collect();
+    let used = held
+        .iter()
+        .filter(|k| a.last_active(k).is_some_and(|t| t > cutoff))
+        .count();
+    (held.len(), used)
 }
 
 /// How many people the inventory holds (not apps, not accounts gone from the directory).
@@ -289,11 +343,12 @@ pub fn summary(ctx: &Context, product: Option<&str>, days: u32) -> Result<Summar
     {
         for (key, _) in a.products.iter().filter(|(_, u)| u.licensed) {
             let entry = held.entry(key.as_str()).or_default();
+            let person = a.account_type == AccountType::Person;
             // A suspended or deactivated account holds no seat: not an inactive holder.
-            if a.status == AccountStatus::Active && inactive_in(a, key, days, now) {
+            if person && a.status == AccountStatus::Active && inactive_in(a, key, days, now) {
                 entry.0 += 1;
             }
-            if holder(a, key) && !a.activity_known(key) {
+            if person && holder(a, key) && !a.activity_known(key) {
                 entry.1 += 1;
             }
         }
@@ -334,9 +389,11 @@ pub fn summary(ctx: &Context, product: Option<&str>, days: u32) -> Result<Summar
 pub enum Key {
     Time(i64),
     Text(String),
+    Number(i64),
 }
 
-fn key(a: &Account, sort: Sort, product: Option<&str>) -> (Key, String) {
+fn key(a: &Account, sort: Sort, filter: &Filter, now: OffsetDateTime) -> (Key, String) {
+    let product = filter.product.as_deref();
     let k = match sort {
         Sort::LastSeen => {
             let t = last_in(a, product);
@@ -344,21 +401,50 @@ fn key(a: &Account, sort: Sort, product: Option<&str>) -> (Key, String) {
         }
         Sort::Email => Key::Text(a.email.as_ref().map(|e| e.to_string()).unwrap_or_default()),
         Sort::Name => Key::Text(a.name.as_deref().unwrap_or_default().to_lowercase()),
+        Sort::Status => Key::Number(a.status as i64),
+        Sort::Products => Key::Number(usage(a, product, 0, now).0 as i64),
+        Sort::Usage => {
+            let days = filter.inactive_after_days.unwrap_or(30);
+            match usage(a, product, days, now) {
+                (0, _) => Key::Number(-1),
+                // In ten-thousandths, then by how many are held.
+                (held, used) => Key::Number((used * 10_000 / held) as i64 * 1_000 + held as i64),
+            }
+        }
     };
     (k, a.account_id.clone())
+}
+
+/// Where a page starts: after a cursor's row (the API), or at a row's place (the console's
+/// pages, which go back as well as forward).
+#[derive(Debug, Clone, Copy)]
+pub enum Start<'a> {
+    After(Option<&'a str>),
+    At(usize),
 }
 
 /// The page of users after `cursor`, at most `limit`, matching `filter` in `sort` `order`.
 pub fn users(
     ctx: &Context,
     filter: &Filter,
-    (sort, order): (Sort, Order),
+    sort: (Sort, Order),
     limit: usize,
     cursor: Option<&str>,
 ) -> Result<UsersPage, FlowError> {
-    let after = match cursor {
-        Some(c) => Some(decode_cursor(c)?),
-        None => None,
+    users_from(ctx, filter, sort, limit, Start::After(cursor))
+}
+
+/// The page of users starting `from`, at most `limit`, matching `filter` in `sort` `order`.
+pub fn users_from(
+    ctx: &Context,
+    filter: &Filter,
+    (sort, order): (Sort, Order),
+    limit: usize,
+    from: Start<'_>,
+) -> Result<UsersPage, FlowError> {
+    let after = match from {
+        Start::After(Some(c)) => Some(decode_cursor(c)?),
+        _ => None,
     };
     let now = OffsetDateTime::now_utc();
     let product = filter.product.as_deref();
@@ -366,18 +452,19 @@ pub fn users(
     let mut matching: Vec<((Key, String), &Account)> = accounts
         .accounts()
         .filter(|a| filter.matches(a, now))
-        .map(|a| (key(a, sort, product), a))
+        .map(|a| (key(a, sort, filter, now), a))
         .collect();
     matching.sort_unstable_by(|x, y| match order {
         Order::Asc => x.0.cmp(&y.0),
         Order::Desc => y.0.cmp(&x.0),
     });
-    let start = match &after {
-        Some(after) => matching.partition_point(|(k, _)| match order {
+    let start = match (&after, from) {
+        (Some(after), _) => matching.partition_point(|(k, _)| match order {
             Order::Asc => k <= after,
             Order::Desc => k >= after,
         }),
-        None => 0,
+        (None, Start::At(at)) => at.min(matching.len()),
+        (None, Start::After(_)) => 0,
     };
     let page: Vec<&((Key, String), &Account)> = matching[start..].iter().take(limit).collect();
     let more = start + page.len() < matching.len();
@@ -394,6 +481,18 @@ pub fn users(
         users: rows,
         next,
     })
+}
+
+/// The account ids of every user matching `filter`, in no particular order: what "every user
+/// matching" selects, resolved by the server from the filter itself.
+pub fn matching_ids(ctx: &Context, filter: &Filter) -> Result<Vec<String>, FlowError> {
+    let now = OffsetDateTime::now_utc();
+    let accounts = ctx.store.accounts()?;
+    Ok(accounts
+        .accounts()
+        .filter(|a| filter.matches(a, now))
+        .map(|a| a.account_id.clone())
+        .collect())
 }
 
 /// Every user matching `filter`, in `sort` `order` (for CSV).

@@ -612,13 +612,11 @@ fn renamed(ctx: &Context, req: &BulkRequest) -> Result<Vec<Account>, FlowError> 
 
 /// Every user named, as the inventory knows them; all unknown ones listed in the error.
 pub fn resolve(ctx: &Context, users: &[String]) -> Result<Vec<Account>, FlowError> {
-    let mut found: Vec<Account> = Vec::with_capacity(users.len());
-    for a in resolve_each(ctx, users)? {
-        if !found.iter().any(|f| f.account_id == a.account_id) {
-            found.push(a);
-        }
-    }
-    Ok(found)
+    let mut seen = std::collections::HashSet::with_capacity(users.len());
+    Ok(resolve_each(ctx, users)?
+        .into_iter()
+        .filter(|a| seen.insert(a.account_id.clone()))
+        .collect())
 }
 
 /// Each user named, in order (the same account as often as it is named).

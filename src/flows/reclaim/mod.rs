@@ -1,8 +1,8 @@
 //! Reclamation: the policies (`policies`), runs that plan over the inventory and publish one
 //! action per user (`run`), the workers' side of an action (`act`: warn, take, give back, with
 //! the ledger of exactly what was taken), a run's end and its summary (`finish`), admins' bulk
-//! jobs and undo (`jobs`), leavers (`leavers`), who is always protected (`protect`), and the
-//! schedule's configuration (`config`).
+//! jobs and undo (`jobs`), leavers (`leavers`), who is always protected (`protect`), the
+//! schedule's configuration (`config`) and the named schedules (`schedules`).
 //! Also here: what a reclaim done elsewhere took, recorded so that a restore puts back exactly
 //! that; and a user's wish to keep their licence ("keep my access").
 
@@ -23,6 +23,7 @@ pub mod policies;
 pub mod protect;
 pub mod refused;
 pub mod run;
+pub mod schedules;
 
 pub use act::carry_out;
 pub use config::ReclaimConfig;

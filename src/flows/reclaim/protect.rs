@@ -92,6 +92,14 @@ pub async fn among(ctx: &Context, accounts: &[Account]) -> Result<Vec<(usize, St
     protected_by(ctx, accounts, &admins)
 }
 
+/// The always-protected among `accounts` as the inventory knows them (the administrators by
+/// their roles and groups there, no directory call): what the console's confirm step lists.
+/// The job reads the administrators again before it takes anything, and refuses anyone the
+/// directory names that this did not.
+pub fn among_known(ctx: &Context, accounts: &[Account]) -> Result<Vec<(usize, String)>, FlowError> {
+    protected_by(ctx, accounts, &Admins::by_group(ctx))
+}
+
 /// The protected among `accounts` with the administrators as given.
 fn protected_by(
     ctx: &Context,

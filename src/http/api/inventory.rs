@@ -63,6 +63,12 @@ pub struct UsersQuery {
     account_type: Option<String>,
     licensed: Option<bool>,
     q: Option<String>,
+    /// Only users in this group / not in this group (any case).
+    group: Option<String>,
+    not_group: Option<String>,
+    /// Only users with no activity seen (in the product, or anywhere).
+    #[serde(default)]
+    never_active: bool,
     #[serde(default)]
     sort: Sort,
     #[serde(default)]
@@ -108,6 +114,9 @@ fn filter(q: &UsersQuery) -> Result<Filter, ApiError> {
         account_type,
         licensed: q.licensed,
         q: q.q.clone().filter(|s| !s.trim().is_empty()),
+        in_group: q.group.clone().filter(|g| !g.trim().is_empty()),
+        not_in_group: q.not_group.clone().filter(|g| !g.trim().is_empty()),
+        never_active: q.never_active,
     })
 }
 
@@ -126,7 +135,7 @@ fn instant(value: &str) -> Result<OffsetDateTime, ApiError> {
         })
 }
 
-/// `GET /api/v1/inventory/users?product=&inactive_after_days=&last_active_before=&status=&licensed=&q=&sort=&order=&limit=&cursor=`
+/// `GET /api/v1/inventory/users?product=&inactive_after_days=&last_active_before=&status=&licensed=&q=&group=&not_group=&never_active=&sort=&order=&limit=&cursor=`
 pub async fn users(
     _: Viewer,
     State(api): State<Api>,
@@ -258,7 +267,7 @@ pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
         Operation::new(
             "get",
             "/api/v1/inventory/users",
-            "Users, filtered and sorted (`product`, `inactive_after_days`, `last_active_before`, `status`, `account_type`, `licensed`, `q`, `sort`, `order`, `limit`, `cursor`).",
+            "Users, filtered and sorted (`product`, `inactive_after_days`, `last_active_before`, `status`, `account_type`, `licensed`, `q`, `group`, `not_group`, `never_active`, `sort` (`last_seen`, `email`, `name`, `status`, `products`, `usage`), `order`, `limit`, `cursor`).",
             Viewer,
             ("200", "a page of users and the next cursor"),
         )

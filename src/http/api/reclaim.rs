@@ -14,7 +14,7 @@ use super::{Admin, Api, Viewer};
 use crate::domain::reclaim::PolicyList;
 use crate::flows::queries;
 use crate::flows::reclaim::jobs::{self, BulkRequest};
-use crate::flows::reclaim::{policies, run};
+use crate::flows::reclaim::{policies, run, schedules};
 use crate::http::body::AdminBody;
 use crate::http::error::ApiError;
 use crate::http::routes::{Operation, Routes, schema};
@@ -39,6 +39,48 @@ pub async fn put_policies(
     Ok(Json(
         policies::replace(&api.flows, list.policies, &admin.actor).await?,
     ))
+}
+
+/// `GET /api/v1/reclaim/schedules`: every schedule with its next run (the configuration's
+/// `reclaim.schedule` first, named `configuration`), and the saved ones' version.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct SchedulesPage {
+    /// The saved schedules' version (0 before any is saved).
+    pub version: u64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub updated_at: Option<time::OffsetDateTime>,
+    pub schedules: Vec<schedules::Due>,
+}
+
+fn schedules_page(api: &Api) -> Result<SchedulesPage, ApiError> {
+    let doc = schedules::get(&api.flows)?;
+    Ok(SchedulesPage {
+        version: doc.version,
+        updated_at: doc.updated_at,
+        schedules: schedules::due(&api.flows)?,
+    })
+}
+
+pub async fn get_schedules(
+    _: Viewer,
+    State(api): State<Api>,
+) -> Result<Json<SchedulesPage>, ApiError> {
+    Ok(Json(schedules_page(&api)?))
+}
+
+/// `PUT /api/v1/reclaim/schedules`: replaces the saved schedules (the configuration's is set
+/// in the configuration only).
+pub async fn put_schedules(
+    admin: Admin,
+    State(api): State<Api>,
+    body: AdminBody,
+) -> Result<Json<SchedulesPage>, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body.json_only()?);
+    let list: schedules::ScheduleList = serde_path_to_error::deserialize(de)
+        .map_err(|e| ApiError::bad_request("invalid_schedules", e.to_string()))?;
+    schedules::replace(&api.flows, list, &admin.actor).await?;
+    Ok(Json(schedules_page(&api)?))
 }
 
 /// The body of `POST /api/v1/reclaim/runs`.
@@ -378,6 +420,11 @@ pub(super) fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
         Operation::new("put", "/api/v1/reclaim/policies", "Replaces the reclaim policies (audited).", Admin, ("200", "the new policies"))
             .body(schema::<PolicyList>(g))
             .returns(policies),
+        Operation::new("get", "/api/v1/reclaim/schedules", "Every schedule with its next run (`reclaim.schedule` as `configuration`), and the saved ones' version.", Viewer, ("200", "the schedules"))
+            .returns(schema::<SchedulesPage>(g)),
+        Operation::new("put", "/api/v1/reclaim/schedules", "Replaces the saved schedules (versioned, audited).", Admin, ("200", "the schedules"))
+            .body(schema::<schedules::ScheduleList>(g))
+            .returns(schema::<SchedulesPage>(g)),
         Operation::new("post", "/api/v1/reclaim/runs", "Plans and starts a run of the policies; `dry_run` only previews.", Admin, ("202", "the run's page"))
             .body(schema::<RunBody>(g))
             .returns(page.clone()),
@@ -403,6 +450,10 @@ pub(super) fn routes() -> Routes<Api> {
         .route(
             "/api/v1/reclaim/policies",
             get(get_policies).put(put_policies),
+        )
+        .route(
+            "/api/v1/reclaim/schedules",
+            get(get_schedules).put(put_schedules),
         )
         .route("/api/v1/reclaim/runs", get(list_runs).post(start_run))
         .route("/api/v1/reclaim/runs/{id}", get(get_run))

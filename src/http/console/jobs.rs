@@ -3,13 +3,13 @@
 //! and product, the seats and the saving) and is where a run starts: users taken out, then the
 //! number of accounts it will change typed.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
 use super::layout::page as frame;
-use super::table::{badge, slug, table};
+use super::table::{badge, scroll, slug, table};
 use super::{AdminForm, Console, Signed, failed, when, words};
 use crate::domain::reclaim::Step;
 use crate::flows::queries;
@@ -17,12 +17,118 @@ use crate::flows::reclaim::{jobs, run};
 use crate::http::api::Role;
 use crate::store::{RunKind, RunState};
 
+/// How the users of a run are ordered: `?sort=user|name|last_active|step|result&order=desc`
+/// (in the order planned when not said).
+#[derive(serde::Deserialize, Default)]
+pub struct EntriesQuery {
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    order: String,
+}
+
+const SORTS: [(&str, &str); 5] = [
+    ("user", "User"),
+    ("name", "Name"),
+    ("last_active", "Last active"),
+    ("step", "Step"),
+    ("result", "Result"),
+];
+
+impl EntriesQuery {
+    /// What is wrong with it, named.
+    fn check(&self) -> Option<String> {
+        if !self.sort.is_empty() && !SORTS.iter().any(|(k, _)| *k == self.sort) {
+            let keys: Vec<&str> = SORTS.iter().map(|(k, _)| *k).collect();
+            return Some(format!(
+                "sort: {:?} is not a column to sort by ({})",
+                self.sort,
+                keys.join(", ")
+            ));
+        }
+        if !["", "asc", "desc"].contains(&self.order.as_str()) {
+            return Some(format!("order: {:?} is not asc or desc", self.order));
+        }
+        None
+    }
+
+    /// The page sorted by `key` (the order turned when it is sorted by it already).
+    fn link(&self, id: &str, key: &str) -> String {
+        let order = if self.sort == key && self.order != "desc" {
+            "desc"
+        } else {
+            "asc"
+        };
+        format!("/console/jobs/{id}?sort={key}&order={order}")
+    }
+
+    fn head(&self, id: &str, key: &str, label: &str) -> maud::Markup {
+        let sorted = (self.sort == key).then_some(self.order == "desc");
+        super::table::sort_head(label, &self.link(id, key), sorted)
+    }
+}
+
+/// One user of a run, with what the inventory knows of them now: name, last activity (in the
+/// entry's product, or anywhere).
+struct Row<'a> {
+    entry: &'a crate::store::RunEntry,
+    who: String,
+    name: Option<String>,
+    last_active: Option<time::OffsetDateTime>,
+}
+
+fn rows<'a>(
+    console: &Console,
+    entries: &'a [crate::store::RunEntry],
+    q: &EntriesQuery,
+) -> Result<Vec<Row<'a>>, crate::flows::FlowError> {
+    let accounts = console.flows.store.accounts()?;
+    let mut rows: Vec<Row<'a>> = entries
+        .iter()
+        .map(|e| {
+            let account = accounts.get(&e.account_id);
+            Row {
+                entry: e,
+                who: e
+                    .email
+                    .as_ref()
+                    .map_or(e.account_id.clone(), |m| m.to_string()),
+                name: account.and_then(|a| a.name.clone()),
+                last_active: account.and_then(|a| match e.product {
+                    Some(p) => a.last_active(p.key()),
+                    None => a.last_seen(),
+                }),
+            }
+        })
+        .collect();
+    match q.sort.as_str() {
+        "user" => rows.sort_by(|a, b| a.who.cmp(&b.who)),
+        "name" => rows.sort_by_key(|r| r.name.as_deref().unwrap_or_default().to_lowercase()),
+        "last_active" => rows.sort_by_key(|r| r.last_active),
+        "step" => rows.sort_by(|a, b| a.entry.step.cmp(&b.entry.step)),
+        "result" => rows.sort_by_key(|r| slug(&r.entry.result)),
+        _ => {}
+    }
+    if q.order == "desc" {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
 /// `GET /console/jobs/{id}`
 pub async fn page(
     State(console): State<Console>,
     Signed(session): Signed,
     Path(id): Path<String>,
+    Query(q): Query<EntriesQuery>,
 ) -> Response {
+    if let Some(why) = q.check() {
+        return failed(
+            &console,
+            &session,
+            &crate::flows::FlowError::invalid("invalid_query", why),
+        );
+    }
     let (run, entries) = match queries::run(&console.flows, &id) {
         Ok(Some(found)) => found,
         Ok(None) => {
@@ -35,6 +141,10 @@ pub async fn page(
         Err(e) => return failed(&console, &session, &e),
     };
     let counts = crate::flows::reclaim::finish::counts(&console.flows, &entries);
+    let rows = match rows(&console, &entries, &q) {
+        Ok(rows) => rows,
+        Err(e) => return failed(&console, &session, &e),
+    };
     let running = run.state != RunState::Done;
     let title = title(&run, &entries);
     let of_job = run.kind == RunKind::Job
@@ -110,22 +220,41 @@ pub async fn page(
         }
         @let form_id = "run-preview";
         h2 { "Every user, and what became of them" }
-        (table("Users of this run", &["User", "Product", "Step", "Why", "Result", "Detail"], None, entries.iter().map(|e| html! {
-            tr {
-                td {
-                    @if runnable && Step::key_acts(&e.step) {
-                        input type="checkbox" form=(form_id) name="exclude" value=(e.account_id) id={ "x-" (e.seq) } aria-label={ "Take " (e.email.as_ref().map(|m| m.to_string()).unwrap_or(e.account_id.clone())) " out of the run" };
-                        " "
+        (scroll("Users of this run", html! {
+            table {
+                thead { tr {
+                    (q.head(&run.id, "user", "User"))
+                    (q.head(&run.id, "name", "Name"))
+                    (q.head(&run.id, "last_active", "Last active"))
+                    th { "Product" }
+                    (q.head(&run.id, "step", "Step"))
+                    th { "Why" }
+                    (q.head(&run.id, "result", "Result"))
+                    th { "Detail" }
+                } }
+                tbody {
+                    @for r in &rows {
+                        @let e = r.entry;
+                        tr {
+                            td {
+                                @if runnable && Step::key_acts(&e.step) {
+                                    input type="checkbox" form=(form_id) name="exclude" value=(e.account_id) id={ "x-" (e.seq) } aria-label={ "Take " (r.who) " out of the run" };
+                                    " "
+                                }
+                                a href={ "/console/users/" (super::users::enc(&e.account_id)) } { (r.who) }
+                            }
+                            td { (r.name.as_deref().unwrap_or("—")) }
+                            td { (super::day(r.last_active)) }
+                            td { (e.product.map_or("Every product", words::product)) }
+                            td { (words::step(&e.step)) }
+                            td { (e.reason) }
+                            td { (badge(&slug(&e.result))) }
+                            td { (e.detail.as_deref().unwrap_or("")) }
+                        }
                     }
-                    a href={ "/console/users/" (super::users::enc(&e.account_id)) } { (e.email.as_ref().map(|m| m.to_string()).unwrap_or(e.account_id.clone())) }
                 }
-                td { (e.product.map_or("Every product", words::product)) }
-                td { (words::step(&e.step)) }
-                td { (e.reason) }
-                td { (badge(&slug(&e.result))) }
-                td { (e.detail.as_deref().unwrap_or("")) }
             }
-        })))
+        }))
         @if runnable && changing > 0 {
             form.card #(form_id) method="post" action={ "/console/jobs/" (run.id) "/run" } {
                 input type="hidden" name="csrf" value=(session.csrf);
@@ -158,6 +287,8 @@ fn title(run: &crate::store::RunRecord, entries: &[crate::store::RunEntry]) -> S
     };
     let by = if run.trigger == "schedule" {
         "on schedule".to_string()
+    } else if let Some(name) = run.trigger.strip_prefix("schedule:") {
+        format!("on the schedule {name}")
     } else {
         format!("by {}", run.trigger)
     };

@@ -20,17 +20,21 @@ mod audit;
 mod bulk;
 mod charts;
 mod fields;
+mod filter;
 mod jobs;
 mod layout;
 mod overview;
+mod policies;
 mod reclaim;
 mod requests;
 pub mod rules;
+mod schedules;
 mod sessions;
 mod signin;
 mod table;
 mod user;
 mod users;
+mod views;
 mod words;
 
 use crate::http::page::Look;
@@ -65,6 +69,8 @@ pub fn router(console: Console) -> Routes {
         .route("/console/sync", post(overview::sync_now))
         .route("/console/users", get(users::page))
         .route("/console/users/bulk", post(bulk::bulk))
+        .route("/console/users/views", post(views::save))
+        .route("/console/users/views/delete", post(views::delete))
         .route("/console/users/{account}", get(user::page))
         .route("/console/jobs/{id}", get(jobs::page))
         .route("/console/jobs/{id}/undo", post(jobs::undo))

@@ -165,6 +165,7 @@ fn editor(i: usize, rule: &Rule, errors: &[FieldError], admin: bool) -> Markup {
                     @for p in Product::ALL {
                         label { input type="checkbox" name={ "r" (i) ".products" } value=(p.key()) checked[products.contains(&p)] disabled[!admin]; " " (p.name()) }
                     }
+                    span.muted { " (the products reinstate gives back; the others the inventory lists, such as Assets, are not restored by rules)" }
                 }
                 div {
                     span.muted { "Sources" }

@@ -47,3 +47,14 @@ pub fn slug<T: serde::Serialize>(value: &T) -> String {
 pub fn badge(value: &str) -> Markup {
     html! { span class={ "badge " (value) } { (super::words::plain(value)) } }
 }
+
+/// A sortable column's heading: a link to the page sorted by it, the order shown by an arrow
+/// and told by `aria-sort`; `sorted` is `Some(descending)` when the page is sorted by it.
+pub fn sort_head(label: &str, href: &str, sorted: Option<bool>) -> Markup {
+    let (sort, arrow) = match sorted {
+        None => ("none", "↕"),
+        Some(false) => ("ascending", "▲"),
+        Some(true) => ("descending", "▼"),
+    };
+    html! { th aria-sort=(sort) { a href=(href) { (label) " " span.arrow aria-hidden="true" { (arrow) } } } }
+}

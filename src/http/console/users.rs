@@ -1,266 +1,51 @@
 //! Inactive Users, as admins know the page: the summary, the filters, the table with its row
 //! menu and badges, and the bulk-action bar (its actions are `bulk.rs`'s).
 
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
-use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::fields::Invalid;
+use super::filter::{COLUMNS, PAGE_SIZES, PRODUCTS, UsersQuery};
 use super::layout::page as frame;
-use super::table::{badge, scroll};
+use super::table::{badge, scroll, sort_head};
 use super::{Console, Signed, day, failed, words};
-use crate::flows::inventory::query::{self, Filter, Order, Sort, UserRow};
+use crate::flows::inventory::query::{self, Start, UserRow};
 use crate::http::api::Role;
-
-/// The Product filter, by the names on screen.
-const PRODUCTS: [(&str, &str, &str); 5] = [
-    ("jira", "jira-software", "Jira Software"),
-    ("confluence", "confluence", "Confluence"),
-    ("jsm", "jira-servicedesk", "Jira Service Management"),
-    ("assets", "assets", "Assets"),
-    ("other", query::OTHER, "Other Atlassian products"),
-];
-
-#[derive(Deserialize, Default, Clone)]
-pub struct UsersQuery {
-    #[serde(default)]
-    product: String,
-    #[serde(default)]
-    last_active: String,
-    #[serde(default)]
-    inactive_after: String,
-    #[serde(default)]
-    custom_days: String,
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    sort: String,
-    #[serde(default)]
-    order: String,
-    #[serde(default)]
-    cursor: String,
-    /// `yes`: only users holding a licence of the product filtered on (the Overview's links).
-    #[serde(default)]
-    licensed: String,
-    /// The accounts' status: active when not said (suspended and deactivated accounts hold no
-    /// seat), a status's key, or `any`.
-    #[serde(default)]
-    status: String,
-}
-
-impl UsersQuery {
-    /// The days chosen: a preset, or the custom days when Custom is chosen (30 when nothing
-    /// is); what `check` names when it is not a number of days.
-    fn chosen_days(&self) -> Result<u32, String> {
-        let (field, chosen) = if self.inactive_after == "custom" {
-            ("Custom days", self.custom_days.trim())
-        } else {
-            ("Inactive after", self.inactive_after.trim())
-        };
-        if chosen.is_empty() && self.inactive_after != "custom" {
-            return Ok(30);
-        }
-        chosen
-            .parse()
-            .ok()
-            .filter(|d| (1..=3650).contains(d))
-            .ok_or_else(|| format!("{field}: {chosen:?} is not a number of days from 1 to 3650"))
-    }
-
-    fn days(&self) -> u32 {
-        self.chosen_days().unwrap_or(30)
-    }
-
-    fn last_active_before(&self) -> Result<Option<OffsetDateTime>, String> {
-        let typed = self.last_active.trim();
-        if typed.is_empty() {
-            return Ok(None);
-        }
-        time::Date::parse(typed, &time::format_description::well_known::Iso8601::DATE)
-            .map(|d| Some(d.midnight().assume_utc()))
-            .map_err(|_| format!("Last active (before): {typed:?} is not a date (YYYY-MM-DD)"))
-    }
-
-    /// What is wrong with the filter, by field: nothing is replaced by a default.
-    fn check(&self) -> Invalid {
-        let mut bad = Invalid::default();
-        if !self.product.is_empty() && self.product_key().is_none() {
-            let known: Vec<&str> = PRODUCTS.iter().map(|(k, _, _)| *k).collect();
-            bad.add(
-                "product",
-                format!(
-                    "Product: {:?} is not one of {}",
-                    self.product,
-                    known.join(", ")
-                ),
-            );
-        }
-        if let Err(why) = self.chosen_days() {
-            let field = if self.inactive_after == "custom" {
-                "custom_days"
-            } else {
-                "inactive_after"
-            };
-            bad.add(field, why);
-        }
-        if let Err(why) = self.last_active_before() {
-            bad.add("last_active", why);
-        }
-        if !["", "name", "email", "last_seen"].contains(&self.sort.as_str()) {
-            bad.add(
-                "sort",
-                format!("Sort: {:?} is not a column to sort by", self.sort),
-            );
-        }
-        if !["", "any"].contains(&self.status.as_str())
-            && crate::domain::AccountStatus::from_key(&self.status).is_none()
-        {
-            bad.add(
-                "status",
-                format!(
-                    "Status: {:?} is not active, suspended, deactivated, gone or any",
-                    self.status
-                ),
-            );
-        }
-        if !["", "yes"].contains(&self.licensed.as_str()) {
-            bad.add(
-                "licensed",
-                format!("Licensed: {:?} is not yes", self.licensed),
-            );
-        }
-        if !["", "asc", "desc"].contains(&self.order.as_str()) {
-            bad.add(
-                "order",
-                format!("Order: {:?} is not asc or desc", self.order),
-            );
-        }
-        bad
-    }
-
-    /// The status filtered on: active unless another (or any) is asked for.
-    fn status(&self) -> Option<crate::domain::AccountStatus> {
-        match self.status.as_str() {
-            "" => Some(crate::domain::AccountStatus::Active),
-            "any" => None,
-            other => crate::domain::AccountStatus::from_key(other),
-        }
-    }
-
-    fn product_key(&self) -> Option<&'static str> {
-        PRODUCTS
-            .iter()
-            .find(|(k, _, _)| *k == self.product)
-            .map(|(_, key, _)| *key)
-    }
-
-    fn sort(&self) -> (Sort, Order) {
-        let sort = match self.sort.as_str() {
-            "name" => Sort::Name,
-            "email" => Sort::Email,
-            _ => Sort::LastSeen,
-        };
-        let order = if self.order == "desc" {
-            Order::Desc
-        } else {
-            Order::Asc
-        };
-        (sort, order)
-    }
-
-    fn filter(&self) -> Filter {
-        let before = self.last_active_before().ok().flatten();
-        Filter {
-            product: self.product_key().map(String::from),
-            inactive_after_days: Some(self.days()),
-            last_active_before: before,
-            q: Some(self.q.trim().to_string()).filter(|q| !q.is_empty()),
-            account_type: Some(crate::domain::AccountType::Person),
-            licensed: (self.licensed == "yes").then_some(true),
-            status: self.status(),
-        }
-    }
-
-    /// The inventory API's CSV of everyone this page's filter matches, in its order.
-    fn csv_link(&self) -> String {
-        let mut s = url::form_urlencoded::Serializer::new(String::new());
-        s.append_pair("inactive_after_days", &self.days().to_string());
-        s.append_pair("account_type", "person");
-        if let Some(product) = self.product_key() {
-            s.append_pair("product", product);
-        }
-        if self.licensed == "yes" {
-            s.append_pair("licensed", "true");
-        }
-        if let Some(status) = self.status() {
-            s.append_pair("status", status.key());
-        }
-        let pairs = [
-            ("last_active_before", self.last_active.trim()),
-            ("q", self.q.trim()),
-            ("sort", self.sort.as_str()),
-            ("order", self.order.as_str()),
-        ];
-        let known = |k: &str, v: &str| match k {
-            "sort" => ["name", "email", "last_seen"].contains(&v),
-            "order" => ["asc", "desc"].contains(&v),
-            _ => true,
-        };
-        for (k, v) in pairs.iter().filter(|(k, v)| !v.is_empty() && known(k, v)) {
-            s.append_pair(k, v);
-        }
-        format!("/api/v1/inventory/users.csv?{}", s.finish())
-    }
-
-    /// This page's link with one parameter changed (sorting, paging).
-    fn with(&self, key: &str, value: &str) -> String {
-        let mut q = self.clone();
-        match key {
-            "sort" => {
-                q.order = if q.sort == value && q.order != "desc" {
-                    "desc".into()
-                } else {
-                    "asc".into()
-                };
-                q.sort = value.into();
-                q.cursor.clear();
-            }
-            "cursor" => q.cursor = value.into(),
-            _ => {}
-        }
-        let pairs = [
-            ("product", &q.product),
-            ("last_active", &q.last_active),
-            ("inactive_after", &q.inactive_after),
-            ("custom_days", &q.custom_days),
-            ("q", &q.q),
-            ("sort", &q.sort),
-            ("order", &q.order),
-            ("cursor", &q.cursor),
-            ("licensed", &q.licensed),
-            ("status", &q.status),
-        ];
-        let mut s = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
-            s.append_pair(k, v);
-        }
-        format!("/console/users?{}", s.finish())
-    }
-}
+use crate::store::SavedView;
 
 /// `GET /console/users`
 pub async fn page(
     State(console): State<Console>,
     Signed(session): Signed,
-    Query(q): Query<UsersQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let ctx = &console.flows;
+    let q = match UsersQuery::parse(raw.as_deref()) {
+        Ok(q) => q,
+        Err(why) => {
+            let body = html! { div.message.error role="alert" { "The address's filter cannot be read: " (why) } p { a href="/console/users" { "Inactive Users" } } };
+            let status = StatusCode::BAD_REQUEST;
+            return frame(
+                &console,
+                &session,
+                "/console/users",
+                status,
+                "Inactive Users",
+                body,
+            );
+        }
+    };
+    let views = match ctx.store.views() {
+        Ok(v) => v,
+        Err(e) => return failed(&console, &session, &e.into()),
+    };
+    let admin = session.role == Role::Admin;
     let bad = q.check();
     if !bad.is_empty() {
-        let body = html! { (bad.summary()) (filters(&q, &bad)) };
+        let body = html! { (bad.summary()) (saved_views(&views, &q, admin, &session.csrf)) (filters(&q, &bad)) };
         return frame(
             &console,
             &session,
@@ -271,8 +56,9 @@ pub async fn page(
         );
     }
     let days = q.days();
-    let cursor = Some(q.cursor.as_str()).filter(|c| !c.is_empty());
-    let found = query::users(ctx, &q.filter(), q.sort(), 50, cursor)
+    let per_page = q.per_page().unwrap_or(50);
+    let start = q.start().unwrap_or(0);
+    let found = query::users_from(ctx, &q.filter(), q.sort(), per_page, Start::At(start))
         .and_then(|rows| Ok((rows, query::people(ctx)?)));
     let (mut rows, people) = match found {
         Ok(found) => found,
@@ -281,11 +67,12 @@ pub async fn page(
     if let Err(e) = crate::flows::reclaim::protect::mark(ctx, &mut rows.users) {
         return failed(&console, &session, &e);
     }
-    let admin = session.role == Role::Admin;
-    let groups = if admin {
-        crate::flows::inventory::access::suggested_groups(ctx).await
-    } else {
-        Vec::new()
+    let groups = crate::flows::inventory::access::suggested_groups(ctx).await;
+    let page = Paged {
+        start,
+        shown: rows.users.len(),
+        total: rows.total,
+        per_page,
     };
     let body = html! {
         div.cards {
@@ -293,18 +80,22 @@ pub async fn page(
             div.card { div.muted { "Inactive After" } div.metric { (days) small { " days" } } }
         }
         div.message { "Users inactive for more than " (days) " days. Consider taking back their licences to reduce costs." }
+        (saved_views(&views, &q, admin, &session.csrf))
         (filters(&q, &bad))
-        form method="post" action="/console/users/bulk" {
+        (group_picker(&groups))
+        form method="post" action="/console/users/bulk" data-bulk-form data-filter=(q.filter_query()) data-total=(rows.total) {
             input type="hidden" name="csrf" value=(session.csrf);
-            @if admin { (bulk_bar(&groups)) }
+            input type="hidden" name="filter" value=(q.filter_query());
+            @if admin { (bulk_bar(rows.total)) }
+            @if admin && rows.total > rows.users.len() {
+                div.message.select-matching data-select-matching hidden {
+                    "All " (rows.users.len()) " users on this page are selected. "
+                    button type="button" data-choose-matching { "Select all " (words::count(rows.total, "user")) " matching these filters" }
+                }
+            }
             (table(&console, &q, &rows.users, admin, days))
         }
-        div.pager {
-            @if let Some(next) = &rows.next {
-                a.button href=(q.with("cursor", next)) { "Next page" }
-            }
-            a.button href=(q.csv_link()) { "Export CSV" }
-        }
+        (pager(&q, &page))
     };
     frame(
         &console,
@@ -314,6 +105,70 @@ pub async fn page(
         "Inactive Users",
         body,
     )
+}
+
+/// Where a page is in the rows matching.
+struct Paged {
+    start: usize,
+    shown: usize,
+    total: usize,
+    per_page: usize,
+}
+
+/// "51–100 of 212", Previous and Next, the CSV.
+fn pager(q: &UsersQuery, page: &Paged) -> Markup {
+    let previous = page.start.saturating_sub(page.per_page);
+    let next = page.start + page.shown;
+    html! {
+        nav.pager aria-label="Pages" {
+            span data-range {
+                @if page.shown == 0 { "0 of " (page.total) }
+                @else { (page.start + 1) "–" (next) " of " (page.total) }
+            }
+            @if page.start > 0 { a.button href=(q.at(previous)) rel="prev" { "Previous page" } }
+            @if next < page.total { a.button href=(q.at(next)) rel="next" { "Next page" } }
+            a.button href=(q.csv_link()) { "Export CSV" }
+        }
+    }
+}
+
+/// The saved views as links (the one opened marked), and an admin's *Save this view* and
+/// *Delete*.
+fn saved_views(views: &[SavedView], q: &UsersQuery, admin: bool, csrf: &str) -> Markup {
+    html! {
+        section.card.views aria-labelledby="views-title" {
+            h2 #views-title { "Saved views" }
+            @if views.is_empty() { p.muted { "None yet: set the filters, sort and columns, then save them under a name." } }
+            @else {
+                ul.inline {
+                    @for v in views {
+                        li {
+                            @let current = v.name.eq_ignore_ascii_case(q.view.trim());
+                            a href={ "/console/users?" (v.query) "&view=" (enc(&v.name)) } aria-current=[current.then_some("page")] { (v.name) }
+                            @if admin {
+                                form.inline method="post" action="/console/users/views/delete" {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="name" value=(v.name);
+                                    button.link type="submit" aria-label={ "Delete the view " (v.name) } { "Delete" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if admin {
+                form.inline method="post" action="/console/users/views" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="query" value=(q.view_query());
+                    label for="view-name" { "Save this view as" }
+                    " "
+                    input #view-name type="text" name="name" maxlength="60" required value=(q.view);
+                    " "
+                    button type="submit" { "Save view" }
+                }
+            }
+        }
+    }
 }
 
 fn filters(q: &UsersQuery, bad: &Invalid) -> Markup {
@@ -345,6 +200,30 @@ fn filters(q: &UsersQuery, bad: &Invalid) -> Markup {
         ("deactivated", "Deactivated"),
         ("any", "Any status"),
     ]);
+    let types = owned(&[
+        ("", "People"),
+        ("app", "Apps"),
+        ("customer", "Portal customers"),
+        ("any", "Any type"),
+    ]);
+    let sizes: Vec<(String, String)> = PAGE_SIZES
+        .iter()
+        .map(|n| {
+            (
+                if *n == 50 {
+                    String::new()
+                } else {
+                    n.to_string()
+                },
+                n.to_string(),
+            )
+        })
+        .collect();
+    let per_page = if q.per_page == "50" {
+        ""
+    } else {
+        q.per_page.as_str()
+    };
     html! {
         form.filters.card method="get" action="/console/users" novalidate {
             (bad.select("product", "Product", &products, &q.product))
@@ -352,15 +231,41 @@ fn filters(q: &UsersQuery, bad: &Invalid) -> Markup {
             (bad.select("inactive_after", "Inactive after (days)", &days, chosen_days))
             (bad.input("custom_days", "Custom days", "text", &q.custom_days))
             (bad.select("status", "Status", &statuses, &q.status))
+            (bad.select("account_type", "Account type", &types, &q.account_type))
+            div.field {
+                label for="group" { "In group" }
+                input #group type="text" name="group" value=(q.group) list="known-groups" autocomplete="off";
+            }
+            (bad.input("not_group", "Not in group", "text", &q.not_group))
+            div.field.check {
+                label { input type="checkbox" name="never" value="yes" checked[q.never == "yes"]; " Never active" }
+                (bad.under("never"))
+            }
             div.field {
                 label for="q" { "Search" }
                 input #q type="search" name="q" value=(q.q) placeholder="name, email, username";
+            }
+            (bad.select("per_page", "Rows per page", &sizes, per_page))
+            details.columns {
+                summary { "Columns" }
+                input type="hidden" name="cols" value="1";
+                fieldset {
+                    legend.skip { "Columns shown" }
+                    @for (key, label, _) in COLUMNS {
+                        label { input type="checkbox" name="col" value=(key) checked[q.shows(key)]; " " (label) }
+                    }
+                }
+                (bad.under("cols"))
             }
             @if q.licensed == "yes" {
                 input type="hidden" name="licensed" value="yes";
                 span.muted { "Only users holding a licence of the product." }
             }
-            @for hidden in ["sort", "order", "licensed"] {
+            @for kept in ["sort", "order"] {
+                @let value = if kept == "sort" { &q.sort } else { &q.order };
+                @if !value.is_empty() { input type="hidden" name=(kept) value=(value); }
+            }
+            @for hidden in ["sort", "order", "licensed", "from"] {
                 @if let Some(why) = bad.of(hidden) { span.field-error { (why) } }
             }
             button.primary type="submit" { "Apply" }
@@ -377,10 +282,15 @@ pub(super) fn group_picker(groups: &[String]) -> Markup {
     }
 }
 
-fn bulk_bar(groups: &[String]) -> Markup {
+fn bulk_bar(total: usize) -> Markup {
     html! {
         div.bulkbar data-bulkbar role="region" aria-label="Bulk actions" {
             strong data-selected-count { "Select users below" }
+            fieldset.scope {
+                legend { "Apply to" }
+                label { input type="radio" name="scope" value="selected" checked; " the users ticked" }
+                label { input type="radio" name="scope" value="matching" data-scope-matching; " every user matching these filters (" (total) ")" }
+            }
             label { "Bulk Actions"
                 select name="action" required {
                     optgroup label="Standard actions" {
@@ -399,7 +309,6 @@ fn bulk_bar(groups: &[String]) -> Markup {
                 }
             }
             label { "Group" input type="text" name="group" size="18" list="known-groups" autocomplete="off"; }
-            (group_picker(groups))
             label { "Product"
                 select name="product" {
                     option value="" { "—" }
@@ -408,31 +317,42 @@ fn bulk_bar(groups: &[String]) -> Markup {
                     }
                 }
             }
-            button.primary type="submit" { "Apply to selected" }
+            button.primary type="submit" { "Apply" }
+            button type="button" data-clear-selection hidden { "Clear selection" }
         }
     }
 }
 
+/// A column's heading: a link that sorts by it (turning the order when it is sorted by it
+/// already).
 fn sort_link(q: &UsersQuery, key: &str, label: &str) -> Markup {
-    let current = (if q.sort.is_empty() {
-        "last_seen"
-    } else {
-        q.sort.as_str()
-    }) == key;
-    let sort = if current {
-        if q.order == "desc" {
-            "descending"
-        } else {
-            "ascending"
-        }
-    } else {
-        "none"
-    };
-    html! { th aria-sort=(sort) { a href=(q.with("sort", key)) { (label) } } }
+    let sorted = (q.sort_key() == key).then_some(q.order == "desc");
+    sort_head(label, &q.sorted_by(key), sorted)
+}
+
+/// A heading of a column that cannot be sorted.
+fn plain_head(label: &str) -> Markup {
+    html! { th { (label) } }
 }
 
 fn table(console: &Console, q: &UsersQuery, rows: &[UserRow], admin: bool, days: u32) -> Markup {
     let cutoff = OffsetDateTime::now_utc() - time::Duration::days(days as i64);
+    let shown: Vec<&str> = COLUMNS
+        .iter()
+        .map(|(k, _, _)| *k)
+        .filter(|k| q.shows(k))
+        .collect();
+    let heading = |key: &str| -> Markup {
+        let label = COLUMNS
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map_or(key, |(_, l, _)| *l);
+        match key {
+            "email" | "status" | "last_seen" | "products" | "usage" => sort_link(q, key, label),
+            _ => plain_head(label),
+        }
+    };
+    let width = shown.len() + 2 + usize::from(admin);
     html! {
     (scroll("Users", html! {
             table {
@@ -440,29 +360,17 @@ fn table(console: &Console, q: &UsersQuery, rows: &[UserRow], admin: bool, days:
                 thead { tr {
                     @if admin { th { input type="checkbox" data-select-all aria-label="Select all users on this page"; } }
                     (sort_link(q, "name", "User name"))
-                    (sort_link(q, "email", "Email address"))
-                    th { "Status" }
-                    (sort_link(q, "last_seen", "Last seen"))
-                    th { "Product activity" }
-                    th { "Assigned products" }
-                    th { "Licence usage" }
+                    @for key in &shown { (heading(key)) }
                     th { "Actions" }
                 } }
                 tbody {
-                    @if rows.is_empty() { tr { td colspan="9" { "No user matches these filters." } } }
+                    @if rows.is_empty() { tr { td colspan=(width) { "No user matches these filters." } } }
                     @for u in rows {
-                        @let licensed: Vec<_> = u.products.iter().filter(|p| p.licensed).collect();
-                        @let in_use = licensed.iter().filter(|p| p.last_active.is_some_and(|t| t > cutoff)).count();
                         @let who = u.name.clone().or(u.email.clone()).unwrap_or(u.account_id.clone());
                         tr {
                             @if admin { td { input type="checkbox" name="user" value=(u.account_id) data-select aria-label={ "Select " (who) }; } }
                             td { a href={ "/console/users/" (enc(&u.account_id)) } { (who) } }
-                            td { (u.email.as_deref().unwrap_or("—")) }
-                            td { (standing(console, u)) }
-                            td { (day(u.last_seen)) }
-                            td { @for p in &u.products { div { (activity(p, cutoff, days)) } } }
-                            td { @for p in &licensed { span.badge { (words::product_key(&p.key)) } } }
-                            td { (in_use) " of " (licensed.len()) " in use" }
+                            @for key in &shown { td { (cell(console, u, key, cutoff, days)) } }
                             td { (row_menu(console, u, &who)) }
                         }
                     }
@@ -470,6 +378,30 @@ fn table(console: &Console, q: &UsersQuery, rows: &[UserRow], admin: bool, days:
             }
             }))
         }
+}
+
+/// One row's cell of the column `key`.
+fn cell(console: &Console, u: &UserRow, key: &str, cutoff: OffsetDateTime, days: u32) -> Markup {
+    let licensed = || u.products.iter().filter(|p| p.licensed);
+    match key {
+        "email" => html! { (u.email.as_deref().unwrap_or("—")) },
+        "status" => standing(console, u),
+        "last_seen" => html! { (day(u.last_seen)) },
+        "activity" => html! { @for p in &u.products { div { (activity(p, cutoff, days)) } } },
+        "products" => {
+            html! { @for p in licensed() { span.badge { (words::product_key(&p.key)) } } }
+        }
+        "usage" => {
+            let in_use = licensed()
+                .filter(|p| p.last_active.is_some_and(|t| t > cutoff))
+                .count();
+            html! { (in_use) " of " (licensed().count()) " in use" }
+        }
+        "groups" => html! { (u.groups.join(", ")) },
+        "added" => html! { (day(u.added_at)) },
+        "last_login" => html! { (day(u.last_login)) },
+        _ => html! {},
+    }
 }
 
 /// The account's status, and the badges that say it is left alone: protected (why, as every

@@ -154,6 +154,46 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
+    /// Clicks `css` with Shift held, as a person extending a selection does.
+    pub async fn shift_click(&self, css: &str) {
+        use fantoccini::actions::{
+            InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction,
+        };
+        use fantoccini::key::Key;
+        let element = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        let pause = Duration::from_millis(0);
+        let shift = char::from(Key::Shift);
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: shift })
+            .pause(pause)
+            .pause(pause)
+            .pause(pause)
+            .then(KeyAction::Up { value: shift });
+        let mouse = MouseActions::new("mouse".into())
+            .pause(pause)
+            .then(PointerAction::MoveToElement {
+                element,
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client
+            .perform_actions(fantoccini::actions::Actions::from(keys).and(mouse))
+            .await
+            .unwrap_or_else(|e| panic!("shift-click {css}: {e}"));
+        self.client.release_actions().await.ok();
+    }
+
     pub async fn select(&self, css: &str, value: &str) {
         self.client
             .find(Locator::Css(css))

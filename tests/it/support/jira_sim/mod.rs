@@ -542,6 +542,10 @@ impl JiraSim {
     pub fn suspend(&self, account_id: &str) {
         self.with_user(account_id, |u| u.suspended = true);
     }
+    /// Adds a user to one more group.
+    pub fn join(&self, account_id: &str, group: &str) {
+        self.with_user(account_id, |u| u.groups.push(group.into()));
+    }
     pub fn groups_of(&self, account_id: &str) -> Vec<String> {
         let users = self.sim.users.lock().expect("lock");
         users
