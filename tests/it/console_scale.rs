@@ -447,17 +447,10 @@ async fn bad_paging_columns_filters_views_and_selections_are_named_and_change_no
     let (_, html) = console_page(&app, &cookie, "/console/users").await;
     let csrf = csrf_in(&html);
     let post = |path: &'static str, form: Vec<(&'static str, String)>| {
-        let cookie = cookie.clone();
-        let app = &app;
+        let (app, cookie) = (&app, cookie.clone());
         async move {
-            let r = no_redirects()
-                .post(format!("{}{path}", app.url))
-                .header("cookie", cookie)
-                .form(&form)
-                .send()
-                .await
-                .expect("post");
-            (r.status().as_u16(), r.text().await.expect("body"))
+            let posted = console_post(app, &cookie, path, &form).await;
+            (posted.status, posted.body)
         }
     };
     let (status, body) = post(
@@ -562,22 +555,10 @@ async fn an_administrator_the_inventory_does_not_know_yet_is_found_before_anythi
             ("group", "confluence-users".into()),
             ("confirm", confirm.into()),
         ];
-        let cookie = cookie.clone();
-        let app = &app;
+        let (app, cookie) = (&app, cookie.clone());
         async move {
-            let r = no_redirects()
-                .post(format!("{}/console/users/bulk", app.url))
-                .header("cookie", cookie)
-                .form(&form)
-                .send()
-                .await
-                .expect("post");
-            let status = r.status().as_u16();
-            let to = r
-                .headers()
-                .get("location")
-                .map(|l| l.to_str().expect("location").to_string());
-            (status, to, r.text().await.expect("body"))
+            let posted = console_post(app, &cookie, "/console/users/bulk", &form).await;
+            (posted.status, posted.location, posted.body)
         }
     };
     let (status, _, first) = post("", "").await;

@@ -156,17 +156,10 @@ async fn the_console_sets_schedules_names_a_bad_one_at_its_field_and_shows_the_n
             ("schedules", "1".into()),
         ];
         form.extend(rows.into_iter().map(|(k, v)| (k, v.to_string())));
-        let cookie = cookie.clone();
-        let app = &app;
+        let (app, cookie) = (&app, cookie.clone());
         async move {
-            let r = no_redirects()
-                .post(format!("{}/console/reclaim", app.url))
-                .header("cookie", cookie)
-                .form(&form)
-                .send()
-                .await
-                .expect("post");
-            (r.status().as_u16(), r.text().await.expect("body"))
+            let posted = console_post(app, &cookie, "/console/reclaim", &form).await;
+            (posted.status, posted.body)
         }
     };
     let (status, refused) = post(vec![

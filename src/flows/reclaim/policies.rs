@@ -26,23 +26,51 @@ pub async fn replace(
     };
     ctx.store.put_policies(&doc)?;
     let names = |list: &[Policy]| list.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
-    let mut entry = AuditEntry::new(
-        AuditOutcome::RulesChanged,
-        format!(
-            "reclaim policies version {} → {}: {:?} (were {:?})",
-            old.version,
-            doc.version,
-            names(&doc.policies),
-            names(&old.policies),
-        ),
-    );
-    entry.actor = Some(actor.to_string());
-    ctx.store
-        .record(EventOutcome {
-            audit: vec![entry],
-            ..Default::default()
-        })
-        .await?;
-    tracing::info!(%actor, version = doc.version, "reclaim policies replaced");
+    let (from, to) = (names(&old.policies), names(&doc.policies));
+    let change = Versioned::new("policies", actor, (old.version, doc.version));
+    change.record(ctx, &to, &from).await?;
     Ok(doc)
+}
+
+/// A versioned document of reclamation replaced (policies, schedules): what the audit says.
+pub(super) struct Versioned<'a> {
+    what: &'static str,
+    actor: &'a str,
+    versions: (u64, u64),
+}
+
+impl<'a> Versioned<'a> {
+    pub(super) fn new(what: &'static str, actor: &'a str, versions: (u64, u64)) -> Self {
+        Versioned {
+            what,
+            actor,
+            versions,
+        }
+    }
+
+    /// Audits the change with who made it, the versions, and the items now and before.
+    pub(super) async fn record(
+        &self,
+        ctx: &Context,
+        now: &[String],
+        were: &[String],
+    ) -> Result<(), FlowError> {
+        let (old, new) = self.versions;
+        let mut entry = AuditEntry::new(
+            AuditOutcome::RulesChanged,
+            format!(
+                "reclaim {} version {old} → {new}: {now:?} (were {were:?})",
+                self.what
+            ),
+        );
+        entry.actor = Some(self.actor.to_string());
+        ctx.store
+            .record(EventOutcome {
+                audit: vec![entry],
+                ..Default::default()
+            })
+            .await?;
+        tracing::info!(actor = %self.actor, version = new, "reclaim {} replaced", self.what);
+        Ok(())
+    }
 }

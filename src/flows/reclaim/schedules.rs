@@ -8,8 +8,7 @@ use time::OffsetDateTime;
 
 use super::super::{Context, FlowError};
 use super::config::Schedule;
-use crate::domain::AuditOutcome;
-use crate::store::{AuditEntry, EventOutcome, NamedSchedule, SchedulesDoc};
+use crate::store::{NamedSchedule, SchedulesDoc};
 
 /// The name `reclaim.schedule` goes by.
 pub const CONFIGURED: &str = "configuration";
@@ -97,24 +96,9 @@ pub async fn replace(
             .map(|s| format!("{} ({})", s.name, s.cron))
             .collect::<Vec<_>>()
     };
-    let mut entry = AuditEntry::new(
-        AuditOutcome::RulesChanged,
-        format!(
-            "reclaim schedules version {} → {}: {:?} (were {:?})",
-            old.version,
-            doc.version,
-            names(&doc.schedules),
-            names(&old.schedules),
-        ),
-    );
-    entry.actor = Some(actor.to_string());
-    ctx.store
-        .record(EventOutcome {
-            audit: vec![entry],
-            ..Default::default()
-        })
-        .await?;
-    tracing::info!(%actor, version = doc.version, "reclaim schedules replaced");
+    let (from, to) = (names(&old.schedules), names(&doc.schedules));
+    let change = super::policies::Versioned::new("schedules", actor, (old.version, doc.version));
+    change.record(ctx, &to, &from).await?;
     Ok(doc)
 }
 

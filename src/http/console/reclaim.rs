@@ -129,6 +129,15 @@ fn render(console: &Console, session: &Session, shown: Shown<'_>) -> Response {
     )
 }
 
+/// Saves checked policies, then the page again.
+async fn save(console: &Console, session: &Session, list: PolicyList) -> Response {
+    let ctx = &console.flows;
+    match crate::flows::reclaim::policies::replace(ctx, list.policies, &session.actor).await {
+        Ok(_) => Redirect::to("/console/reclaim").into_response(),
+        Err(e) => failed(console, session, &e),
+    }
+}
+
 /// `GET /console/reclaim`
 pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Response {
     render(&console, &session, Shown::default())
@@ -150,18 +159,7 @@ pub async fn submit(State(console): State<Console>, form: AdminForm) -> Response
                     };
                     render(&console, &session, shown)
                 }
-                Ok(list) => {
-                    match crate::flows::reclaim::policies::replace(
-                        &console.flows,
-                        list.policies,
-                        &session.actor,
-                    )
-                    .await
-                    {
-                        Ok(_) => Redirect::to("/console/reclaim").into_response(),
-                        Err(e) => failed(&console, &session, &e),
-                    }
-                }
+                Ok(list) => save(&console, &session, list).await,
             }
         }
         "preview" => {
@@ -196,18 +194,7 @@ pub async fn submit(State(console): State<Console>, form: AdminForm) -> Response
                         },
                     )
                 }
-                Ok(list) => {
-                    match crate::flows::reclaim::policies::replace(
-                        &console.flows,
-                        list.policies,
-                        &session.actor,
-                    )
-                    .await
-                    {
-                        Ok(_) => Redirect::to("/console/reclaim").into_response(),
-                        Err(e) => failed(&console, &session, &e),
-                    }
-                }
+                Ok(list) => save(&console, &session, list).await,
             }
         }
         "add_policy" => {

@@ -631,6 +631,39 @@ pub async fn console_page(app: &TestApp, cookie: &str, path: &str) -> (u16, Stri
     (status, r.text().await.expect("the page"))
 }
 
+/// A console form posted as the signed-in `cookie`, redirects not followed: its status, where
+/// it redirects (when it does) and its body.
+pub struct Posted {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+pub async fn console_post<K: AsRef<str>, V: AsRef<str>>(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    form: &[(K, V)],
+) -> Posted {
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+    let r = no_redirects()
+        .post(format!("{}{path}", app.url))
+        .header("cookie", cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().expect("location").to_string());
+    Posted {
+        status: r.status().as_u16(),
+        location,
+        body: r.text().await.expect("the body"),
+    }
+}
+
 /// The CSRF token a console page's forms carry.
 pub fn csrf_in(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
