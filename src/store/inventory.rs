@@ -119,7 +119,21 @@ impl Account {
     /// data), `product_login` (a login reinstate received naming the product), `login` (one
     /// naming none, or another) or `site_login` (the Jira site's own last login).
     pub fn last_active_by(&self, product: &str) -> Option<(OffsetDateTime, &'static str)> {
-        let p = self.products.get(product);
+        self.last_active_in(product, self.products.get(product))
+    }
+
+    /// The product's use as the inventory holds it and its last activity, found once (a
+    /// planner reading every product of every account looks each up one time).
+    pub fn activity(&self, product: &str) -> (Option<&ProductUse>, Option<OffsetDateTime>) {
+        let used = self.products.get(product);
+        (used, self.last_active_in(product, used).map(|(t, _)| t))
+    }
+
+    fn last_active_in(
+        &self,
+        product: &str,
+        p: Option<&ProductUse>,
+    ) -> Option<(OffsetDateTime, &'static str)> {
         [
             (p.and_then(|p| p.last_active), "activity"),
             (p.and_then(|p| p.last_login), "product_login"),

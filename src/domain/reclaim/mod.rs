@@ -10,7 +10,7 @@ use crate::domain::{Email, Product};
 mod order;
 mod plan;
 pub use order::{Order, OrderAction};
-pub use plan::{Person, PlanInput, Planned, Step, Use, plan};
+pub use plan::{Person, PlanInput, Planned, Step, Use, plan, plan_person};
 
 /// The body of `PUT /api/v1/reclaim/policies`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -136,20 +136,24 @@ pub fn plan<'a>(
     input: &PlanInput<'_>,
 ) -> Vec<Planned> {
     let mut out = Vec::new();
-    let enabled: Vec<&Policy> = input
+    for person in people {
+        plan_person(&person, input, &mut out);
+    }
+    out
+}
+
+/// One account's plan, added to `out` (a run plans account by account into one list).
+pub fn plan_person(person: &Person<'_>, input: &PlanInput<'_>, out: &mut Vec<Planned>) {
+    if !person.active {
+        return;
+    }
+    for policy in input
         .policies
         .iter()
         .filter(|p| p.enabled && p.name != super::LEAVERS)
-        .collect();
-    for person in people {
-        if !person.active {
-            continue;
-        }
-        for policy in &enabled {
-            plan_one(&person, policy, input, &mut out);
-        }
+    {
+        plan_one(person, policy, input, out);
     }
-    out
 }
 
 /// How long an account has been inactive in a product: since its last activity, or (never
@@ -248,13 +252,13 @@ fn decide(
         let why = format!("asked to keep their access on {}", date(at));
         return (Step::Protected, why);
     }
-    let inactive = format!("inactive for {idle_days} days");
+    let inactive = Inactive(idle_days);
     if let Some(why) = refusal(person, policy.action.key(), product) {
         return (Step::Refused, format!("{inactive}, but {why}"));
     }
     let due_by_inactivity = last + days(policy.inactive_after_days);
     if policy.warn_days_before == 0 {
-        return take_or_wait(policy, due_by_inactivity, now, &inactive);
+        return take_or_wait(policy, due_by_inactivity, now, inactive.to_string());
     }
     // A warning counts when it came after the last activity.
     let warning = person
@@ -265,7 +269,7 @@ fn decide(
         Some((_, at, due)) => {
             let due = (*due).max(due_by_inactivity);
             let why = format!("{inactive}, warned on {}", date(*at));
-            take_or_wait(policy, due, now, &why)
+            take_or_wait(policy, due, now, why)
         }
         None if input.can_warn && person.email.is_some() => {
             let due = due_by_inactivity.max(now + days(policy.warn_days_before));
@@ -274,7 +278,7 @@ fn decide(
         }
         None if policy.warning_optional => {
             let why = format!("{inactive}; cannot be warned, and the policy allows that");
-            take_or_wait(policy, due_by_inactivity, now, &why)
+            take_or_wait(policy, due_by_inactivity, now, why)
         }
         None => {
             let why = if person.email.is_none() {
@@ -288,14 +292,23 @@ fn decide(
     }
 }
 
+/// "inactive for N days", written straight into the reason that says it.
+struct Inactive(i64);
+
+impl std::fmt::Display for Inactive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "inactive for {} days", self.0)
+    }
+}
+
 fn take_or_wait(
     policy: &Policy,
     due: OffsetDateTime,
     now: OffsetDateTime,
-    why: &str,
+    why: String,
 ) -> (Step, String) {
     if due <= now {
-        (Step::Take(policy.action), why.to_string())
+        (Step::Take(policy.action), why)
     } else {
         (
             Step::Waiting { until: due },

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use super::super::{Context, FlowError, Intake};
-use crate::domain::reclaim::{Order, OrderAction, Person, PlanInput, Planned, Step, Use, plan};
+use crate::domain::reclaim::{
+    Order, OrderAction, Person, PlanInput, Planned, Step, Use, plan_person,
+};
 use crate::domain::{AccountStatus, AccountType, EventUser, Product};
 use crate::store::{
     Account, EntryResult, LedgerEntry, RunEntry, RunKind, RunRecord, RunState, StoreError,
@@ -233,11 +235,12 @@ pub fn plan_now(
     admins: &super::protect::Admins,
     refusing: &super::refused::Refusing,
 ) -> Result<Vec<Planned>, StoreError> {
+    // By the email itself: an account's record is found without hashing its address.
     let users: HashMap<String, UserRecord> = ctx
         .store
         .users()
         .filter_map(Result::ok)
-        .map(|u| (u.email.user_key(), u))
+        .map(|u| (u.email.as_str().to_string(), u))
         .collect();
     let mut taken: HashMap<String, Vec<LedgerEntry>> = HashMap::new();
     for entry in ctx.store.all_open_ledger()? {
@@ -262,10 +265,11 @@ pub fn plan_now(
         let user = account
             .email
             .as_ref()
-            .and_then(|e| users.get(&e.user_key()));
+            .filter(|_| !users.is_empty())
+            .and_then(|e| users.get(e.as_str()));
         let mut facts = Facts::of(ctx, account, user, taken.get(&account.account_id), admins);
         facts.synced_access = refusing.synced_access(account);
-        out.extend(plan([facts.person(account)], &input));
+        plan_person(&facts.person(account), &input, &mut out);
     }
     Ok(out)
 }
@@ -289,14 +293,15 @@ impl<'a> Facts<'a> {
         taken: Option<&'a Vec<LedgerEntry>>,
         admins: &super::protect::Admins,
     ) -> Facts<'a> {
-        let uses = Product::ALL.map(|product| Use {
-            product,
-            licensed: account
-                .products
-                .get(product.key())
-                .is_some_and(|u| u.licensed),
-            last_active: account.last_active(product.key()),
-            known: account.activity_known(product.key()),
+        let uses = Product::ALL.map(|product| {
+            // Read once: whether it is known follows from it (or the directory's report).
+            let (used, last_active) = account.activity(product.key());
+            Use {
+                product,
+                licensed: used.is_some_and(|u| u.licensed),
+                last_active,
+                known: last_active.is_some() || used.is_some_and(|u| u.reported),
+            }
         });
         Facts {
             uses,
