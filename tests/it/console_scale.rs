@@ -605,3 +605,67 @@ async fn an_administrator_the_inventory_does_not_know_yet_is_found_before_anythi
         "Dora: removed"
     );
 }
+
+/// The API's bulk actions take "every user matching" too: the inventory's filter, resolved by
+/// the server, a danger action confirmed by the number it finds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bulk_api_acts_on_every_user_matching_a_filter() {
+    let app = crowded().await;
+    let post = |body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &body)
+                .await;
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let filter = "product=confluence&inactive_after_days=90&status=active&account_type=person&group=contractors";
+    let calls = app.sim.calls().len();
+    for (body, code) in [
+        (
+            serde_json::json!({"action": "remove-from-group", "group": "confluence-users", "matching": "product=confluence&bogus=1"}),
+            "invalid_query",
+        ),
+        (
+            serde_json::json!({"action": "remove-from-group", "group": "confluence-users", "matching": filter, "users": ["u0@example.com"]}),
+            "invalid_bulk",
+        ),
+        (
+            serde_json::json!({"action": "remove-from-group", "group": "confluence-users", "matching": "q=nobody-at-all"}),
+            "no_users",
+        ),
+        (
+            serde_json::json!({"action": "remove-from-group", "group": "confluence-users", "matching": filter}),
+            "confirm_required",
+        ),
+    ] {
+        let (status, answer) = post(body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["error"], code, "{body}: {answer}");
+    }
+    let (_, answer) = post(serde_json::json!({"action": "remove-from-group", "group": "confluence-users", "matching": filter})).await;
+    assert!(
+        answer["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("\"confirm\": 10")),
+        "the number found: {answer}"
+    );
+    assert_eq!(app.sim.calls().len(), calls, "nothing called yet");
+    let (status, page) = post(serde_json::json!({"action": "remove-from-group", "group": "confluence-users", "matching": filter, "confirm": 10})).await;
+    assert_eq!(status, 202, "{page}");
+    let id = page["run"]["id"].as_str().expect("id").to_string();
+    crate::reclaim::wait_done(&app, &format!("/api/v1/jobs/{id}")).await;
+    assert!(
+        !app.sim
+            .groups_of("acc-u3")
+            .contains(&"confluence-users".to_string())
+    );
+    assert!(
+        app.sim
+            .groups_of("acc-u13")
+            .contains(&"confluence-users".to_string()),
+        "not a contractor"
+    );
+}

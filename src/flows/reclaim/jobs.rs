@@ -93,7 +93,13 @@ impl BulkAction {
 pub struct BulkRequest {
     pub action: String,
     /// Emails or account ids.
+    #[serde(default)]
     pub users: Vec<String>,
+    /// Instead of `users`: every user matching this inventory filter, found by the server —
+    /// the query string `GET /api/v1/inventory/users` takes (`product=jira-software&
+    /// inactive_after_days=90&status=active&account_type=person`; its paging and sort ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matching: Option<String>,
     #[serde(default)]
     pub group: Option<String>,
     #[serde(default)]

@@ -322,8 +322,35 @@ pub async fn bulk(
         }
         body.json()?
     };
+    let req = every_user_matching(&api, req)?;
     let started = jobs::start(&api.flows, &api.intake, req, &admin.actor).await?;
     Ok((StatusCode::ACCEPTED, Json(page(&api, started)?)))
+}
+
+/// A bulk request's `matching` filter resolved by the server into its users (a danger action
+/// still needs `confirm`, the number found).
+fn every_user_matching(api: &Api, mut req: BulkRequest) -> Result<BulkRequest, ApiError> {
+    let Some(filter) = req.matching.take() else {
+        return Ok(req);
+    };
+    if !req.users.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_bulk",
+            "users and matching: name the users, or the filter that finds them, not both",
+        ));
+    }
+    let uri: axum::http::Uri = format!("/?{filter}")
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_query", "matching: not a query string"))?;
+    let filter = super::inventory::users_filter(&uri)?;
+    req.users = crate::flows::inventory::query::matching_ids(&api.flows, &filter)?;
+    if req.users.is_empty() {
+        return Err(ApiError::bad_request(
+            "no_users",
+            "matching: no user matches the filter; nothing was done",
+        ));
+    }
+    Ok(req)
 }
 
 /// The rows of a bulk CSV: (line number, first cell, second cell when there is one). The first
