@@ -12,7 +12,7 @@ use super::layout::page as frame;
 use super::users::group_picker;
 use super::{AdminForm, Console, failed, words};
 use crate::flows::FlowError;
-use crate::flows::inventory::query::{self, Filter, Order, Sort, UserRow};
+use crate::flows::inventory::query::{self, UserRow};
 use crate::flows::reclaim::jobs::{self, BulkAction, BulkRequest};
 
 /// Who a bulk action is for: the users ticked (ids), or every user matching a filter — the
@@ -426,8 +426,7 @@ fn confirm_page(
             }
             input #confirm type="text" name="confirm" inputmode="numeric" autocomplete="off" required;
             p {
-                @if danger { button.danger type="submit" { "Yes, " (words::step(action).to_lowercase()) } }
-                @else { button.primary type="submit" { "Yes, " (words::step(action).to_lowercase()) } }
+                button.(if danger { "danger" } else { "primary" }) type="submit" { "Yes, " (words::step(action).to_lowercase()) }
                 " " a href=(chosen.back()) { "Cancel" }
             }
         }
@@ -454,19 +453,17 @@ async fn export(
     session: &crate::http::api::Session,
     chosen: &Chosen,
 ) -> Response {
-    let ids: std::collections::HashSet<&String> = chosen.users.iter().collect();
-    let rows = query::all_users(
-        &console.flows,
-        &Filter::default(),
-        (Sort::Email, Order::Asc),
-    );
+    // Only the chosen users' rows are built (a row reads the user's record).
+    let rows: Result<Vec<Option<UserRow>>, FlowError> = chosen
+        .users
+        .iter()
+        .map(|id| query::user(&console.flows, id))
+        .collect();
     let mut chosen: Vec<UserRow> = match rows {
-        Ok(rows) => rows
-            .into_iter()
-            .filter(|r| ids.contains(&r.account_id))
-            .collect(),
+        Ok(rows) => rows.into_iter().flatten().collect(),
         Err(e) => return failed(console, session, &e),
     };
+    chosen.sort_by(|a, b| (&a.email, &a.account_id).cmp(&(&b.email, &b.account_id)));
     if let Err(e) = crate::flows::reclaim::protect::mark(&console.flows, &mut chosen) {
         return failed(console, session, &e);
     }

@@ -37,7 +37,7 @@ pub const COLUMNS: [(&str, &str, bool); 9] = [
 pub const PAGE_SIZES: [usize; 4] = [25, 50, 100, 200];
 
 /// The filter's own parameters (what selects users), in the order links write them.
-const FILTER_KEYS: [&str; 12] = [
+const FILTER_KEYS: [&str; 11] = [
     "product",
     "last_active",
     "inactive_after",
@@ -49,7 +49,6 @@ const FILTER_KEYS: [&str; 12] = [
     "never",
     "q",
     "licensed",
-    "view",
 ];
 
 #[derive(Deserialize, Default, Clone)]
@@ -437,7 +436,7 @@ impl UsersQuery {
         let pairs: Vec<_> = self
             .pairs()
             .into_iter()
-            .filter(|(k, _)| FILTER_KEYS.contains(k) && *k != "view")
+            .filter(|(k, _)| FILTER_KEYS.contains(k))
             .collect();
         Self::encode(&pairs)
     }
