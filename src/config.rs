@@ -335,6 +335,23 @@ mod tests {
     }
 
     #[test]
+    fn the_locale_is_one_reinstate_spells() {
+        use crate::domain::Spelling;
+        assert_eq!(
+            Config::from_toml("").expect("default").server.spelling(),
+            Spelling::British
+        );
+        let us = Config::from_toml("[server]\nlocale = \"en-US\"").expect("en-US");
+        assert_eq!(us.server.spelling(), Spelling::American);
+        let err = Config::from_toml("[server]\nlocale = \"fr-FR\"").expect_err("fr-FR");
+        assert!(
+            err.to_string()
+                .contains("server.locale: \"fr-FR\" is not one of en-GB, en-US"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn roles_that_split_the_work_need_nats() {
         let err = Config::from_toml("[server]\nrole = \"intake\"").expect_err("invalid");
         assert!(err.to_string().contains("needs bus.nats_url"), "{err}");

@@ -10,6 +10,7 @@ mod problems;
 mod product;
 pub mod reclaim;
 pub mod rules;
+mod spelling;
 
 pub use account::{AccountStatus, AccountType, product_key, restorable};
 pub use email::{Email, InvalidEmail, short_hash};
@@ -20,3 +21,4 @@ pub use event::{
 pub use outcome::{AuditOutcome, DirectoryCall};
 pub use problems::Problems;
 pub use product::{GroupInput, GroupRef, Product, Seats};
+pub use spelling::{LOCALES, Spelling};

@@ -62,6 +62,7 @@ pub(super) fn seat_alerts(
         tracing::warn!(product = product.key(), ?seats, "seat alert");
         if !c.emails.is_empty() {
             outcome.emails.push(crate::notify::seat_alert_email(
+                ctx.settings.spelling,
                 product,
                 &alert,
                 &c.emails,
@@ -99,6 +100,7 @@ pub(super) fn failure_alert(
             (None, None) => format!("the user of event {}", event.id),
         };
         outcome.emails.push(crate::notify::failure_alert_email(
+            ctx.settings.spelling,
             &who,
             product,
             reason,

@@ -45,7 +45,9 @@ pub(super) async fn send_confirmation(
         return finish_with(ctx, event, attempt, outcome, reason.into(), calls).await;
     };
     let mut outcome = EventOutcome::default();
-    outcome.emails.push(confirmation(links, event, user));
+    outcome
+        .emails
+        .push(confirmation(links, event, user, ctx.settings.spelling));
     let mut entry = base_entry(
         event,
         attempt,
@@ -65,15 +67,17 @@ fn confirmation(
     links: &LinkSettings,
     event: &Event,
     user: &crate::domain::Email,
+    sp: crate::domain::Spelling,
 ) -> crate::store::OutboxEmail {
     let link = links.create(user, Purpose::Request, event.product, event.reason.clone());
     let what = event
         .product
         .map_or("your Atlassian products".to_string(), |p| {
-            p.key().to_string()
+            p.name().to_string()
         });
     let hours = links.ttl.as_secs() / 3600;
     email_with_button(
+        sp,
         "portal_confirmation",
         &[user.to_string()],
         format!("[reinstate] Confirm your request for {what}"),

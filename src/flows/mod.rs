@@ -55,6 +55,8 @@ pub struct Context {
 pub struct Settings {
     /// Base URL for links in emails.
     pub public_url: String,
+    /// How the emails reinstate writes are spelt (`server.locale`).
+    pub spelling: crate::domain::Spelling,
     /// Admins who receive alerts, and the seat-use percentage that alerts them (0: never).
     pub alerts: alerts::AlertsConfig,
     /// The Service Management source: completes `jsm_update` events, and its transition.
@@ -83,6 +85,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             public_url: String::new(),
+            spelling: crate::domain::Spelling::default(),
             alerts: alerts::AlertsConfig::default(),
             jsm: None,
             jsm_transition_id: None,

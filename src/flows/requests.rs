@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 
 use super::{Context, FlowError, Intake};
 use crate::domain::rules::Decision;
-use crate::domain::{AuditOutcome, Email, Event, EventKind, EventUser, Problems, Product, Source};
+use crate::domain::{
+    AuditOutcome, Email, Event, EventKind, EventUser, Problems, Product, Source, Spelling,
+};
 use crate::notify::email;
 use crate::store::{
     AuditEntry, EventOutcome, RequestChange, RequestRecord, RequestState, Store, StoreError,
@@ -97,6 +99,7 @@ pub(super) fn open(
     let admins = &ctx.settings.alerts.emails;
     if !admins.is_empty() {
         outcome.emails.push(email(
+        ctx.settings.spelling,
             "request_waiting",
             admins,
             format!(
@@ -156,13 +159,14 @@ pub(super) fn opened_by(
 
 /// The email telling a requester what became of their ask.
 pub(super) fn tell_requester(
+    sp: Spelling,
     user: &Email,
     product: Product,
     result: AuditOutcome,
     message: Option<&str>,
     outcome: &mut EventOutcome,
 ) {
-    let p = product.key();
+    let p = product.name();
     let (subject, text) = match result {
         AuditOutcome::Restored => (
             format!("Your {p} licence is back"),
@@ -195,11 +199,12 @@ pub(super) fn tell_requester(
         _ => return,
     };
     let text = match message {
-        Some(m) => format!("{text}\n\n{m}"),
+        Some(m) => format!("{text}\n\nYour administrators add: \u{201c}{m}\u{201d}"),
         None => text,
     };
     let to = [user.to_string()];
     outcome.emails.push(email(
+        sp,
         "requester_outcome",
         &to,
         format!("[reinstate] {subject}"),
@@ -217,7 +222,7 @@ pub async fn sweep(ctx: &Context) -> Result<(usize, usize), StoreError> {
         let age: std::time::Duration = (now - request.created_at).try_into().unwrap_or_default();
         let mut outcome = EventOutcome::default();
         if age >= config.expire_after {
-            expire(&mut request, config, &mut outcome);
+            expire(ctx.settings.spelling, &mut request, config, &mut outcome);
             expired += 1;
         } else if age + config.remind_before >= config.expire_after
             && !request.reminded
@@ -234,8 +239,13 @@ pub async fn sweep(ctx: &Context) -> Result<(usize, usize), StoreError> {
     Ok((expired, reminded))
 }
 
-fn expire(request: &mut RequestRecord, config: &RequestsConfig, outcome: &mut EventOutcome) {
-    let p = request.product.key();
+fn expire(
+    sp: Spelling,
+    request: &mut RequestRecord,
+    config: &RequestsConfig,
+    outcome: &mut EventOutcome,
+) {
+    let p = request.product.name();
     let days = config.expire_after.as_secs_f64() / 86_400.0;
     let why = format!("no decision within {days:.1} days");
     request.step(RequestState::Expired, "expiry", why);
@@ -248,6 +258,7 @@ fn expire(request: &mut RequestRecord, config: &RequestsConfig, outcome: &mut Ev
     entry.event_id = Some(request.event_id.clone());
     outcome.audit.push(entry);
     outcome.emails.push(email(
+        sp,
         "requester_outcome",
         &[request.email.to_string()],
         format!("[reinstate] Your request for {p} expired"),
@@ -259,6 +270,7 @@ fn remind(ctx: &Context, request: &mut RequestRecord, outcome: &mut EventOutcome
     let p = request.product.key();
     request.reminded = true;
     outcome.emails.push(email(
+        ctx.settings.spelling,
         "request_reminder",
         &ctx.settings.alerts.emails,
         format!("[reinstate] {} is still waiting for {p}", request.email),
@@ -377,13 +389,14 @@ pub async fn deny(
         })?;
     let mut request = pending(&ctx.store, id)?;
     request.step(RequestState::Denied, actor, reason.clone());
-    let p = request.product.key();
+    let p = request.product.name();
     let told = email(
+        ctx.settings.spelling,
         "requester_outcome",
         &[request.email.to_string()],
         format!("[reinstate] Your request for {p} was not granted"),
         format!(
-            "An administrator did not grant your request for a {p} licence.\n\nTheir reason: {reason}\n\nYou can ask again later."
+            "An administrator did not grant your request for a {p} licence.\n\nTheir reason: \"{reason}\"\n\nYou can ask again later."
         ),
     );
     let why = format!("request {id} denied: {reason}");

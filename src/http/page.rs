@@ -7,6 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use crate::domain::Spelling;
+
 /// How the console and the public pages look, and where "Edit User" leads.
 #[derive(Debug, Clone, Default)]
 pub struct Look {
@@ -14,6 +16,8 @@ pub struct Look {
     pub logo_url: Option<String>,
     /// Atlassian administration's page of a user: `{account}` is replaced.
     pub edit_user: Option<String>,
+    /// How reinstate's own phrases are spelt (`server.locale`).
+    pub spelling: Spelling,
 }
 
 impl Look {
@@ -44,7 +48,7 @@ impl Look {
 pub fn public(look: &Look, status: StatusCode, title: &str, body: Markup) -> Response {
     let html = html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(look.spelling.locale()) {
             (head(title, look))
             body.public {
                 header.top { (brand(look, "/portal")) }
@@ -64,7 +68,7 @@ pub fn public(look: &Look, status: StatusCode, title: &str, body: Markup) -> Res
 pub fn bare(look: &Look, status: StatusCode, title: &str, body: Markup) -> Response {
     let html = html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(look.spelling.locale()) {
             (head(title, look))
             body {
                 header.top { (brand(look, "/console")) }

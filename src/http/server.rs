@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-use crate::domain::Problems;
+use crate::domain::{LOCALES, Problems, Spelling};
 
 /// What this process does (`server.role`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -92,6 +92,9 @@ pub struct ServerConfig {
     pub organisation_name: String,
     /// An optional logo (an https URL) shown beside the name.
     pub logo_url: Option<String>,
+    /// The organisation's locale: how what reinstate writes to people is spelt (`en-GB`, the
+    /// default, "licence"; `en-US`, "license").
+    pub locale: String,
     /// How long a console sign-in lasts at most, used or not.
     pub session_hours: u64,
     /// A console session unused for this long ends.
@@ -120,6 +123,7 @@ impl Default for ServerConfig {
             max_header_bytes: 16 * 1024,
             organisation_name: "reinstate".into(),
             logo_url: None,
+            locale: "en-GB".into(),
             session_hours: 8,
             session_idle_minutes: 30,
             role: ProcessRole::All,
@@ -130,6 +134,11 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// How reinstate spells for this organisation (British when the locale is not one).
+    pub fn spelling(&self) -> Spelling {
+        Spelling::from_locale(&self.locale).unwrap_or_default()
+    }
+
     pub fn check(&self, problems: &mut Problems) {
         if self.listen.parse::<SocketAddr>().is_err() {
             problems.add(
@@ -160,6 +169,12 @@ impl ServerConfig {
         }
         if self.organisation_name.trim().is_empty() || self.organisation_name.len() > 100 {
             problems.add("server.organisation_name", "1 to 100 characters");
+        }
+        if Spelling::from_locale(&self.locale).is_none() {
+            problems.add(
+                "server.locale",
+                format!("{:?} is not one of {}", self.locale, LOCALES.join(", ")),
+            );
         }
         problems.positive(&[
             ("server.session_hours", self.session_hours),

@@ -2,16 +2,32 @@
 //! decision that caused them, and a background sender delivers them with retries, so neither a
 //! crash nor an SMTP outage loses one.
 
-use crate::domain::{Email, Product, Seats};
+use crate::domain::{Email, Product, Seats, Spelling};
 use crate::store::{AlertState, OutboxEmail};
 
 pub mod sender;
 
 /// An email for the outbox: the text part as given, and an HTML part showing the same text,
-/// escaped, in paragraphs, with its web addresses as links (no remote images or scripts).
-pub fn email(kind: &str, to: &[String], subject: String, text: String) -> OutboxEmail {
+/// escaped, in paragraphs, with its web addresses as links (no remote images or scripts). The
+/// subject and the text are reinstate's phrases, spelt `sp`; what they embed that someone typed
+/// (an admin's reason, a directory's answer) is in double quotes, which `sp` leaves alone.
+pub fn email(
+    sp: Spelling,
+    kind: &str,
+    to: &[String],
+    subject: String,
+    text: String,
+) -> OutboxEmail {
+    let (subject, text) = (spelt(sp, subject), spelt(sp, text));
     let html = html_of(&text, None);
     OutboxEmail::new(kind, to, subject, text, html)
+}
+
+fn spelt(sp: Spelling, text: String) -> String {
+    match sp.say(&text) {
+        std::borrow::Cow::Owned(respelled) => respelled,
+        std::borrow::Cow::Borrowed(_) => text,
+    }
 }
 
 /// The one thing an email asks its reader to do: in the HTML part, the line of the text that
@@ -23,12 +39,19 @@ pub struct Button<'a> {
 
 /// An email whose HTML part shows `button` in place of its link (the text part is unchanged).
 pub fn email_with_button(
+    sp: Spelling,
     kind: &str,
     to: &[String],
     subject: String,
     text: String,
     button: Button<'_>,
 ) -> OutboxEmail {
+    let (subject, text) = (spelt(sp, subject), spelt(sp, text));
+    let label = sp.say(button.label);
+    let button = Button {
+        label: &label,
+        url: button.url,
+    };
     let html = html_of(&text, Some(&button));
     OutboxEmail::new(kind, to, subject, text, html)
 }
@@ -140,6 +163,7 @@ pub fn seat_alerts(
 
 /// The email for a seat alert.
 pub fn seat_alert_email(
+    sp: Spelling,
     product: Product,
     alert: &SeatAlert,
     to: &[String],
@@ -152,6 +176,7 @@ pub fn seat_alert_email(
             total,
             percent,
         } => email(
+            sp,
             "seat_threshold",
             to,
             format!(
@@ -167,6 +192,7 @@ pub fn seat_alert_email(
             ),
         ),
         SeatAlert::Full { waiting } => email(
+            sp,
             "seats_full",
             to,
             format!(
@@ -186,6 +212,7 @@ pub fn seat_alert_email(
 /// Tells admins that a restore failed in a way retrying will not fix (or ran out of
 /// deliveries); sent at most once per hour, since one misconfiguration fails every event.
 pub fn failure_alert_email(
+    sp: Spelling,
     user: &str,
     product: Option<Product>,
     reason: &str,
@@ -200,11 +227,12 @@ pub fn failure_alert_email(
         format!("the {} licence", p.key())
     });
     email(
+        sp,
         "restore_failed",
         to,
         format!("[reinstate] a restore failed: {user}"),
         format!(
-            "reinstate could not restore {what} of {user}:\n\n{reason}\n\n\
+            "reinstate could not restore {what} of {user}:\n\n\"{reason}\"\n\n\
              Retrying will not fix this; the directory's answer above says what to change \
              (credentials, permissions, groups or the user's account). Every failure is in the \
              audit log: {audit}\nFurther failures within the hour are recorded there without \
@@ -273,6 +301,7 @@ mod tests {
         let url = "https://reinstate.example.com/v1/links/v1.k1.abc?x=1&y=2";
         let text = format!("Hello <you>,\n\nopen this:\n{url}\n\nor see https://example.com/help");
         let e = email_with_button(
+            Spelling::British,
             "x",
             &[],
             "s".into(),
@@ -298,6 +327,7 @@ mod tests {
     #[test]
     fn html_bodies_escape_what_they_show() {
         let e = email(
+            Spelling::British,
             "x",
             &[],
             "s".into(),

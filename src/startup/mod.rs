@@ -456,6 +456,7 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
     let jsm = config.sources.jsm.source();
     Ok(Settings {
         public_url: config.server.public_url.clone(),
+        spelling: config.server.spelling(),
         alerts: config.alerts.clone(),
         jsm: jsm.map_err(Clone::clone)?.cloned(),
         jsm_transition_id: config.sources.jsm.transition_id.clone(),

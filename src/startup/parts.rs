@@ -125,6 +125,7 @@ pub(super) fn look(config: &Config) -> Look {
         organisation: config.server.organisation_name.clone(),
         logo_url: config.server.logo_url.clone(),
         edit_user,
+        spelling: config.server.spelling(),
     }
 }
 

@@ -410,7 +410,7 @@ async fn a_leaver_report_never_takes_from_the_protected() {
     }
     for (email, account, why) in [
         ("boss@example.com", &admin, "site-admins"),
-        ("vip@example.com", &vip, "protected group board"),
+        ("vip@example.com", &vip, "protected group \"board\""),
         ("kept@example.com", &kept, "protect_accounts"),
     ] {
         let e = leaver_entry(&app, email).await;

@@ -19,10 +19,16 @@ fn days_ago(n: i64) -> String {
 
 /// An app whose inventory holds a few people inactive in Confluence, one busy one.
 pub(crate) async fn app() -> TestApp {
+    app_with("").await
+}
+
+/// [`app`] with extra keys of the `[server]` section.
+pub(crate) async fn app_with(server_toml: &str) -> TestApp {
     let app = TestApp::start_with(
         BusMode::Embedded,
         Options {
             directory_toml: ORG.into(),
+            server_toml: server_toml.into(),
             ..Default::default()
         },
     )
@@ -262,7 +268,7 @@ async fn the_confirm_step_lists_the_always_protected_and_leaves_them_out_unless_
     let text = browser.wait_for_text("1 always protected").await;
     assert!(
         text.contains("2 users it cannot act on")
-            && text.contains("cleo@example.com — not in the group confluence-users"),
+            && text.contains("cleo@example.com — not in the group \"confluence-users\""),
         "{text}"
     );
     browser.click("input[name=override][value=acc-ada]").await;

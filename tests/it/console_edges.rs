@@ -320,3 +320,153 @@ async fn the_user_api_finds_everyone_the_console_lists_with_the_same_products_an
     let e: Value = r.json().await.expect("a value");
     assert_eq!(e["error"], "unknown_user", "{e}");
 }
+
+/// What a page shows a reader: its text without the markup (attribute values, such as the
+/// `enable-licences` a form sends, are not prose).
+fn prose(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// British spellings reinstate's phrases use.
+const BRITISH: [&str; 2] = ["icence", "rganisation"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_american_organisation_reads_license_everywhere_and_its_data_as_it_is() {
+    let app = crate::console::app_with("locale = \"en-US\"\n").await;
+    // A group whose name happens to be spelt the British way is data: it keeps its name.
+    app.sim.add_member_of(
+        "acc-cleo",
+        "cleo@example.com",
+        &["confluence-users", "Licence Holders"],
+    );
+    app.sim
+        .add_member_of("acc-jo", "jo@example.com", &["jira-software-users"]);
+    app.sync_inventory().await;
+    let policies = json!({"policies": [{"name": "confluence 90", "products": ["confluence"],
+        "inactive_after_days": 90, "action": "remove-product-access", "warn_days_before": 7}]});
+    assert_eq!(
+        crate::reclaim::put_policies(&app, policies).await.status(),
+        200
+    );
+    let preview = crate::reclaim::run(&app, true).await;
+    crate::reclaim::run(&app, false).await;
+    let mut job = String::new();
+    for action in [
+        json!({"action": "revoke-product-access", "product": "jira-software",
+            "users": ["jo@example.com"], "confirm": 1}),
+        json!({"action": "enable-licences", "users": ["jo@example.com"]}),
+    ] {
+        let r = app
+            .admin_post(ADMIN_TOKEN, "/api/v1/users/bulk", &action)
+            .await;
+        let started: Value = r.json().await.expect("job");
+        job = started["run"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{started}"))
+            .to_string();
+        crate::reclaim::wait_done(&app, &format!("/api/v1/jobs/{job}")).await;
+    }
+
+    let cookie = console_sign_in(&app, ADMIN_TOKEN).await;
+    let mut read = String::new();
+    for path in [
+        "/console".to_string(),
+        "/console/users?inactive_after=90&cols=1&col=email&col=usage&col=groups&col=products"
+            .into(),
+        "/console/users/acc-cleo".into(),
+        "/console/rules".into(),
+        "/console/requests".into(),
+        "/console/reclaim".into(),
+        format!(
+            "/console/jobs/{}",
+            preview["run"]["id"].as_str().expect("id")
+        ),
+        format!("/console/jobs/{job}"),
+        "/console/audit".into(),
+        "/console/sessions".into(),
+    ] {
+        let (status, html) = console_page(&app, &cookie, &path).await;
+        assert_eq!(status, 200, "{path}: {html}");
+        assert!(html.contains("<html lang=\"en-US\">"), "{path}: {html}");
+        let text = prose(&html).replace("Licence Holders", "");
+        for british in BRITISH {
+            assert!(!text.contains(british), "{path} says {british}: {text}");
+        }
+        read.push_str(&text);
+    }
+    for american in [
+        "License usage",
+        "Licenses in use, last 90 days",
+        "Enable licenses — 1 user, by admin:",
+        "no license group",
+    ] {
+        assert!(read.contains(american), "{american}: {read}");
+    }
+    let (_, users) = console_page(
+        &app,
+        &cookie,
+        "/console/users?inactive_after=90&cols=1&col=groups",
+    )
+    .await;
+    assert!(
+        users.contains("Licence Holders"),
+        "the group's own name: {users}"
+    );
+
+    // The warning email, the keep link's pages and what they say once used.
+    let mails = app.smtp.wait_for(3).await;
+    let warning = mails
+        .iter()
+        .find(|m| m.to == ["cleo@example.com"])
+        .expect("cleo is warned")
+        .text();
+    assert!(
+        warning.contains("your Confluence license will be taken back"),
+        "{warning}"
+    );
+    for mail in &mails {
+        for british in BRITISH {
+            assert!(!mail.text().contains(british), "{}", mail.text());
+        }
+    }
+    let link = warning
+        .split_whitespace()
+        .find(|w| w.contains("/v1/links/v1."))
+        .expect("a keep link")
+        .to_string();
+    let page = reqwest::get(&link).await.expect("link page");
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains("Keep your Confluence license")
+            && html.contains("Your license will be kept when inactive licenses are reclaimed."),
+        "{html}"
+    );
+    let done = reqwest::Client::new()
+        .post(&link)
+        .send()
+        .await
+        .expect("redeem")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        done.contains("Your license will be kept.") || done.contains("being handled"),
+        "{done}"
+    );
+    for british in BRITISH {
+        assert!(!prose(&html).contains(british) && !prose(&done).contains(british));
+    }
+}

@@ -50,7 +50,7 @@ async fn a_link_only_confirms_on_get_and_restores_once_on_post(mode: BusMode) {
     );
     let html = r.text().await.expect("html");
     assert!(
-        html.contains("Give back your jira-software licence") && html.contains("g***@example.com"),
+        html.contains("Give back your Jira Software licence") && html.contains("g***@example.com"),
         "{html}"
     );
     assert!(
@@ -298,7 +298,7 @@ async fn link_create_prints_a_link_the_service_accepts() {
         .await
         .expect("html");
     assert!(
-        html.contains("Give back your jira-software licence"),
+        html.contains("Give back your Jira Software licence"),
         "{html}"
     );
 }

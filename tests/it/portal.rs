@@ -120,7 +120,7 @@ async fn the_emailed_link_confirms_the_request_which_the_rules_decide() {
         .await
         .expect("html");
     assert!(
-        page.contains("Confirm your request for jira-software"),
+        page.contains("Confirm your request for Jira Software"),
         "{page}"
     );
     assert!(

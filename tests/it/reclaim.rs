@@ -148,7 +148,7 @@ async fn users_are_warned_before_any_reclaim_protected_ones_listed_and_a_dry_run
     assert!(
         reasons
             .iter()
-            .any(|r| r.contains("in the protected group vip")),
+            .any(|r| r.contains("in the protected group \"vip\"")),
         "{reasons:?}"
     );
     assert!(

@@ -236,7 +236,7 @@ impl Policy {
         p.groups
             .iter()
             .find(|g| groups.iter().any(|u| u.eq_ignore_ascii_case(g)))
-            .map(|g| format!("in the protected group {g}"))
+            .map(|g| format!("in the protected group {g:?}"))
     }
 }
 

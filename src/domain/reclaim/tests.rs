@@ -169,7 +169,7 @@ fn protected_users_are_listed_with_why_and_never_taken() {
     let kept = account("kim@example.com", Some(300));
     let back = account("bea@example.com", Some(300));
     let cases = [
-        (person(&vip), "protected group vip"),
+        (person(&vip), "protected group \"vip\""),
         (person(&partner), "protected domain *.partner.example"),
         (
             Person {

@@ -64,7 +64,12 @@ fn given(known: &[crate::directory::ProductAccess], kind: &str, account: &Accoun
             format!(
                 "in none of the groups that give {} ({}): its licence comes some other way, or the directory's listing is older than its groups; reinstate cannot take it back by group",
                 access.product.name(),
-                access.access_groups.join(", ")
+                access
+                    .access_groups
+                    .iter()
+                    .map(|g| format!("{g:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         });
         out.push(Access {

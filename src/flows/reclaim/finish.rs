@@ -145,6 +145,7 @@ fn summary(
     let failed = counts.results.get("failed").copied().unwrap_or(0);
     let base = ctx.settings.public_url.trim_end_matches('/');
     crate::notify::email(
+        ctx.settings.spelling,
         "reclaim_summary",
         admins,
         format!(

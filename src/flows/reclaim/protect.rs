@@ -33,7 +33,7 @@ impl Admins {
                 .await
                 .map_err(|e| {
                     FlowError::Unavailable(format!(
-                        "the administrators' group {group} could not be read, so nothing was \
+                        "the administrators' group {group:?} could not be read, so nothing was \
                          started (it would not know whom to protect): {e}"
                     ))
                 })?;

@@ -430,7 +430,14 @@ impl<'a> Run<'a> {
         }
         if requests::is_ask(event) {
             let message = entry.message.as_deref();
-            requests::tell_requester(&self.email, product, entry.outcome, message, out);
+            requests::tell_requester(
+                ctx.settings.spelling,
+                &self.email,
+                product,
+                entry.outcome,
+                message,
+                out,
+            );
         }
         if entry.outcome == AuditOutcome::Failed {
             super::alerts::failure_alert(ctx, event, Some(product), &entry.reason, out)?;

@@ -193,7 +193,7 @@ pub async fn page(
                 td { (e.user.as_ref().map(|u| u.to_string()).or(e.identity.clone()).unwrap_or_default()) }
                 td { (e.product.map_or("", words::product)) }
                 td { (e.source.map_or("", words::source)) }
-                td { (e.reason) }
+                td { (console.look.spelling.say(&e.reason)) }
             }
         })))
         div.pager {

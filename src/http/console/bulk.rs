@@ -239,14 +239,14 @@ async fn unknown_group(
             div.field {
                 label for="group" { "Group" }
                 input #group type="text" name="group" value=(group) list="known-groups" autocomplete="off" aria-invalid="true" aria-describedby="group-error";
-                span.field-error #group-error { (why) }
+                span.field-error #group-error { (console.look.spelling.say(why)) }
                 (group_picker(&groups))
             }
             label {
                 input type="checkbox" name="confirm_group" value=(group);
                 " " (group) " exists, with nobody in it yet: add them anyway"
             }
-            p { button.primary type="submit" { (words::step(form.get("action"))) " — " (words::count(users.len(), "user")) } " " a href=(chosen.back()) { "Cancel" } }
+            p { button.primary type="submit" { (words::step(form.get("action"), console.look.spelling)) " — " (words::count(users.len(), "user")) } " " a href=(chosen.back()) { "Cancel" } }
         }
     };
     frame(
@@ -331,7 +331,7 @@ async fn cannot_among(
                 .group
                 .as_ref()
                 .filter(|g| !a.groups.iter().any(|m| m.eq_ignore_ascii_case(g)))
-                .map(|g| format!("not in the group {g}")),
+                .map(|g| format!("not in the group {g:?}")),
             Some(BulkAction::DisableLicences) => (a.status != crate::domain::AccountStatus::Active)
                 .then(|| format!("already {}: nothing to suspend", a.status.key())),
             _ => None,
@@ -358,8 +358,9 @@ fn confirm_page(
     let n = chosen.users.len() - protected.len() - left.cannot.len();
     let danger = BulkAction::parse(action).is_some_and(BulkAction::danger);
     let more = |len: usize| len.saturating_sub(LISTED);
+    let sp = console.look.spelling;
     let body = html! {
-        @if let Some(e) = error { div.message.error role="alert" { (e) } }
+        @if let Some(e) = error { div.message.error role="alert" { (sp.say(e)) } }
         @if chosen.matching.is_some() {
             div.message {
                 "Every user matching the filters: " strong { (words::count(chosen.users.len(), "user")) } " now. "
@@ -368,7 +369,7 @@ fn confirm_page(
         }
         @if danger {
             div.message.warn {
-                "This takes access away from " strong { (words::count(n, "user")) } " (" (words::step(action))
+                "This takes access away from " strong { (words::count(n, "user")) } " (" (words::step(action, sp))
                 @if !form.get("group").is_empty() { " " strong { (form.get("group")) } }
                 "). "
                 "reinstate records exactly what it takes: the job's page has an Undo that puts it back."
@@ -376,7 +377,7 @@ fn confirm_page(
             }
         } @else {
             div.message.warn {
-                (words::step(action))
+                (words::step(action, sp))
                 @if !form.get("group").is_empty() { " " strong { (form.get("group")) } }
                 " for " strong { (words::count(n, "user")) } "."
             }
@@ -390,7 +391,7 @@ fn confirm_page(
                         li {
                             label {
                                 input type="checkbox" name="override" value=(id) form="confirm-form";
-                                " " strong { (who) } " — " (why)
+                                " " strong { (who) } " — " (sp.say(why))
                             }
                         }
                     }
@@ -403,7 +404,7 @@ fn confirm_page(
                 h2 #cannot-title { (words::count(left.cannot.len(), "user")) " it cannot act on — left out" }
                 ul {
                     @for (_, who, why) in left.cannot.iter().take(LISTED) {
-                        li { strong { (who) } " — " (why) }
+                        li { strong { (who) } " — " (sp.say(why)) }
                     }
                 }
                 @if more(left.cannot.len()) > 0 { p.muted { "… and " (words::count(more(left.cannot.len()), "more user")) "." } }
@@ -426,7 +427,7 @@ fn confirm_page(
             }
             input #confirm type="text" name="confirm" inputmode="numeric" autocomplete="off" required;
             p {
-                button.(if danger { "danger" } else { "primary" }) type="submit" { "Yes, " (words::step(action).to_lowercase()) }
+                button.(if danger { "danger" } else { "primary" }) type="submit" { "Yes, " (words::step(action, sp).to_lowercase()) }
                 " " a href=(chosen.back()) { "Cancel" }
             }
         }

@@ -146,7 +146,8 @@ pub async fn page(
         Err(e) => return failed(&console, &session, &e),
     };
     let running = run.state != RunState::Done;
-    let title = title(&run, &entries);
+    let sp = console.look.spelling;
+    let title = title(&run, &entries, sp);
     let of_job = run.kind == RunKind::Job
         || run.undo_of.as_deref().is_some_and(|of| {
             matches!(queries::run(&console.flows, of), Ok(Some((r, _))) if r.kind == RunKind::Job)
@@ -209,7 +210,7 @@ pub async fn page(
         @if runnable && changing > 0 {
             h2 { "What a run would do" }
             (table("What a run would do", &["Step", "Product", "Users"], None, what.iter().map(|((step, product), n)| html! {
-                tr { td { (words::step(step)) } td { (product) } td { (words::count(*n, "user")) } }
+                tr { td { (words::step(step, sp)) } td { (product) } td { (words::count(*n, "user")) } }
             })))
             @for (product, saving) in &counts.monthly_saving {
                 p { "Saving a month, " (words::product_key(product)) ": " (format!("{saving:.2}")) " " (console.flows.settings.reclaim.currency) }
@@ -246,10 +247,10 @@ pub async fn page(
                             td { (r.name.as_deref().unwrap_or("—")) }
                             td { (super::day(r.last_active)) }
                             td { (e.product.map_or("Every product", words::product)) }
-                            td { (words::step(&e.step)) }
-                            td { (e.reason) }
+                            td { (words::step(&e.step, sp)) }
+                            td { (sp.say(&e.reason)) }
                             td { (badge(&slug(&e.result))) }
-                            td { (e.detail.as_deref().unwrap_or("")) }
+                            td { (sp.say(e.detail.as_deref().unwrap_or(""))) }
                         }
                     }
                 }
@@ -270,7 +271,11 @@ pub async fn page(
 }
 
 /// What a run or job did, by whom: "Suspend accounts (every product) — 3 users, by admin:…".
-fn title(run: &crate::store::RunRecord, entries: &[crate::store::RunEntry]) -> String {
+fn title(
+    run: &crate::store::RunRecord,
+    entries: &[crate::store::RunEntry],
+    sp: crate::domain::Spelling,
+) -> String {
     let users = entries
         .iter()
         .map(|e| e.account_id.as_str())
@@ -279,7 +284,7 @@ fn title(run: &crate::store::RunRecord, entries: &[crate::store::RunEntry]) -> S
     let what = match run.kind {
         RunKind::Reclaim if run.dry_run => "Preview of a reclaim run".to_string(),
         RunKind::Reclaim => "Reclaim run".to_string(),
-        RunKind::Job => words::step(run.action.as_deref().unwrap_or("bulk job")),
+        RunKind::Job => words::step(run.action.as_deref().unwrap_or("bulk job"), sp),
         RunKind::Undo => match &run.undo_of {
             Some(of) => format!("Undo of {of}"),
             None => "Undo".to_string(),

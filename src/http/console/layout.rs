@@ -35,7 +35,7 @@ pub fn page(
     };
     let html = html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(look.spelling.locale()) {
             (head(title, look))
             body {
                 a.skip href="#main" { "Skip to the content" }

@@ -276,7 +276,8 @@ fn failed(console: &Console, session: &Session, e: &crate::flows::FlowError) -> 
         crate::flows::FlowError::Store(_) => "Something went wrong; it is in the log.".to_string(),
         other => other.to_string(),
     };
-    let body = maud::html! { div.message.error role="alert" { (text) } };
+    let body =
+        maud::html! { div.message.error role="alert" { (console.look.spelling.say(&text)) } };
     layout::page(console, session, "", status, "That did not work", body)
 }
 

@@ -107,6 +107,7 @@ fn policy_days(ctx: &Context, key: &str) -> u32 {
 /// `GET /console`
 pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Response {
     let ctx = &console.flows;
+    let sp = console.look.spelling;
     let now = OffsetDateTime::now_utc();
     let today = now.date();
     let month = today
@@ -219,9 +220,9 @@ pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Re
                 }
             }
             }))
-            h2 { "Licences in use, last 90 days" }
+            h2 { (sp.say("Licences in use, last 90 days")) }
             div.card {
-                (charts::line("Licences in use", &in_use))
+                (charts::line(&sp.say("Licences in use"), &in_use))
                 p.muted {
                     @match recorded_since {
                         Some(first) => { "As recorded each day since " (first) " (a day with no record is left out), and now." }

@@ -34,7 +34,7 @@ fn render(console: &Console, session: &Session, error: Option<(&str, &str)>) -> 
         @for r in &pending {
             div.card {
                 strong { (r.email) } " asks for " strong { (words::product(r.product)) } " through " (words::source(r.source))
-                div.muted { "Since " (when(r.created_at)) ". Why it waits: " (r.reason) }
+                div.muted { "Since " (when(r.created_at)) ". Why it waits: " (console.look.spelling.say(&r.reason)) }
                 @if admin {
                     @let refused = error.filter(|(id, _)| *id == r.id).map(|(_, why)| why);
                     @let field = format!("reason-{}", r.id);

@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use super::layout::page as frame;
 use super::table::scroll;
 use super::{Console, Signed, day, failed, when, words};
-use crate::domain::Email;
+use crate::domain::{Email, Spelling};
 use crate::flows::inventory::access::Access;
 use crate::flows::inventory::query::{self, UserRow};
 use crate::flows::queries;
@@ -82,7 +82,7 @@ pub async fn page(
                     strong { (words::capital(&words::plain(e.outcome.key()))) } " · " (when(e.at))
                     @if let Some(p) = e.product { " · " (words::product(p)) }
                     @if let Some(s) = e.source { " · from " (words::source(s)) }
-                    div.muted { (e.reason) }
+                    div.muted { (console.look.spelling.say(&e.reason)) }
                 }
             }
         }
@@ -98,6 +98,7 @@ pub async fn page(
 }
 
 fn identity(console: &Console, a: &UserRow, access: &Result<Vec<Access>, String>) -> Markup {
+    let sp = console.look.spelling;
     html! {
         div.cards {
             div.card {
@@ -116,16 +117,16 @@ fn identity(console: &Console, a: &UserRow, access: &Result<Vec<Access>, String>
         }
     (scroll("Products", html! {
         table {
-            thead { tr { th { "Product" } th { "Licence" } th { "Last active" } th { "Given by" } th { "reinstate can take it back" } } }
+            thead { tr { th { "Product" } th { (sp.say("Licence")) } th { "Last active" } th { "Given by" } th { "reinstate can take it back" } } }
             tbody {
                 @for p in &a.products {
                     @let given = access.as_ref().ok().and_then(|all| all.iter().find(|x| x.key == p.key));
                     tr {
                         td { (words::product_key(&p.key)) }
-                        td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { "no licence" } } }
+                        td { @if p.licensed { span.badge.active { "licensed" } } @else { span.badge { (sp.say("no licence")) } } }
                         td { (super::last_used(p)) @if let Some(by) = p.seen_by { div.muted { (words::seen_by(by)) } } }
-                        td { (given_by(given)) }
-                        td { (can_take(given)) }
+                        td { (given_by(given, sp)) }
+                        td { (can_take(given, sp)) }
                     }
                 }
             }
@@ -136,20 +137,20 @@ fn identity(console: &Console, a: &UserRow, access: &Result<Vec<Access>, String>
 }
 
 /// The account's groups that give the product.
-fn given_by(given: Option<&Access>) -> Markup {
+fn given_by(given: Option<&Access>, sp: Spelling) -> Markup {
     html! {
         @match given {
             Some(g) if !g.groups.is_empty() => { @for n in &g.groups { span.badge { (n) } } }
-            _ => { span.muted { "no licence group" } }
+            _ => { span.muted { (sp.say("no licence group")) } }
         }
     }
 }
 
 /// Whether an action can take the product back, and why not.
-fn can_take(given: Option<&Access>) -> Markup {
+fn can_take(given: Option<&Access>, sp: Spelling) -> Markup {
     html! {
         @match given {
-            Some(Access { cannot: Some(why), .. }) => { "No: " (why) }
+            Some(Access { cannot: Some(why), .. }) => { "No: " (sp.say(why)) }
             Some(g) if !g.groups.is_empty() => { "Yes, by removing those groups" }
             _ => { "—" }
         }

@@ -12,6 +12,7 @@ use super::filter::{COLUMNS, PAGE_SIZES, PRODUCTS, UsersQuery};
 use super::layout::page as frame;
 use super::table::{badge, scroll, sort_head};
 use super::{Console, Signed, day, failed, words};
+use crate::domain::Spelling;
 use crate::flows::inventory::query::{self, Start, UserRow};
 use crate::http::api::Role;
 use crate::store::SavedView;
@@ -43,9 +44,10 @@ pub async fn page(
         Err(e) => return failed(&console, &session, &e.into()),
     };
     let admin = session.role == Role::Admin;
+    let sp = console.look.spelling;
     let bad = q.check();
     if !bad.is_empty() {
-        let body = html! { (bad.summary()) (saved_views(&views, &q, admin, &session.csrf)) (filters(&q, &bad)) };
+        let body = html! { (bad.summary()) (saved_views(&views, &q, admin, &session.csrf)) (filters(&q, &bad, sp)) };
         return frame(
             &console,
             &session,
@@ -79,14 +81,14 @@ pub async fn page(
             div.card { div.muted { "Inactive Users" } div.metric { (rows.total) small { " of " (people) } } }
             div.card { div.muted { "Inactive After" } div.metric { (days) small { " days" } } }
         }
-        div.message { "Users inactive for more than " (days) " days. Consider taking back their licences to reduce costs." }
+        div.message { "Users inactive for more than " (days) " days. " (sp.say("Consider taking back their licences to reduce costs.")) }
         (saved_views(&views, &q, admin, &session.csrf))
-        (filters(&q, &bad))
+        (filters(&q, &bad, sp))
         (group_picker(&groups))
         form method="post" action="/console/users/bulk" data-bulk-form data-filter=(q.filter_query()) data-total=(rows.total) {
             input type="hidden" name="csrf" value=(session.csrf);
             input type="hidden" name="filter" value=(q.filter_query());
-            @if admin { (bulk_bar(rows.total)) }
+            @if admin { (bulk_bar(rows.total, sp)) }
             @if admin && rows.total > rows.users.len() {
                 div.message.select-matching data-select-matching hidden {
                     "All " (rows.users.len()) " users on this page are selected. "
@@ -171,7 +173,7 @@ fn saved_views(views: &[SavedView], q: &UsersQuery, admin: bool, csrf: &str) -> 
     }
 }
 
-fn filters(q: &UsersQuery, bad: &Invalid) -> Markup {
+fn filters(q: &UsersQuery, bad: &Invalid, sp: Spelling) -> Markup {
     let presets = ["30", "60", "90", "180"];
     let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
         pairs
@@ -252,14 +254,14 @@ fn filters(q: &UsersQuery, bad: &Invalid) -> Markup {
                 fieldset {
                     legend.skip { "Columns shown" }
                     @for (key, label, _) in COLUMNS {
-                        label { input type="checkbox" name="col" value=(key) checked[q.shows(key)]; " " (label) }
+                        label { input type="checkbox" name="col" value=(key) checked[q.shows(key)]; " " (sp.say(label)) }
                     }
                 }
                 (bad.under("cols"))
             }
             @if q.licensed == "yes" {
                 input type="hidden" name="licensed" value="yes";
-                span.muted { "Only users holding a licence of the product." }
+                span.muted { (sp.say("Only users holding a licence of the product.")) }
             }
             @for kept in ["sort", "order"] {
                 @let value = if kept == "sort" { &q.sort } else { &q.order };
@@ -282,7 +284,7 @@ pub(super) fn group_picker(groups: &[String]) -> Markup {
     }
 }
 
-fn bulk_bar(total: usize) -> Markup {
+fn bulk_bar(total: usize, sp: Spelling) -> Markup {
     html! {
         div.bulkbar data-bulkbar role="region" aria-label="Bulk actions" {
             strong data-selected-count { "Select users below" }
@@ -294,7 +296,7 @@ fn bulk_bar(total: usize) -> Markup {
             label { "Bulk Actions"
                 select name="action" required {
                     optgroup label="Standard actions" {
-                        option value="enable-licences" { "Enable licences" }
+                        option value="enable-licences" { (sp.say("Enable licences")) }
                         option value="restore-suspended" { "Restore suspended accounts" }
                         option value="add-to-group" { "Add to group" }
                         option value="grant-product-access" { "Grant product access" }
@@ -347,6 +349,7 @@ fn table(console: &Console, q: &UsersQuery, rows: &[UserRow], admin: bool, days:
             .iter()
             .find(|(k, _, _)| *k == key)
             .map_or(key, |(_, l, _)| *l);
+        let label = &console.look.spelling.say(label);
         match key {
             "email" | "status" | "last_seen" | "products" | "usage" => sort_link(q, key, label),
             _ => plain_head(label),
@@ -415,7 +418,7 @@ pub(super) fn standing(console: &Console, u: &UserRow) -> Markup {
         .filter(|t| OffsetDateTime::now_utc() - *t <= recent);
     html! {
         (badge(u.status.key()))
-        @if let Some(why) = &u.protected_why {
+        @if let Some(why) = u.protected_why.as_deref().map(|w| console.look.spelling.say(w)) {
             span.badge.protected title=(why) { "protected" }
             span.skip { " (" (why) ")" }
         }

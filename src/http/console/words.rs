@@ -1,8 +1,9 @@
 //! What the console says instead of the API's slugs: products by their names, actions and
-//! steps as an admin names them, counts with their nouns. One spelling: British ("licence").
+//! steps as an admin names them, counts with their nouns. Spelt as the organisation spells
+//! (`Spelling`: British "licence" unless `server.locale` says otherwise).
 
 use crate::domain::Product;
-use crate::domain::Source;
+use crate::domain::{Source, Spelling};
 
 /// A product's name ("Jira Service Management").
 pub fn product(p: Product) -> &'static str {
@@ -50,8 +51,8 @@ pub fn seen_by(by: &str) -> &'static str {
     }
 }
 
-/// A run entry's step or a job's action, by its key (`remove-product-access`).
-pub fn step(key: &str) -> String {
+/// A run entry's step or a job's action, by its key (`remove-product-access`), spelt `sp`.
+pub fn step(key: &str, sp: Spelling) -> String {
     let named = match key {
         "warn" => "Warning",
         "remove-product-access" => "Remove product access",
@@ -76,9 +77,9 @@ pub fn step(key: &str) -> String {
         "waiting" => "Warned: waiting",
         "cannot-warn" => "Cannot be warned",
         "refused" => "Left to the identity provider",
-        other => return capital(&plain(other)),
+        other => return sp.say(&capital(&plain(other))).into_owned(),
     };
-    named.to_string()
+    sp.say(named).into_owned()
 }
 
 /// A slug as words (`pending_approval` → "pending approval").
@@ -115,8 +116,17 @@ mod tests {
             product_key("jira-product-discovery"),
             "Jira Product Discovery"
         );
-        assert_eq!(step("disable-licences"), "Suspend accounts (every product)");
-        assert_eq!(step("something-new"), "Something new");
+        let gb = Spelling::British;
+        assert_eq!(
+            step("disable-licences", gb),
+            "Suspend accounts (every product)"
+        );
+        assert_eq!(step("enable-licences", gb), "Enable licences");
+        assert_eq!(
+            step("enable-licences", Spelling::American),
+            "Enable licenses"
+        );
+        assert_eq!(step("something-new", gb), "Something new");
         assert_eq!(plain("approval_required"), "approval required");
         assert_eq!(count(1, "user"), "1 user");
         assert_eq!(count(0, "account"), "0 accounts");

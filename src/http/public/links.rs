@@ -11,22 +11,23 @@ use maud::html;
 use time::OffsetDateTime;
 
 use super::Public;
+use crate::domain::Spelling;
 use crate::flows::links::{self, Redeemed};
 use crate::http::error::ApiError;
 use crate::http::page::{Look, public as page};
 use crate::links::{Claims, Purpose, TokenError, mask};
 
-fn what(claims: &Claims) -> String {
+/// What the link does, in the organisation's spelling: "Keep your Jira Software licence".
+fn what(claims: &Claims, sp: Spelling) -> String {
     let product = claims
         .product
-        .map_or("your Atlassian products".to_string(), |p| {
-            p.key().to_string()
-        });
-    match claims.purpose {
+        .map_or("your Atlassian products", |p| p.name());
+    let what = match claims.purpose {
         Purpose::Keep => format!("Keep your {product} licence"),
         Purpose::Restore => format!("Give back your {product} licence"),
         Purpose::Request => format!("Confirm your request for {product}"),
-    }
+    };
+    sp.say(&what).into_owned()
 }
 
 /// Why a link is not used.
@@ -79,7 +80,8 @@ pub(super) async fn confirm(State(state): State<Public>, Path(token): Path<Strin
         Ok(false) => {}
         Err(e) => return ApiError::from(e).into_response(),
     }
-    let title = what(&claims);
+    let sp = state.look.spelling;
+    let title = what(&claims, sp);
     let explain = match claims.purpose {
         Purpose::Keep => "Your licence will be kept when inactive licences are reclaimed.",
         Purpose::Restore => {
@@ -91,7 +93,7 @@ pub(super) async fn confirm(State(state): State<Public>, Path(token): Path<Strin
     };
     let body = html! {
         p { "For " strong { (mask(&claims.sub)) } "." }
-        p { (explain) }
+        p { (sp.say(explain)) }
         form method="post" { button type="submit" { (title) } }
         p { small { "If you did not ask for this, ignore this page: nothing happens until the button is pressed." } }
     };
@@ -134,7 +136,7 @@ pub(super) async fn redeem(State(state): State<Public>, Path(token): Path<String
             &state.look,
             StatusCode::OK,
             "Done",
-            html! { p { (describe_outcome(&done)) } },
+            html! { p { (state.look.spelling.say(describe_outcome(&done))) } },
         ),
         None => page(
             &state.look,
@@ -146,20 +148,20 @@ pub(super) async fn redeem(State(state): State<Public>, Path(token): Path<String
 }
 
 /// A sentence for a processed outcome summary (`restored,approval_required`, …).
-fn describe_outcome(summary: &str) -> String {
+fn describe_outcome(summary: &str) -> &'static str {
     let parts: Vec<&str> = summary.split(',').collect();
     let has = |o: &str| parts.contains(&o);
     if has("keep_recorded") {
-        "Your licence will be kept.".into()
+        "Your licence will be kept."
     } else if has("restored") {
-        "Your licence is back. It may take a minute to show in the product.".into()
+        "Your licence is back. It may take a minute to show in the product."
     } else if has("already_licensed") && parts.iter().all(|p| *p == "already_licensed") {
-        "You already have this licence: nothing needed to change.".into()
+        "You already have this licence: nothing needed to change."
     } else if has("approval_required") {
-        "Your request is waiting for an administrator's approval. You will get an email.".into()
+        "Your request is waiting for an administrator's approval. You will get an email."
     } else if has("denied") {
-        "Your organisation's rules do not allow restoring this licence automatically. Contact your administrator.".into()
+        "Your organisation's rules do not allow restoring this licence automatically. Contact your administrator."
     } else {
-        "Your request was handled. You will get an email about the outcome.".into()
+        "Your request was handled. You will get an email about the outcome."
     }
 }

@@ -250,7 +250,7 @@ fn check_your_inbox(look: &Look) -> Response {
         look,
         StatusCode::OK,
         "Check your inbox",
-        html! { p { "If this address belongs to a user of your organisation's Atlassian products, a message with a link to confirm the request is on its way. The link works once and expires." } },
+        html! { p { (look.spelling.say("If this address belongs to a user of your organisation's Atlassian products, a message with a link to confirm the request is on its way. The link works once and expires.")) } },
     )
 }
 

@@ -280,7 +280,7 @@ fn warn(ctx: &Context, event: &Event, order: &Order, due: OffsetDateTime) -> Res
     let what = event
         .product
         .map_or("your Atlassian access".to_string(), |p| {
-            format!("your {} licence", p.key())
+            format!("your {} licence", p.name())
         });
     let link = links.create(email, Purpose::Keep, event.product, None);
     let portal = format!("{}/portal", ctx.settings.public_url.trim_end_matches('/'));
@@ -292,6 +292,7 @@ fn warn(ctx: &Context, event: &Event, order: &Order, due: OffsetDateTime) -> Res
         date = due.date()
     );
     let mail = crate::notify::email_with_button(
+        ctx.settings.spelling,
         "reclaim_warning",
         &[email.to_string()],
         format!("[reinstate] {what} will be taken back on {}", due.date()),

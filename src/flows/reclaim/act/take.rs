@@ -38,7 +38,7 @@ async fn planned_removal(
         return Ok(Err(Done::skipped(match scope {
             Scope::Product(p) => format!("in no group that gives {}: nothing to take", p.key()),
             Scope::All => "in no group that gives a product: nothing to take".into(),
-            Scope::Group(g) => format!("not in the group {}", g.name),
+            Scope::Group(g) => format!("not in the group {:?}", g.name),
         })));
     }
     let change = Change::GroupsRemoved {
