@@ -178,6 +178,14 @@ impl Config {
                  directory.kind",
             );
         }
+        let slack = &self.sources.slack;
+        if !slack.signing_secrets.is_empty() && slack.bot_token.is_none() && role.keeps_state() {
+            problems.add(
+                "sources.slack.bot_token",
+                "needed with sources.slack.signing_secrets: the worker asks Slack's users.info \
+                 who sent a slash command (an intake process needs only the signing secret)",
+            );
+        }
         if self.smtp.url.is_none() && !self.alerts.emails.is_empty() {
             problems.add(
                 "smtp.url",
@@ -349,6 +357,19 @@ mod tests {
                 .contains("server.locale: \"fr-FR\" is not one of en-GB, en-US"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn slack_needs_a_bot_token_where_the_workers_run_and_only_there() {
+        let slack = "[sources.slack]\nsigning_secrets = [\"8f742231b10e8888abcd99yyyzzz85a5\"]\n";
+        let err = Config::from_toml(slack).expect_err("no bot token");
+        assert!(err.to_string().contains("sources.slack.bot_token"), "{err}");
+        let intake = format!(
+            "[server]\nrole = \"intake\"\n[bus]\nnats_url = \"nats://127.0.0.1:4222\"\n\
+             [sources.login]\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n{slack}"
+        );
+        let c = Config::from_toml(&intake).expect("an intake needs only the signing secret");
+        assert!(c.sources.slack.source().expect("valid").is_some());
     }
 
     #[test]

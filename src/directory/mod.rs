@@ -17,6 +17,7 @@ pub mod okta;
 mod retry;
 pub mod routed;
 pub mod simulated;
+pub mod slack;
 
 pub use connect::{Connected, connect};
 

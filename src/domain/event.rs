@@ -28,6 +28,8 @@ pub enum Source {
     Atlassian,
     /// A reclaim run of the policies.
     Reclaim,
+    /// A Slack app: a slash command (`POST /v1/hooks/slack/commands`).
+    Slack,
 }
 
 impl Source {
@@ -42,6 +44,7 @@ impl Source {
             Source::Keycloak => "keycloak",
             Source::Atlassian => "atlassian",
             Source::Reclaim => "reclaim",
+            Source::Slack => "slack",
         }
     }
 }
@@ -208,6 +211,21 @@ pub struct Event {
     /// What an `order` event asks for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<crate::domain::reclaim::Order>,
+    /// Who asked in a chat app, and where the answer goes (a Slack slash command): the worker
+    /// reads the person's email from the app, never from what they typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<ChatAsker>,
+}
+
+/// A person who asked in a chat app, as the app's signed request named them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatAsker {
+    /// The workspace (Slack's `team_id`).
+    pub team: String,
+    /// The app's id of the person (Slack's `user_id`).
+    pub user: String,
+    /// Where the answer is posted (Slack's `response_url`).
+    pub reply_url: String,
 }
 
 /// What a Service Management delivery said about its request (the issue key is `Event::issue`,
@@ -259,6 +277,7 @@ impl Event {
             jsm: None,
             problem: None,
             order: None,
+            chat: None,
         }
     }
 

@@ -15,7 +15,7 @@ mod spelling;
 pub use account::{AccountStatus, AccountType, product_key, restorable};
 pub use email::{Email, InvalidEmail, short_hash};
 pub use event::{
-    Event, EventId, EventKind, EventUser, JsmChange, JsmDelivery, MAX_USERNAME, Source,
+    ChatAsker, Event, EventId, EventKind, EventUser, JsmChange, JsmDelivery, MAX_USERNAME, Source,
     bus_event_schema, parse_username,
 };
 pub use outcome::{AuditOutcome, DirectoryCall};

@@ -18,6 +18,7 @@ use crate::store::{Store, StoreError};
 pub mod alerts;
 pub mod ask;
 pub mod atlassian_audit;
+mod chat;
 pub mod handle;
 pub mod identify;
 pub mod intake;
@@ -79,6 +80,8 @@ pub struct Settings {
     /// Okta's Users API, when a leaver Okta reports must be confirmed there before reinstate
     /// acts (`sources.okta.confirm_leavers`).
     pub okta_users: Option<Arc<crate::directory::okta::OktaUsers>>,
+    /// Slack's Web API, when the Slack app's slash command is on (`sources.slack`).
+    pub slack: Option<Arc<crate::directory::slack::SlackApi>>,
 }
 
 impl Default for Settings {
@@ -97,6 +100,7 @@ impl Default for Settings {
             service_account: None,
             email_on: false,
             okta_users: None,
+            slack: None,
         }
     }
 }

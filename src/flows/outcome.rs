@@ -86,6 +86,7 @@ pub(super) async fn finish_with(
     entry.directory_calls = calls.calls;
     record.audit.push(entry);
     record.processed = processed(ctx, event, outcome.key());
+    super::chat::reply(ctx, event, &mut record);
     ctx.store.record(record).await?;
     Ok(Handled::Done(vec![outcome]))
 }
@@ -105,5 +106,6 @@ pub async fn record_exhausted(
     entry.product = event.product;
     record.audit.push(entry);
     record.processed = processed(ctx, event, "failed");
+    super::chat::reply(ctx, event, &mut record);
     ctx.store.record(record).await
 }

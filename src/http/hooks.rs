@@ -19,10 +19,12 @@ use super::error::ApiError;
 use super::routes::{Operation, Routes, external, schema};
 use crate::domain::EventKind;
 use crate::flows::Intake;
+use crate::flows::intake::Accepted;
 use crate::sources::jsm::JsmSource;
 use crate::sources::keycloak::KeycloakSource;
 use crate::sources::login::{LoginEventBody, LoginSource};
 use crate::sources::okta::OktaSource;
+use crate::sources::slack::{Command, SlackSource};
 use crate::sources::{Decoded, Webhook};
 
 /// The receivers that are on.
@@ -32,6 +34,7 @@ pub struct Hooks {
     pub okta: Option<OktaSource>,
     pub keycloak: Option<KeycloakSource>,
     pub jsm: Option<JsmSource>,
+    pub slack: Option<SlackSource>,
 }
 
 /// One receiver's state: its source and the intake.
@@ -78,6 +81,16 @@ pub fn router(hooks: Hooks) -> Routes {
         .route(
             "/v1/hooks/jira",
             receiver(hooks.jsm, &intake, "Jira Service Management"),
+        )
+        .route(
+            "/v1/hooks/slack/commands",
+            match hooks.slack {
+                Some(source) => post(slack_command).with_state(Hook {
+                    source: Arc::new(source),
+                    intake: intake.clone(),
+                }),
+                None => not_configured("Slack"),
+            },
         )
 }
 
@@ -127,6 +140,17 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             ("202", "accepted"),
         )
         .body(external("Jira")),
+        Operation::new(
+            "post",
+            "/v1/hooks/slack/commands",
+            "A Slack slash command (X-Slack-Signature, v0); answered at once, the outcome posted to its response_url.",
+            Signed,
+            (
+                "200",
+                "`{\"response_type\": \"ephemeral\", \"text\"}`: what Slack shows the person who asked",
+            ),
+        )
+        .body(external("Slack")),
     ]
 }
 
@@ -185,6 +209,37 @@ async fn receive<W: Webhook>(
             tracing::info!(%why, "delivery ignored");
             let body = json!({ "status": "ignored", "detail": why });
             Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+        }
+    }
+}
+
+/// A slash command: authenticated over the raw bytes, answered within Slack's three seconds
+/// with a message only the person sees; the request itself goes to the bus. The same request
+/// again (a replay: same timestamp, same body) is refused, and changes nothing.
+async fn slack_command(
+    State(hook): State<Hook<SlackSource>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(&headers, body, crate::sources::MAX_BODY).await?;
+    let now = OffsetDateTime::now_utc();
+    let timestamp = hook.source.authenticate(&headers, &body, now)?;
+    let ephemeral = |text: String| Json(json!({ "response_type": "ephemeral", "text": text }));
+    match hook.source.decode(timestamp, &body, now)? {
+        Command::Usage(text) => Ok(ephemeral(text).into_response()),
+        Command::Ask(event) => {
+            let product = event.product.map_or("access", |p| p.name());
+            match hook.intake.accept(*event).await? {
+                Accepted::New => Ok(ephemeral(format!(
+                    "Asking for {product}: the answer comes here in a moment."
+                ))
+                .into_response()),
+                Accepted::Duplicate => Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "replayed",
+                    "this request (its timestamp and body) was already received: it is acted on once",
+                )),
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 use crate::domain::{Email, Product, Seats, Spelling};
 use crate::store::{AlertState, OutboxEmail};
 
+pub mod chat;
 pub mod sender;
 
 /// An email for the outbox: the text part as given, and an HTML part showing the same text,

@@ -14,6 +14,7 @@ pub mod keycloak;
 pub mod login;
 pub mod okta;
 pub mod signature;
+pub mod slack;
 
 /// Largest body a receiver reads.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -32,6 +33,9 @@ pub struct SourcesConfig {
     pub keycloak: keycloak::KeycloakSourceConfig,
     /// The Atlassian organisation audit log, polled for log-ins; off while `org_id` is unset.
     pub atlassian_audit: atlassian_audit::AtlassianAuditSourceConfig,
+    /// A Slack app's slash command (`POST /v1/hooks/slack/commands`); off while
+    /// `signing_secrets` is empty.
+    pub slack: slack::SlackSourceConfig,
 }
 
 impl SourcesConfig {
@@ -41,6 +45,7 @@ impl SourcesConfig {
         self.okta.check(problems);
         self.keycloak.check(problems);
         self.atlassian_audit.check(problems);
+        self.slack.check(problems);
     }
 }
 

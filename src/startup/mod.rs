@@ -452,6 +452,21 @@ fn okta_users(
     Ok(Some(Arc::new(users)))
 }
 
+/// Slack's Web API, when the Slack app's bot token is configured: who sent a slash command
+/// (`users.info`). A state process has the token and not the signing secret, which only the
+/// receivers need.
+fn slack_api(
+    config: &Config,
+) -> Result<Option<Arc<crate::directory::slack::SlackApi>>, StartError> {
+    let slack = &config.sources.slack;
+    let Some(token) = &slack.bot_token else {
+        return Ok(None);
+    };
+    let api =
+        crate::directory::slack::SlackApi::new(&slack.api_url, token.clone(), &config.directory)?;
+    Ok(Some(Arc::new(api)))
+}
+
 fn settings(config: &Config) -> Result<Settings, StartError> {
     let jsm = config.sources.jsm.source();
     Ok(Settings {
@@ -468,6 +483,7 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
         service_account: config.directory.email.clone(),
         email_on: config.smtp.url.is_some(),
         okta_users: okta_users(config)?,
+        slack: slack_api(config)?,
     })
 }
 

@@ -67,6 +67,11 @@ impl Work {
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "the audit-log poller cannot start"),
         }
+        if config.sources.slack.bot_token.is_some() {
+            let timeout = Duration::from_millis(config.directory.request_timeout_ms);
+            let run = crate::notify::chat::run(ctx.store.clone(), timeout, cancel.clone());
+            tasks.push(tokio::spawn(run));
+        }
         if let Some((mailer, from)) = &self.mail {
             let run = crate::notify::sender::run(
                 ctx.store.clone(),

@@ -37,7 +37,7 @@ pub use audit::{AuditEntry, AuditFilter};
 pub use figures::{DailyFigures, ProductFigures};
 pub use inventory::{Account, Accounts, ProductSeats, ProductUse, SyncPhase, SyncState};
 pub use ledger::{Change, LedgerEntry, LedgerState, ledger_writes};
-pub use outbox::OutboxEmail;
+pub use outbox::{OutboxEmail, OutboxPost};
 pub use processed::ProcessedRecord;
 pub use requests::{RequestChange, RequestRecord, RequestState, RequestStep};
 pub use rules::RulesDoc;
@@ -112,6 +112,8 @@ pub struct Store {
     inventory_cache: Arc<std::sync::RwLock<inventory::InventoryCache>>,
     /// Signalled whenever emails are written to the outbox.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// Signalled whenever chat messages are written to the outbox.
+    posts_wake: Arc<tokio::sync::Notify>,
     /// Signalled whenever reclamation's schedules are saved.
     schedules_wake: Arc<tokio::sync::Notify>,
     /// The live rules, compiled; replaced whenever the rules change (one process owns sled).
@@ -197,6 +199,7 @@ impl Store {
             views: db.open_tree("views")?,
             inventory_cache: inventory::new_cache(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            posts_wake: Arc::new(tokio::sync::Notify::new()),
             schedules_wake: Arc::new(tokio::sync::Notify::new()),
             compiled: Arc::new(Mutex::new(None)),
             disk: Arc::new(disk::DiskGuard::new(path.to_path_buf(), min_free)),
@@ -259,6 +262,8 @@ pub struct EventOutcome {
     pub processed: Option<(String, ProcessedRecord)>,
     /// Emails to send, written to the outbox with the rest.
     pub emails: Vec<OutboxEmail>,
+    /// Chat messages to post (a Slack reply), written to the outbox with the rest.
+    pub posts: Vec<OutboxPost>,
     /// Seat-alert states that changed.
     pub alerts: Vec<(Product, AlertState)>,
     /// Run entries and ledger entries that changed.
@@ -276,6 +281,7 @@ struct Rows {
     requests: Vec<(bool, String, String, bool, Vec<u8>)>,
     processed: Option<(String, Vec<u8>)>,
     emails: Vec<([u8; 16], Vec<u8>)>,
+    posts: Vec<([u8; 17], Vec<u8>)>,
     alerts: Vec<(&'static str, Vec<u8>)>,
 }
 
@@ -315,6 +321,10 @@ impl Rows {
         for email in &outcome.emails {
             emails.push((store.audit_key()?, enc(email)?));
         }
+        let mut posts = Vec::with_capacity(outcome.posts.len());
+        for post in &outcome.posts {
+            posts.push((outbox::post_key(store.audit_key()?), enc(post)?));
+        }
         let mut alerts = Vec::with_capacity(outcome.alerts.len());
         for (product, state) in &outcome.alerts {
             alerts.push((product.key(), enc(state)?));
@@ -325,6 +335,7 @@ impl Rows {
             requests,
             processed,
             emails,
+            posts,
             alerts,
         })
     }
@@ -410,6 +421,9 @@ impl Store {
                 for (key, value) in &rows.emails {
                     outbox.insert(key.as_slice(), value.as_slice())?;
                 }
+                for (key, value) in &rows.posts {
+                    outbox.insert(key.as_slice(), value.as_slice())?;
+                }
                 for (key, value) in &rows.alerts {
                     alerts.insert(key.as_bytes(), value.as_slice())?;
                 }
@@ -431,6 +445,9 @@ impl Store {
         self.flush().await?;
         if !rows.emails.is_empty() {
             self.outbox_wake.notify_one();
+        }
+        if !rows.posts.is_empty() {
+            self.posts_wake.notify_one();
         }
         Ok(())
     }

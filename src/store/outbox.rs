@@ -1,4 +1,5 @@
-//! Emails waiting to be sent: written with the decision that caused them, removed once sent.
+//! Emails and chat messages waiting to be sent: written with the decision that caused them,
+//! removed once sent.
 
 use std::sync::Arc;
 
@@ -61,7 +62,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(sled::IVec, OutboxEmail)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.outbox.iter() {
+        for item in self.outbox.range(..[POST].as_slice()) {
             let (key, value) = item?;
             let email: OutboxEmail = dec(&value)?;
             if email.next_attempt_ms <= now_ms {
@@ -77,14 +78,14 @@ impl Store {
     /// When the next waiting email is due, if any.
     pub fn outbox_next_due(&self) -> Result<Option<i64>, StoreError> {
         let mut next: Option<i64> = None;
-        for value in self.outbox.iter().values() {
+        for value in self.outbox.range(..[POST].as_slice()).values() {
             let email: OutboxEmail = dec(&value?)?;
             next = Some(next.map_or(email.next_attempt_ms, |n| n.min(email.next_attempt_ms)));
         }
         Ok(next)
     }
 
-    /// Emails waiting to be sent.
+    /// Emails and chat messages waiting to be sent.
     pub fn outbox_len(&self) -> usize {
         self.outbox.len()
     }
@@ -96,6 +97,92 @@ impl Store {
 
     pub async fn outbox_retry(&self, key: &[u8], email: &OutboxEmail) -> Result<(), StoreError> {
         self.outbox.insert(key, enc(email)?)?;
+        self.flush().await
+    }
+}
+
+/// A chat message waiting in the outbox (a Slack reply to `response_url`), kept under its own
+/// key prefix beside the emails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxPost {
+    pub v: u32,
+    /// What it is, e.g. `slack_reply`.
+    pub kind: String,
+    /// Where it is posted.
+    pub url: String,
+    /// The JSON posted.
+    pub body: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub attempts: u32,
+    /// Unix milliseconds before which it is not tried again.
+    pub next_attempt_ms: i64,
+    pub last_error: Option<String>,
+}
+
+impl OutboxPost {
+    pub fn new(kind: &str, url: &str, body: serde_json::Value) -> OutboxPost {
+        OutboxPost {
+            v: 1,
+            kind: kind.into(),
+            url: url.into(),
+            body,
+            created_at: OffsetDateTime::now_utc(),
+            attempts: 0,
+            next_attempt_ms: 0,
+            last_error: None,
+        }
+    }
+}
+
+/// The first byte of a chat message's key. An email's key starts with the big-endian
+/// milliseconds of its time, whose first byte is 0 for the next two thousand years.
+const POST: u8 = b'p';
+
+/// A chat message's key: the prefix, then an audit-style key (time, then a unique id).
+pub(super) fn post_key(key: [u8; 16]) -> [u8; 17] {
+    let mut out = [POST; 17];
+    out[1..].copy_from_slice(&key);
+    out
+}
+
+/// The chat messages due now, and when the next of the others is.
+pub struct DuePosts {
+    pub due: Vec<(sled::IVec, OutboxPost)>,
+    pub next: Option<i64>,
+}
+
+impl Store {
+    /// Signalled when chat messages are queued.
+    pub fn posts_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.posts_wake.clone()
+    }
+
+    /// Chat messages due at `now_ms`, oldest first, at most `limit`; and when the next one
+    /// not yet due is.
+    pub fn posts_due(&self, now_ms: i64, limit: usize) -> Result<DuePosts, StoreError> {
+        let mut due = Vec::new();
+        let mut next: Option<i64> = None;
+        for item in self.outbox.scan_prefix([POST]) {
+            let (key, value) = item?;
+            let post: OutboxPost = dec(&value)?;
+            if post.next_attempt_ms <= now_ms && due.len() < limit {
+                due.push((key, post));
+            } else {
+                next = Some(next.map_or(post.next_attempt_ms, |n| n.min(post.next_attempt_ms)));
+            }
+        }
+        Ok(DuePosts { due, next })
+    }
+
+    /// A chat message posted, or given up on.
+    pub async fn post_done(&self, key: &[u8]) -> Result<(), StoreError> {
+        self.outbox.remove(key)?;
+        self.flush().await
+    }
+
+    pub async fn post_retry(&self, key: &[u8], post: &OutboxPost) -> Result<(), StoreError> {
+        self.outbox.insert(key, enc(post)?)?;
         self.flush().await
     }
 }

@@ -409,6 +409,10 @@ fn the_production_profile_splits_intake_and_state() {
         "secrets.linkKeys[0].secret=0123456789abcdef0123456789abcdef".into(),
         "--set".into(),
         "config.links.active=k1".into(),
+        "--set".into(),
+        "secrets.slackSigningSecrets={8f742231b10e8888abcd99yyyzzz85a5}".into(),
+        "--set".into(),
+        "secrets.slackBotToken=xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy".into(),
     ]);
     let docs = render(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect("render");
 
@@ -421,6 +425,7 @@ fn the_production_profile_splits_intake_and_state() {
         "app.kubernetes.io/component: intake",
         "name: REINSTATE__SOURCES__LOGIN__SECRETS",
         "name: REINSTATE__LINKS__KEYS",
+        "name: REINSTATE__SOURCES__SLACK__SIGNING_SECRETS",
         "topologySpreadConstraints:",
         "readOnlyRootFilesystem: true",
     ] {
@@ -435,6 +440,7 @@ fn the_production_profile_splits_intake_and_state() {
         "REINSTATE__DIRECTORY__API_TOKEN",
         "REINSTATE__ADMIN__TOKEN_SHA256",
         "REINSTATE__SMTP__PASSWORD",
+        "REINSTATE__SOURCES__SLACK__BOT_TOKEN",
         "replicas:",
     ] {
         assert!(
@@ -456,6 +462,7 @@ fn the_production_profile_splits_intake_and_state() {
         "volumeClaimTemplates:",
         "mountPath: /data",
         "name: REINSTATE__DIRECTORY__API_TOKEN",
+        "name: REINSTATE__SOURCES__SLACK__BOT_TOKEN",
     ] {
         assert!(
             state.contains(needle),
@@ -487,6 +494,10 @@ fn the_production_profile_splits_intake_and_state() {
                 &format!("[\"{}\"]", SECRETS[0]),
             ),
             ("REINSTATE__LINKS__KEYS", link_keys),
+            (
+                "REINSTATE__SOURCES__SLACK__SIGNING_SECRETS",
+                "[\"8f742231b10e8888abcd99yyyzzz85a5\"]",
+            ),
         ],
     );
     check_config(
@@ -498,6 +509,10 @@ fn the_production_profile_splits_intake_and_state() {
             (
                 "REINSTATE__ADMIN__TOKEN_SHA256",
                 &format!("[\"{}\"]", "a".repeat(64)),
+            ),
+            (
+                "REINSTATE__SOURCES__SLACK__BOT_TOKEN",
+                "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
             ),
         ],
     );

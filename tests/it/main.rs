@@ -40,4 +40,5 @@ mod sandbox_cli;
 mod schemas;
 mod sessions;
 mod shutdown;
+mod slack;
 mod topology;

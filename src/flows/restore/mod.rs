@@ -21,6 +21,19 @@ mod seats;
 
 pub(super) async fn run(ctx: &Context, event: &Event, attempt: u32) -> Result<Handled, WorkError> {
     let mut calls = ctx.calls();
+    // Asked in a chat app: the person is who the app says, by the email it holds.
+    let asked;
+    let event = match super::chat::who_asked(ctx, event, &mut calls).await {
+        Ok(Some(e)) => {
+            asked = e;
+            &asked
+        }
+        Ok(None) => event,
+        Err(Stop::Retry(e)) => return Err(e),
+        Err(Stop::End(outcome, reason)) => {
+            return finish_with(ctx, event, attempt, outcome, reason, calls).await;
+        }
+    };
     let identified = match identify(ctx, &event.user, &mut calls).await {
         Ok(identified) => identified,
         Err(Stop::Retry(e)) => return Err(e),
@@ -480,6 +493,7 @@ impl<'a> Run<'a> {
             .join(",");
         self.outcome.user = Some(self.user);
         self.outcome.processed = processed(ctx, event, &summary);
+        super::chat::reply(ctx, event, &mut self.outcome);
         ctx.store.record(self.outcome).await?;
         Ok(Handled::Done(self.outcomes))
     }

@@ -18,7 +18,7 @@ use crate::flows::queries;
 use crate::http::api::{Role, Session};
 use crate::store::AuditFilter;
 
-const SOURCES: [Source; 9] = [
+const SOURCES: [Source; 10] = [
     Source::Login,
     Source::Okta,
     Source::Keycloak,
@@ -26,6 +26,7 @@ const SOURCES: [Source; 9] = [
     Source::Jsm,
     Source::Link,
     Source::Portal,
+    Source::Slack,
     Source::Admin,
     Source::Reclaim,
 ];

@@ -37,6 +37,7 @@ pub fn source(s: Source) -> &'static str {
         Source::Keycloak => "Keycloak",
         Source::Atlassian => "Atlassian's audit log",
         Source::Reclaim => "a reclaim run",
+        Source::Slack => "Slack",
     }
 }
 

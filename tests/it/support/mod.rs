@@ -7,6 +7,7 @@ pub mod jira_sim;
 pub mod nats;
 pub mod okta_sim;
 pub mod process;
+pub mod slack_sim;
 pub mod smtp;
 
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use reinstate::sources::signature::WebhookSecret;
 use reinstate::{Application, Config};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use slack_sim::{SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET};
 
 pub use jira_sim::{CONFLUENCE_GROUP, Call, Chaos, Fault, JiraSim, SIM_TOKEN};
 pub use nats::NatsServer;
@@ -104,6 +106,8 @@ pub struct Options {
     pub sync_every: &'static str,
     /// Extra keys of the `[sources.keycloak]` section.
     pub keycloak_toml: String,
+    /// Extra keys of the `[sources.slack]` section (its secret and bot token are set).
+    pub slack_toml: String,
     /// Extra keys of the `[sources.okta]` section.
     pub okta_toml: String,
     /// Extra keys of the `[server]` section.
@@ -127,6 +131,7 @@ impl Default for Options {
             store_toml: String::new(),
             sync_every: "0s",
             keycloak_toml: String::new(),
+            slack_toml: String::new(),
             okta_toml: String::new(),
             server_toml: String::new(),
             faults_at_start: Vec::new(),
@@ -184,6 +189,10 @@ secrets = ["{OKTA_SECRET}"]
 [sources.keycloak]
 secrets = ["{KEYCLOAK_SECRET}"]
 {keycloak_extra}
+[sources.slack]
+signing_secrets = ["{SLACK_SIGNING_SECRET}"]
+bot_token = "{SLACK_BOT_TOKEN}"
+{slack_extra}
 [sources.jsm]
 secrets = ["{JSM_SECRET}"]
 request_type_ids = ["25"]
@@ -225,6 +234,7 @@ viewer_token_sha256 = ["{viewer}"]
             directory_extra = options.directory_toml.replace("{SIM_URL}", &sim.url),
             store_extra = options.store_toml,
             keycloak_extra = options.keycloak_toml,
+            slack_extra = options.slack_toml,
             okta_extra = options.okta_toml,
             server_extra = options.server_toml,
             site = sim.url,

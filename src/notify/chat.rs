@@ -1,0 +1,124 @@
+//! Posts the chat messages the outbox holds (Slack replies to a slash command's
+//! `response_url`), with retries. Slack documents a `response_url` as usable up to five times
+//! within 30 minutes (<https://api.slack.com/interactivity/handling#message_responses>): a
+//! message is retried on `429` (after its `Retry-After`), `5xx` and connection errors until then,
+//! and given up on after that, or at once when Slack refuses it (another `4xx`, such as `404`
+//! for an expired URL) — each logged.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{OutboxPost, Store};
+
+/// How long Slack takes answers at a `response_url`.
+const VALID_FOR: time::Duration = time::Duration::minutes(30);
+
+/// What became of one post.
+enum Posted {
+    Done,
+    /// Try again after this long.
+    Retry(Duration, String),
+    /// Slack will not take it.
+    Refused(String),
+}
+
+async fn post(client: &reqwest::Client, post: &OutboxPost) -> Posted {
+    match client.post(&post.url).json(&post.body).send().await {
+        Ok(r) if r.status().is_success() => Posted::Done,
+        Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => {
+            let wait = r
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let status = r.status();
+            Posted::Retry(
+                wait.unwrap_or_else(|| backoff(post.attempts)),
+                format!("answered {status}"),
+            )
+        }
+        Ok(r) => {
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            Posted::Refused(format!("answered {status}: {}", text.trim()))
+        }
+        Err(e) => Posted::Retry(backoff(post.attempts), e.to_string()),
+    }
+}
+
+/// 1 s, 2 s, 4 s … at most a minute.
+fn backoff(attempts: u32) -> Duration {
+    Duration::from_secs(1u64 << attempts.min(6)).min(Duration::from_secs(60))
+}
+
+/// Posts until cancelled.
+pub async fn run(store: Store, timeout: Duration, cancel: CancellationToken) {
+    let client = match reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("reinstate/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "the chat sender cannot start");
+            return;
+        }
+    };
+    let wake = store.posts_wake();
+    loop {
+        let notified = wake.notified();
+        let (due, next) = match store.posts_due(crate::store::now_ms(), 16) {
+            Ok(found) => (found.due, found.next),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the outbox's chat messages");
+                (Vec::new(), None)
+            }
+        };
+        let more = !due.is_empty();
+        for (key, mut message) in due {
+            let settled = match post(&client, &message).await {
+                Posted::Done => {
+                    tracing::info!(kind = %message.kind, attempts = message.attempts + 1, "chat message posted");
+                    store.post_done(&key).await
+                }
+                Posted::Refused(why) => {
+                    tracing::warn!(kind = %message.kind, %why, "chat message refused; given up");
+                    store.post_done(&key).await
+                }
+                Posted::Retry(wait, why) => {
+                    let wait = wait.max(Duration::from_millis(200));
+                    message.attempts += 1;
+                    let at = time::OffsetDateTime::now_utc() + wait;
+                    if at - message.created_at > VALID_FOR {
+                        tracing::warn!(kind = %message.kind, %why, attempts = message.attempts, "chat message not posted before its address expired; given up");
+                        store.post_done(&key).await
+                    } else {
+                        tracing::warn!(kind = %message.kind, %why, attempts = message.attempts, retry_in_ms = wait.as_millis() as u64, "chat message not posted; will retry");
+                        message.last_error = Some(why);
+                        message.next_attempt_ms = crate::store::now_ms() + wait.as_millis() as i64;
+                        store.post_retry(&key, &message).await
+                    }
+                }
+            };
+            if let Err(e) = settled {
+                tracing::warn!(error = %e, "cannot update the outbox");
+            }
+            if cancel.is_cancelled() {
+                return;
+            }
+        }
+        if more {
+            continue;
+        }
+        let wait = next.map_or(Duration::from_secs(60), |at| {
+            Duration::from_millis((at - crate::store::now_ms()).clamp(10, 60_000) as u64)
+        });
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.cancelled() => return,
+        }
+    }
+}

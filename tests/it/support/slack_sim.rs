@@ -1,0 +1,221 @@
+//! Slack, as its documents describe the parts reinstate uses (see `tests/fixtures/README.md`):
+//! the Web API's `users.info` (`GET /api/users.info?user=…`, `Authorization: Bearer` the bot
+//! token; always `200` with `"ok"`, and `"error": "user_not_found"` or `"invalid_auth"` when
+//! not; the email in `user.profile.email`), and a slash command's `response_url`, which takes a
+//! JSON message. Either can be made to answer a fault first (`429` with `Retry-After`, `5xx`).
+//! It also signs slash commands as Slack does, for the tests to send.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+
+/// The bot token the simulator accepts (the shape of Slack's examples).
+pub const SLACK_BOT_TOKEN: &str = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy";
+/// The signing secret of "Verifying requests from Slack"'s example.
+pub const SLACK_SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+#[derive(Clone)]
+enum Person {
+    Email(String),
+    Deleted(String),
+}
+
+#[derive(Default)]
+struct Sim {
+    people: HashMap<String, Person>,
+    /// (path: `users.info` or `reply`, status, Retry-After)
+    faults: VecDeque<(&'static str, u16, Option<u64>)>,
+    replies: Vec<Value>,
+    calls: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct SlackSim {
+    pub url: String,
+    sim: Arc<Mutex<Sim>>,
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/slack/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("json")
+}
+
+impl SlackSim {
+    pub async fn start() -> SlackSim {
+        let sim = Arc::new(Mutex::new(Sim::default()));
+        let app = axum::Router::new()
+            .route("/api/users.info", get(users_info))
+            .route("/commands/{team}/{id}/{token}", post(reply))
+            .with_state(sim.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        SlackSim { url, sim }
+    }
+
+    /// The keys of `[sources.slack]` that point a test service at this simulator (the test
+    /// configuration holds its signing secret and bot token).
+    pub fn toml(&self) -> String {
+        format!(
+            "api_url = \"{}/api\"\nresponse_url_prefix = \"{}/commands/\"\n",
+            self.url, self.url
+        )
+    }
+
+    /// Slack's member `id`, whose profile email is `email`.
+    pub fn person(&self, id: &str, email: &str) {
+        let mut sim = self.sim.lock().expect("lock");
+        sim.people.insert(id.into(), Person::Email(email.into()));
+    }
+
+    /// A member deactivated in Slack.
+    pub fn deleted(&self, id: &str, email: &str) {
+        let mut sim = self.sim.lock().expect("lock");
+        sim.people.insert(id.into(), Person::Deleted(email.into()));
+    }
+
+    /// The next call to `path` (`users.info` or `reply`) answers `status` first.
+    pub fn fault(&self, path: &'static str, status: u16, retry_after: Option<u64>) {
+        let mut sim = self.sim.lock().expect("lock");
+        sim.faults.push_back((path, status, retry_after));
+    }
+
+    /// The users `users.info` was asked for, and the replies tried, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.sim.lock().expect("lock").calls.clone()
+    }
+
+    /// The messages posted to response URLs.
+    pub fn replies(&self) -> Vec<Value> {
+        self.sim.lock().expect("lock").replies.clone()
+    }
+
+    /// Waits until `n` messages were posted to response URLs.
+    pub async fn wait_for_replies(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let replies = self.replies();
+            if replies.len() >= n {
+                return replies;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} replies; calls: {:?}",
+                replies.len(),
+                self.calls()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// A slash command's `response_url` here.
+    pub fn response_url(&self) -> String {
+        format!("{}/commands/T0001/1234/5678", self.url)
+    }
+
+    /// The slash command of Slack's documentation (`tests/fixtures/slack/slash-command.txt`)
+    /// as `user` typing `/access {text}`, answering to this simulator.
+    pub fn command_body(&self, user: &str, text: &str) -> String {
+        let raw = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/slack/slash-command.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture");
+        let mut form: Vec<(String, String)> = url::form_urlencoded::parse(raw.trim().as_bytes())
+            .into_owned()
+            .collect();
+        for (key, value) in &mut form {
+            match key.as_str() {
+                "user_id" => *value = user.into(),
+                "command" => *value = "/access".into(),
+                "text" => *value = text.into(),
+                "response_url" => *value = self.response_url(),
+                _ => {}
+            }
+        }
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish()
+    }
+}
+
+/// `X-Slack-Signature` of `body` at `timestamp` under `secret`, as Slack computes it.
+pub fn slack_signature(secret: &str, timestamp: &str, body: &str) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The fault queued for `path`, if the next one is for it.
+fn fault(sim: &mut Sim, path: &str) -> Option<Response> {
+    let (p, status, retry_after) = *sim.faults.front()?;
+    if p != path {
+        return None;
+    }
+    sim.faults.pop_front();
+    let mut response = (StatusCode::from_u16(status).expect("status"), "fault").into_response();
+    if let Some(s) = retry_after {
+        response
+            .headers_mut()
+            .insert("retry-after", s.to_string().parse().expect("header"));
+    }
+    Some(response)
+}
+
+async fn users_info(
+    State(sim): State<Arc<Mutex<Sim>>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut sim = sim.lock().expect("lock");
+    let user = query.get("user").cloned().unwrap_or_default();
+    sim.calls.push(format!("users.info {user}"));
+    if let Some(f) = fault(&mut sim, "users.info") {
+        return f;
+    }
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != format!("Bearer {SLACK_BOT_TOKEN}") {
+        return axum::Json(fixture("users-info-invalid-auth.json")).into_response();
+    }
+    let Some(person) = sim.people.get(&user).cloned() else {
+        return axum::Json(fixture("users-info-not-found.json")).into_response();
+    };
+    let mut body = fixture("users-info.json");
+    body["user"]["id"] = user.clone().into();
+    body["user"]["team_id"] = "T0001".into();
+    let email = match person {
+        Person::Email(e) => e,
+        Person::Deleted(e) => {
+            body["user"]["deleted"] = true.into();
+            e
+        }
+    };
+    body["user"]["profile"]["email"] = email.into();
+    axum::Json(body).into_response()
+}
+
+async fn reply(
+    State(sim): State<Arc<Mutex<Sim>>>,
+    Path((_team, _id, _token)): Path<(String, String, String)>,
+    body: axum::Json<Value>,
+) -> Response {
+    let mut sim = sim.lock().expect("lock");
+    sim.calls.push("reply".into());
+    if let Some(f) = fault(&mut sim, "reply") {
+        return f;
+    }
+    sim.replies.push(body.0);
+    (StatusCode::OK, "ok").into_response()
+}
