@@ -45,6 +45,42 @@ impl SlackApi {
         })
     }
 
+    /// Calls `method` (`chat.postMessage`) with `body` as JSON. Slack answers every error
+    /// `200` with `"ok": false`: `ratelimited` and Slack's own failures are transient, the rest
+    /// (a channel the bot is not in, a missing scope) are not.
+    pub async fn post(
+        &self,
+        method: &str,
+        body: serde_json::Value,
+        calls: &mut CallLog,
+    ) -> Result<(), DirectoryError> {
+        let what = format!("POST {method}");
+        let answer = self
+            .http
+            .call(reqwest::Method::POST, method, &[], Some(body), calls)
+            .await?;
+        if !answer.status.is_success() {
+            return Err(refused(&what, &answer));
+        }
+        let body: serde_json::Value = Http::json(&answer, &what)?;
+        if body["ok"] == true {
+            return Ok(());
+        }
+        let error = body["error"].as_str().unwrap_or("no error named");
+        match error {
+            "ratelimited"
+            | "internal_error"
+            | "fatal_error"
+            | "service_unavailable"
+            | "request_timeout" => Err(DirectoryError::Transient(format!(
+                "{what}: Slack answered {error}"
+            ))),
+            _ => Err(DirectoryError::Permanent(format!(
+                "{what}: Slack refused it: {error}"
+            ))),
+        }
+    }
+
     /// The person `user` (a Slack user id) is.
     pub async fn person(
         &self,

@@ -226,6 +226,10 @@ pub struct ChatAsker {
     pub user: String,
     /// Where the answer is posted (Slack's `response_url`).
     pub reply_url: String,
+    /// The email the app holds for the person, once the worker asked it (never from the
+    /// request itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
 }
 
 /// What a Service Management delivery said about its request (the issue key is `Event::issue`,

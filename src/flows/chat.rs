@@ -1,6 +1,7 @@
 //! Requests made in a chat app (a Slack slash command): who asked, by the email the app holds
-//! for the person its signed request named; and the answer, posted where the app said
-//! (`response_url`) through the outbox, written with the outcome it tells.
+//! for the person its signed request named; the answer, posted where the app said
+//! (`response_url`) through the outbox, written with the outcome it tells; and the message
+//! asking the approvers' channel to decide (the click is `decide`'s).
 
 use serde_json::json;
 
@@ -8,8 +9,9 @@ use super::Context;
 use super::lookup::Stop;
 use crate::directory::CallLog;
 use crate::directory::slack::SlackPerson;
-use crate::domain::{AuditOutcome, Event};
-use crate::store::{EventOutcome, OutboxPost};
+use crate::domain::{AuditOutcome, Event, EventKind};
+use crate::sources::slack::{APPROVE, DENY};
+use crate::store::{EventOutcome, OutboxPost, RequestRecord};
 
 /// The event as if it had named the person's email, when a chat app's person asked and the
 /// email is not known yet; `None` when the event is not such a request.
@@ -39,11 +41,16 @@ pub(super) async fn who_asked(
 }
 
 /// Queues the answer to a chat app's request, in `out`, from the audit entries it holds: one
-/// line per product decided, in the organisation's spelling.
+/// line per product decided, in the organisation's spelling. The answer to a click on a
+/// request's button replaces the request's message with who decided and what came of it;
+/// a click that changed nothing is answered to the one who clicked only.
 pub(super) fn reply(ctx: &Context, event: &Event, out: &mut EventOutcome) {
     let Some(chat) = &event.chat else {
         return;
     };
+    if event.request.is_some() {
+        return reply_to_decision(ctx, event, chat, out);
+    }
     let lines: Vec<String> = out
         .audit
         .iter()
@@ -90,4 +97,95 @@ pub(super) fn reply(ctx: &Context, event: &Event, out: &mut EventOutcome) {
     });
     out.posts
         .push(OutboxPost::new("slack_reply", &chat.reply_url, body));
+}
+
+fn reply_to_decision(
+    ctx: &Context,
+    event: &Event,
+    chat: &crate::domain::ChatAsker,
+    out: &mut EventOutcome,
+) {
+    let by = chat
+        .email
+        .as_ref()
+        .map_or("someone".to_string(), |e| e.to_string());
+    let Some(entry) = out.audit.last() else {
+        return;
+    };
+    let requester = entry
+        .user
+        .as_ref()
+        .map_or("the requester".into(), |u| u.to_string());
+    let product = entry
+        .product
+        .or(event.product)
+        .map_or("access", |p| p.name());
+    let decided = |text: String| (text, true);
+    let (text, replace) = match entry.outcome {
+        AuditOutcome::Restored => decided(format!(
+            "Approved by {by}: {requester} has {product} again."
+        )),
+        AuditOutcome::AlreadyLicensed => decided(format!(
+            "Approved by {by}: {requester} already had {product}, nothing needed to change."
+        )),
+        AuditOutcome::Denied if event.kind == EventKind::Decline => {
+            decided(format!("Denied by {by}: {requester} is told by email."))
+        }
+        AuditOutcome::Failed => decided(format!(
+            "Approved by {by}, but restoring {product} for {requester} failed; the audit log \
+             says why."
+        )),
+        _ => (format!("Nothing changed: {}", entry.reason), false),
+    };
+    let text = ctx.settings.spelling.say(&text).into_owned();
+    let body = if replace {
+        json!({"replace_original": true, "response_type": "in_channel", "text": text})
+    } else {
+        json!({"replace_original": false, "response_type": "ephemeral", "text": text})
+    };
+    out.posts
+        .push(OutboxPost::new("slack_decision", &chat.reply_url, body));
+}
+
+/// The message asking the approvers' channel to decide `request`, with *Approve* and *Deny*
+/// (Block Kit buttons whose value is the request's id).
+pub(super) fn approval_message(
+    ctx: &Context,
+    channel: &str,
+    request: &RequestRecord,
+) -> OutboxPost {
+    let sp = ctx.settings.spelling;
+    let days = (ctx.settings.requests.expire_after.as_secs() / 86_400).max(1);
+    let text = sp
+        .say(&format!(
+            "{} asks for {} (through {}). Why it waits: {}",
+            request.email,
+            request.product.name(),
+            request.source.key(),
+            request.reason
+        ))
+        .into_owned();
+    let body = json!({
+        "channel": channel,
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(&text)}},
+            {"type": "context", "elements": [{"type": "mrkdwn",
+                "text": mrkdwn(&format!("Request {} · expires in {days} days unless decided", request.id))}]},
+            {"type": "actions", "block_id": format!("reinstate-{}", request.id), "elements": [
+                {"type": "button", "action_id": APPROVE, "style": "primary", "value": request.id,
+                 "text": {"type": "plain_text", "text": "Approve"}},
+                {"type": "button", "action_id": DENY, "style": "danger", "value": request.id,
+                 "text": {"type": "plain_text", "text": "Deny"}},
+            ]},
+        ],
+    });
+    OutboxPost::slack_api("slack_approval", "chat.postMessage", body)
+}
+
+/// Text for Slack's `mrkdwn`: `&`, `<` and `>` escaped, as Slack asks ("Escaping text").
+fn mrkdwn(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

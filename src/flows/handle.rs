@@ -5,12 +5,17 @@
 use super::Context;
 use super::outcome::{Handled, WorkError, finish_with};
 use crate::directory::CallLog;
-use crate::domain::{AuditOutcome, Event, EventKind};
+use crate::domain::{AuditOutcome, Event, EventKind, Source};
 
 /// Handles one event (the worker's step; tests drive it directly).
 pub async fn handle(ctx: &Context, event: &Event, attempt: u32) -> Result<Handled, WorkError> {
     if ctx.store.processed(event.id.as_str())?.is_some() {
         return Ok(Handled::Duplicate);
+    }
+    if event.source == Source::Slack
+        && matches!(event.kind, EventKind::Approve | EventKind::Decline)
+    {
+        return super::decide::decide(ctx, event, attempt).await;
     }
     match event.kind {
         EventKind::Keep => super::reclaim::record_keep(ctx, event, attempt).await,

@@ -19,6 +19,7 @@ pub mod alerts;
 pub mod ask;
 pub mod atlassian_audit;
 mod chat;
+mod decide;
 pub mod handle;
 pub mod identify;
 pub mod intake;
@@ -80,8 +81,10 @@ pub struct Settings {
     /// Okta's Users API, when a leaver Okta reports must be confirmed there before reinstate
     /// acts (`sources.okta.confirm_leavers`).
     pub okta_users: Option<Arc<crate::directory::okta::OktaUsers>>,
-    /// Slack's Web API, when the Slack app's slash command is on (`sources.slack`).
+    /// Slack's Web API, when the Slack app's bot token is configured (`sources.slack`).
     pub slack: Option<Arc<crate::directory::slack::SlackApi>>,
+    /// Where requests left to an admin are posted with *Approve* and *Deny* in Slack.
+    pub slack_approvers_channel: Option<String>,
 }
 
 impl Default for Settings {
@@ -101,6 +104,7 @@ impl Default for Settings {
             email_on: false,
             okta_users: None,
             slack: None,
+            slack_approvers_channel: None,
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct RequestsConfig {
     /// How often waiting requests are checked.
     #[serde(with = "humantime_serde")]
     pub check_every: std::time::Duration,
+    /// Who may approve or deny a waiting request outside the console (a button in Slack), by
+    /// email; members of `reclaim.admin_groups`, as the inventory knows them, may too.
+    pub approvers: Vec<Email>,
 }
 
 impl Default for RequestsConfig {
@@ -37,6 +40,7 @@ impl Default for RequestsConfig {
             expire_after: day * 14,
             remind_before: day * 3,
             check_every: std::time::Duration::from_secs(300),
+            approvers: Vec::new(),
         }
     }
 }
@@ -56,10 +60,12 @@ impl RequestsConfig {
 }
 
 /// Whether the person behind the event asked for something and expects an answer by email.
-/// A login is not asking (the user sees the outcome in the product), and a JSM requester is
-/// answered on their request.
+/// A login is not asking (the user sees the outcome in the product), a JSM requester is
+/// answered on their request, and one who asked in Slack is answered there — until an approver
+/// decides in Slack, by when the command's answer address has long expired.
 pub fn is_ask(event: &Event) -> bool {
     matches!(event.source, Source::Link | Source::Portal | Source::Admin)
+        || (event.source == Source::Slack && event.request.is_some())
 }
 
 /// The rules left a product to an admin: opens a request unless one is already open, and tells
@@ -99,7 +105,7 @@ pub(super) fn open(
     let admins = &ctx.settings.alerts.emails;
     if !admins.is_empty() {
         outcome.emails.push(email(
-        ctx.settings.spelling,
+            ctx.settings.spelling,
             "request_waiting",
             admins,
             format!(
@@ -118,6 +124,11 @@ pub(super) fn open(
                 request.id,
             ),
         ));
+    }
+    if let (Some(channel), Some(_)) = (&ctx.settings.slack_approvers_channel, &ctx.settings.slack) {
+        outcome
+            .posts
+            .push(super::chat::approval_message(ctx, channel, &request));
     }
     outcome.requests.push(RequestChange::Open(request));
     Ok(true)
@@ -303,17 +314,18 @@ fn pending(store: &Store, id: &str) -> Result<RequestRecord, FlowError> {
     Ok(request)
 }
 
-fn admin_entry(
+fn decided_entry(
     request: &RequestRecord,
     outcome: AuditOutcome,
     actor: &str,
     reason: String,
+    source: Source,
 ) -> AuditEntry {
     let mut entry = AuditEntry::new(outcome, reason);
     entry.user = Some(request.email.clone());
     entry.account_id = request.account_id.clone();
     entry.product = Some(request.product);
-    entry.source = Some(Source::Admin);
+    entry.source = Some(source);
     entry.event_id = Some(request.event_id.clone());
     entry.actor = Some(actor.to_string());
     entry
@@ -331,17 +343,9 @@ pub async fn approve(
 ) -> Result<RequestRecord, FlowError> {
     let mut request = pending(&ctx.store, id)?;
     let note = note.unwrap_or_else(|| "approved".into());
-    request.step(RequestState::Approved, actor, note.clone());
-    let reason = format!("request {id} approved: {note}");
-    let entry = admin_entry(&request, AuditOutcome::Approved, actor, reason);
     // Recorded before the restore is queued, so the worker's outcome always comes after it.
-    ctx.store
-        .record(EventOutcome {
-            requests: vec![RequestChange::Update(request.clone())],
-            audit: vec![entry],
-            ..Default::default()
-        })
-        .await?;
+    let approved = approval(&mut request, actor, &note, Source::Admin);
+    ctx.store.record(approved).await?;
     let event = Event {
         request: Some(id.to_string()),
         ..Event::new(
@@ -388,7 +392,37 @@ pub async fn deny(
             )
         })?;
     let mut request = pending(&ctx.store, id)?;
-    request.step(RequestState::Denied, actor, reason.clone());
+    let denied = denial(ctx, &mut request, actor, &reason, Source::Admin);
+    ctx.store.record(denied).await?;
+    Ok(request)
+}
+
+/// What approving `request` writes: the step and the audit entry (the restore comes after).
+pub(super) fn approval(
+    request: &mut RequestRecord,
+    actor: &str,
+    note: &str,
+    source: Source,
+) -> EventOutcome {
+    request.step(RequestState::Approved, actor, note.to_string());
+    let reason = format!("request {} approved: {note}", request.id);
+    let entry = decided_entry(request, AuditOutcome::Approved, actor, reason, source);
+    EventOutcome {
+        requests: vec![RequestChange::Update(request.clone())],
+        audit: vec![entry],
+        ..Default::default()
+    }
+}
+
+/// What denying `request` writes: the step, the audit entry and the requester's email.
+pub(super) fn denial(
+    ctx: &Context,
+    request: &mut RequestRecord,
+    actor: &str,
+    reason: &str,
+    source: Source,
+) -> EventOutcome {
+    request.step(RequestState::Denied, actor, reason.to_string());
     let p = request.product.name();
     let told = email(
         ctx.settings.spelling,
@@ -399,15 +433,12 @@ pub async fn deny(
             "An administrator did not grant your request for a {p} licence.\n\nTheir reason: \"{reason}\"\n\nYou can ask again later."
         ),
     );
-    let why = format!("request {id} denied: {reason}");
-    let entry = admin_entry(&request, AuditOutcome::Denied, actor, why);
-    ctx.store
-        .record(EventOutcome {
-            requests: vec![RequestChange::Update(request.clone())],
-            audit: vec![entry],
-            emails: vec![told],
-            ..Default::default()
-        })
-        .await?;
-    Ok(request)
+    let why = format!("request {} denied: {reason}", request.id);
+    let entry = decided_entry(request, AuditOutcome::Denied, actor, why, source);
+    EventOutcome {
+        requests: vec![RequestChange::Update(request.clone())],
+        audit: vec![entry],
+        emails: vec![told],
+        ..Default::default()
+    }
 }

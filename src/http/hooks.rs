@@ -54,6 +54,10 @@ impl<W> Clone for Hook<W> {
 
 pub fn router(hooks: Hooks) -> Routes {
     let intake = hooks.intake;
+    let slack = hooks.slack.map(|source| Hook {
+        source: Arc::new(source),
+        intake: intake.clone(),
+    });
     let okta = hooks.okta.map(Arc::new);
     let okta_route = match &okta {
         Some(source) => {
@@ -84,14 +88,23 @@ pub fn router(hooks: Hooks) -> Routes {
         )
         .route(
             "/v1/hooks/slack/commands",
-            match hooks.slack {
-                Some(source) => post(slack_command).with_state(Hook {
-                    source: Arc::new(source),
-                    intake: intake.clone(),
-                }),
-                None => not_configured("Slack"),
-            },
+            slack_route(&slack, post(slack_command)),
         )
+        .route(
+            "/v1/hooks/slack/interactions",
+            slack_route(&slack, post(slack_action)),
+        )
+}
+
+/// A Slack receiver, or `404 not_configured` without the Slack app.
+fn slack_route(
+    slack: &Option<Hook<SlackSource>>,
+    route: MethodRouter<Hook<SlackSource>>,
+) -> MethodRouter {
+    match slack {
+        Some(hook) => route.with_state(hook.clone()),
+        None => not_configured("Slack"),
+    }
 }
 
 /// The webhook receivers.
@@ -149,6 +162,14 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
                 "200",
                 "`{\"response_type\": \"ephemeral\", \"text\"}`: what Slack shows the person who asked",
             ),
+        )
+        .body(external("Slack")),
+        Operation::new(
+            "post",
+            "/v1/hooks/slack/interactions",
+            "A click on a request's Approve or Deny in Slack (block_actions; X-Slack-Signature, v0); the decision is the worker's.",
+            Signed,
+            ("200", "received; the message is updated once decided"),
         )
         .body(external("Slack")),
     ]
@@ -241,6 +262,30 @@ async fn slack_command(
                 )),
             }
         }
+    }
+}
+
+/// A click on a request's button: authenticated over the raw bytes, put on the bus, and
+/// answered `200` with nothing (Slack waits three seconds); the message is updated once the
+/// worker decided. A replay is refused like a command's.
+async fn slack_action(
+    State(hook): State<Hook<SlackSource>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(&headers, body, crate::sources::MAX_BODY).await?;
+    let now = OffsetDateTime::now_utc();
+    let timestamp = hook.source.authenticate(&headers, &body, now)?;
+    let Some(event) = hook.source.decode_action(timestamp, &body, now)? else {
+        return Ok(StatusCode::OK.into_response());
+    };
+    match hook.intake.accept(event).await? {
+        Accepted::New => Ok(StatusCode::OK.into_response()),
+        Accepted::Duplicate => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "replayed",
+            "this click (its timestamp and body) was already received: it is acted on once",
+        )),
     }
 }
 

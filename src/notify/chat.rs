@@ -1,18 +1,24 @@
-//! Posts the chat messages the outbox holds (Slack replies to a slash command's
-//! `response_url`), with retries. Slack documents a `response_url` as usable up to five times
-//! within 30 minutes (<https://api.slack.com/interactivity/handling#message_responses>): a
-//! message is retried on `429` (after its `Retry-After`), `5xx` and connection errors until then,
-//! and given up on after that, or at once when Slack refuses it (another `4xx`, such as `404`
-//! for an expired URL) — each logged.
+//! Posts the chat messages the outbox holds, with retries: Slack replies to a slash command's
+//! or a button's `response_url`, and Web API calls with the bot token (`chat.postMessage`, an
+//! approval asked of the approvers' channel). Slack documents a `response_url` as usable up to
+//! five times within 30 minutes (<https://api.slack.com/interactivity/handling#message_responses>):
+//! a message is retried on `429` (after its `Retry-After`), `5xx` and connection errors until
+//! then, and given up on after that, or at once when Slack refuses it (another `4xx`, such as
+//! `404` for an expired URL) — each logged. A Web API call is retried by the shared client
+//! (`429` and `Retry-After`, `5xx`) and then by the outbox for a day.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::directory::slack::SlackApi;
+use crate::directory::{CallLog, DirectoryError};
 use crate::store::{OutboxPost, Store};
 
 /// How long Slack takes answers at a `response_url`.
 const VALID_FOR: time::Duration = time::Duration::minutes(30);
+/// How long a Web API call is tried.
+const API_FOR: time::Duration = time::Duration::days(1);
 
 /// What became of one post.
 enum Posted {
@@ -23,7 +29,18 @@ enum Posted {
     Refused(String),
 }
 
-async fn post(client: &reqwest::Client, post: &OutboxPost) -> Posted {
+async fn post(client: &reqwest::Client, slack: Option<&SlackApi>, post: &OutboxPost) -> Posted {
+    if let Some(method) = &post.method {
+        let Some(slack) = slack else {
+            return Posted::Refused("no Slack bot token (sources.slack.bot_token)".into());
+        };
+        let mut calls = CallLog::default();
+        return match slack.post(method, post.body.clone(), &mut calls).await {
+            Ok(()) => Posted::Done,
+            Err(DirectoryError::Transient(why)) => Posted::Retry(backoff(post.attempts), why),
+            Err(DirectoryError::Permanent(why)) => Posted::Refused(why),
+        };
+    }
     match client.post(&post.url).json(&post.body).send().await {
         Ok(r) if r.status().is_success() => Posted::Done,
         Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => {
@@ -54,7 +71,12 @@ fn backoff(attempts: u32) -> Duration {
 }
 
 /// Posts until cancelled.
-pub async fn run(store: Store, timeout: Duration, cancel: CancellationToken) {
+pub async fn run(
+    store: Store,
+    slack: Option<std::sync::Arc<SlackApi>>,
+    timeout: Duration,
+    cancel: CancellationToken,
+) {
     let client = match reqwest::Client::builder()
         .timeout(timeout)
         .user_agent(concat!("reinstate/", env!("CARGO_PKG_VERSION")))
@@ -78,7 +100,7 @@ pub async fn run(store: Store, timeout: Duration, cancel: CancellationToken) {
         };
         let more = !due.is_empty();
         for (key, mut message) in due {
-            let settled = match post(&client, &message).await {
+            let settled = match post(&client, slack.as_deref(), &message).await {
                 Posted::Done => {
                     tracing::info!(kind = %message.kind, attempts = message.attempts + 1, "chat message posted");
                     store.post_done(&key).await
@@ -91,7 +113,12 @@ pub async fn run(store: Store, timeout: Duration, cancel: CancellationToken) {
                     let wait = wait.max(Duration::from_millis(200));
                     message.attempts += 1;
                     let at = time::OffsetDateTime::now_utc() + wait;
-                    if at - message.created_at > VALID_FOR {
+                    let valid = if message.method.is_some() {
+                        API_FOR
+                    } else {
+                        VALID_FOR
+                    };
+                    if at - message.created_at > valid {
                         tracing::warn!(kind = %message.kind, %why, attempts = message.attempts, "chat message not posted before its address expired; given up");
                         store.post_done(&key).await
                     } else {

@@ -40,6 +40,9 @@ pub struct SlackSourceConfig {
     pub team_id: Option<String>,
     /// Where a `response_url` may lead: Slack's own host.
     pub response_url_prefix: String,
+    /// The channel (id, `C…`) where a request the rules leave to an admin is posted with
+    /// *Approve* and *Deny*; the bot must be a member. No such message when unset.
+    pub approvers_channel: Option<String>,
     #[serde(skip)]
     built: OnceLock<Result<SlackSource, Problems>>,
 }
@@ -53,6 +56,7 @@ impl Default for SlackSourceConfig {
             command: "/access".into(),
             team_id: None,
             response_url_prefix: "https://hooks.slack.com/".into(),
+            approvers_channel: None,
             built: OnceLock::new(),
         }
     }
@@ -204,23 +208,7 @@ impl SlackSource {
                 form.command, self.command
             )));
         }
-        if let Some(team) = &self.team_id
-            && *team != form.team_id
-        {
-            return Err(Rejected::unauthenticated(
-                "other_workspace",
-                format!(
-                    "team_id {:?} is not the workspace sources.slack.team_id names",
-                    form.team_id
-                ),
-            ));
-        }
-        if !form.response_url.starts_with(&self.response_url_prefix) {
-            return Err(Rejected::invalid(format!(
-                "response_url: not under {} (sources.slack.response_url_prefix)",
-                self.response_url_prefix
-            )));
-        }
+        self.check_origin(&form.team_id, &form.response_url)?;
         if form.user_id.is_empty() || form.user_id.len() > 64 {
             return Err(Rejected::invalid("user_id: 1 to 64 characters"));
         }
@@ -245,10 +233,102 @@ impl SlackSource {
             team: form.team_id,
             user: form.user_id,
             reply_url: form.response_url,
+            email: None,
         });
         Ok(Command::Ask(Box::new(event)))
     }
+
+    /// Decodes an authenticated interaction (`payload`, the JSON of a `block_actions` click):
+    /// *Approve* or *Deny* on a request's message becomes an `approve` or `decline` event of
+    /// the person who clicked, for the request the button names. Other interactions are not
+    /// reinstate's (`None`).
+    pub fn decode_action(
+        &self,
+        timestamp: &str,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Option<Event>, Rejected> {
+        #[derive(Deserialize)]
+        struct Wrapped {
+            payload: String,
+        }
+        let wrapped: Wrapped = serde_urlencoded::from_bytes(body)
+            .map_err(|e| Rejected::invalid(format!("not an interaction's form: {e}")))?;
+        let payload: serde_json::Value = serde_json::from_str(&wrapped.payload)
+            .map_err(|e| Rejected::invalid(format!("payload: not JSON: {e}")))?;
+        if payload["type"] != "block_actions" {
+            return Ok(None);
+        }
+        let action = &payload["actions"][0];
+        let kind = match action["action_id"].as_str() {
+            Some(APPROVE) => EventKind::Approve,
+            Some(DENY) => EventKind::Decline,
+            _ => return Ok(None),
+        };
+        let text = |v: &serde_json::Value, name: &str| -> Result<String, Rejected> {
+            v.as_str()
+                .filter(|s| !s.is_empty() && s.len() <= 256)
+                .map(String::from)
+                .ok_or_else(|| Rejected::invalid(format!("payload: {name} is missing")))
+        };
+        let request = text(&action["value"], "actions[0].value")?;
+        if !request
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(Rejected::invalid(
+                "payload: actions[0].value is not a request id",
+            ));
+        }
+        let user = text(&payload["user"]["id"], "user.id")?;
+        let team = text(&payload["team"]["id"], "team.id")?;
+        let reply_url = text(&payload["response_url"], "response_url")?;
+        self.check_origin(&team, &reply_url)?;
+        let mut signed = Vec::with_capacity(body.len() + timestamp.len() + 1);
+        signed.extend_from_slice(timestamp.as_bytes());
+        signed.push(b':');
+        signed.extend_from_slice(body);
+        let mut event = Event::new(
+            Source::Slack,
+            &body_hash(&signed),
+            kind,
+            EventUser::default(),
+            None,
+            now,
+        );
+        event.request = Some(request);
+        event.chat = Some(ChatAsker {
+            team,
+            user,
+            reply_url,
+            email: None,
+        });
+        Ok(Some(event))
+    }
+
+    /// The workspace is the configured one, and the answer goes to Slack.
+    fn check_origin(&self, team: &str, reply_url: &str) -> Result<(), Rejected> {
+        if let Some(configured) = &self.team_id
+            && configured != team
+        {
+            return Err(Rejected::unauthenticated(
+                "other_workspace",
+                format!("team_id {team:?} is not the workspace sources.slack.team_id names"),
+            ));
+        }
+        if !reply_url.starts_with(&self.response_url_prefix) {
+            return Err(Rejected::invalid(format!(
+                "response_url: not under {} (sources.slack.response_url_prefix)",
+                self.response_url_prefix
+            )));
+        }
+        Ok(())
+    }
 }
+
+/// The `action_id`s of a request's buttons.
+pub const APPROVE: &str = "reinstate_approve";
+pub const DENY: &str = "reinstate_deny";
 
 /// The words a person may name a product by, first word of the command's text.
 const NAMES: [(&str, Product); 9] = [

@@ -484,6 +484,7 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
         email_on: config.smtp.url.is_some(),
         okta_users: okta_users(config)?,
         slack: slack_api(config)?,
+        slack_approvers_channel: config.sources.slack.approvers_channel.clone(),
     })
 }
 

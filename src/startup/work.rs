@@ -69,7 +69,8 @@ impl Work {
         }
         if config.sources.slack.bot_token.is_some() {
             let timeout = Duration::from_millis(config.directory.request_timeout_ms);
-            let run = crate::notify::chat::run(ctx.store.clone(), timeout, cancel.clone());
+            let slack = ctx.settings.slack.clone();
+            let run = crate::notify::chat::run(ctx.store.clone(), slack, timeout, cancel.clone());
             tasks.push(tokio::spawn(run));
         }
         if let Some((mailer, from)) = &self.mail {

@@ -108,8 +108,11 @@ pub struct OutboxPost {
     pub v: u32,
     /// What it is, e.g. `slack_reply`.
     pub kind: String,
-    /// Where it is posted.
+    /// Where it is posted: a `response_url` (empty for a Web API method).
     pub url: String,
+    /// A Slack Web API method to call with the bot token instead (`chat.postMessage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// The JSON posted.
     pub body: serde_json::Value,
     #[serde(with = "time::serde::rfc3339")]
@@ -121,16 +124,28 @@ pub struct OutboxPost {
 }
 
 impl OutboxPost {
+    /// A message posted to `url` (a `response_url`) as it is.
     pub fn new(kind: &str, url: &str, body: serde_json::Value) -> OutboxPost {
         OutboxPost {
             v: 1,
             kind: kind.into(),
             url: url.into(),
+            method: None,
             body,
             created_at: OffsetDateTime::now_utc(),
             attempts: 0,
             next_attempt_ms: 0,
             last_error: None,
+        }
+    }
+}
+
+impl OutboxPost {
+    /// A call of a Slack Web API `method` with the bot token.
+    pub fn slack_api(kind: &str, method: &str, body: serde_json::Value) -> OutboxPost {
+        OutboxPost {
+            method: Some(method.into()),
+            ..OutboxPost::new(kind, "", body)
         }
     }
 }

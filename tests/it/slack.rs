@@ -221,6 +221,52 @@ async fn unsigned_stale_forged_or_misdirected_commands_are_refused_and_change_no
         (400, Some("invalid_event")),
         "{answer}"
     );
+    // A click is held to the same scheme; an interaction that is not a request's button is
+    // not reinstate's.
+    let click = slack.click_body(ZED, "reinstate_approve", "req_0123456789ab");
+    let interactions = format!("{}/v1/hooks/slack/interactions", app.url);
+    let unsigned = app
+        .http
+        .post(&interactions)
+        .body(click.clone())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(unsigned.status(), 401);
+    let ts = now();
+    let forged = app
+        .http
+        .post(&interactions)
+        .header("x-slack-request-timestamp", &ts)
+        .header(
+            "x-slack-signature",
+            slack_signature(SLACK_SIGNING_SECRET, &ts, &click),
+        )
+        .body(click.replace("U2147483697", "U0OTHER"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(forged.status(), 401, "a click whose user was changed");
+    let shortcut = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "payload",
+            r#"{"type": "shortcut", "callback_id": "x", "trigger_id": "1"}"#,
+        )
+        .finish();
+    let ts = now();
+    let other = app
+        .http
+        .post(&interactions)
+        .header("x-slack-request-timestamp", &ts)
+        .header(
+            "x-slack-signature",
+            slack_signature(SLACK_SIGNING_SECRET, &ts, &shortcut),
+        )
+        .body(shortcut)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(other.status(), 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         slack.calls().is_empty(),
@@ -269,8 +315,9 @@ async fn slack_is_asked_again_after_its_faults_and_a_deactivated_member_gets_not
 }
 
 /// The app manifest the README tells admins to create the Slack app from asks for what the
-/// receiver and the worker use: the configured default command at the receiver's path, and the
-/// scopes `users.info` needs for the email.
+/// receivers and the worker use: the configured default command at the receiver's path, the
+/// buttons' clicks at the interactions receiver, the scopes `users.info` needs for the email
+/// and the one `chat.postMessage` needs.
 #[test]
 fn the_slack_app_manifest_matches_the_receiver_and_the_scopes_it_needs() {
     let path = format!(
@@ -291,8 +338,247 @@ fn the_slack_app_manifest_matches_the_receiver_and_the_scopes_it_needs() {
     let scopes = manifest["oauth_config"]["scopes"]["bot"]
         .as_array()
         .expect("scopes");
-    for needed in ["commands", "users:read", "users:read.email"] {
+    for needed in ["commands", "users:read", "users:read.email", "chat:write"] {
         assert!(scopes.iter().any(|s| s == needed), "{needed}: {scopes:?}");
     }
     assert_eq!(manifest["settings"]["socket_mode_enabled"], false);
+    let interactivity = &manifest["settings"]["interactivity"];
+    assert_eq!(interactivity["is_enabled"], true);
+    assert!(
+        interactivity["request_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/v1/hooks/slack/interactions")),
+        "{interactivity}"
+    );
+}
+
+/// Sends a click on a request's button, signed now, to the interactions receiver.
+async fn click(app: &TestApp, body: &str) -> (u16, Value) {
+    click_at(app, body, &now()).await
+}
+
+/// Sends a click signed at `ts`.
+async fn click_at(app: &TestApp, body: &str, ts: &str) -> (u16, Value) {
+    let sig = slack_signature(SLACK_SIGNING_SECRET, ts, body);
+    let r = app
+        .http
+        .post(format!("{}/v1/hooks/slack/interactions", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts)
+        .header("x-slack-signature", sig)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits for an email to `to` whose text holds each of `needles`.
+async fn mail_eventually(app: &TestApp, to: &str, needles: &[&str]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mails = app.smtp.mails();
+        if mails
+            .iter()
+            .any(|m| m.to == [to] && needles.iter().all(|n| m.text().contains(n)))
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no such mail to {to}: {mails:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The request waiting for `email`, by the admin API.
+async fn waiting(app: &TestApp, email: &str) -> Value {
+    let pending = app.admin_get("/api/v1/requests").await;
+    pending["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .find(|r| r["email"] == email)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_an_administrators_group_may_approve_in_slack_too() {
+    let slack = SlackSim::start().await;
+    slack.person(ZED, "zed@example.com");
+    slack.person("U0ROOT", "root@example.com");
+    slack.channel("C0APPROVERS");
+    let app = TestApp::start_with(
+        BusMode::Embedded,
+        Options {
+            slack_toml: format!("{}approvers_channel = \"C0APPROVERS\"\n", slack.toml()),
+            ..Default::default()
+        },
+    )
+    .await;
+    app.sim
+        .add_member_of("acc-root", "root@example.com", &["site-admins"]);
+    app.sync_inventory().await;
+    let (status, _) = signed(&app, &slack.command_body(ZED, "jira")).await;
+    assert_eq!(status, 200);
+    let messages = slack.wait_for_messages(1).await;
+    let approve = &messages[0]["blocks"][2]["elements"][0];
+    let body = slack.click_body(
+        "U0ROOT",
+        approve["action_id"].as_str().expect("action"),
+        approve["value"].as_str().expect("id"),
+    );
+    let (status, _) = click(&app, &body).await;
+    assert_eq!(status, 200);
+    let replies = slack.wait_for_replies(2).await;
+    app.wait_for_outcome("zed@example.com", "restored").await;
+    assert_eq!(
+        replies[1]["text"],
+        "Approved by root@example.com: zed@example.com has Jira Software again."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_approves_or_denies_in_slack_and_nobody_else_can() {
+    let slack = SlackSim::start().await;
+    slack.person(ZED, "zed@example.com");
+    slack.person("U0ADA", "ada@example.com");
+    slack.person("U0IVY", "ivy@example.com");
+    slack.channel("C0APPROVERS");
+    let app = TestApp::start_with(
+        BusMode::Embedded,
+        Options {
+            slack_toml: format!("{}approvers_channel = \"C0APPROVERS\"\n", slack.toml()),
+            extra_toml: "[requests]\napprovers = [\"ada@example.com\"]\n".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    // No rule says restore: zed's request waits, and the approvers' channel is asked.
+    let (status, _) = signed(&app, &slack.command_body(ZED, "jira new project")).await;
+    assert_eq!(status, 200);
+    app.wait_for_outcome("zed@example.com", "approval_required")
+        .await;
+    let replies = slack.wait_for_replies(1).await;
+    assert!(
+        replies[0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("waiting for an approver")),
+        "{replies:?}"
+    );
+    let messages = slack.wait_for_messages(1).await;
+    let message = &messages[0];
+    assert_eq!(message["channel"], "C0APPROVERS");
+    let request = waiting(&app, "zed@example.com").await;
+    let id = request["id"].as_str().expect("id").to_string();
+    let buttons = &message["blocks"][2]["elements"];
+    assert_eq!(buttons[0]["value"], id.as_str(), "{message}");
+    assert_eq!(buttons[0]["style"], "primary");
+    assert_eq!(buttons[1]["style"], "danger");
+    assert!(
+        message["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("zed@example.com asks for Jira Software")),
+        "{message}"
+    );
+    let approve = buttons[0]["action_id"]
+        .as_str()
+        .expect("action")
+        .to_string();
+    let deny = buttons[1]["action_id"]
+        .as_str()
+        .expect("action")
+        .to_string();
+
+    // Ivy is no approver: nothing changes, and only she is told why.
+    let (status, _) = click(&app, &slack.click_body("U0IVY", &approve, &id)).await;
+    assert_eq!(status, 200);
+    let replies = slack.wait_for_replies(2).await;
+    assert_eq!(replies[1]["replace_original"], false);
+    assert_eq!(replies[1]["response_type"], "ephemeral");
+    assert!(
+        replies[1]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("ivy@example.com is not an approver")),
+        "{replies:?}"
+    );
+    assert_eq!(
+        waiting(&app, "zed@example.com").await["state"],
+        "pending_approval"
+    );
+    assert!(app.sim.group_adds("acc-zed").is_empty());
+
+    // Ada approves: zed's licence is back, and the message says who decided.
+    let first = slack.click_body("U0ADA", &approve, &id);
+    let first_ts = now();
+    let (status, _) = click_at(&app, &first, &first_ts).await;
+    assert_eq!(status, 200);
+    app.wait_for_outcome("zed@example.com", "restored").await;
+    let replies = slack.wait_for_replies(3).await;
+    assert_eq!(replies[2]["replace_original"], true, "{replies:?}");
+    assert_eq!(
+        replies[2]["text"],
+        "Approved by ada@example.com: zed@example.com has Jira Software again."
+    );
+    assert_eq!(app.sim.group_adds("acc-zed").len(), 1);
+    let approved = app.wait_for_outcome("zed@example.com", "approved").await;
+    assert_eq!(approved["source"], "slack");
+    assert_eq!(approved["actor"], "slack:ada@example.com");
+    let mails = app.smtp.wait_for(1).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.to == ["zed@example.com"] && m.text().contains("licence is back")),
+        "the requester is told by email"
+    );
+
+    // A second click changes nothing and says why; the very same click again is refused.
+    let (status, _) = click(&app, &slack.click_body("U0ADA", &deny, &id)).await;
+    assert_eq!(status, 200);
+    let replies = slack.wait_for_replies(4).await;
+    assert!(
+        replies[3]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("is already restored")),
+        "{replies:?}"
+    );
+    assert_eq!(replies[3]["replace_original"], false);
+    let (status, replayed) = click_at(&app, &first, &first_ts).await;
+    assert_eq!(
+        (status, replayed["error"].as_str()),
+        (409, Some("replayed"))
+    );
+    assert_eq!(app.sim.group_adds("acc-zed").len(), 1, "restored once");
+
+    // Ada denies grace's request: the message says so, grace is told by email.
+    slack.person("U0GRACE", "grace@example.com");
+    let (status, _) = signed(&app, &slack.command_body("U0GRACE", "jira")).await;
+    assert_eq!(status, 200);
+    let messages = slack.wait_for_messages(2).await;
+    let second = messages[1]["blocks"][2]["elements"][1]["value"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_ne!(second, id);
+    let (status, _) = click(&app, &slack.click_body("U0ADA", &deny, &second)).await;
+    assert_eq!(status, 200);
+    app.wait_for_outcome("grace@example.com", "denied").await;
+    let replies = slack.wait_for_replies(6).await;
+    let last = replies.last().expect("reply");
+    assert_eq!(
+        last["text"],
+        "Denied by ada@example.com: grace@example.com is told by email."
+    );
+    assert_eq!(last["replace_original"], true);
+    assert_eq!(waiting(&app, "grace@example.com").await, Value::Null);
+    assert!(app.sim.group_adds("acc-grace").is_empty());
+    mail_eventually(
+        &app,
+        "grace@example.com",
+        &["was not granted", "denied in Slack by ada@example.com"],
+    )
+    .await;
 }

@@ -1,9 +1,10 @@
 //! Slack, as its documents describe the parts reinstate uses (see `tests/fixtures/README.md`):
 //! the Web API's `users.info` (`GET /api/users.info?user=…`, `Authorization: Bearer` the bot
 //! token; always `200` with `"ok"`, and `"error": "user_not_found"` or `"invalid_auth"` when
-//! not; the email in `user.profile.email`), and a slash command's `response_url`, which takes a
-//! JSON message. Either can be made to answer a fault first (`429` with `Retry-After`, `5xx`).
-//! It also signs slash commands as Slack does, for the tests to send.
+//! not; the email in `user.profile.email`) and `chat.postMessage` (`POST`, JSON; `"error":
+//! "channel_not_found"` for a channel it does not hold), and a slash command's or a button's
+//! `response_url`, which takes a JSON message. Each can be made to answer a fault first (`429`
+//! with `Retry-After`, `5xx`). It also signs requests as Slack does, for the tests to send.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,9 @@ struct Sim {
     /// (path: `users.info` or `reply`, status, Retry-After)
     faults: VecDeque<(&'static str, u16, Option<u64>)>,
     replies: Vec<Value>,
+    /// (channel, body) of each chat.postMessage taken.
+    messages: Vec<Value>,
+    channels: Vec<String>,
     calls: Vec<String>,
 }
 
@@ -52,7 +56,9 @@ impl SlackSim {
         let sim = Arc::new(Mutex::new(Sim::default()));
         let app = axum::Router::new()
             .route("/api/users.info", get(users_info))
+            .route("/api/chat.postMessage", post(post_message))
             .route("/commands/{team}/{id}/{token}", post(reply))
+            .route("/actions/{team}/{id}/{token}", post(reply))
             .with_state(sim.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -66,7 +72,7 @@ impl SlackSim {
     /// configuration holds its signing secret and bot token).
     pub fn toml(&self) -> String {
         format!(
-            "api_url = \"{}/api\"\nresponse_url_prefix = \"{}/commands/\"\n",
+            "api_url = \"{}/api\"\nresponse_url_prefix = \"{}/\"\n",
             self.url, self.url
         )
     }
@@ -83,7 +89,61 @@ impl SlackSim {
         sim.people.insert(id.into(), Person::Deleted(email.into()));
     }
 
-    /// The next call to `path` (`users.info` or `reply`) answers `status` first.
+    /// A channel the bot is a member of.
+    pub fn channel(&self, id: &str) {
+        self.sim.lock().expect("lock").channels.push(id.into());
+    }
+
+    /// The messages chat.postMessage took, in order.
+    pub fn messages(&self) -> Vec<Value> {
+        self.sim.lock().expect("lock").messages.clone()
+    }
+
+    /// Waits until chat.postMessage took `n` messages.
+    pub async fn wait_for_messages(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let messages = self.messages();
+            if messages.len() >= n {
+                return messages;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} messages; calls: {:?}",
+                messages.len(),
+                self.calls()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// A click by `user` on the button `action_id` whose value is `value`, in the shape of
+    /// Slack's documented `block_actions` example (`tests/fixtures/slack/block-actions.json`),
+    /// as the form Slack posts (`payload=<JSON>`).
+    pub fn click_body(&self, user: &str, action_id: &str, value: &str) -> String {
+        let mut payload = fixture("block-actions.json");
+        payload["team"]["id"] = "T0001".into();
+        payload["user"]["id"] = user.into();
+        payload["user"]["team_id"] = "T0001".into();
+        payload["response_url"] = format!(
+            "{}/actions/T0001/1232321423432/D09sSasdasdAS9091209",
+            self.url
+        )
+        .into();
+        payload["actions"][0]["action_id"] = action_id.into();
+        payload["actions"][0]["value"] = value.into();
+        payload["actions"][0]["action_ts"] = format!(
+            "{}.840180",
+            time::OffsetDateTime::now_utc().unix_timestamp()
+        )
+        .into();
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish()
+    }
+
+    /// The next call to `path` (`users.info`, `chat.postMessage` or `reply`) answers `status`
+    /// first.
     pub fn fault(&self, path: &'static str, status: u16, retry_after: Option<u64>) {
         let mut sim = self.sim.lock().expect("lock");
         sim.faults.push_back((path, status, retry_after));
@@ -204,6 +264,34 @@ async fn users_info(
     };
     body["user"]["profile"]["email"] = email.into();
     axum::Json(body).into_response()
+}
+
+async fn post_message(
+    State(sim): State<Arc<Mutex<Sim>>>,
+    headers: HeaderMap,
+    body: axum::Json<Value>,
+) -> Response {
+    let mut sim = sim.lock().expect("lock");
+    sim.calls.push("chat.postMessage".into());
+    if let Some(f) = fault(&mut sim, "chat.postMessage") {
+        return f;
+    }
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != format!("Bearer {SLACK_BOT_TOKEN}") {
+        return axum::Json(fixture("users-info-invalid-auth.json")).into_response();
+    }
+    let channel = body["channel"].as_str().unwrap_or_default().to_string();
+    if !sim.channels.contains(&channel) {
+        return axum::Json(serde_json::json!({"ok": false, "error": "channel_not_found"}))
+            .into_response();
+    }
+    sim.messages.push(body.0);
+    let mut answer = fixture("chat-postmessage.json");
+    answer["channel"] = channel.into();
+    axum::Json(answer).into_response()
 }
 
 async fn reply(
