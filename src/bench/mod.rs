@@ -11,6 +11,7 @@ mod nats;
 mod pipeline;
 mod reclaim;
 mod rules;
+mod slack;
 mod state;
 
 #[derive(Clone, Copy)]
@@ -28,6 +29,7 @@ pub const NAMES: &[&str] = &[
     "inventory",
     "reclaim",
     "console",
+    "slack",
     "all",
 ];
 
@@ -49,6 +51,7 @@ fn run_named(what: &str, options: Options) -> Result<(), String> {
         "inventory" => runtime()?.block_on(inventory::run(options)),
         "reclaim" => runtime()?.block_on(reclaim::run(options)),
         "console" => runtime()?.block_on(console::run(options)),
+        "slack" => runtime()?.block_on(slack::run(options)),
         "all" => {
             rules::run(options)?;
             let rt = runtime()?;
@@ -57,7 +60,8 @@ fn run_named(what: &str, options: Options) -> Result<(), String> {
             rt.block_on(state::run(options))?;
             rt.block_on(inventory::run(options))?;
             rt.block_on(reclaim::run(options))?;
-            rt.block_on(console::run(options))
+            rt.block_on(console::run(options))?;
+            rt.block_on(slack::run(options))
         }
         other => Err(format!(
             "{other:?} is not a benchmark; try one of {}",

@@ -29,9 +29,11 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ADMIN: &str = "bench-admin-token";
 
 /// When each account's group addition arrived.
-type Received = Arc<Mutex<HashMap<String, Instant>>>;
+pub(super) type Received = Arc<Mutex<HashMap<String, Instant>>>;
 
-async fn simulator(received: Received) -> Result<String, String> {
+/// Jira Cloud answering in 0 ms: user `p{n}@example.com` is `acc-{n}`, in no group yet; each
+/// group addition's arrival is noted in `received`.
+pub(super) async fn simulator(received: Received) -> Result<String, String> {
     type Q = Query<HashMap<String, String>>;
     let user = |email: &str| {
         let n = email
@@ -83,8 +85,8 @@ async fn simulator(received: Received) -> Result<String, String> {
 
 /// A running reinstate (NATS, `workers` workers, the simulator as Jira Cloud); its URL and a
 /// handle that stops it.
-struct Service {
-    url: String,
+pub(super) struct Service {
+    pub url: String,
     running: Running,
     _dir: tempfile::TempDir,
 }
@@ -94,6 +96,17 @@ impl Service {
     /// the stream `stream`, on subjects of its own (a state owner takes over only its own
     /// store's stream, and streams' subjects must not overlap).
     async fn start(nats: &str, sim: &str, workers: usize, stream: &str) -> Result<Service, String> {
+        Service::start_with(nats, sim, workers, stream, "").await
+    }
+
+    /// `start`, with more configuration (whole sections) appended.
+    pub(super) async fn start_with(
+        nats: &str,
+        sim: &str,
+        workers: usize,
+        stream: &str,
+        extra: &str,
+    ) -> Result<Service, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let store = dir.path().join("state");
         let admin = hex::encode(sha2::Sha256::digest(ADMIN.as_bytes()));
@@ -110,7 +123,7 @@ impl Service {
              [sources.login]\nsecrets = [\"{SECRET}\"]\n{role}[admin]\ntoken_sha256 = [\"{admin}\"]\n\
              [directory]\nkind = \"jira-cloud\"\nsite_url = \"{sim}\"\nemail = \"svc@example.com\"\n\
              api_token = \"t\"\nrate_limit_per_sec = 1000000\nrate_limit_burst = 100000\n\
-             max_concurrency = 64\n[log]\nfilter = \"error\"\n",
+             max_concurrency = 64\n[log]\nfilter = \"error\"\n{extra}",
             store.display(),
             prefix = stream.to_lowercase(),
         ))
@@ -141,7 +154,7 @@ impl Service {
         format!("{outcomes:?}")
     }
 
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.running.stop().await;
     }
 }
@@ -158,7 +171,7 @@ async fn seed_rules(path: &std::path::Path) -> Result<(), String> {
 }
 
 /// Posts a signed login of user `n`; the time until the answer, if it was `202`.
-async fn login(http: &reqwest::Client, url: &str, n: usize) -> Option<Duration> {
+pub(super) async fn login(http: &reqwest::Client, url: &str, n: usize) -> Option<Duration> {
     let secret = WebhookSecret::parse(SECRET).ok()?;
     let body = serde_json::to_vec(&serde_json::json!({
         "type": "login.succeeded",
@@ -177,7 +190,11 @@ async fn login(http: &reqwest::Client, url: &str, n: usize) -> Option<Duration> 
 }
 
 /// Waits until the simulator received `n` additions among `ids` (or `within` passed).
-async fn wait_received(received: &Received, ids: &[String], within: Duration) -> usize {
+pub(super) async fn wait_received(
+    received: &Received,
+    ids: &[String],
+    within: Duration,
+) -> usize {
     let deadline = Instant::now() + within;
     loop {
         let got = {
