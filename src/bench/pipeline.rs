@@ -190,11 +190,7 @@ pub(super) async fn login(http: &reqwest::Client, url: &str, n: usize) -> Option
 }
 
 /// Waits until the simulator received `n` additions among `ids` (or `within` passed).
-pub(super) async fn wait_received(
-    received: &Received,
-    ids: &[String],
-    within: Duration,
-) -> usize {
+pub(super) async fn wait_received(received: &Received, ids: &[String], within: Duration) -> usize {
     let deadline = Instant::now() + within;
     loop {
         let got = {

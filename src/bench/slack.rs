@@ -28,8 +28,10 @@ async fn slack() -> Result<String, String> {
             get(|Query(q): Q| async move {
                 let user = q.get("user").cloned().unwrap_or_default();
                 let n = user.trim_start_matches('U');
-                axum::Json(serde_json::json!({"ok": true, "user": {"id": user, "deleted": false,
-                    "is_bot": false, "profile": {"email": format!("p{n}@example.com")}}}))
+                axum::Json(
+                    serde_json::json!({"ok": true, "user": {"id": user, "deleted": false,
+                    "is_bot": false, "profile": {"email": format!("p{n}@example.com")}}}),
+                )
             }),
         )
         .route("/commands/{a}/{b}/{c}", post(|| async { "ok" }));
@@ -148,8 +150,8 @@ pub async fn run(options: Options) -> Result<(), String> {
         ms(logins.last().copied().unwrap_or_default()),
         ms(percentile(&answered[0], 0.99))
     );
-    let ratio = percentile(slacks, 0.99).as_secs_f64()
-        / percentile(logins, 0.99).as_secs_f64().max(1e-9);
+    let ratio =
+        percentile(slacks, 0.99).as_secs_f64() / percentile(logins, 0.99).as_secs_f64().max(1e-9);
     println!("  ratio {ratio:.2} at p99 (target <= 1.5)");
     service.stop().await;
     Ok(())

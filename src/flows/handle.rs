@@ -12,11 +12,38 @@ pub async fn handle(ctx: &Context, event: &Event, attempt: u32) -> Result<Handle
     if ctx.store.processed(event.id.as_str())?.is_some() {
         return Ok(Handled::Duplicate);
     }
-    if event.source == Source::Slack
-        && matches!(event.kind, EventKind::Approve | EventKind::Decline)
-    {
-        return super::decide::decide(ctx, event, attempt).await;
+    if event.source == Source::Slack {
+        let handled = if matches!(event.kind, EventKind::Approve | EventKind::Decline) {
+            super::decide::decide(ctx, event, attempt).await
+        } else {
+            by_kind(ctx, event, attempt).await
+        };
+        note_channel(ctx, event, &handled);
+        return handled;
     }
+    by_kind(ctx, event, attempt).await
+}
+
+/// What a channel's event came to, for the Overview (a note that cannot be written is only
+/// logged: it is not the event's outcome).
+fn note_channel(ctx: &Context, event: &Event, handled: &Result<Handled, WorkError>) {
+    let noted = match handled {
+        Ok(Handled::Done(outcomes)) => {
+            let what: Vec<&str> = outcomes.iter().map(|o| o.key()).collect();
+            let what = format!("{}: {}", event.kind.key(), what.join(", "));
+            ctx.store.note_channel(event.source.key(), false, &what)
+        }
+        Ok(_) => Ok(()),
+        Err(e) => ctx
+            .store
+            .note_channel(event.source.key(), true, &e.to_string()),
+    };
+    if let Err(e) = noted {
+        tracing::warn!(error = %e, "the channel's state could not be noted");
+    }
+}
+
+async fn by_kind(ctx: &Context, event: &Event, attempt: u32) -> Result<Handled, WorkError> {
     match event.kind {
         EventKind::Keep => super::reclaim::record_keep(ctx, event, attempt).await,
         EventKind::Ask => super::ask::send_confirmation(ctx, event, attempt).await,

@@ -65,6 +65,13 @@ async fn post(client: &reqwest::Client, slack: Option<&SlackApi>, post: &OutboxP
     }
 }
 
+/// Notes Slack's last error for the Overview.
+fn note(store: &Store, what: &str) {
+    if let Err(e) = store.note_channel("slack", true, what) {
+        tracing::warn!(error = %e, "the channel's state could not be noted");
+    }
+}
+
 /// 1 s, 2 s, 4 s … at most a minute.
 fn backoff(attempts: u32) -> Duration {
     Duration::from_secs(1u64 << attempts.min(6)).min(Duration::from_secs(60))
@@ -107,6 +114,7 @@ pub async fn run(
                 }
                 Posted::Refused(why) => {
                     tracing::warn!(kind = %message.kind, %why, "chat message refused; given up");
+                    note(&store, &format!("{} not posted: {why}", message.kind));
                     store.post_done(&key).await
                 }
                 Posted::Retry(wait, why) => {
@@ -118,6 +126,7 @@ pub async fn run(
                     } else {
                         VALID_FOR
                     };
+                    note(&store, &format!("{} not posted yet: {why}", message.kind));
                     if at - message.created_at > valid {
                         tracing::warn!(kind = %message.kind, %why, attempts = message.attempts, "chat message not posted before its address expired; given up");
                         store.post_done(&key).await

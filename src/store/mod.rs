@@ -17,6 +17,7 @@ use crate::domain::rules::RuleSet;
 
 mod alerts;
 mod audit;
+mod channels;
 mod claims;
 pub mod disk;
 mod figures;
@@ -34,6 +35,7 @@ pub mod views;
 
 pub use alerts::AlertState;
 pub use audit::{AuditEntry, AuditFilter};
+pub use channels::ChannelState;
 pub use figures::{DailyFigures, ProductFigures};
 pub use inventory::{Account, Accounts, ProductSeats, ProductUse, SyncPhase, SyncState};
 pub use ledger::{Change, LedgerEntry, LedgerState, ledger_writes};
@@ -109,6 +111,8 @@ pub struct Store {
     sessions: sled::Tree,
     /// The console's saved views of Inactive Users (`views.rs`).
     views: sled::Tree,
+    /// What each chat channel last did (`channels.rs`).
+    channels: sled::Tree,
     inventory_cache: Arc<std::sync::RwLock<inventory::InventoryCache>>,
     /// Signalled whenever emails are written to the outbox.
     outbox_wake: Arc<tokio::sync::Notify>,
@@ -197,6 +201,7 @@ impl Store {
             reclaim: db.open_tree("reclaim")?,
             sessions: db.open_tree("sessions")?,
             views: db.open_tree("views")?,
+            channels: db.open_tree("channels")?,
             inventory_cache: inventory::new_cache(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             posts_wake: Arc::new(tokio::sync::Notify::new()),

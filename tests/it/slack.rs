@@ -312,6 +312,20 @@ async fn slack_is_asked_again_after_its_faults_and_a_deactivated_member_gets_not
             .is_some_and(|r| r.contains("U0GONE")),
         "{unknown}"
     );
+
+    // The Overview shows the channel: configured, its last event and its last error.
+    let cookie = console_sign_in(&app, ADMIN_TOKEN).await;
+    let (status, overview) = console_page(&app, &cookie, "/console").await;
+    assert_eq!(status, 200);
+    let channels = &overview[overview.find("<h2>Channels</h2>").expect("channels")..];
+    for shown in [
+        "<td>Slack</td>",
+        "yes, no approvers' channel",
+        "restore: unknown_user",
+        "slack_reply not posted yet: answered 500",
+    ] {
+        assert!(channels.contains(shown), "{shown}: {channels}");
+    }
 }
 
 /// The app manifest the README tells admins to create the Slack app from asks for what the

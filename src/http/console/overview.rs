@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use maud::html;
+use maud::{Markup, html};
 use time::{Date, Duration, OffsetDateTime};
 
 use super::layout::page as frame;
@@ -232,6 +232,7 @@ pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Re
             }
             h2 { "Restores and reclaims per day, last 30 days" }
             div.card { (charts::bars(("restored", "reclaimed"), &daily)) }
+            (channels(&console))
         };
     frame(
         &console,
@@ -241,6 +242,39 @@ pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Re
         "Overview",
         body,
     )
+}
+
+/// Where people ask and approvers decide besides the portal: each channel, whether it is
+/// configured, its last event and its last error.
+fn channels(console: &Console) -> Markup {
+    let ctx = &console.flows;
+    let at = |ms: i64| {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .map_or_else(|_| "—".to_string(), super::when)
+    };
+    let state = ctx.store.channel("slack").unwrap_or_default();
+    let on = ctx.settings.slack.is_some();
+    let approvals = ctx.settings.slack_approvers_channel.as_deref();
+    html! {
+        h2 { "Channels" }
+        (super::table::scroll("Channels", html! {
+            table {
+                thead { tr { th { "Channel" } th { "Configured" } th { "Last event" } th { "Last error" } } }
+                tbody {
+                    tr {
+                        td { "Slack" }
+                        td {
+                            @if on {
+                                "yes" @if let Some(c) = approvals { ", approvals in " code { (c) } } @else { ", no approvers' channel" }
+                            } @else { "no (" code { "[sources.slack]" } ")" }
+                        }
+                        td { @match &state.last_event { Some((t, what)) => { (at(*t)) " · " (what) } None => { "none yet" } } }
+                        td { @match &state.last_error { Some((t, what)) => { (at(*t)) " · " (what) } None => { "none" } } }
+                    }
+                }
+            }
+        }))
+    }
 }
 
 /// The Inactive Users page's choice for `days`: a preset, or custom.
