@@ -186,6 +186,13 @@ impl Config {
                  who sent a slash command (an intake process needs only the signing secret)",
             );
         }
+        if self.reclaim.notifies("slack") && slack.bot_token.is_none() && role.keeps_state() {
+            problems.add(
+                "reclaim.notify",
+                "\"slack\" needs sources.slack.bot_token: the warning is a direct message from \
+                 the Slack app",
+            );
+        }
         if self.smtp.url.is_none() && !self.alerts.emails.is_empty() {
             problems.add(
                 "smtp.url",

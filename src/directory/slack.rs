@@ -32,6 +32,15 @@ pub enum SlackPerson {
     Not(String),
 }
 
+/// Errors Slack's Web API names for what a later try may not meet.
+const TRANSIENT: [&str; 5] = [
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+];
+
 impl SlackApi {
     /// Slack's Web API at `base` (`https://slack.com/api`), with the bot token, and the
     /// retries and timeouts of `limits`.
@@ -45,38 +54,73 @@ impl SlackApi {
         })
     }
 
-    /// Calls `method` (`chat.postMessage`) with `body` as JSON. Slack answers every error
-    /// `200` with `"ok": false`: `ratelimited` and Slack's own failures are transient, the rest
-    /// (a channel the bot is not in, a missing scope) are not.
+    /// Calls `method`: its answer when `"ok": true`, else the error Slack named (every error
+    /// is `200` with `"ok": false`); an error a later try may not meet is `Transient`.
+    async fn call(
+        &self,
+        verb: reqwest::Method,
+        method: &str,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+        calls: &mut CallLog,
+    ) -> Result<Result<serde_json::Value, String>, DirectoryError> {
+        let what = format!("{verb} {method}");
+        let answer = self.http.call(verb, method, query, body, calls).await?;
+        if !answer.status.is_success() {
+            return Err(refused(&what, &answer));
+        }
+        let body: serde_json::Value = Http::json(&answer, &what)?;
+        if body["ok"] == true {
+            return Ok(Ok(body));
+        }
+        let error = body["error"]
+            .as_str()
+            .unwrap_or("no error named")
+            .to_string();
+        if TRANSIENT.contains(&error.as_str()) {
+            return Err(DirectoryError::Transient(format!(
+                "{what}: Slack answered {error}"
+            )));
+        }
+        Ok(Err(error))
+    }
+
+    /// Calls `method` (`chat.postMessage`) with `body` as JSON; an error Slack names (a
+    /// channel the bot is not in, a missing scope) is `Permanent`.
     pub async fn post(
         &self,
         method: &str,
         body: serde_json::Value,
         calls: &mut CallLog,
     ) -> Result<(), DirectoryError> {
-        let what = format!("POST {method}");
-        let answer = self
-            .http
+        match self
             .call(reqwest::Method::POST, method, &[], Some(body), calls)
-            .await?;
-        if !answer.status.is_success() {
-            return Err(refused(&what, &answer));
-        }
-        let body: serde_json::Value = Http::json(&answer, &what)?;
-        if body["ok"] == true {
-            return Ok(());
-        }
-        let error = body["error"].as_str().unwrap_or("no error named");
-        match error {
-            "ratelimited"
-            | "internal_error"
-            | "fatal_error"
-            | "service_unavailable"
-            | "request_timeout" => Err(DirectoryError::Transient(format!(
-                "{what}: Slack answered {error}"
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(error) => Err(DirectoryError::Permanent(format!(
+                "POST {method}: Slack refused it: {error}"
             ))),
-            _ => Err(DirectoryError::Permanent(format!(
-                "{what}: Slack refused it: {error}"
+        }
+    }
+
+    /// The member whose email is `email` (`users.lookupByEmail`): their id, or `None` when
+    /// Slack has none (`users_not_found`).
+    pub async fn member(
+        &self,
+        email: &str,
+        calls: &mut CallLog,
+    ) -> Result<Option<String>, DirectoryError> {
+        let query = [("email", email)];
+        let get = reqwest::Method::GET;
+        match self
+            .call(get, "users.lookupByEmail", &query, None, calls)
+            .await?
+        {
+            Ok(body) => Ok(body["user"]["id"].as_str().map(String::from)),
+            Err(e) if e == "users_not_found" || e == "user_not_found" => Ok(None),
+            Err(e) => Err(DirectoryError::Permanent(format!(
+                "GET users.lookupByEmail: Slack refused it: {e} (the app needs users:read.email)"
             ))),
         }
     }
@@ -88,40 +132,25 @@ impl SlackApi {
         calls: &mut CallLog,
     ) -> Result<SlackPerson, DirectoryError> {
         let what = "GET users.info";
-        let answer = self
-            .http
-            .call(
-                reqwest::Method::GET,
-                "users.info",
-                &[("user", user)],
-                None,
-                calls,
-            )
-            .await?;
-        if !answer.status.is_success() {
-            return Err(refused(what, &answer));
-        }
-        let body: serde_json::Value = Http::json(&answer, what)?;
-        if body["ok"] != true {
-            let error = body["error"].as_str().unwrap_or("no error named");
-            return match error {
-                "user_not_found" | "users_not_found" => Ok(SlackPerson::Not(format!(
+        let query = [("user", user)];
+        let body = match self
+            .call(reqwest::Method::GET, "users.info", &query, None, calls)
+            .await?
+        {
+            Ok(body) => body,
+            Err(e) if e == "user_not_found" || e == "users_not_found" => {
+                return Ok(SlackPerson::Not(format!(
                     "Slack knows no user {user:?} (users.info: user_not_found)"
-                ))),
-                "ratelimited"
-                | "internal_error"
-                | "fatal_error"
-                | "service_unavailable"
-                | "request_timeout" => Err(DirectoryError::Transient(format!(
-                    "{what}: Slack answered {error}"
-                ))),
-                _ => Err(DirectoryError::Permanent(format!(
-                    "{what}: Slack refused the bot token's call: {error} (the app needs the \
+                )));
+            }
+            Err(e) => {
+                return Err(DirectoryError::Permanent(format!(
+                    "{what}: Slack refused the bot token's call: {e} (the app needs the \
                      users:read and users:read.email scopes, and sources.slack.bot_token its \
                      xoxb- token)"
-                ))),
-            };
-        }
+                )));
+            }
+        };
         let person = &body["user"];
         if person["deleted"] == true {
             return Ok(SlackPerson::Not(format!(

@@ -9,7 +9,7 @@ use super::Context;
 use super::lookup::Stop;
 use crate::directory::CallLog;
 use crate::directory::slack::SlackPerson;
-use crate::domain::{AuditOutcome, Event, EventKind};
+use crate::domain::{AuditOutcome, Email, Event, EventKind};
 use crate::sources::slack::{APPROVE, DENY};
 use crate::store::{EventOutcome, OutboxPost, RequestRecord};
 
@@ -181,6 +181,24 @@ pub(super) fn approval_message(
         ],
     });
     OutboxPost::slack_api("slack_approval", "chat.postMessage", body)
+}
+
+/// A reclamation's warning as a direct message from the Slack app to the member whose email is
+/// `email`, with the keep link as its button (the same signed link as the email's: it works
+/// once, for that user only, whoever opens it).
+pub(super) fn warning_dm(ctx: &Context, email: &Email, text: &str, link: &str) -> OutboxPost {
+    let text = ctx.settings.spelling.say(text).into_owned();
+    let body = json!({
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(&text)}},
+            {"type": "actions", "elements": [
+                {"type": "button", "action_id": "reinstate_keep_link", "style": "primary",
+                 "url": link, "text": {"type": "plain_text", "text": "Keep my access"}},
+            ]},
+        ],
+    });
+    OutboxPost::slack_dm("reclaim_warning", email.as_str(), body)
 }
 
 /// Text for Slack's `mrkdwn`: `&`, `<` and `>` escaped, as Slack asks ("Escaping text").

@@ -7,7 +7,7 @@ use super::lookup::Stop;
 use super::outcome::{Handled, WorkError, finish_with};
 use crate::directory::CallLog;
 use crate::domain::{AuditOutcome, Email, Event, EventKind, EventUser, Source};
-use crate::store::RequestState;
+use crate::store::{RequestRecord, RequestState};
 
 /// Who may decide a request outside the console: `requests.approvers`, and the
 /// administrators — an account of the inventory in one of `reclaim.admin_groups`, or holding an
@@ -50,7 +50,7 @@ pub(super) async fn decide(
     attempt: u32,
 ) -> Result<Handled, WorkError> {
     let mut calls = ctx.calls();
-    let event = match who_asked(ctx, event, &mut calls).await {
+    let mut event = match who_asked(ctx, event, &mut calls).await {
         Ok(Some(e)) => e,
         Ok(None) => event.clone(),
         Err(Stop::Retry(e)) => return Err(e),
@@ -58,71 +58,19 @@ pub(super) async fn decide(
             return finish_with(ctx, event, attempt, outcome, reason, calls).await;
         }
     };
-    let mut event = event;
-    let Some(approver) = event.user.email.clone() else {
-        let why = "the click names no one".to_string();
-        return finish_with(
-            ctx,
-            &event,
-            attempt,
-            AuditOutcome::UnusableEvent,
-            why,
-            calls,
-        )
-        .await;
-    };
-    if let Some(chat) = event.chat.as_mut() {
-        chat.email = Some(approver.clone());
-    }
-    let nothing = |why: String| (AuditOutcome::UnusableEvent, why);
-    let id = event.request.clone().unwrap_or_default();
-    let actor = format!("slack:{approver}");
-    let approves = match is_approver(ctx, &approver, &mut calls).await {
-        Ok(approves) => approves,
+    let counted = match counted(ctx, &mut event, &mut calls).await {
+        Ok(counted) => counted,
         Err(Stop::Retry(e)) => return Err(e),
         Err(Stop::End(outcome, why)) => {
             return finish_with(ctx, &event, attempt, outcome, why, calls).await;
         }
     };
-    if !approves {
-        let (outcome, why) = nothing(format!(
-            "{approver} is not an approver (requests.approvers, or an administrator: \
-             reclaim.admin_groups or an organisation admin role): the click changed nothing"
-        ));
-        return finish_with(ctx, &event, attempt, outcome, why, calls).await;
-    }
-    let Some(mut request) = ctx.store.request(&id)? else {
-        let why = format!("there is no request {id}");
-        return finish_with(
-            ctx,
-            &event,
-            attempt,
-            AuditOutcome::UnusableEvent,
-            why,
-            calls,
-        )
-        .await;
-    };
-    // Approved by this very click before a crash: the restore is what is left to do.
-    let resumed = request.state == RequestState::Approved
-        && request.history.last().is_some_and(|s| s.by == actor);
-    if request.state != RequestState::PendingApproval && !resumed {
-        let by = request.history.last().map_or("", |s| s.by.as_str());
-        let state = serde_json::to_value(request.state).unwrap_or_default();
-        let why = format!(
-            "request {id} is already {} (by {by}): the click changed nothing",
-            state.as_str().unwrap_or("closed").replace('_', " ")
-        );
-        return finish_with(
-            ctx,
-            &event,
-            attempt,
-            AuditOutcome::UnusableEvent,
-            why,
-            calls,
-        )
-        .await;
-    }
+    let Counted {
+        approver,
+        mut request,
+        resumed,
+    } = counted;
+    let actor = format!("slack:{approver}");
     if event.kind == EventKind::Decline {
         let reason = format!("denied in Slack by {approver}");
         let mut denied = super::requests::denial(ctx, &mut request, &actor, &reason, Source::Slack);
@@ -142,4 +90,52 @@ pub(super) async fn decide(
     restore.user = EventUser::new(request.email.clone(), request.account_id.clone());
     restore.product = Some(request.product);
     super::restore::run(ctx, &restore, attempt).await
+}
+
+/// A click that counts: who clicked, the request it decides, and whether this very click
+/// approved it already (before a crash: the restore is what is left to do).
+struct Counted {
+    approver: Email,
+    request: RequestRecord,
+    resumed: bool,
+}
+
+/// Whether the click counts, or why it changes nothing (`Stop::End`); the event's asker
+/// gets the approver's email for the answer.
+async fn counted(ctx: &Context, event: &mut Event, calls: &mut CallLog) -> Result<Counted, Stop> {
+    let nothing = |why: String| Stop::End(AuditOutcome::UnusableEvent, why);
+    let Some(approver) = event.user.email.clone() else {
+        return Err(nothing("the click names no one".into()));
+    };
+    if let Some(chat) = event.chat.as_mut() {
+        chat.email = Some(approver.clone());
+    }
+    if !is_approver(ctx, &approver, calls).await? {
+        return Err(nothing(format!(
+            "{approver} is not an approver (requests.approvers, or an administrator: \
+             reclaim.admin_groups or an organisation admin role): the click changed nothing"
+        )));
+    }
+    let id = event.request.clone().unwrap_or_default();
+    let request = ctx
+        .store
+        .request(&id)
+        .map_err(|e| Stop::Retry(e.into()))?
+        .ok_or_else(|| nothing(format!("there is no request {id}")))?;
+    let actor = format!("slack:{approver}");
+    let resumed = request.state == RequestState::Approved
+        && request.history.last().is_some_and(|s| s.by == actor);
+    if request.state != RequestState::PendingApproval && !resumed {
+        let by = request.history.last().map_or("", |s| s.by.as_str());
+        let state = serde_json::to_value(request.state).unwrap_or_default();
+        return Err(nothing(format!(
+            "request {id} is already {} (by {by}): the click changed nothing",
+            state.as_str().unwrap_or("closed").replace('_', " ")
+        )));
+    }
+    Ok(Counted {
+        approver,
+        request,
+        resumed,
+    })
 }

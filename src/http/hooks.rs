@@ -234,59 +234,67 @@ async fn receive<W: Webhook>(
     }
 }
 
+/// A Slack request read and verified over its raw bytes: the body and its signed timestamp.
+async fn verified(
+    hook: &Hook<SlackSource>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(axum::body::Bytes, OffsetDateTime, String), ApiError> {
+    let body = read_body(headers, body, crate::sources::MAX_BODY).await?;
+    let now = OffsetDateTime::now_utc();
+    let timestamp = hook.source.authenticate(headers, &body, now)?.to_string();
+    Ok((body, now, timestamp))
+}
+
+/// Puts a Slack request on the bus; the same request again (a replay: the same timestamp and
+/// body) is refused, and changes nothing.
+async fn accept_once(
+    hook: &Hook<SlackSource>,
+    event: crate::domain::Event,
+) -> Result<(), ApiError> {
+    match hook.intake.accept(event).await? {
+        Accepted::New => Ok(()),
+        Accepted::Duplicate => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "replayed",
+            "this request (its timestamp and body) was already received: it is acted on once",
+        )),
+    }
+}
+
 /// A slash command: authenticated over the raw bytes, answered within Slack's three seconds
-/// with a message only the person sees; the request itself goes to the bus. The same request
-/// again (a replay: same timestamp, same body) is refused, and changes nothing.
+/// with a message only the person sees; the request itself goes to the bus.
 async fn slack_command(
     State(hook): State<Hook<SlackSource>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = read_body(&headers, body, crate::sources::MAX_BODY).await?;
-    let now = OffsetDateTime::now_utc();
-    let timestamp = hook.source.authenticate(&headers, &body, now)?;
+    let (body, now, timestamp) = verified(&hook, &headers, body).await?;
     let ephemeral = |text: String| Json(json!({ "response_type": "ephemeral", "text": text }));
-    match hook.source.decode(timestamp, &body, now)? {
+    match hook.source.decode(&timestamp, &body, now)? {
         Command::Usage(text) => Ok(ephemeral(text).into_response()),
         Command::Ask(event) => {
             let product = event.product.map_or("access", |p| p.name());
-            match hook.intake.accept(*event).await? {
-                Accepted::New => Ok(ephemeral(format!(
-                    "Asking for {product}: the answer comes here in a moment."
-                ))
-                .into_response()),
-                Accepted::Duplicate => Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "replayed",
-                    "this request (its timestamp and body) was already received: it is acted on once",
-                )),
-            }
+            let text = format!("Asking for {product}: the answer comes here in a moment.");
+            accept_once(&hook, *event).await?;
+            Ok(ephemeral(text).into_response())
         }
     }
 }
 
 /// A click on a request's button: authenticated over the raw bytes, put on the bus, and
 /// answered `200` with nothing (Slack waits three seconds); the message is updated once the
-/// worker decided. A replay is refused like a command's.
+/// worker decided.
 async fn slack_action(
     State(hook): State<Hook<SlackSource>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = read_body(&headers, body, crate::sources::MAX_BODY).await?;
-    let now = OffsetDateTime::now_utc();
-    let timestamp = hook.source.authenticate(&headers, &body, now)?;
-    let Some(event) = hook.source.decode_action(timestamp, &body, now)? else {
-        return Ok(StatusCode::OK.into_response());
-    };
-    match hook.intake.accept(event).await? {
-        Accepted::New => Ok(StatusCode::OK.into_response()),
-        Accepted::Duplicate => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "replayed",
-            "this click (its timestamp and body) was already received: it is acted on once",
-        )),
+    let (body, now, timestamp) = verified(&hook, &headers, body).await?;
+    if let Some(event) = hook.source.decode_action(&timestamp, &body, now)? {
+        accept_once(&hook, event).await?;
     }
+    Ok(StatusCode::OK.into_response())
 }
 
 /// `GET /v1/hooks/okta`: Okta's one-time verification.

@@ -35,7 +35,20 @@ async fn post(client: &reqwest::Client, slack: Option<&SlackApi>, post: &OutboxP
             return Posted::Refused("no Slack bot token (sources.slack.bot_token)".into());
         };
         let mut calls = CallLog::default();
-        return match slack.post(method, post.body.clone(), &mut calls).await {
+        let mut body = post.body.clone();
+        if let Some(email) = &post.to_email {
+            match slack.member(email, &mut calls).await {
+                Ok(Some(member)) => body["channel"] = member.into(),
+                Ok(None) => {
+                    return Posted::Refused(format!("Slack has no member with the email {email}"));
+                }
+                Err(DirectoryError::Transient(why)) => {
+                    return Posted::Retry(backoff(post.attempts), why);
+                }
+                Err(DirectoryError::Permanent(why)) => return Posted::Refused(why),
+            }
+        }
+        return match slack.post(method, body, &mut calls).await {
             Ok(()) => Posted::Done,
             Err(DirectoryError::Transient(why)) => Posted::Retry(backoff(post.attempts), why),
             Err(DirectoryError::Permanent(why)) => Posted::Refused(why),

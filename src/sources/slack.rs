@@ -216,13 +216,9 @@ impl SlackSource {
             Ok(asked) => asked,
             Err(usage) => return Ok(Command::Usage(usage)),
         };
-        let mut signed = Vec::with_capacity(body.len() + timestamp.len() + 1);
-        signed.extend_from_slice(timestamp.as_bytes());
-        signed.push(b':');
-        signed.extend_from_slice(body);
         let mut event = Event::new(
             Source::Slack,
-            &body_hash(&signed),
+            &request_id(timestamp, body),
             EventKind::Restore,
             EventUser::default(),
             Some(product),
@@ -284,13 +280,9 @@ impl SlackSource {
         let team = text(&payload["team"]["id"], "team.id")?;
         let reply_url = text(&payload["response_url"], "response_url")?;
         self.check_origin(&team, &reply_url)?;
-        let mut signed = Vec::with_capacity(body.len() + timestamp.len() + 1);
-        signed.extend_from_slice(timestamp.as_bytes());
-        signed.push(b':');
-        signed.extend_from_slice(body);
         let mut event = Event::new(
             Source::Slack,
-            &body_hash(&signed),
+            &request_id(timestamp, body),
             kind,
             EventUser::default(),
             None,
@@ -324,6 +316,16 @@ impl SlackSource {
         }
         Ok(())
     }
+}
+
+/// A request's id: the hash of its signed timestamp and body, so that the same request sent
+/// again is the same event, acted on once.
+fn request_id(timestamp: &str, body: &[u8]) -> String {
+    let mut signed = Vec::with_capacity(body.len() + timestamp.len() + 1);
+    signed.extend_from_slice(timestamp.as_bytes());
+    signed.push(b':');
+    signed.extend_from_slice(body);
+    body_hash(&signed)
 }
 
 /// The `action_id`s of a request's buttons.

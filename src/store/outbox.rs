@@ -113,6 +113,10 @@ pub struct OutboxPost {
     /// A Slack Web API method to call with the bot token instead (`chat.postMessage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    /// A direct message: the channel is the Slack member with this email, looked up
+    /// (`users.lookupByEmail`) when it is posted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_email: Option<String>,
     /// The JSON posted.
     pub body: serde_json::Value,
     #[serde(with = "time::serde::rfc3339")]
@@ -131,6 +135,7 @@ impl OutboxPost {
             kind: kind.into(),
             url: url.into(),
             method: None,
+            to_email: None,
             body,
             created_at: OffsetDateTime::now_utc(),
             attempts: 0,
@@ -141,6 +146,14 @@ impl OutboxPost {
 }
 
 impl OutboxPost {
+    /// A direct message from the Slack app to the member whose email is `email`.
+    pub fn slack_dm(kind: &str, email: &str, body: serde_json::Value) -> OutboxPost {
+        OutboxPost {
+            to_email: Some(email.into()),
+            ..OutboxPost::slack_api(kind, "chat.postMessage", body)
+        }
+    }
+
     /// A call of a Slack Web API `method` with the bot token.
     pub fn slack_api(kind: &str, method: &str, body: serde_json::Value) -> OutboxPost {
         OutboxPost {

@@ -27,6 +27,7 @@ fn every_kept_fuzz_input_is_replayed_through_its_target() {
             "idp_bodies" => vec![
                 root.join("tests/fixtures/okta"),
                 root.join("tests/fixtures/keycloak"),
+                root.join("tests/fixtures/slack"),
             ],
             _ => vec![root.join("tests/fixtures/fuzz").join(name)],
         };

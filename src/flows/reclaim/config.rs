@@ -28,6 +28,9 @@ pub struct ReclaimConfig {
     pub currency: String,
     /// Data Center: a leaver's account is also renamed `<username>_inactive_<yyyyMMdd>`.
     pub rename_leavers: bool,
+    /// How a warning reaches the user: `email`, `slack` (a direct message from the Slack app,
+    /// to the member with the user's email), or both. Each carries the same keep link.
+    pub notify: Vec<String>,
 }
 
 impl Default for ReclaimConfig {
@@ -50,12 +53,29 @@ impl Default for ReclaimConfig {
             price_per_seat: BTreeMap::new(),
             currency: "USD".into(),
             rename_leavers: false,
+            notify: vec!["email".into()],
         }
     }
 }
 
 impl ReclaimConfig {
+    /// Whether warnings go out by `channel` (`email`, `slack`).
+    pub fn notifies(&self, channel: &str) -> bool {
+        self.notify.iter().any(|n| n == channel)
+    }
+
     pub fn check(&self, problems: &mut Problems) {
+        if self.notify.is_empty() {
+            problems.add("reclaim.notify", "at least one of \"email\", \"slack\"");
+        }
+        for n in &self.notify {
+            if n != "email" && n != "slack" {
+                problems.add(
+                    "reclaim.notify",
+                    format!("{n:?} is not one of \"email\", \"slack\""),
+                );
+            }
+        }
         if let Some(expr) = &self.schedule
             && let Err(e) = Schedule::parse(expr, &self.timezone)
         {

@@ -57,6 +57,7 @@ impl SlackSim {
         let app = axum::Router::new()
             .route("/api/users.info", get(users_info))
             .route("/api/chat.postMessage", post(post_message))
+            .route("/api/users.lookupByEmail", get(lookup_by_email))
             .route("/commands/{team}/{id}/{token}", post(reply))
             .route("/actions/{team}/{id}/{token}", post(reply))
             .with_state(sim.clone());
@@ -101,16 +102,21 @@ impl SlackSim {
 
     /// Waits until chat.postMessage took `n` messages.
     pub async fn wait_for_messages(&self, n: usize) -> Vec<Value> {
+        self.until(n, "messages", || self.messages()).await
+    }
+
+    /// Waits until `taken` holds `n` things (or fails the test, naming what Slack was asked).
+    async fn until(&self, n: usize, what: &str, taken: impl Fn() -> Vec<Value>) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let messages = self.messages();
-            if messages.len() >= n {
-                return messages;
+            let got = taken();
+            if got.len() >= n {
+                return got;
             }
             assert!(
                 Instant::now() < deadline,
-                "{} of {n} messages; calls: {:?}",
-                messages.len(),
+                "{} of {n} {what}; calls: {:?}",
+                got.len(),
                 self.calls()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -161,20 +167,7 @@ impl SlackSim {
 
     /// Waits until `n` messages were posted to response URLs.
     pub async fn wait_for_replies(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let replies = self.replies();
-            if replies.len() >= n {
-                return replies;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {n} replies; calls: {:?}",
-                replies.len(),
-                self.calls()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        self.until(n, "replies", || self.replies()).await
     }
 
     /// A slash command's `response_url` here.
@@ -284,7 +277,8 @@ async fn post_message(
         return axum::Json(fixture("users-info-invalid-auth.json")).into_response();
     }
     let channel = body["channel"].as_str().unwrap_or_default().to_string();
-    if !sim.channels.contains(&channel) {
+    // A member's id is their direct messages with the app.
+    if !sim.channels.contains(&channel) && !sim.people.contains_key(&channel) {
         return axum::Json(serde_json::json!({"ok": false, "error": "channel_not_found"}))
             .into_response();
     }
@@ -292,6 +286,30 @@ async fn post_message(
     let mut answer = fixture("chat-postmessage.json");
     answer["channel"] = channel.into();
     axum::Json(answer).into_response()
+}
+
+async fn lookup_by_email(
+    State(sim): State<Arc<Mutex<Sim>>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mut sim = sim.lock().expect("lock");
+    let email = query.get("email").cloned().unwrap_or_default();
+    sim.calls.push(format!("users.lookupByEmail {email}"));
+    if let Some(f) = fault(&mut sim, "users.lookupByEmail") {
+        return f;
+    }
+    let found = sim.people.iter().find(|(_, p)| match p {
+        Person::Email(e) => e.eq_ignore_ascii_case(&email),
+        Person::Deleted(_) => false,
+    });
+    let Some((id, _)) = found else {
+        return axum::Json(serde_json::json!({"ok": false, "error": "users_not_found"}))
+            .into_response();
+    };
+    let mut body = fixture("users-info.json");
+    body["user"]["id"] = id.clone().into();
+    body["user"]["profile"]["email"] = email.into();
+    axum::Json(body).into_response()
 }
 
 async fn reply(

@@ -32,6 +32,8 @@ struct Done {
     ledger: Vec<LedgerEntry>,
     user: Option<UserRecord>,
     emails: Vec<OutboxEmail>,
+    /// Slack messages (a warning's direct message).
+    posts: Vec<crate::store::OutboxPost>,
 }
 
 impl Done {
@@ -43,6 +45,7 @@ impl Done {
             ledger: Vec::new(),
             user: None,
             emails: Vec::new(),
+            posts: Vec::new(),
         }
     }
     fn skipped(detail: impl Into<String>) -> Done {
@@ -245,6 +248,7 @@ async fn settle(
     outcome.audit.push(entry);
     outcome.user = done.user;
     outcome.emails = done.emails;
+    outcome.posts = done.posts;
     outcome.processed = processed(ctx, event, done.outcome.key());
     let settles = outcome.settles_run.clone();
     ctx.store.record(outcome).await?;
@@ -291,24 +295,46 @@ fn warn(ctx: &Context, event: &Event, order: &Order, due: OffsetDateTime) -> Res
          sign-in, or by asking: {portal}",
         date = due.date()
     );
-    let mail = crate::notify::email_with_button(
-        ctx.settings.spelling,
-        "reclaim_warning",
-        &[email.to_string()],
-        format!("[reinstate] {what} will be taken back on {}", due.date()),
-        text,
-        crate::notify::Button {
-            label: "Keep my access",
-            url: &link,
-        },
-    );
+    let subject = format!("[reinstate] {what} will be taken back on {}", due.date());
+    let notify = &ctx.settings.reclaim;
+    let by_slack = notify.notifies("slack") && ctx.settings.slack.is_some();
     let mut done = Done::new(
         EntryResult::Done,
         AuditOutcome::Warned,
-        format!("warned: taken back on {} unless kept", due.date()),
+        format!(
+            "warned{}: taken back on {} unless kept",
+            match (notify.notifies("email"), by_slack) {
+                (true, true) => " by email and in Slack",
+                (false, true) => " in Slack",
+                _ => "",
+            },
+            due.date()
+        ),
     );
+    if by_slack {
+        let said = format!(
+            "You have not used {what} for a while, so it will be taken back on {} to free the \
+             seat for others. To keep it, open the link and press the button (valid until then). \
+             If it is taken back, you get it again by logging in, or by asking: {portal}",
+            due.date()
+        );
+        let post = super::super::chat::warning_dm(ctx, email, &said, &link);
+        done.posts.push(post);
+    }
+    if notify.notifies("email") {
+        done.emails.push(crate::notify::email_with_button(
+            ctx.settings.spelling,
+            "reclaim_warning",
+            &[email.to_string()],
+            subject,
+            text,
+            crate::notify::Button {
+                label: "Keep my access",
+                url: &link,
+            },
+        ));
+    }
     done.user = Some(user);
-    done.emails.push(mail);
     Ok(done)
 }
 
