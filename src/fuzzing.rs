@@ -78,6 +78,12 @@ pub fn idp_bodies(data: &[u8]) {
     };
     let _ = source.decode("1700000000", data, EPOCH);
     let _ = source.decode_action("1700000000", data, EPOCH);
+    let mut mail = crate::sources::mail::MailSourceConfig::default();
+    mail.postmark_credentials = vec!["postmark:a-long-enough-password".into()];
+    let Ok(Some(mail)) = mail.source() else {
+        unreachable!("a valid source");
+    };
+    let _ = mail.decode(data, EPOCH);
     let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };

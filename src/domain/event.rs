@@ -30,6 +30,9 @@ pub enum Source {
     Reclaim,
     /// A Slack app: a slash command (`POST /v1/hooks/slack/commands`).
     Slack,
+    /// A mailed request, through a mail service's inbound webhook (confirmed through an
+    /// emailed link, as the portal's).
+    Mail,
 }
 
 impl Source {
@@ -45,6 +48,7 @@ impl Source {
             Source::Atlassian => "atlassian",
             Source::Reclaim => "reclaim",
             Source::Slack => "slack",
+            Source::Mail => "mail",
         }
     }
 }

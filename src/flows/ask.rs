@@ -76,13 +76,18 @@ fn confirmation(
             p.name().to_string()
         });
     let hours = links.ttl.as_secs() / 3600;
+    let how = if event.source == crate::domain::Source::Mail {
+        "by mailing reinstate"
+    } else {
+        "on the reinstate portal"
+    };
     email_with_button(
         sp,
         "portal_confirmation",
         &[user.to_string()],
         format!("[reinstate] Confirm your request for {what}"),
         format!(
-            "Someone, hopefully you, asked for access to {what} on the reinstate portal.\n\n\
+            "Someone, hopefully you, asked for access to {what} {how}.\n\n\
              To confirm, open this link (valid {hours} hours, once) and press the button:\n{link}\n\n\
              If it was not you, ignore this email: nothing happens without the button."
         ),

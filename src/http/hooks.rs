@@ -23,6 +23,7 @@ use crate::flows::intake::Accepted;
 use crate::sources::jsm::JsmSource;
 use crate::sources::keycloak::KeycloakSource;
 use crate::sources::login::{LoginEventBody, LoginSource};
+use crate::sources::mail::{MailSource, Mailed};
 use crate::sources::okta::OktaSource;
 use crate::sources::slack::{Command, SlackSource};
 use crate::sources::{Decoded, Webhook};
@@ -35,6 +36,7 @@ pub struct Hooks {
     pub keycloak: Option<KeycloakSource>,
     pub jsm: Option<JsmSource>,
     pub slack: Option<SlackSource>,
+    pub mail: Option<MailSource>,
 }
 
 /// One receiver's state: its source and the intake.
@@ -94,6 +96,60 @@ pub fn router(hooks: Hooks) -> Routes {
             "/v1/hooks/slack/interactions",
             slack_route(&slack, post(slack_action)),
         )
+        .route(
+            "/v1/hooks/mail/postmark",
+            match hooks.mail {
+                Some(source) => post(postmark).with_state(Arc::new(MailHook::new(source, intake))),
+                None => not_configured("mail"),
+            },
+        )
+}
+
+/// The mail receiver's state: its source, the intake, and how many asks each sender made.
+struct MailHook {
+    source: MailSource,
+    intake: Intake,
+    per_sender: governor::DefaultKeyedRateLimiter<String>,
+}
+
+impl MailHook {
+    fn new(source: MailSource, intake: Intake) -> MailHook {
+        let per_hour = std::num::NonZeroU32::new(source.per_sender_per_hour)
+            .unwrap_or(std::num::NonZeroU32::MIN);
+        MailHook {
+            source,
+            intake,
+            per_sender: governor::RateLimiter::keyed(governor::Quota::per_hour(per_hour)),
+        }
+    }
+}
+
+/// Postmark's inbound webhook: the credentials of its URL checked before the body is read as
+/// JSON, then an ask for the sender, answered the same whether or not the address is anyone's;
+/// over `per_sender_per_hour`, not even asked. `200` stops Postmark's retries; the same
+/// message again (its `MessageID`) is the same ask, acted on once.
+async fn postmark(
+    State(hook): State<Arc<MailHook>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    hook.source.authenticate(&headers)?;
+    let body = read_body(&headers, body, crate::sources::MAX_BODY * 4).await?;
+    let answer = Json(json!({ "status": "received" }));
+    match hook.source.decode(&body, OffsetDateTime::now_utc())? {
+        Mailed::Nothing(why) => {
+            tracing::info!(%why, "mailed request ignored");
+        }
+        Mailed::Ask(event) => {
+            let sender = event.user.email.as_ref().map(|e| e.as_str().to_string());
+            if sender.is_some_and(|s| hook.per_sender.check_key(&s).is_err()) {
+                tracing::info!("mailed request over the per-sender limit; not asked");
+            } else {
+                hook.intake.accept(*event).await?;
+            }
+        }
+    }
+    Ok((StatusCode::OK, answer).into_response())
 }
 
 /// A Slack receiver, or `404 not_configured` without the Slack app.
@@ -164,6 +220,14 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             ),
         )
         .body(external("Slack")),
+        Operation::new(
+            "post",
+            "/v1/hooks/mail/postmark",
+            "A request mailed to reinstate's address, as Postmark's inbound webhook posts it (Basic credentials of its URL); answered as the portal answers an ask.",
+            Signed,
+            ("200", "`{\"status\": \"received\"}`, whether or not the sender is anyone's"),
+        )
+        .body(external("Postmark")),
         Operation::new(
             "post",
             "/v1/hooks/slack/interactions",

@@ -12,6 +12,7 @@ pub mod atlassian_audit;
 pub mod jsm;
 pub mod keycloak;
 pub mod login;
+pub mod mail;
 pub mod okta;
 pub mod signature;
 pub mod slack;
@@ -36,6 +37,8 @@ pub struct SourcesConfig {
     /// A Slack app's slash command (`POST /v1/hooks/slack/commands`); off while
     /// `signing_secrets` is empty.
     pub slack: slack::SlackSourceConfig,
+    /// Mailed requests (`POST /v1/hooks/mail/postmark`); off while no credentials are set.
+    pub mail: mail::MailSourceConfig,
 }
 
 impl SourcesConfig {
@@ -46,6 +49,7 @@ impl SourcesConfig {
         self.keycloak.check(problems);
         self.atlassian_audit.check(problems);
         self.slack.check(problems);
+        self.mail.check(problems);
     }
 }
 

@@ -43,6 +43,7 @@ pub(super) fn receivers(
         okta: sources.okta.source(),
         keycloak: sources.keycloak.source().map_err(problem)?.cloned(),
         slack: sources.slack.source().map_err(problem)?.cloned(),
+        mail: sources.mail.source().map_err(problem)?.cloned(),
         jsm: sources.jsm.source().map_err(problem)?.cloned(),
     };
     let portal = match (&r.links, config.portal.enabled) {

@@ -413,6 +413,8 @@ fn the_production_profile_splits_intake_and_state() {
         "secrets.slackSigningSecrets={8f742231b10e8888abcd99yyyzzz85a5}".into(),
         "--set".into(),
         "secrets.slackBotToken=xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy".into(),
+        "--set".into(),
+        "secrets.postmarkCredentials={postmark:0123456789abcdef-inbound}".into(),
     ]);
     let docs = render(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect("render");
 
@@ -426,6 +428,7 @@ fn the_production_profile_splits_intake_and_state() {
         "name: REINSTATE__SOURCES__LOGIN__SECRETS",
         "name: REINSTATE__LINKS__KEYS",
         "name: REINSTATE__SOURCES__SLACK__SIGNING_SECRETS",
+        "name: REINSTATE__SOURCES__MAIL__POSTMARK_CREDENTIALS",
         "topologySpreadConstraints:",
         "readOnlyRootFilesystem: true",
     ] {
@@ -497,6 +500,10 @@ fn the_production_profile_splits_intake_and_state() {
             (
                 "REINSTATE__SOURCES__SLACK__SIGNING_SECRETS",
                 "[\"8f742231b10e8888abcd99yyyzzz85a5\"]",
+            ),
+            (
+                "REINSTATE__SOURCES__MAIL__POSTMARK_CREDENTIALS",
+                "[\"postmark:0123456789abcdef-inbound\"]",
             ),
         ],
     );

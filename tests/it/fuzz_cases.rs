@@ -28,6 +28,7 @@ fn every_kept_fuzz_input_is_replayed_through_its_target() {
                 root.join("tests/fixtures/okta"),
                 root.join("tests/fixtures/keycloak"),
                 root.join("tests/fixtures/slack"),
+                root.join("tests/fixtures/postmark"),
             ],
             _ => vec![root.join("tests/fixtures/fuzz").join(name)],
         };

@@ -31,6 +31,7 @@ mod inventory;
 mod jsm;
 mod links;
 mod login_receiver;
+mod mail;
 mod operations;
 mod portal;
 mod reclaim;

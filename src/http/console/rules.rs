@@ -18,7 +18,7 @@ use crate::flows::queries;
 use crate::http::api::{Role, Session};
 use crate::store::AuditFilter;
 
-const SOURCES: [Source; 10] = [
+const SOURCES: [Source; 11] = [
     Source::Login,
     Source::Okta,
     Source::Keycloak,
@@ -27,6 +27,7 @@ const SOURCES: [Source; 10] = [
     Source::Link,
     Source::Portal,
     Source::Slack,
+    Source::Mail,
     Source::Admin,
     Source::Reclaim,
 ];

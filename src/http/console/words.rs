@@ -38,6 +38,7 @@ pub fn source(s: Source) -> &'static str {
         Source::Atlassian => "Atlassian's audit log",
         Source::Reclaim => "a reclaim run",
         Source::Slack => "Slack",
+        Source::Mail => "a mailed request",
     }
 }
 

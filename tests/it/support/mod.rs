@@ -82,6 +82,9 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+/// The Basic credentials of the test service's Postmark inbound webhook.
+pub const MAIL_CREDENTIALS: &str = "postmark:0123456789abcdef-inbound";
+
 /// Admins who receive alerts in tests.
 pub const ALERT_EMAIL: &str = "admins@example.com";
 
@@ -108,6 +111,8 @@ pub struct Options {
     pub keycloak_toml: String,
     /// Extra keys of the `[sources.slack]` section (its secret and bot token are set).
     pub slack_toml: String,
+    /// Extra keys of the `[sources.mail]` section (its credentials, `MAIL_CREDENTIALS`, are set).
+    pub mail_toml: String,
     /// Extra keys of the `[sources.okta]` section.
     pub okta_toml: String,
     /// Extra keys of the `[server]` section.
@@ -132,6 +137,7 @@ impl Default for Options {
             sync_every: "0s",
             keycloak_toml: String::new(),
             slack_toml: String::new(),
+            mail_toml: String::new(),
             okta_toml: String::new(),
             server_toml: String::new(),
             faults_at_start: Vec::new(),
@@ -193,6 +199,9 @@ secrets = ["{KEYCLOAK_SECRET}"]
 signing_secrets = ["{SLACK_SIGNING_SECRET}"]
 bot_token = "{SLACK_BOT_TOKEN}"
 {slack_extra}
+[sources.mail]
+postmark_credentials = ["{MAIL_CREDENTIALS}"]
+{mail_extra}
 [sources.jsm]
 secrets = ["{JSM_SECRET}"]
 request_type_ids = ["25"]
@@ -235,6 +244,7 @@ viewer_token_sha256 = ["{viewer}"]
             store_extra = options.store_toml,
             keycloak_extra = options.keycloak_toml,
             slack_extra = options.slack_toml,
+            mail_extra = options.mail_toml,
             okta_extra = options.okta_toml,
             server_extra = options.server_toml,
             site = sim.url,
