@@ -224,6 +224,26 @@ fn fault(sim: &mut Sim, path: &str) -> Option<Response> {
     Some(response)
 }
 
+/// What every Web API method does first: the call noted, a queued fault answered, and a bot
+/// token other than the app's refused as Slack refuses it (`200`, `"error": "invalid_auth"`).
+fn web_api(
+    sim: &mut Sim,
+    method: &'static str,
+    call: String,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    sim.calls.push(call);
+    if let Some(f) = fault(sim, method) {
+        return Some(f);
+    }
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    (auth != format!("Bearer {SLACK_BOT_TOKEN}"))
+        .then(|| axum::Json(fixture("users-info-invalid-auth.json")).into_response())
+}
+
 async fn users_info(
     State(sim): State<Arc<Mutex<Sim>>>,
     Query(query): Query<HashMap<String, String>>,
@@ -231,16 +251,13 @@ async fn users_info(
 ) -> Response {
     let mut sim = sim.lock().expect("lock");
     let user = query.get("user").cloned().unwrap_or_default();
-    sim.calls.push(format!("users.info {user}"));
-    if let Some(f) = fault(&mut sim, "users.info") {
-        return f;
-    }
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if auth != format!("Bearer {SLACK_BOT_TOKEN}") {
-        return axum::Json(fixture("users-info-invalid-auth.json")).into_response();
+    if let Some(early) = web_api(
+        &mut sim,
+        "users.info",
+        format!("users.info {user}"),
+        &headers,
+    ) {
+        return early;
     }
     let Some(person) = sim.people.get(&user).cloned() else {
         return axum::Json(fixture("users-info-not-found.json")).into_response();
@@ -265,16 +282,9 @@ async fn post_message(
     body: axum::Json<Value>,
 ) -> Response {
     let mut sim = sim.lock().expect("lock");
-    sim.calls.push("chat.postMessage".into());
-    if let Some(f) = fault(&mut sim, "chat.postMessage") {
-        return f;
-    }
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if auth != format!("Bearer {SLACK_BOT_TOKEN}") {
-        return axum::Json(fixture("users-info-invalid-auth.json")).into_response();
+    let call = "chat.postMessage".to_string();
+    if let Some(early) = web_api(&mut sim, "chat.postMessage", call, &headers) {
+        return early;
     }
     let channel = body["channel"].as_str().unwrap_or_default().to_string();
     // A member's id is their direct messages with the app.
@@ -291,12 +301,13 @@ async fn post_message(
 async fn lookup_by_email(
     State(sim): State<Arc<Mutex<Sim>>>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Response {
     let mut sim = sim.lock().expect("lock");
     let email = query.get("email").cloned().unwrap_or_default();
-    sim.calls.push(format!("users.lookupByEmail {email}"));
-    if let Some(f) = fault(&mut sim, "users.lookupByEmail") {
-        return f;
+    let call = format!("users.lookupByEmail {email}");
+    if let Some(early) = web_api(&mut sim, "users.lookupByEmail", call, &headers) {
+        return early;
     }
     let found = sim.people.iter().find(|(_, p)| match p {
         Person::Email(e) => e.eq_ignore_ascii_case(&email),
