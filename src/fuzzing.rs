@@ -67,7 +67,8 @@ pub fn link_token(data: &[u8]) {
 }
 
 /// Okta's, Keycloak's and Service Management's bodies, as JSON after their signatures, and
-/// Slack's forms (a slash command, a click's `payload`) as decoded once authenticated.
+/// Slack's forms (a slash command, a click's `payload`) as decoded once authenticated, and
+/// Mailgun's signed forms.
 pub fn idp_bodies(data: &[u8]) {
     // Slack's forms (a slash command, a click's `payload`), decoded as once authenticated.
     let mut slack = crate::sources::slack::SlackSourceConfig::default();
@@ -80,10 +81,15 @@ pub fn idp_bodies(data: &[u8]) {
     let _ = source.decode_action("1700000000", data, EPOCH);
     let mut mail = crate::sources::mail::MailSourceConfig::default();
     mail.postmark_credentials = vec!["postmark:a-long-enough-password".into()];
+    mail.mailgun_signing_keys = vec!["key-a-long-enough-signing-key".into()];
     let Ok(Some(mail)) = mail.source() else {
         unreachable!("a valid source");
     };
     let _ = mail.decode(data, EPOCH);
+    // Mailgun's forms: the signature is checked before anything else in them is read.
+    if let Ok(fields) = crate::sources::mailgun::Fields::urlencoded(data) {
+        let _ = mail.decode_mailgun(&fields, EPOCH);
+    }
     let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };

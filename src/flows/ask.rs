@@ -52,7 +52,11 @@ pub(super) async fn send_confirmation(
         event,
         attempt,
         AuditOutcome::LinkSent,
-        "portal ask: confirmation link emailed",
+        if event.source == crate::domain::Source::Mail {
+            "mailed ask: confirmation link emailed"
+        } else {
+            "portal ask: confirmation link emailed"
+        },
     );
     entry.product = event.product;
     entry.directory_calls = calls.take();
@@ -69,7 +73,12 @@ fn confirmation(
     user: &crate::domain::Email,
     sp: crate::domain::Spelling,
 ) -> crate::store::OutboxEmail {
-    let link = links.create(user, Purpose::Request, event.product, event.reason.clone());
+    let purpose = if event.source == crate::domain::Source::Mail {
+        Purpose::MailedRequest
+    } else {
+        Purpose::Request
+    };
+    let link = links.create(user, purpose, event.product, event.reason.clone());
     let what = event
         .product
         .map_or("your Atlassian products".to_string(), |p| {

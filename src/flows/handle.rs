@@ -21,7 +21,11 @@ pub async fn handle(ctx: &Context, event: &Event, attempt: u32) -> Result<Handle
         note_channel(ctx, event, &handled);
         return handled;
     }
-    by_kind(ctx, event, attempt).await
+    let handled = by_kind(ctx, event, attempt).await;
+    if event.source == Source::Mail {
+        note_channel(ctx, event, &handled);
+    }
+    handled
 }
 
 /// What a channel's event came to, for the Overview (a note that cannot be written is only

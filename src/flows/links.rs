@@ -38,6 +38,7 @@ pub async fn redeem(uses: &dyn UseOnce, intake: &Intake, claims: &Claims) -> Red
         Purpose::Keep => (EventKind::Keep, Source::Link),
         Purpose::Restore => (EventKind::Restore, Source::Link),
         Purpose::Request => (EventKind::Restore, Source::Portal),
+        Purpose::MailedRequest => (EventKind::Restore, Source::Mail),
     };
     let event = Event {
         source,

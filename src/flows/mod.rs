@@ -85,6 +85,8 @@ pub struct Settings {
     pub slack: Option<Arc<crate::directory::slack::SlackApi>>,
     /// Where requests left to an admin are posted with *Approve* and *Deny* in Slack.
     pub slack_approvers_channel: Option<String>,
+    /// The mail services whose inbound webhooks are configured (`sources.mail`), by name.
+    pub mail_services: Vec<&'static str>,
 }
 
 impl Default for Settings {
@@ -105,6 +107,7 @@ impl Default for Settings {
             okta_users: None,
             slack: None,
             slack_approvers_channel: None,
+            mail_services: Vec::new(),
         }
     }
 }

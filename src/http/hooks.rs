@@ -60,6 +60,14 @@ pub fn router(hooks: Hooks) -> Routes {
         source: Arc::new(source),
         intake: intake.clone(),
     });
+    let mail = hooks
+        .mail
+        .map(|source| Arc::new(MailHook::new(source, intake.clone())));
+    let mail_route =
+        |on: fn(&MailSource) -> bool, route: MethodRouter<Arc<MailHook>>, name| match &mail {
+            Some(hook) if on(&hook.source) => route.with_state(hook.clone()),
+            _ => not_configured(name),
+        };
     let okta = hooks.okta.map(Arc::new);
     let okta_route = match &okta {
         Some(source) => {
@@ -98,10 +106,11 @@ pub fn router(hooks: Hooks) -> Routes {
         )
         .route(
             "/v1/hooks/mail/postmark",
-            match hooks.mail {
-                Some(source) => post(postmark).with_state(Arc::new(MailHook::new(source, intake))),
-                None => not_configured("mail"),
-            },
+            mail_route(|s| s.postmark.is_some(), post(postmark), "Postmark"),
+        )
+        .route(
+            "/v1/hooks/mail/mailgun",
+            mail_route(|s| s.mailgun.is_some(), post(mailgun), "Mailgun"),
         )
 }
 
@@ -134,22 +143,58 @@ async fn postmark(
     body: Body,
 ) -> Result<Response, ApiError> {
     hook.source.authenticate(&headers)?;
-    let body = read_body(&headers, body, crate::sources::MAX_BODY * 4).await?;
-    let answer = Json(json!({ "status": "received" }));
-    match hook.source.decode(&body, OffsetDateTime::now_utc())? {
-        Mailed::Nothing(why) => {
-            tracing::info!(%why, "mailed request ignored");
-        }
-        Mailed::Ask(event) => {
-            let sender = event.user.email.as_ref().map(|e| e.as_str().to_string());
-            if sender.is_some_and(|s| hook.per_sender.check_key(&s).is_err()) {
-                tracing::info!("mailed request over the per-sender limit; not asked");
-            } else {
-                hook.intake.accept(*event).await?;
+    let body = read_body(&headers, body, MAX_MAIL).await?;
+    let mailed = hook.source.decode(&body, OffsetDateTime::now_utc())?;
+    hook.ask(mailed).await?;
+    Ok((StatusCode::OK, Json(json!({ "status": "received" }))).into_response())
+}
+
+/// The largest mail read: attachments come with a Mailgun post, and are skipped.
+const MAX_MAIL: usize = 10 * 1024 * 1024;
+
+/// A Mailgun route's forward: the form's signature (timestamp and token) checked before
+/// anything else in it is read; then the same ask as Postmark's. A token seen before is the
+/// same delivery whatever message rides on it: `406 replayed`, which Mailgun does not retry.
+async fn mailgun(
+    State(hook): State<Arc<MailHook>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(&headers, body, MAX_MAIL).await?;
+    let content_type = crate::sources::header(&headers, "content-type");
+    let fields = crate::sources::mailgun::Fields::read(content_type, body).await?;
+    let mailed = hook
+        .source
+        .decode_mailgun(&fields, OffsetDateTime::now_utc())?;
+    match hook.ask(mailed).await? {
+        Some(Accepted::Duplicate) => Err(ApiError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "replayed",
+            "this token was already received: a Mailgun delivery is acted on once",
+        )),
+        _ => Ok((StatusCode::OK, Json(json!({ "status": "received" }))).into_response()),
+    }
+}
+
+impl MailHook {
+    /// Asks for a mail's sender unless it asked too often this hour; the same whatever the
+    /// address is.
+    async fn ask(&self, mailed: Mailed) -> Result<Option<Accepted>, ApiError> {
+        match mailed {
+            Mailed::Nothing(why) => {
+                tracing::info!(%why, "mailed request ignored");
+                Ok(None)
+            }
+            Mailed::Ask(event) => {
+                let sender = event.user.email.as_ref().map(|e| e.as_str().to_string());
+                if sender.is_some_and(|s| self.per_sender.check_key(&s).is_err()) {
+                    tracing::info!("mailed request over the per-sender limit; not asked");
+                    return Ok(None);
+                }
+                Ok(Some(self.intake.accept(*event).await?))
             }
         }
     }
-    Ok((StatusCode::OK, answer).into_response())
 }
 
 /// A Slack receiver, or `404 not_configured` without the Slack app.
@@ -162,6 +207,10 @@ fn slack_route(
         None => not_configured("Slack"),
     }
 }
+
+/// What Slack and Mailgun post.
+const FORM: &[&str] = &["application/x-www-form-urlencoded"];
+const MULTIPART: &[&str] = &["application/x-www-form-urlencoded", "multipart/form-data"];
 
 /// The webhook receivers.
 pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
@@ -219,7 +268,8 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
                 "`{\"response_type\": \"ephemeral\", \"text\"}`: what Slack shows the person who asked",
             ),
         )
-        .body(external("Slack")),
+        .form("Slack", FORM)
+        .refuses("409", "`replayed`: this request (its timestamp and body) was received before"),
         Operation::new(
             "post",
             "/v1/hooks/mail/postmark",
@@ -230,12 +280,22 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
         .body(external("Postmark")),
         Operation::new(
             "post",
+            "/v1/hooks/mail/mailgun",
+            "A request mailed to reinstate's address, as a Mailgun route's forward() posts it (a urlencoded or multipart form; its signature over timestamp and token); answered as the portal answers an ask.",
+            Signed,
+            ("200", "`{\"status\": \"received\"}`, whether or not the sender is anyone's; a token seen before is `406 replayed`"),
+        )
+        .form("Mailgun", MULTIPART)
+        .refuses("406", "`replayed`: this token was received before (Mailgun does not retry a 406)"),
+        Operation::new(
+            "post",
             "/v1/hooks/slack/interactions",
             "A click on a request's Approve or Deny in Slack (block_actions; X-Slack-Signature, v0); the decision is the worker's.",
             Signed,
             ("200", "received; the message is updated once decided"),
         )
-        .body(external("Slack")),
+        .form("Slack", FORM)
+        .refuses("409", "`replayed`: this request (its timestamp and body) was received before"),
     ]
 }
 

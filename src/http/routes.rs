@@ -87,6 +87,10 @@ pub struct Operation {
     access: Access,
     /// A `$ref` to the request body's schema, or an inline schema.
     body: Option<Value>,
+    /// The body's media types (JSON unless a sender posts forms).
+    media: &'static [&'static str],
+    /// Errors this operation answers besides those of every operation of its access.
+    refusals: Vec<(&'static str, &'static str)>,
     /// The success status and what it carries.
     ok: (&'static str, &'static str),
     /// The success body's schema, when it is JSON of a documented type.
@@ -107,13 +111,31 @@ impl Operation {
             summary,
             access,
             body: None,
+            media: &["application/json"],
+            refusals: Vec::new(),
             ok,
             returns: None,
         }
     }
+
     pub fn body(self, schema: Value) -> Operation {
         Operation {
             body: Some(schema),
+            ..self
+        }
+    }
+
+    /// Another error this operation answers, and when.
+    pub fn refuses(mut self, status: &'static str, why: &'static str) -> Operation {
+        self.refusals.push((status, why));
+        self
+    }
+
+    /// A body a sender posts as a form (`who`'s own format) in these media types.
+    pub fn form(self, who: &str, media: &'static [&'static str]) -> Operation {
+        Operation {
+            body: Some(external(who)),
+            media,
             ..self
         }
     }
@@ -140,8 +162,12 @@ pub fn external(who: &str) -> Value {
 pub(super) fn render(op: Operation, error: &Value) -> Value {
     let mut operation = json!({"summary": op.summary, "responses": responses(&op, error)});
     if let Some(schema) = op.body {
-        operation["requestBody"] =
-            json!({"required": true, "content": {"application/json": {"schema": schema}}});
+        let content: serde_json::Map<String, Value> = op
+            .media
+            .iter()
+            .map(|m| (m.to_string(), json!({"schema": schema})))
+            .collect();
+        operation["requestBody"] = json!({"required": true, "content": content});
     }
     if matches!(op.access, Access::Viewer | Access::Admin) {
         operation["security"] = json!([{"bearer": []}]);
@@ -182,6 +208,9 @@ fn responses(op: &Operation, error: &Value) -> Map<String, Value> {
             error_response("401", "no valid bearer token");
             error_response("403", "a viewer token may not change anything");
         }
+    }
+    for (status, why) in &op.refusals {
+        error_response(status, why);
     }
     error_response(
         "503",

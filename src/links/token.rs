@@ -26,6 +26,8 @@ pub enum Purpose {
     Restore,
     /// Confirm a request made on the portal.
     Request,
+    /// Confirm a request mailed to reinstate (its confirmation counts as the mail source's).
+    MailedRequest,
 }
 
 impl Purpose {
@@ -34,6 +36,7 @@ impl Purpose {
             "keep" => Some(Purpose::Keep),
             "restore" => Some(Purpose::Restore),
             "request" => Some(Purpose::Request),
+            "mailed_request" => Some(Purpose::MailedRequest),
             _ => None,
         }
     }

@@ -6,6 +6,7 @@
 //! webhooks). A mail's From can be forged, so a mailed request is an *ask*, answered exactly as
 //! the portal answers one: a confirmation link to the directory's address of that person, the
 //! same answer whether or not the address is known, at most so many per sender an hour.
+//! Mailgun's routes are the other service (`sources::mailgun`: signed form posts).
 
 use std::sync::OnceLock;
 
@@ -16,6 +17,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use super::mailgun::{self, Fields, MailgunKeys};
 use super::signature::SharedTokens;
 use super::{Rejected, header};
 use crate::domain::{Email, Event, EventKind, EventUser, Problems, Product, Source};
@@ -27,6 +29,9 @@ pub struct MailSourceConfig {
     /// The Basic credentials of Postmark's inbound webhook URL, as `user:password`; several
     /// while rotating. Postmark's receiver (`POST /v1/hooks/mail/postmark`) is off while empty.
     pub postmark_credentials: Vec<SecretString>,
+    /// The HTTP webhook signing keys of the Mailgun domains whose routes forward to
+    /// `POST /v1/hooks/mail/mailgun`; several while rotating. That receiver is off while empty.
+    pub mailgun_signing_keys: Vec<SecretString>,
     /// The product a mail that names none asks for; such a mail is ignored when unset.
     pub default_product: Option<Product>,
     /// Confirmation emails per sender an hour (more are not sent; the answer is the same).
@@ -39,6 +44,7 @@ impl Default for MailSourceConfig {
     fn default() -> Self {
         MailSourceConfig {
             postmark_credentials: Vec::new(),
+            mailgun_signing_keys: Vec::new(),
             default_product: None,
             per_sender_per_hour: 3,
             built: OnceLock::new(),
@@ -47,9 +53,9 @@ impl Default for MailSourceConfig {
 }
 
 impl MailSourceConfig {
-    /// The receiver, built once; `None` while no credentials are configured.
+    /// The receivers, built once; `None` while neither service is configured.
     pub fn source(&self) -> Result<Option<&MailSource>, &Problems> {
-        if self.postmark_credentials.is_empty() {
+        if self.postmark_credentials.is_empty() && self.mailgun_signing_keys.is_empty() {
             return Ok(None);
         }
         let built = self.built.get_or_init(|| MailSource::new(self));
@@ -63,10 +69,13 @@ impl MailSourceConfig {
     }
 }
 
-/// Postmark's inbound receiver.
+/// The inbound receivers: Postmark's, Mailgun's, or both.
 #[derive(Clone, Debug)]
 pub struct MailSource {
-    credentials: SharedTokens,
+    /// Postmark's Basic credentials; `None` while Postmark is not configured.
+    pub postmark: Option<SharedTokens>,
+    /// Mailgun's signing keys; `None` while Mailgun is not configured.
+    pub mailgun: Option<MailgunKeys>,
     default_product: Option<Product>,
     /// Confirmation emails per sender an hour.
     pub per_sender_per_hour: u32,
@@ -118,8 +127,17 @@ impl MailSource {
         if config.per_sender_per_hour == 0 {
             problems.add("sources.mail.per_sender_per_hour", "at least 1");
         }
+        let mailgun = match &config.mailgun_signing_keys[..] {
+            [] => None,
+            keys => MailgunKeys::new(keys)
+                .map_err(|e| problems.extend(e.into_vec()))
+                .ok(),
+        };
+        let postmark = (!config.postmark_credentials.is_empty())
+            .then(|| SharedTokens::new(&config.postmark_credentials));
         problems.or(MailSource {
-            credentials: SharedTokens::new(&config.postmark_credentials),
+            postmark,
+            mailgun,
             default_product: config.default_product,
             per_sender_per_hour: config.per_sender_per_hour,
         })
@@ -130,8 +148,9 @@ impl MailSource {
         let presented = header(headers, "authorization")
             .and_then(|a| a.strip_prefix("Basic "))
             .and_then(|b| STANDARD.decode(b.trim()).ok());
+        let credentials = self.postmark.as_ref();
         match presented {
-            Some(p) if self.credentials.accepts(&p) => Ok(()),
+            Some(p) if credentials.is_some_and(|c| c.accepts(&p)) => Ok(()),
             _ => Err(Rejected::unauthenticated(
                 "invalid_credentials",
                 "Authorization is not Basic with the credentials of the inbound webhook's URL \
@@ -148,30 +167,58 @@ impl MailSource {
             return Err(Rejected::invalid("MessageID: 1 to 128 characters"));
         }
         let from = mail.from_full.map(|a| a.email).unwrap_or(mail.from);
-        let Ok(sender) = Email::parse(from.trim()) else {
-            return Ok(Mailed::Nothing(format!(
-                "the sender {from:?} is not an address"
-            )));
-        };
         let text = format!("{}\n{}", mail.subject, mail.text_body);
-        let Some(product) = named(&text).or(self.default_product) else {
-            return Ok(Mailed::Nothing(
+        Ok(self.ask(&mail.message_id, &from, &mail.subject, &text, now))
+    }
+
+    /// Decodes a Mailgun route's form: the signature first (nothing else is read before it
+    /// holds), then an ask for the sender of the `From` header (else the envelope's). The
+    /// event's id is the token's: a token seen before is the same delivery, acted on once.
+    pub fn decode_mailgun(&self, fields: &Fields, now: OffsetDateTime) -> Result<Mailed, Rejected> {
+        let keys = self.mailgun.as_ref().ok_or_else(|| {
+            Rejected::unauthenticated(
+                "not_configured",
+                "sources.mail.mailgun_signing_keys is empty",
+            )
+        })?;
+        let token = keys.verify(fields, now)?;
+        let from = fields
+            .get("from")
+            .or(fields.get("sender"))
+            .map(mailgun::address)
+            .unwrap_or_default();
+        let subject = fields.get("subject").unwrap_or_default();
+        let body = fields
+            .get("stripped-text")
+            .or(fields.get("body-plain"))
+            .unwrap_or_default();
+        let text = format!("{subject}\n{body}");
+        Ok(self.ask(&format!("mailgun:{token}"), from, subject, &text, now))
+    }
+
+    /// An ask for the sender of a mail, the product named by its words or the default.
+    fn ask(&self, id: &str, from: &str, subject: &str, text: &str, now: OffsetDateTime) -> Mailed {
+        let Ok(sender) = Email::parse(from.trim()) else {
+            return Mailed::Nothing(format!("the sender {from:?} is not an address"));
+        };
+        let Some(product) = named(text).or(self.default_product) else {
+            return Mailed::Nothing(
                 "the mail names no product (jira, confluence, jsm) and sources.mail has no \
                  default_product"
                     .into(),
-            ));
+            );
         };
         let mut event = Event::new(
             Source::Mail,
-            &super::body_hash(mail.message_id.as_bytes()),
+            &super::body_hash(id.as_bytes()),
             EventKind::Ask,
             EventUser::new(sender, None),
             Some(product),
             now,
         );
-        let reason: String = mail.subject.trim().chars().take(500).collect();
+        let reason: String = subject.trim().chars().take(500).collect();
         event.reason = (!reason.is_empty()).then_some(reason);
-        Ok(Mailed::Ask(Box::new(event)))
+        Mailed::Ask(Box::new(event))
     }
 }
 

@@ -13,6 +13,7 @@ pub mod jsm;
 pub mod keycloak;
 pub mod login;
 pub mod mail;
+pub mod mailgun;
 pub mod okta;
 pub mod signature;
 pub mod slack;
@@ -37,7 +38,8 @@ pub struct SourcesConfig {
     /// A Slack app's slash command (`POST /v1/hooks/slack/commands`); off while
     /// `signing_secrets` is empty.
     pub slack: slack::SlackSourceConfig,
-    /// Mailed requests (`POST /v1/hooks/mail/postmark`); off while no credentials are set.
+    /// Mailed requests (`POST /v1/hooks/mail/postmark`, `POST /v1/hooks/mail/mailgun`); each
+    /// off while its credentials or keys are not set.
     pub mail: mail::MailSourceConfig,
 }
 

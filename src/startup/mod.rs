@@ -485,6 +485,19 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
         okta_users: okta_users(config)?,
         slack: slack_api(config)?,
         slack_approvers_channel: config.sources.slack.approvers_channel.clone(),
+        mail_services: [
+            (
+                "Postmark",
+                !config.sources.mail.postmark_credentials.is_empty(),
+            ),
+            (
+                "Mailgun",
+                !config.sources.mail.mailgun_signing_keys.is_empty(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect(),
     })
 }
 

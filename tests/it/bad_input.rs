@@ -3,6 +3,7 @@
 //! and nothing reaches the bus. Inputs come from proptest (fixed seed per run is not needed:
 //! every case is checked).
 
+use base64::Engine;
 use hmac::{Hmac, Mac};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
@@ -77,6 +78,25 @@ async fn every_receiver_refuses_arbitrary_bytes_with_the_error_body() {
             .await
             .expect("jira");
         assert_refused("jira", r, &body).await;
+
+        let basic = base64::engine::general_purpose::STANDARD.encode(MAIL_CREDENTIALS);
+        let r = post("/v1/hooks/mail/postmark")
+            .header("authorization", format!("Basic {basic}"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("postmark");
+        assert_refused("postmark", r, &body).await;
+
+        // Mailgun's signature is inside the form: bytes that are no form never reach it.
+        let r = post("/v1/hooks/mail/mailgun")
+            .header("content-type", "multipart/form-data; boundary=b0undary")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("mailgun");
+        assert_refused("mailgun", r, &body).await;
 
         for (method, path) in [
             (reqwest::Method::PUT, "/api/v1/rules"),

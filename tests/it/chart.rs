@@ -415,6 +415,8 @@ fn the_production_profile_splits_intake_and_state() {
         "secrets.slackBotToken=xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy".into(),
         "--set".into(),
         "secrets.postmarkCredentials={postmark:0123456789abcdef-inbound}".into(),
+        "--set".into(),
+        "secrets.mailgunSigningKeys={key-0123456789abcdef-mailgun}".into(),
     ]);
     let docs = render(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect("render");
 
@@ -429,6 +431,7 @@ fn the_production_profile_splits_intake_and_state() {
         "name: REINSTATE__LINKS__KEYS",
         "name: REINSTATE__SOURCES__SLACK__SIGNING_SECRETS",
         "name: REINSTATE__SOURCES__MAIL__POSTMARK_CREDENTIALS",
+        "name: REINSTATE__SOURCES__MAIL__MAILGUN_SIGNING_KEYS",
         "topologySpreadConstraints:",
         "readOnlyRootFilesystem: true",
     ] {
@@ -504,6 +507,10 @@ fn the_production_profile_splits_intake_and_state() {
             (
                 "REINSTATE__SOURCES__MAIL__POSTMARK_CREDENTIALS",
                 "[\"postmark:0123456789abcdef-inbound\"]",
+            ),
+            (
+                "REINSTATE__SOURCES__MAIL__MAILGUN_SIGNING_KEYS",
+                "[\"key-0123456789abcdef-mailgun\"]",
             ),
         ],
     );

@@ -29,6 +29,7 @@ fn every_kept_fuzz_input_is_replayed_through_its_target() {
                 root.join("tests/fixtures/keycloak"),
                 root.join("tests/fixtures/slack"),
                 root.join("tests/fixtures/postmark"),
+                root.join("tests/fixtures/mailgun"),
             ],
             _ => vec![root.join("tests/fixtures/fuzz").join(name)],
         };

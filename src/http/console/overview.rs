@@ -248,32 +248,45 @@ pub async fn page(State(console): State<Console>, Signed(session): Signed) -> Re
 /// configured, its last event and its last error.
 fn channels(console: &Console) -> Markup {
     let ctx = &console.flows;
-    let at = |ms: i64| {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-            .map_or_else(|_| "—".to_string(), super::when)
-    };
-    let state = ctx.store.channel("slack").unwrap_or_default();
-    let on = ctx.settings.slack.is_some();
     let approvals = ctx.settings.slack_approvers_channel.as_deref();
+    let slack = html! {
+        @if ctx.settings.slack.is_some() {
+            "yes" @if let Some(c) = approvals { ", approvals in " code { (c) } } @else { ", no approvers' channel" }
+        } @else { "no (" code { "[sources.slack]" } ")" }
+    };
+    let services = &ctx.settings.mail_services;
+    let mail = html! {
+        @if services.is_empty() { "no (" code { "[sources.mail]" } ")" }
+        @else { "yes, through " (services.join(" and ")) }
+    };
     html! {
         h2 { "Channels" }
         (super::table::scroll("Channels", html! {
             table {
                 thead { tr { th { "Channel" } th { "Configured" } th { "Last event" } th { "Last error" } } }
                 tbody {
-                    tr {
-                        td { "Slack" }
-                        td {
-                            @if on {
-                                "yes" @if let Some(c) = approvals { ", approvals in " code { (c) } } @else { ", no approvers' channel" }
-                            } @else { "no (" code { "[sources.slack]" } ")" }
-                        }
-                        td { @match &state.last_event { Some((t, what)) => { (at(*t)) " · " (what) } None => { "none yet" } } }
-                        td { @match &state.last_error { Some((t, what)) => { (at(*t)) " · " (what) } None => { "none" } } }
-                    }
+                    (channel(console, "Slack", "slack", slack))
+                    (channel(console, "Email requests", "mail", mail))
                 }
             }
         }))
+    }
+}
+
+/// One channel's row: its name, how it is configured, its last event and its last error.
+fn channel(console: &Console, name: &str, key: &str, configured: Markup) -> Markup {
+    let at = |ms: i64| {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .map_or_else(|_| "—".to_string(), super::when)
+    };
+    let state = console.flows.store.channel(key).unwrap_or_default();
+    html! {
+        tr {
+            td { (name) }
+            td { (configured) }
+            td { @match &state.last_event { Some((t, what)) => { (at(*t)) " · " (what) } None => { "none yet" } } }
+            td { @match &state.last_error { Some((t, what)) => { (at(*t)) " · " (what) } None => { "none" } } }
+        }
     }
 }
 

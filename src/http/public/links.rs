@@ -25,7 +25,7 @@ fn what(claims: &Claims, sp: Spelling) -> String {
     let what = match claims.purpose {
         Purpose::Keep => format!("Keep your {product} licence"),
         Purpose::Restore => format!("Give back your {product} licence"),
-        Purpose::Request => format!("Confirm your request for {product}"),
+        Purpose::Request | Purpose::MailedRequest => format!("Confirm your request for {product}"),
     };
     sp.say(&what).into_owned()
 }
@@ -87,7 +87,7 @@ pub(super) async fn confirm(State(state): State<Public>, Path(token): Path<Strin
         Purpose::Restore => {
             "Your licence will be restored if your organisation's rules allow it, or sent to an administrator for approval."
         }
-        Purpose::Request => {
+        Purpose::Request | Purpose::MailedRequest => {
             "Your request will be handled by your organisation's rules, or sent to an administrator for approval."
         }
     };

@@ -84,6 +84,8 @@ pub struct TestApp {
 
 /// The Basic credentials of the test service's Postmark inbound webhook.
 pub const MAIL_CREDENTIALS: &str = "postmark:0123456789abcdef-inbound";
+/// The Mailgun webhook signing key of the default test configuration.
+pub const MAILGUN_KEY: &str = "key-0123456789abcdef-mailgun";
 
 /// Admins who receive alerts in tests.
 pub const ALERT_EMAIL: &str = "admins@example.com";
@@ -201,6 +203,7 @@ bot_token = "{SLACK_BOT_TOKEN}"
 {slack_extra}
 [sources.mail]
 postmark_credentials = ["{MAIL_CREDENTIALS}"]
+mailgun_signing_keys = ["{MAILGUN_KEY}"]
 {mail_extra}
 [sources.jsm]
 secrets = ["{JSM_SECRET}"]
