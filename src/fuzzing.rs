@@ -68,7 +68,7 @@ pub fn link_token(data: &[u8]) {
 
 /// Okta's, Keycloak's and Service Management's bodies, as JSON after their signatures, and
 /// Slack's forms (a slash command, a click's `payload`) as decoded once authenticated, and
-/// Mailgun's signed forms.
+/// Mailgun's signed forms, and Bot Framework activities.
 pub fn idp_bodies(data: &[u8]) {
     // Slack's forms (a slash command, a click's `payload`), decoded as once authenticated.
     let mut slack = crate::sources::slack::SlackSourceConfig::default();
@@ -89,6 +89,15 @@ pub fn idp_bodies(data: &[u8]) {
     // Mailgun's forms: the signature is checked before anything else in them is read.
     if let Ok(fields) = crate::sources::mailgun::Fields::urlencoded(data) {
         let _ = mail.decode_mailgun(&fields, EPOCH);
+    }
+    // A Bot Framework activity, as decoded once its token verified.
+    let mut teams = crate::sources::teams::TeamsSourceConfig::default();
+    teams.app_id = "c9e8c047-2a74-40a2-b28a-b162d5f5327c".into();
+    let Ok(Some(teams)) = teams.source() else {
+        unreachable!("a valid source");
+    };
+    if let Ok(activity) = serde_json::from_slice::<crate::sources::teams::Activity>(data) {
+        let _ = teams.decode(&activity, EPOCH);
     }
     let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;

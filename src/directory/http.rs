@@ -28,6 +28,9 @@ pub enum Auth {
     Bearer(SecretString),
     /// Okta's API tokens: `Authorization: SSWS <token>`.
     Ssws(SecretString),
+    /// A bearer token its owner obtains and renews at run time (the Bot Framework's
+    /// client-credentials token); none sent while empty.
+    Shared(std::sync::Arc<std::sync::RwLock<Option<SecretString>>>),
 }
 
 /// An answer, once the retries are over.
@@ -189,6 +192,13 @@ impl Http {
                         reqwest::header::AUTHORIZATION,
                         format!("SSWS {}", token.expose_secret()),
                     ),
+                    Auth::Shared(slot) => {
+                        let token = slot.read().ok().and_then(|t| t.clone());
+                        match token {
+                            Some(token) => request.bearer_auth(token.expose_secret()),
+                            None => request,
+                        }
+                    }
                 };
                 if let Some(b) = &body {
                     request = request.json(b);

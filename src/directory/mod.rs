@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use crate::domain::{DirectoryCall, Email, GroupRef, Product, Seats};
 
 pub mod atlassian_audit;
+pub mod botframework;
 mod cloud_admin;
 pub mod config;
 pub mod confluence;

@@ -33,6 +33,8 @@ pub enum Source {
     /// A mailed request, through a mail service's inbound webhook (confirmed through an
     /// emailed link, as the portal's).
     Mail,
+    /// A Microsoft Teams bot (`POST /v1/hooks/teams/messages`): a message, a card's button.
+    Teams,
 }
 
 impl Source {
@@ -49,6 +51,7 @@ impl Source {
             Source::Reclaim => "reclaim",
             Source::Slack => "slack",
             Source::Mail => "mail",
+            Source::Teams => "teams",
         }
     }
 }
@@ -234,6 +237,10 @@ pub struct ChatAsker {
     /// request itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<Email>,
+    /// Where the app says who the person is, when it is a URL of the conversation (Teams'
+    /// conversation member); Slack's `users.info` needs only `user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<String>,
 }
 
 /// What a Service Management delivery said about its request (the issue key is `Event::issue`,

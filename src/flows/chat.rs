@@ -1,15 +1,17 @@
-//! Requests made in a chat app (a Slack slash command): who asked, by the email the app holds
-//! for the person its signed request named; the answer, posted where the app said
-//! (`response_url`) through the outbox, written with the outcome it tells; and the message
-//! asking the approvers' channel to decide (the click is `decide`'s).
+//! Requests made in a chat app (a Slack slash command, a message to the Teams bot): who asked,
+//! by the email the app holds for the person its signed request named; the answer, posted
+//! where the app said (Slack's `response_url`, a reply to the Teams activity) through the
+//! outbox, written with the outcome it tells; and the message asking the approvers' channel to
+//! decide (the click is `decide`'s).
 
 use serde_json::json;
 
 use super::Context;
 use super::lookup::Stop;
 use crate::directory::CallLog;
+use crate::directory::botframework::TeamsPerson;
 use crate::directory::slack::SlackPerson;
-use crate::domain::{AuditOutcome, Email, Event, EventKind};
+use crate::domain::{AuditOutcome, Email, Event, EventKind, Source};
 use crate::sources::slack::{APPROVE, DENY};
 use crate::store::{EventOutcome, OutboxPost, RequestRecord};
 
@@ -23,6 +25,25 @@ pub(super) async fn who_asked(
     let Some(chat) = event.chat.as_ref().filter(|_| event.user.email.is_none()) else {
         return Ok(None);
     };
+    if event.source == Source::Teams {
+        let (Some(teams), Some(lookup)) = (ctx.settings.teams.as_ref(), chat.lookup.as_ref())
+        else {
+            return Err(Stop::End(
+                AuditOutcome::Failed,
+                "a Teams request, and no Teams bot secret to ask who sent it \
+                 (sources.teams.app_secret)"
+                    .into(),
+            ));
+        };
+        return match teams.person(lookup, calls).await? {
+            TeamsPerson::Email(email) => {
+                let mut asked = event.clone();
+                asked.user.email = Some(email);
+                Ok(Some(asked))
+            }
+            TeamsPerson::Not(why) => Err(Stop::End(AuditOutcome::UnknownUser, why)),
+        };
+    }
     let Some(slack) = ctx.settings.slack.as_ref() else {
         return Err(Stop::End(
             AuditOutcome::Failed,
@@ -90,6 +111,16 @@ pub(super) fn reply(ctx: &Context, event: &Event, out: &mut EventOutcome) {
         return;
     }
     let text = ctx.settings.spelling.say(&lines.join("\n")).into_owned();
+    if event.source == Source::Teams {
+        let body = json!({"type": "message", "textFormat": "plain", "text": text});
+        out.posts.push(OutboxPost::teams(
+            "teams_reply",
+            "POST",
+            &chat.reply_url,
+            body,
+        ));
+        return;
+    }
     let body = json!({
         "response_type": "ephemeral",
         "replace_original": false,
@@ -138,6 +169,23 @@ fn reply_to_decision(
         _ => (format!("Nothing changed: {}", entry.reason), false),
     };
     let text = ctx.settings.spelling.say(&text).into_owned();
+    if event.source == Source::Teams {
+        // The card is replaced by who decided; a click that changed nothing is answered
+        // under the card.
+        let post = if replace {
+            let card = card(
+                &[json!({"type": "TextBlock", "text": text, "wrap": true})],
+                &[],
+            );
+            let body = json!({"type": "message", "attachments": [card]});
+            OutboxPost::teams("teams_decision", "PUT", &chat.reply_url, body)
+        } else {
+            let body = json!({"type": "message", "textFormat": "plain", "text": text});
+            OutboxPost::teams("teams_decision", "POST", &chat.reply_url, body)
+        };
+        out.posts.push(post);
+        return;
+    }
     let body = if replace {
         json!({"replace_original": true, "response_type": "in_channel", "text": text})
     } else {
@@ -154,6 +202,74 @@ pub(super) fn approval_message(
     channel: &str,
     request: &RequestRecord,
 ) -> OutboxPost {
+    let (text, footer) = approval_text(ctx, request);
+    let body = json!({
+        "channel": channel,
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(&text)}},
+            {"type": "context", "elements": [{"type": "mrkdwn",
+                "text": mrkdwn(&footer)}]},
+            {"type": "actions", "block_id": format!("reinstate-{}", request.id), "elements": [
+                {"type": "button", "action_id": APPROVE, "style": "primary", "value": request.id,
+                 "text": {"type": "plain_text", "text": "Approve"}},
+                {"type": "button", "action_id": DENY, "style": "danger", "value": request.id,
+                 "text": {"type": "plain_text", "text": "Deny"}},
+            ]},
+        ],
+    });
+    OutboxPost::slack_api("slack_approval", "chat.postMessage", body)
+}
+
+/// The card asking the Teams approvers' conversation to decide `request`, with *Approve* and
+/// *Deny* (`Action.Submit`, whose data names the request: Teams sends a click as a message
+/// whose `value` is that data).
+pub(super) fn approval_card(
+    ctx: &Context,
+    (service_url, conversation): &(String, String),
+    request: &RequestRecord,
+) -> OutboxPost {
+    let (text, footer) = approval_text(ctx, request);
+    let submit = |title: &str, style: &str, what: &str| {
+        json!({"type": "Action.Submit", "title": title, "style": style,
+               "data": {"reinstate": what, "request": request.id}})
+    };
+    let card = card(
+        &[
+            json!({"type": "TextBlock", "text": text, "wrap": true}),
+            json!({"type": "TextBlock", "text": footer, "wrap": true, "isSubtle": true, "size": "Small"}),
+        ],
+        &[
+            submit("Approve", "positive", crate::sources::teams::APPROVE),
+            submit("Deny", "destructive", crate::sources::teams::DENY),
+        ],
+    );
+    let url = format!(
+        "{}/v3/conversations/{}/activities",
+        service_url.trim_end_matches('/'),
+        percent_encoding::utf8_percent_encode(conversation, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let body = json!({"type": "message", "attachments": [card]});
+    OutboxPost::teams("teams_approval", "POST", &url, body)
+}
+
+/// An Adaptive Card attachment (schema 1.4, which Teams renders) of these elements and actions.
+fn card(body: &[serde_json::Value], actions: &[serde_json::Value]) -> serde_json::Value {
+    json!({
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "content": {
+            "type": "AdaptiveCard",
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "version": "1.4",
+            "body": body,
+            "actions": actions,
+        },
+    })
+}
+
+/// What an approval message says: who asks for what and why it waits, and its request's id
+/// and expiry.
+fn approval_text(ctx: &Context, request: &RequestRecord) -> (String, String) {
     let sp = ctx.settings.spelling;
     let days = (ctx.settings.requests.expire_after.as_secs() / 86_400).max(1);
     let text = sp
@@ -165,22 +281,11 @@ pub(super) fn approval_message(
             request.reason
         ))
         .into_owned();
-    let body = json!({
-        "channel": channel,
-        "text": text,
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(&text)}},
-            {"type": "context", "elements": [{"type": "mrkdwn",
-                "text": mrkdwn(&format!("Request {} · expires in {days} days unless decided", request.id))}]},
-            {"type": "actions", "block_id": format!("reinstate-{}", request.id), "elements": [
-                {"type": "button", "action_id": APPROVE, "style": "primary", "value": request.id,
-                 "text": {"type": "plain_text", "text": "Approve"}},
-                {"type": "button", "action_id": DENY, "style": "danger", "value": request.id,
-                 "text": {"type": "plain_text", "text": "Deny"}},
-            ]},
-        ],
-    });
-    OutboxPost::slack_api("slack_approval", "chat.postMessage", body)
+    let footer = format!(
+        "Request {} · expires in {days} days unless decided",
+        request.id
+    );
+    (text, footer)
 }
 
 /// A reclamation's warning as a direct message from the Slack app to the member whose email is

@@ -70,18 +70,20 @@ pub(super) async fn decide(
         mut request,
         resumed,
     } = counted;
-    let actor = format!("slack:{approver}");
+    let source = event.source;
+    let app = app_name(source);
+    let actor = format!("{}:{approver}", source.key());
     if event.kind == EventKind::Decline {
-        let reason = format!("denied in Slack by {approver}");
-        let mut denied = super::requests::denial(ctx, &mut request, &actor, &reason, Source::Slack);
+        let reason = format!("denied in {app} by {approver}");
+        let mut denied = super::requests::denial(ctx, &mut request, &actor, &reason, source);
         denied.processed = super::outcome::processed(ctx, &event, AuditOutcome::Denied.key());
         super::chat::reply(ctx, &event, &mut denied);
         ctx.store.record(denied).await?;
         return Ok(Handled::Done(vec![AuditOutcome::Denied]));
     }
     if !resumed {
-        let note = format!("approved in Slack by {approver}");
-        let approved = super::requests::approval(&mut request, &actor, &note, Source::Slack);
+        let note = format!("approved in {app} by {approver}");
+        let approved = super::requests::approval(&mut request, &actor, &note, source);
         ctx.store.record(approved).await?;
     }
     // The restore of the requester, under this click's id: once, whatever happens.
@@ -90,6 +92,14 @@ pub(super) async fn decide(
     restore.user = EventUser::new(request.email.clone(), request.account_id.clone());
     restore.product = Some(request.product);
     super::restore::run(ctx, &restore, attempt).await
+}
+
+/// The chat app's name, as the decision's note gives it.
+fn app_name(source: Source) -> &'static str {
+    match source {
+        Source::Teams => "Teams",
+        _ => "Slack",
+    }
 }
 
 /// A click that counts: who clicked, the request it decides, and whether this very click
@@ -122,7 +132,7 @@ async fn counted(ctx: &Context, event: &mut Event, calls: &mut CallLog) -> Resul
         .request(&id)
         .map_err(|e| Stop::Retry(e.into()))?
         .ok_or_else(|| nothing(format!("there is no request {id}")))?;
-    let actor = format!("slack:{approver}");
+    let actor = format!("{}:{approver}", event.source.key());
     let resumed = request.state == RequestState::Approved
         && request.history.last().is_some_and(|s| s.by == actor);
     if request.state != RequestState::PendingApproval && !resumed {

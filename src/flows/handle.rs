@@ -12,7 +12,7 @@ pub async fn handle(ctx: &Context, event: &Event, attempt: u32) -> Result<Handle
     if ctx.store.processed(event.id.as_str())?.is_some() {
         return Ok(Handled::Duplicate);
     }
-    if event.source == Source::Slack {
+    if matches!(event.source, Source::Slack | Source::Teams) {
         let handled = if matches!(event.kind, EventKind::Approve | EventKind::Decline) {
             super::decide::decide(ctx, event, attempt).await
         } else {

@@ -34,6 +34,7 @@ pub mod requests;
 mod restore;
 pub mod rules;
 pub mod simulate;
+pub mod teams;
 
 pub use handle::handle;
 pub use intake::{Accepted, Intake, IntakeError};
@@ -85,6 +86,11 @@ pub struct Settings {
     pub slack: Option<Arc<crate::directory::slack::SlackApi>>,
     /// Where requests left to an admin are posted with *Approve* and *Deny* in Slack.
     pub slack_approvers_channel: Option<String>,
+    /// The Teams bot's Connector API calls, when its app id and secret are configured.
+    pub teams: Option<Arc<crate::directory::botframework::TeamsApi>>,
+    /// Where requests left to an admin are posted as cards in Teams: (`serviceUrl`,
+    /// conversation id).
+    pub teams_approvers: Option<(String, String)>,
     /// The mail services whose inbound webhooks are configured (`sources.mail`), by name.
     pub mail_services: Vec<&'static str>,
 }
@@ -107,6 +113,8 @@ impl Default for Settings {
             okta_users: None,
             slack: None,
             slack_approvers_channel: None,
+            teams: None,
+            teams_approvers: None,
             mail_services: Vec::new(),
         }
     }

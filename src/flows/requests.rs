@@ -62,13 +62,13 @@ impl RequestsConfig {
 /// Whether the person behind the event asked for something and expects an answer by email.
 /// A login is not asking (the user sees the outcome in the product), a JSM requester is
 /// answered on their request, and one who asked in Slack is answered there — until an approver
-/// decides in Slack, by when the command's answer address has long expired. A mailed request,
+/// decides in Slack, by when the command's answer address has long expired (Teams alike). A mailed request,
 /// once its link is confirmed, is answered by email like the portal's.
 pub fn is_ask(event: &Event) -> bool {
     matches!(
         event.source,
         Source::Link | Source::Portal | Source::Admin | Source::Mail
-    ) || (event.source == Source::Slack && event.request.is_some())
+    ) || (matches!(event.source, Source::Slack | Source::Teams) && event.request.is_some())
 }
 
 /// The rules left a product to an admin: opens a request unless one is already open, and tells
@@ -132,6 +132,11 @@ pub(super) fn open(
         outcome
             .posts
             .push(super::chat::approval_message(ctx, channel, &request));
+    }
+    if let (Some(approvers), Some(_)) = (&ctx.settings.teams_approvers, &ctx.settings.teams) {
+        outcome
+            .posts
+            .push(super::chat::approval_card(ctx, approvers, &request));
     }
     outcome.requests.push(RequestChange::Open(request));
     Ok(true)

@@ -20,12 +20,14 @@ use super::routes::{Operation, Routes, external, schema};
 use crate::domain::EventKind;
 use crate::flows::Intake;
 use crate::flows::intake::Accepted;
+use crate::flows::teams::{Refused, Verifier};
 use crate::sources::jsm::JsmSource;
 use crate::sources::keycloak::KeycloakSource;
 use crate::sources::login::{LoginEventBody, LoginSource};
 use crate::sources::mail::{MailSource, Mailed};
 use crate::sources::okta::OktaSource;
 use crate::sources::slack::{Command, SlackSource};
+use crate::sources::teams::Asked;
 use crate::sources::{Decoded, Webhook};
 
 /// The receivers that are on.
@@ -37,6 +39,8 @@ pub struct Hooks {
     pub jsm: Option<JsmSource>,
     pub slack: Option<SlackSource>,
     pub mail: Option<MailSource>,
+    /// The Teams bot's receiver, with the Bot Framework's signing keys it verifies with.
+    pub teams: Option<Verifier>,
 }
 
 /// One receiver's state: its source and the intake.
@@ -105,6 +109,16 @@ pub fn router(hooks: Hooks) -> Routes {
             slack_route(&slack, post(slack_action)),
         )
         .route(
+            "/v1/hooks/teams/messages",
+            match hooks.teams {
+                Some(verifier) => post(teams_message).with_state(Arc::new(TeamsHook {
+                    verifier,
+                    intake: intake.clone(),
+                })),
+                None => not_configured("Teams"),
+            },
+        )
+        .route(
             "/v1/hooks/mail/postmark",
             mail_route(|s| s.postmark.is_some(), post(postmark), "Postmark"),
         )
@@ -112,6 +126,49 @@ pub fn router(hooks: Hooks) -> Routes {
             "/v1/hooks/mail/mailgun",
             mail_route(|s| s.mailgun.is_some(), post(mailgun), "Mailgun"),
         )
+}
+
+/// The Teams receiver's state.
+struct TeamsHook {
+    verifier: Verifier,
+    intake: Intake,
+}
+
+/// The Teams bot's messaging endpoint: the Bot Connector's token verified (its key, fetched
+/// from the Bot Framework's OpenID metadata when not held; issuer, audience, lifetime, the
+/// key's endorsement of the channel, the `serviceUrl` claim) before the activity is read; then
+/// the request or the click goes to the bus. `200` with no body, as the Connector expects for
+/// a message; the answer is posted by the worker.
+async fn teams_message(
+    State(hook): State<Arc<TeamsHook>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(&headers, body, crate::sources::MAX_BODY).await?;
+    let authorization = crate::sources::header(&headers, "authorization");
+    let activity = match hook.verifier.activity(authorization, &body).await {
+        Ok(activity) => activity,
+        Err(Refused::Rejected(e)) => return Err(e.into()),
+        Err(Refused::Unavailable(e)) => {
+            tracing::warn!(error = %e, "the Bot Framework's signing keys cannot be fetched");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "keys_unavailable",
+                format!("the Bot Framework's signing keys cannot be fetched now: {e}"),
+            ));
+        }
+    };
+    match hook
+        .verifier
+        .source
+        .decode(&activity, OffsetDateTime::now_utc())?
+    {
+        Asked::Event(event) => {
+            hook.intake.accept(*event).await?;
+        }
+        Asked::Ignored(why) => tracing::info!(%why, "Teams activity ignored"),
+    }
+    Ok(StatusCode::OK.into_response())
 }
 
 /// The mail receiver's state: its source, the intake, and how many asks each sender made.
@@ -278,6 +335,14 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             ("200", "`{\"status\": \"received\"}`, whether or not the sender is anyone's"),
         )
         .body(external("Postmark")),
+        Operation::new(
+            "post",
+            "/v1/hooks/teams/messages",
+            "The Teams bot's messaging endpoint: a Bot Framework activity (a message asking for access, a click on an approval card), its Bot Connector JWT verified; answered by the bot in Teams.",
+            Signed,
+            ("200", "received; the answer is posted in the conversation"),
+        )
+        .body(external("Bot Framework")),
         Operation::new(
             "post",
             "/v1/hooks/mail/mailgun",

@@ -1,4 +1,5 @@
-//! Posts the chat messages the outbox holds, with retries: Slack replies to a slash command's
+//! Posts the chat messages the outbox holds, with retries: Teams replies, cards and card updates
+//! (the Connector API, with the bot's token; retried like a Web API call), Slack replies to a slash command's
 //! or a button's `response_url`, and Web API calls with the bot token (`chat.postMessage`, an
 //! approval asked of the approvers' channel). Slack documents a `response_url` as usable up to
 //! five times within 30 minutes (<https://api.slack.com/interactivity/handling#message_responses>):
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::directory::botframework::TeamsApi;
 use crate::directory::slack::SlackApi;
 use crate::directory::{CallLog, DirectoryError};
 use crate::store::{OutboxPost, Store};
@@ -29,7 +31,34 @@ enum Posted {
     Refused(String),
 }
 
-async fn post(client: &reqwest::Client, slack: Option<&SlackApi>, post: &OutboxPost) -> Posted {
+/// The chat apps' clients, where configured.
+#[derive(Clone, Default)]
+pub struct Apps {
+    pub slack: Option<std::sync::Arc<SlackApi>>,
+    pub teams: Option<std::sync::Arc<TeamsApi>>,
+}
+
+/// What an API call's error means for the post.
+fn settled(result: Result<(), DirectoryError>, attempts: u32) -> Posted {
+    match result {
+        Ok(()) => Posted::Done,
+        Err(DirectoryError::Transient(why)) => Posted::Retry(backoff(attempts), why),
+        Err(DirectoryError::Permanent(why)) => Posted::Refused(why),
+    }
+}
+
+async fn post(client: &reqwest::Client, apps: &Apps, post: &OutboxPost) -> Posted {
+    if let Some(verb) = &post.verb {
+        let Some(teams) = apps.teams.as_deref() else {
+            return Posted::Refused("no Teams bot secret (sources.teams.app_secret)".into());
+        };
+        let mut calls = CallLog::default();
+        let sent = teams
+            .send(verb, &post.url, post.body.clone(), &mut calls)
+            .await;
+        return settled(sent, post.attempts);
+    }
+    let slack = apps.slack.as_deref();
     if let Some(method) = &post.method {
         let Some(slack) = slack else {
             return Posted::Refused("no Slack bot token (sources.slack.bot_token)".into());
@@ -48,11 +77,7 @@ async fn post(client: &reqwest::Client, slack: Option<&SlackApi>, post: &OutboxP
                 Err(DirectoryError::Permanent(why)) => return Posted::Refused(why),
             }
         }
-        return match slack.post(method, body, &mut calls).await {
-            Ok(()) => Posted::Done,
-            Err(DirectoryError::Transient(why)) => Posted::Retry(backoff(post.attempts), why),
-            Err(DirectoryError::Permanent(why)) => Posted::Refused(why),
-        };
+        return settled(slack.post(method, body, &mut calls).await, post.attempts);
     }
     match client.post(&post.url).json(&post.body).send().await {
         Ok(r) if r.status().is_success() => Posted::Done,
@@ -78,9 +103,9 @@ async fn post(client: &reqwest::Client, slack: Option<&SlackApi>, post: &OutboxP
     }
 }
 
-/// Notes Slack's last error for the Overview.
-fn note(store: &Store, what: &str) {
-    if let Err(e) = store.note_channel("slack", true, what) {
+/// Notes the channel's last error for the Overview.
+fn note(store: &Store, post: &OutboxPost, what: &str) {
+    if let Err(e) = store.note_channel(post.channel(), true, what) {
         tracing::warn!(error = %e, "the channel's state could not be noted");
     }
 }
@@ -91,12 +116,7 @@ fn backoff(attempts: u32) -> Duration {
 }
 
 /// Posts until cancelled.
-pub async fn run(
-    store: Store,
-    slack: Option<std::sync::Arc<SlackApi>>,
-    timeout: Duration,
-    cancel: CancellationToken,
-) {
+pub async fn run(store: Store, apps: Apps, timeout: Duration, cancel: CancellationToken) {
     let client = match reqwest::Client::builder()
         .timeout(timeout)
         .user_agent(concat!("reinstate/", env!("CARGO_PKG_VERSION")))
@@ -120,26 +140,34 @@ pub async fn run(
         };
         let more = !due.is_empty();
         for (key, mut message) in due {
-            let settled = match post(&client, slack.as_deref(), &message).await {
+            let settled = match post(&client, &apps, &message).await {
                 Posted::Done => {
                     tracing::info!(kind = %message.kind, attempts = message.attempts + 1, "chat message posted");
                     store.post_done(&key).await
                 }
                 Posted::Refused(why) => {
                     tracing::warn!(kind = %message.kind, %why, "chat message refused; given up");
-                    note(&store, &format!("{} not posted: {why}", message.kind));
+                    note(
+                        &store,
+                        &message,
+                        &format!("{} not posted: {why}", message.kind),
+                    );
                     store.post_done(&key).await
                 }
                 Posted::Retry(wait, why) => {
                     let wait = wait.max(Duration::from_millis(200));
                     message.attempts += 1;
                     let at = time::OffsetDateTime::now_utc() + wait;
-                    let valid = if message.method.is_some() {
+                    let valid = if message.method.is_some() || message.verb.is_some() {
                         API_FOR
                     } else {
                         VALID_FOR
                     };
-                    note(&store, &format!("{} not posted yet: {why}", message.kind));
+                    note(
+                        &store,
+                        &message,
+                        &format!("{} not posted yet: {why}", message.kind),
+                    );
                     if at - message.created_at > valid {
                         tracing::warn!(kind = %message.kind, %why, attempts = message.attempts, "chat message not posted before its address expired; given up");
                         store.post_done(&key).await

@@ -17,6 +17,7 @@ pub mod mailgun;
 pub mod okta;
 pub mod signature;
 pub mod slack;
+pub mod teams;
 
 /// Largest body a receiver reads.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -41,6 +42,8 @@ pub struct SourcesConfig {
     /// Mailed requests (`POST /v1/hooks/mail/postmark`, `POST /v1/hooks/mail/mailgun`); each
     /// off while its credentials or keys are not set.
     pub mail: mail::MailSourceConfig,
+    /// A Microsoft Teams bot (`POST /v1/hooks/teams/messages`); off while `app_id` is empty.
+    pub teams: teams::TeamsSourceConfig,
 }
 
 impl SourcesConfig {
@@ -52,6 +55,7 @@ impl SourcesConfig {
         self.atlassian_audit.check(problems);
         self.slack.check(problems);
         self.mail.check(problems);
+        self.teams.check(problems);
     }
 }
 

@@ -230,6 +230,7 @@ impl SlackSource {
             user: form.user_id,
             reply_url: form.response_url,
             email: None,
+            lookup: None,
         });
         Ok(Command::Ask(Box::new(event)))
     }
@@ -294,6 +295,7 @@ impl SlackSource {
             user,
             reply_url,
             email: None,
+            lookup: None,
         });
         Ok(Some(event))
     }

@@ -467,6 +467,27 @@ fn slack_api(
     Ok(Some(Arc::new(api)))
 }
 
+fn teams_api(
+    config: &Config,
+) -> Result<Option<Arc<crate::directory::botframework::TeamsApi>>, StartError> {
+    let teams = &config.sources.teams;
+    let Some(secret) = teams
+        .app_secret
+        .clone()
+        .filter(|_| !teams.app_id.is_empty())
+    else {
+        return Ok(None);
+    };
+    let api = crate::directory::botframework::TeamsApi::new(
+        &teams.login_url,
+        &teams.tenant,
+        &teams.app_id,
+        secret,
+        &config.directory,
+    )?;
+    Ok(Some(Arc::new(api)))
+}
+
 fn settings(config: &Config) -> Result<Settings, StartError> {
     let jsm = config.sources.jsm.source();
     Ok(Settings {
@@ -484,6 +505,13 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
         email_on: config.smtp.url.is_some(),
         okta_users: okta_users(config)?,
         slack: slack_api(config)?,
+        teams: teams_api(config)?,
+        teams_approvers: config
+            .sources
+            .teams
+            .approvers_service_url
+            .clone()
+            .zip(config.sources.teams.approvers_conversation.clone()),
         slack_approvers_channel: config.sources.slack.approvers_channel.clone(),
         mail_services: [
             (

@@ -44,6 +44,17 @@ pub(super) fn receivers(
         keycloak: sources.keycloak.source().map_err(problem)?.cloned(),
         slack: sources.slack.source().map_err(problem)?.cloned(),
         mail: sources.mail.source().map_err(problem)?.cloned(),
+        teams: match sources.teams.source().map_err(problem)? {
+            Some(source) => {
+                let timeout = std::time::Duration::from_millis(config.directory.request_timeout_ms);
+                let keys = crate::directory::botframework::BotKeys::new(
+                    &sources.teams.openid_metadata_url,
+                    timeout,
+                )?;
+                Some(crate::flows::teams::Verifier::new(source.clone(), keys))
+            }
+            None => None,
+        },
         jsm: sources.jsm.source().map_err(problem)?.cloned(),
     };
     let portal = match (&r.links, config.portal.enabled) {

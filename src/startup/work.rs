@@ -67,10 +67,13 @@ impl Work {
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "the audit-log poller cannot start"),
         }
-        if config.sources.slack.bot_token.is_some() {
+        if ctx.settings.slack.is_some() || ctx.settings.teams.is_some() {
             let timeout = Duration::from_millis(config.directory.request_timeout_ms);
-            let slack = ctx.settings.slack.clone();
-            let run = crate::notify::chat::run(ctx.store.clone(), slack, timeout, cancel.clone());
+            let apps = crate::notify::chat::Apps {
+                slack: ctx.settings.slack.clone(),
+                teams: ctx.settings.teams.clone(),
+            };
+            let run = crate::notify::chat::run(ctx.store.clone(), apps, timeout, cancel.clone());
             tasks.push(tokio::spawn(run));
         }
         if let Some((mailer, from)) = &self.mail {

@@ -117,6 +117,10 @@ pub struct OutboxPost {
     /// (`users.lookupByEmail`) when it is posted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_email: Option<String>,
+    /// A call of the Bot Framework's Connector API (`POST`, `PUT`) at `url`, with the Teams
+    /// bot's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verb: Option<String>,
     /// The JSON posted.
     pub body: serde_json::Value,
     #[serde(with = "time::serde::rfc3339")]
@@ -136,6 +140,7 @@ impl OutboxPost {
             url: url.into(),
             method: None,
             to_email: None,
+            verb: None,
             body,
             created_at: OffsetDateTime::now_utc(),
             attempts: 0,
@@ -151,6 +156,23 @@ impl OutboxPost {
         OutboxPost {
             to_email: Some(email.into()),
             ..OutboxPost::slack_api(kind, "chat.postMessage", body)
+        }
+    }
+
+    /// A Connector API call (`verb` `POST` or `PUT`) at `url` with the Teams bot's token.
+    pub fn teams(kind: &str, verb: &str, url: &str, body: serde_json::Value) -> OutboxPost {
+        OutboxPost {
+            verb: Some(verb.into()),
+            ..OutboxPost::new(kind, url, body)
+        }
+    }
+
+    /// The channel the post belongs to, for the Overview.
+    pub fn channel(&self) -> &'static str {
+        if self.verb.is_some() {
+            "teams"
+        } else {
+            "slack"
         }
     }
 

@@ -417,6 +417,11 @@ fn the_production_profile_splits_intake_and_state() {
         "secrets.postmarkCredentials={postmark:0123456789abcdef-inbound}".into(),
         "--set".into(),
         "secrets.mailgunSigningKeys={key-0123456789abcdef-mailgun}".into(),
+        "--set".into(),
+        "secrets.teamsAppSecret=teams-bot-secret-0123456789".into(),
+        "--set-string".into(),
+        "config.extraToml=[sources.teams]\napp_id = \"c9e8c047-2a74-40a2-b28a-b162d5f5327c\""
+            .into(),
     ]);
     let docs = render(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect("render");
 
@@ -447,6 +452,7 @@ fn the_production_profile_splits_intake_and_state() {
         "REINSTATE__ADMIN__TOKEN_SHA256",
         "REINSTATE__SMTP__PASSWORD",
         "REINSTATE__SOURCES__SLACK__BOT_TOKEN",
+        "REINSTATE__SOURCES__TEAMS__APP_SECRET",
         "replicas:",
     ] {
         assert!(
@@ -469,6 +475,7 @@ fn the_production_profile_splits_intake_and_state() {
         "mountPath: /data",
         "name: REINSTATE__DIRECTORY__API_TOKEN",
         "name: REINSTATE__SOURCES__SLACK__BOT_TOKEN",
+        "name: REINSTATE__SOURCES__TEAMS__APP_SECRET",
     ] {
         assert!(
             state.contains(needle),
@@ -527,6 +534,10 @@ fn the_production_profile_splits_intake_and_state() {
             (
                 "REINSTATE__SOURCES__SLACK__BOT_TOKEN",
                 "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+            ),
+            (
+                "REINSTATE__SOURCES__TEAMS__APP_SECRET",
+                "teams-bot-secret-0123456789",
             ),
         ],
     );

@@ -30,6 +30,7 @@ fn every_kept_fuzz_input_is_replayed_through_its_target() {
                 root.join("tests/fixtures/slack"),
                 root.join("tests/fixtures/postmark"),
                 root.join("tests/fixtures/mailgun"),
+                root.join("tests/fixtures/teams"),
             ],
             _ => vec![root.join("tests/fixtures/fuzz").join(name)],
         };

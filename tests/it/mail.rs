@@ -301,6 +301,7 @@ async fn a_request_mailed_through_mailgun_restores_once_confirmed_and_its_token_
         (ask["source"].as_str(), ask["product"].as_str()),
         (Some("mail"), Some("confluence"))
     );
+    mail_eventually(&app, "zed@example.com", &["Confluence"]).await;
     let to_zed = app
         .smtp
         .mails()

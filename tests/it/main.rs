@@ -42,4 +42,5 @@ mod schemas;
 mod sessions;
 mod shutdown;
 mod slack;
+mod teams;
 mod topology;

@@ -393,25 +393,6 @@ async fn click_at(app: &TestApp, body: &str, ts: &str) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-/// Waits for an email to `to` whose text holds each of `needles`.
-async fn mail_eventually(app: &TestApp, to: &str, needles: &[&str]) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let mails = app.smtp.mails();
-        if mails
-            .iter()
-            .any(|m| m.to == [to] && needles.iter().all(|n| m.text().contains(n)))
-        {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no such mail to {to}: {mails:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The request waiting for `email`, by the admin API.
 async fn waiting(app: &TestApp, email: &str) -> Value {
     let pending = app.admin_get("/api/v1/requests").await;

@@ -53,7 +53,7 @@ link keys in intake pods, the rest in the state pod (both in a single pod).
 */}}
 {{- define "reinstate.secretVars" -}}
 {{- $receivers := dict "REINSTATE__SOURCES__LOGIN__SECRETS" "login-secrets" "REINSTATE__SOURCES__OKTA__SECRETS" "okta-secrets" "REINSTATE__SOURCES__KEYCLOAK__SECRETS" "keycloak-secrets" "REINSTATE__SOURCES__KEYCLOAK__TOKENS" "keycloak-tokens" "REINSTATE__SOURCES__JSM__SECRETS" "jsm-secrets" "REINSTATE__SOURCES__SLACK__SIGNING_SECRETS" "slack-signing-secrets" "REINSTATE__SOURCES__MAIL__POSTMARK_CREDENTIALS" "postmark-credentials" "REINSTATE__SOURCES__MAIL__MAILGUN_SIGNING_KEYS" "mailgun-signing-keys" -}}
-{{- $state := dict "REINSTATE__DIRECTORY__API_TOKEN" "directory-api-token" "REINSTATE__ADMIN__TOKEN_SHA256" "admin-token-sha256" "REINSTATE__ADMIN__VIEWER_TOKEN_SHA256" "viewer-token-sha256" "REINSTATE__SMTP__PASSWORD" "smtp-password" "REINSTATE__DIRECTORY__ORG_API_KEY" "org-api-key" "REINSTATE__DIRECTORY__SCIM_TOKEN" "scim-token" "REINSTATE__SOURCES__OKTA__API_TOKEN" "okta-api-token" "REINSTATE__SOURCES__SLACK__BOT_TOKEN" "slack-bot-token" -}}
+{{- $state := dict "REINSTATE__DIRECTORY__API_TOKEN" "directory-api-token" "REINSTATE__ADMIN__TOKEN_SHA256" "admin-token-sha256" "REINSTATE__ADMIN__VIEWER_TOKEN_SHA256" "viewer-token-sha256" "REINSTATE__SMTP__PASSWORD" "smtp-password" "REINSTATE__DIRECTORY__ORG_API_KEY" "org-api-key" "REINSTATE__DIRECTORY__SCIM_TOKEN" "scim-token" "REINSTATE__SOURCES__OKTA__API_TOKEN" "okta-api-token" "REINSTATE__SOURCES__SLACK__BOT_TOKEN" "slack-bot-token" "REINSTATE__SOURCES__TEAMS__APP_SECRET" "teams-app-secret" -}}
 {{- $vars := dict "REINSTATE__LINKS__KEYS" "link-keys" -}}
 {{- if ne .role "state" }}{{ $vars = merge $vars $receivers }}{{ end -}}
 {{- if ne .role "intake" }}{{ $vars = merge $vars $state }}{{ end -}}
@@ -67,7 +67,7 @@ link keys in intake pods, the rest in the state pod (both in a single pod).
 {{- toJson $v.existingSecretKeys -}}
 {{- else -}}
 {{- $s := $v.secrets -}}
-{{- $filled := dict "login-secrets" $s.loginSecrets "okta-secrets" $s.oktaSecrets "keycloak-secrets" $s.keycloakSecrets "keycloak-tokens" $s.keycloakTokens "jsm-secrets" $s.jsmSecrets "link-keys" $s.linkKeys "directory-api-token" $s.directoryApiToken "admin-token-sha256" $s.adminTokenSha256 "viewer-token-sha256" $s.viewerTokenSha256 "smtp-password" $s.smtpPassword "org-api-key" $s.orgApiKey "scim-token" $s.scimToken "okta-api-token" $s.oktaApiToken "slack-signing-secrets" $s.slackSigningSecrets "slack-bot-token" $s.slackBotToken "postmark-credentials" $s.postmarkCredentials "mailgun-signing-keys" $s.mailgunSigningKeys -}}
+{{- $filled := dict "login-secrets" $s.loginSecrets "okta-secrets" $s.oktaSecrets "keycloak-secrets" $s.keycloakSecrets "keycloak-tokens" $s.keycloakTokens "jsm-secrets" $s.jsmSecrets "link-keys" $s.linkKeys "directory-api-token" $s.directoryApiToken "admin-token-sha256" $s.adminTokenSha256 "viewer-token-sha256" $s.viewerTokenSha256 "smtp-password" $s.smtpPassword "org-api-key" $s.orgApiKey "scim-token" $s.scimToken "okta-api-token" $s.oktaApiToken "slack-signing-secrets" $s.slackSigningSecrets "slack-bot-token" $s.slackBotToken "postmark-credentials" $s.postmarkCredentials "mailgun-signing-keys" $s.mailgunSigningKeys "teams-app-secret" $s.teamsAppSecret -}}
 {{- $keys := list -}}
 {{- range $key, $value := $filled }}{{ if $value }}{{ $keys = append $keys $key }}{{ end }}{{ end -}}
 {{- toJson $keys -}}

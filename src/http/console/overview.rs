@@ -254,6 +254,11 @@ fn channels(console: &Console) -> Markup {
             "yes" @if let Some(c) = approvals { ", approvals in " code { (c) } } @else { ", no approvers' channel" }
         } @else { "no (" code { "[sources.slack]" } ")" }
     };
+    let teams = html! {
+        @if ctx.settings.teams.is_some() {
+            "yes" @if let Some((_, c)) = &ctx.settings.teams_approvers { ", approvals in " code { (c) } } @else { ", no approvers' conversation" }
+        } @else { "no (" code { "[sources.teams]" } " with app_id and app_secret)" }
+    };
     let services = &ctx.settings.mail_services;
     let mail = html! {
         @if services.is_empty() { "no (" code { "[sources.mail]" } ")" }
@@ -266,6 +271,7 @@ fn channels(console: &Console) -> Markup {
                 thead { tr { th { "Channel" } th { "Configured" } th { "Last event" } th { "Last error" } } }
                 tbody {
                     (channel(console, "Slack", "slack", slack))
+                    (channel(console, "Microsoft Teams", "teams", teams))
                     (channel(console, "Email requests", "mail", mail))
                 }
             }

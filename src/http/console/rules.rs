@@ -18,7 +18,7 @@ use crate::flows::queries;
 use crate::http::api::{Role, Session};
 use crate::store::AuditFilter;
 
-const SOURCES: [Source; 11] = [
+const SOURCES: [Source; 12] = [
     Source::Login,
     Source::Okta,
     Source::Keycloak,
@@ -27,6 +27,7 @@ const SOURCES: [Source; 11] = [
     Source::Link,
     Source::Portal,
     Source::Slack,
+    Source::Teams,
     Source::Mail,
     Source::Admin,
     Source::Reclaim,

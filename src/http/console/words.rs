@@ -39,6 +39,7 @@ pub fn source(s: Source) -> &'static str {
         Source::Reclaim => "a reclaim run",
         Source::Slack => "Slack",
         Source::Mail => "a mailed request",
+        Source::Teams => "Microsoft Teams",
     }
 }
 

@@ -9,6 +9,7 @@ pub mod okta_sim;
 pub mod process;
 pub mod slack_sim;
 pub mod smtp;
+pub mod teams_sim;
 
 use std::time::{Duration, Instant};
 
@@ -117,6 +118,9 @@ pub struct Options {
     pub mail_toml: String,
     /// Extra keys of the `[sources.okta]` section.
     pub okta_toml: String,
+    /// The keys of the `[sources.teams]` section (only the app id unless set: the receiver
+    /// is on, nothing answers it).
+    pub teams_toml: String,
     /// Extra keys of the `[server]` section.
     pub server_toml: String,
     /// Faults the simulator answers before the service starts (path, fault), for what a
@@ -141,6 +145,7 @@ impl Default for Options {
             slack_toml: String::new(),
             mail_toml: String::new(),
             okta_toml: String::new(),
+            teams_toml: format!("app_id = \"{}\"\n", teams_sim::TEAMS_APP_ID),
             server_toml: String::new(),
             faults_at_start: Vec::new(),
         }
@@ -205,6 +210,8 @@ bot_token = "{SLACK_BOT_TOKEN}"
 postmark_credentials = ["{MAIL_CREDENTIALS}"]
 mailgun_signing_keys = ["{MAILGUN_KEY}"]
 {mail_extra}
+[sources.teams]
+{teams_keys}
 [sources.jsm]
 secrets = ["{JSM_SECRET}"]
 request_type_ids = ["25"]
@@ -248,6 +255,7 @@ viewer_token_sha256 = ["{viewer}"]
             keycloak_extra = options.keycloak_toml,
             slack_extra = options.slack_toml,
             mail_extra = options.mail_toml,
+            teams_keys = options.teams_toml,
             okta_extra = options.okta_toml,
             server_extra = options.server_toml,
             site = sim.url,
@@ -703,4 +711,23 @@ pub fn cookie_pair(response: &reqwest::Response) -> String {
         .next()
         .expect("pair")
         .to_string()
+}
+
+/// Waits for an email to `to` whose text holds each of `needles`.
+pub async fn mail_eventually(app: &TestApp, to: &str, needles: &[&str]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mails = app.smtp.mails();
+        if mails
+            .iter()
+            .any(|m| m.to == [to] && needles.iter().all(|n| m.text().contains(n)))
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no such mail to {to}: {mails:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
