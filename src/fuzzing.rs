@@ -79,6 +79,10 @@ pub fn idp_bodies(data: &[u8]) {
     };
     let _ = source.decode("1700000000", data, EPOCH);
     let _ = source.decode_action("1700000000", data, EPOCH);
+    if let Ok(payload) = crate::sources::slack::payload(data) {
+        let _ = crate::sources::slack_forms::decode(source, "1700000000", data, &payload, EPOCH);
+    }
+    let _ = crate::sources::slack_forms::decode_event(source, data, EPOCH);
     let mut mail = crate::sources::mail::MailSourceConfig::default();
     mail.postmark_credentials = vec!["postmark:a-long-enough-password".into()];
     mail.mailgun_signing_keys = vec!["key-a-long-enough-signing-key".into()];

@@ -165,6 +165,10 @@ pub enum EventKind {
     Order,
     /// An identity provider reports the user deactivated: the `leavers` policy applies.
     Leaver,
+    /// Someone opened reinstate's form in a chat app: with a trigger (a Slack shortcut, the
+    /// App Home's button) the form to ask is shown to them; without one (the App Home opened)
+    /// the App Home's page with its button.
+    Form,
 }
 
 impl EventKind {
@@ -180,6 +184,7 @@ impl EventKind {
             EventKind::Unusable => "unusable",
             EventKind::Order => "order",
             EventKind::Leaver => "leaver",
+            EventKind::Form => "form",
         }
     }
 }
@@ -241,6 +246,10 @@ pub struct ChatAsker {
     /// conversation member); Slack's `users.info` needs only `user`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookup: Option<String>,
+    /// What lets the app open a form for the person now (Slack's `trigger_id`, valid for
+    /// three seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 /// What a Service Management delivery said about its request (the issue key is `Event::issue`,

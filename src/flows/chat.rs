@@ -121,6 +121,16 @@ pub(super) fn reply(ctx: &Context, event: &Event, out: &mut EventOutcome) {
         ));
         return;
     }
+    if chat.reply_url.is_empty() {
+        // Asked in the form (a modal has no answer address): a direct message from the app.
+        let body = json!({"channel": chat.user, "text": text});
+        out.posts.push(OutboxPost::slack_api(
+            "slack_reply",
+            "chat.postMessage",
+            body,
+        ));
+        return;
+    }
     let body = json!({
         "response_type": "ephemeral",
         "replace_original": false,
@@ -307,7 +317,7 @@ pub(super) fn warning_dm(ctx: &Context, email: &Email, text: &str, link: &str) -
 }
 
 /// Text for Slack's `mrkdwn`: `&`, `<` and `>` escaped, as Slack asks ("Escaping text").
-fn mrkdwn(text: &str) -> String {
+pub(super) fn mrkdwn(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -34,7 +34,10 @@ fn note_channel(ctx: &Context, event: &Event, handled: &Result<Handled, WorkErro
     let noted = match handled {
         Ok(Handled::Done(outcomes)) => {
             let what: Vec<&str> = outcomes.iter().map(|o| o.key()).collect();
-            let what = format!("{}: {}", event.kind.key(), what.join(", "));
+            let what = match what.is_empty() {
+                true => format!("{}: shown", event.kind.key()),
+                false => format!("{}: {}", event.kind.key(), what.join(", ")),
+            };
             ctx.store.note_channel(event.source.key(), false, &what)
         }
         Ok(_) => Ok(()),
@@ -60,6 +63,7 @@ async fn by_kind(ctx: &Context, event: &Event, attempt: u32) -> Result<Handled, 
             let outcome = AuditOutcome::UnusableEvent;
             finish_with(ctx, event, attempt, outcome, reason, CallLog::default()).await
         }
+        EventKind::Form => super::form::show(ctx, event, attempt).await,
         EventKind::Login | EventKind::Restore | EventKind::Approve => {
             super::restore::run(ctx, event, attempt).await
         }

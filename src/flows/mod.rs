@@ -20,6 +20,7 @@ pub mod ask;
 pub mod atlassian_audit;
 mod chat;
 mod decide;
+mod form;
 pub mod handle;
 pub mod identify;
 pub mod intake;

@@ -109,6 +109,10 @@ pub fn router(hooks: Hooks) -> Routes {
             slack_route(&slack, post(slack_action)),
         )
         .route(
+            "/v1/hooks/slack/events",
+            slack_route(&slack, post(slack_event)),
+        )
+        .route(
             "/v1/hooks/teams/messages",
             match hooks.teams {
                 Some(verifier) => post(teams_message).with_state(Arc::new(TeamsHook {
@@ -337,6 +341,14 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
         .body(external("Postmark")),
         Operation::new(
             "post",
+            "/v1/hooks/slack/events",
+            "Slack's Events API (X-Slack-Signature, v0): its url_verification, and app_home_opened, which shows the App Home page with the button that opens the form.",
+            Signed,
+            ("200", "`{\"challenge\"}` for a url_verification; else received"),
+        )
+        .body(external("Slack")),
+        Operation::new(
+            "post",
             "/v1/hooks/teams/messages",
             "The Teams bot's messaging endpoint: a Bot Framework activity (a message asking for access, a click on an approval card), its Bot Connector JWT verified; answered by the bot in Teams.",
             Signed,
@@ -355,7 +367,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
         Operation::new(
             "post",
             "/v1/hooks/slack/interactions",
-            "A click on a request's Approve or Deny in Slack (block_actions; X-Slack-Signature, v0); the decision is the worker's.",
+            "A Slack interaction (X-Slack-Signature, v0): a click on a request's Approve or Deny (block_actions), a shortcut or the App Home's button that opens the form, the form's submission (view_submission); the decision is the worker's.",
             Signed,
             ("200", "received; the message is updated once decided"),
         )
@@ -480,10 +492,43 @@ async fn slack_action(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (body, now, timestamp) = verified(&hook, &headers, body).await?;
-    if let Some(event) = hook.source.decode_action(&timestamp, &body, now)? {
+    let event = match hook.source.decode_action(&timestamp, &body, now)? {
+        Some(click) => Some(click),
+        None => {
+            let payload = crate::sources::slack::payload(&body)?;
+            crate::sources::slack_forms::decode(&hook.source, &timestamp, &body, &payload, now)?
+        }
+    };
+    if let Some(event) = event {
         accept_once(&hook, event).await?;
     }
+    // For a modal's submission, an empty 200 closes it.
     Ok(StatusCode::OK.into_response())
+}
+
+/// The Events API: its `url_verification` answered with the challenge, an `app_home_opened`
+/// put on the bus (its page is published by the worker); Slack retries a delivery not answered
+/// `2xx` within three seconds, and the same `event_id` again is acted on once.
+async fn slack_event(
+    State(hook): State<Hook<SlackSource>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    use crate::sources::slack_forms::Delivered;
+    let (body, now, _) = verified(&hook, &headers, body).await?;
+    match crate::sources::slack_forms::decode_event(&hook.source, &body, now)? {
+        Delivered::Challenge(challenge) => {
+            Ok(Json(json!({ "challenge": challenge })).into_response())
+        }
+        Delivered::Event(event) => {
+            hook.intake.accept(*event).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        Delivered::Ignored(why) => {
+            tracing::info!(%why, "Slack event ignored");
+            Ok(StatusCode::OK.into_response())
+        }
+    }
 }
 
 /// `GET /v1/hooks/okta`: Okta's one-time verification.

@@ -17,6 +17,7 @@ pub mod mailgun;
 pub mod okta;
 pub mod signature;
 pub mod slack;
+pub mod slack_forms;
 pub mod teams;
 
 /// Largest body a receiver reads.

@@ -231,6 +231,7 @@ impl SlackSource {
             reply_url: form.response_url,
             email: None,
             lookup: None,
+            trigger: None,
         });
         Ok(Command::Ask(Box::new(event)))
     }
@@ -245,14 +246,7 @@ impl SlackSource {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<Option<Event>, Rejected> {
-        #[derive(Deserialize)]
-        struct Wrapped {
-            payload: String,
-        }
-        let wrapped: Wrapped = serde_urlencoded::from_bytes(body)
-            .map_err(|e| Rejected::invalid(format!("not an interaction's form: {e}")))?;
-        let payload: serde_json::Value = serde_json::from_str(&wrapped.payload)
-            .map_err(|e| Rejected::invalid(format!("payload: not JSON: {e}")))?;
+        let payload = payload(body)?;
         if payload["type"] != "block_actions" {
             return Ok(None);
         }
@@ -296,20 +290,25 @@ impl SlackSource {
             reply_url,
             email: None,
             lookup: None,
+            trigger: None,
         });
         Ok(Some(event))
     }
 
-    /// The workspace is the configured one, and the answer goes to Slack.
-    fn check_origin(&self, team: &str, reply_url: &str) -> Result<(), Rejected> {
-        if let Some(configured) = &self.team_id
-            && configured != team
-        {
-            return Err(Rejected::unauthenticated(
+    /// The workspace is the configured one (any, when none is).
+    pub(super) fn check_team(&self, team: &str) -> Result<(), Rejected> {
+        match &self.team_id {
+            Some(configured) if configured != team => Err(Rejected::unauthenticated(
                 "other_workspace",
                 format!("team_id {team:?} is not the workspace sources.slack.team_id names"),
-            ));
+            )),
+            _ => Ok(()),
         }
+    }
+
+    /// The workspace is the configured one, and the answer goes to Slack.
+    fn check_origin(&self, team: &str, reply_url: &str) -> Result<(), Rejected> {
+        self.check_team(team)?;
         if !reply_url.starts_with(&self.response_url_prefix) {
             return Err(Rejected::invalid(format!(
                 "response_url: not under {} (sources.slack.response_url_prefix)",
@@ -320,9 +319,21 @@ impl SlackSource {
     }
 }
 
+/// The JSON of an interaction's form (`payload=<JSON>`).
+pub fn payload(body: &[u8]) -> Result<serde_json::Value, Rejected> {
+    #[derive(Deserialize)]
+    struct Wrapped {
+        payload: String,
+    }
+    let wrapped: Wrapped = serde_urlencoded::from_bytes(body)
+        .map_err(|e| Rejected::invalid(format!("not an interaction's form: {e}")))?;
+    serde_json::from_str(&wrapped.payload)
+        .map_err(|e| Rejected::invalid(format!("payload: not JSON: {e}")))
+}
+
 /// A request's id: the hash of its signed timestamp and body, so that the same request sent
 /// again is the same event, acted on once.
-fn request_id(timestamp: &str, body: &[u8]) -> String {
+pub(super) fn request_id(timestamp: &str, body: &[u8]) -> String {
     let mut signed = Vec::with_capacity(body.len() + timestamp.len() + 1);
     signed.extend_from_slice(timestamp.as_bytes());
     signed.push(b':');

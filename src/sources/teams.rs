@@ -341,6 +341,7 @@ impl TeamsSource {
                 "{conversation}/members/{}",
                 segment(&activity.from.id)
             )),
+            trigger: None,
         };
         let id = body_hash(format!("{}\n{}", activity.conversation.id, activity.id).as_bytes());
         if let Some(value) = &activity.value {

@@ -42,5 +42,6 @@ mod schemas;
 mod sessions;
 mod shutdown;
 mod slack;
+mod slack_forms;
 mod teams;
 mod topology;

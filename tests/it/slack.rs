@@ -361,6 +361,25 @@ fn the_slack_app_manifest_matches_the_receiver_and_the_scopes_it_needs() {
         assert!(scopes.iter().any(|s| s == needed), "{needed}: {scopes:?}");
     }
     assert_eq!(manifest["settings"]["socket_mode_enabled"], false);
+    // The shortcuts and the Home tab open the form; app_home_opened reaches the events receiver.
+    for shortcut in manifest["features"]["shortcuts"]
+        .as_array()
+        .expect("shortcuts")
+    {
+        assert_eq!(
+            shortcut["callback_id"],
+            reinstate::sources::slack_forms::CALLBACK
+        );
+    }
+    assert_eq!(manifest["features"]["app_home"]["home_tab_enabled"], true);
+    let events = &manifest["settings"]["event_subscriptions"];
+    assert!(
+        events["request_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/v1/hooks/slack/events")),
+        "{events}"
+    );
+    assert_eq!(events["bot_events"][0], "app_home_opened");
     let interactivity = &manifest["settings"]["interactivity"];
     assert_eq!(interactivity["is_enabled"], true);
     assert!(

@@ -38,6 +38,10 @@ struct Sim {
     messages: Vec<Value>,
     channels: Vec<String>,
     calls: Vec<String>,
+    /// Triggers handed out (a shortcut's, a button's): when, and whether a view used it.
+    triggers: HashMap<String, (Instant, bool)>,
+    /// (method, body) of each views.open and views.publish taken.
+    views: Vec<(String, Value)>,
 }
 
 #[derive(Clone)]
@@ -58,6 +62,8 @@ impl SlackSim {
             .route("/api/users.info", get(users_info))
             .route("/api/chat.postMessage", post(post_message))
             .route("/api/users.lookupByEmail", get(lookup_by_email))
+            .route("/api/views.open", post(views_open))
+            .route("/api/views.publish", post(views_publish))
             .route("/commands/{team}/{id}/{token}", post(reply))
             .route("/actions/{team}/{id}/{token}", post(reply))
             .with_state(sim.clone());
@@ -148,6 +154,74 @@ impl SlackSim {
             .finish()
     }
 
+    /// A `trigger_id` as Slack hands one out with an interaction, valid for three seconds.
+    pub fn trigger(&self) -> String {
+        let mut sim = self.sim.lock().expect("lock");
+        let n = sim.triggers.len() + 1;
+        let trigger = format!("944799105734.773906753841.{n:032x}");
+        sim.triggers
+            .insert(trigger.clone(), (Instant::now(), false));
+        trigger
+    }
+
+    /// The views taken: (views.open or views.publish, body).
+    pub fn views(&self) -> Vec<(String, Value)> {
+        self.sim.lock().expect("lock").views.clone()
+    }
+
+    /// Waits until `n` views were taken.
+    pub async fn wait_for_views(&self, n: usize) -> Vec<(String, Value)> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let views = self.views();
+            if views.len() >= n {
+                return views;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} views; calls: {:?}",
+                views.len(),
+                self.calls()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// A global shortcut by `user` (`tests/fixtures/slack/shortcut.json`), its `callback_id`
+    /// the app manifest's, as the form Slack posts.
+    pub fn shortcut_body(&self, user: &str, trigger: &str) -> String {
+        let mut payload = fixture("shortcut.json");
+        payload["team"]["id"] = "T0001".into();
+        payload["user"]["id"] = user.into();
+        payload["callback_id"] = "reinstate_ask".into();
+        payload["trigger_id"] = trigger.into();
+        form_of(&payload)
+    }
+
+    /// The modal's submission by `user` (`tests/fixtures/slack/view-submission.json`) with
+    /// this product chosen and this reason.
+    pub fn submission_body(&self, user: &str, product: &str, reason: &str) -> String {
+        let mut payload = fixture("view-submission.json");
+        payload["team"]["id"] = "T0001".into();
+        payload["user"]["id"] = user.into();
+        payload["view"]["callback_id"] = "reinstate_ask".into();
+        payload["view"]["state"]["values"] = serde_json::json!({
+            "product": {"product": {"type": "static_select", "selected_option": {
+                "text": {"type": "plain_text", "text": product}, "value": product}}},
+            "reason": {"reason": {"type": "plain_text_input", "value": reason}},
+        });
+        form_of(&payload)
+    }
+
+    /// `app_home_opened` of `user`'s Home tab (`tests/fixtures/slack/app-home-opened.json`).
+    pub fn home_opened_body(&self, user: &str, event_id: &str) -> String {
+        let mut envelope = fixture("app-home-opened.json");
+        envelope["team_id"] = "T0001".into();
+        envelope["event"]["user"] = user.into();
+        envelope["event_id"] = event_id.into();
+        envelope.to_string()
+    }
+
     /// The next call to `path` (`users.info`, `chat.postMessage` or `reply`) answers `status`
     /// first.
     pub fn fault(&self, path: &'static str, status: u16, retry_after: Option<u64>) {
@@ -199,6 +273,71 @@ impl SlackSim {
             .extend_pairs(form)
             .finish()
     }
+}
+
+/// An interaction's form, as Slack posts it (`payload=<JSON>`).
+fn form_of(payload: &Value) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
+}
+
+/// `views.open` (<https://api.slack.com/methods/views.open>): a trigger Slack did not hand out
+/// is `invalid_trigger_id`, one older than three seconds `expired_trigger_id`, one used
+/// already `exchanged_trigger_id`.
+async fn views_open(
+    State(sim): State<Arc<Mutex<Sim>>>,
+    headers: HeaderMap,
+    body: axum::Json<Value>,
+) -> Response {
+    let mut sim = sim.lock().expect("lock");
+    let trigger = body["trigger_id"].as_str().unwrap_or_default().to_string();
+    if let Some(early) = web_api(
+        &mut sim,
+        "views.open",
+        format!("views.open {trigger}"),
+        &headers,
+    ) {
+        return early;
+    }
+    let error = match sim.triggers.get_mut(&trigger) {
+        None => Some("invalid_trigger_id"),
+        Some((at, _)) if at.elapsed() > Duration::from_secs(3) => Some("expired_trigger_id"),
+        Some((_, true)) => Some("exchanged_trigger_id"),
+        Some((_, used)) => {
+            *used = true;
+            None
+        }
+    };
+    if let Some(error) = error {
+        return axum::Json(serde_json::json!({"ok": false, "error": error})).into_response();
+    }
+    sim.views.push(("views.open".into(), body.0.clone()));
+    let mut answer = fixture("views-open.json");
+    answer["view"]["callback_id"] = body["view"]["callback_id"].clone();
+    axum::Json(answer).into_response()
+}
+
+/// `views.publish` (<https://api.slack.com/methods/views.publish>): a user's Home tab.
+async fn views_publish(
+    State(sim): State<Arc<Mutex<Sim>>>,
+    headers: HeaderMap,
+    body: axum::Json<Value>,
+) -> Response {
+    let mut sim = sim.lock().expect("lock");
+    let user = body["user_id"].as_str().unwrap_or_default().to_string();
+    if let Some(early) = web_api(
+        &mut sim,
+        "views.publish",
+        format!("views.publish {user}"),
+        &headers,
+    ) {
+        return early;
+    }
+    sim.views.push(("views.publish".into(), body.0.clone()));
+    let mut answer = fixture("views-open.json");
+    answer["view"]["type"] = "home".into();
+    axum::Json(answer).into_response()
 }
 
 /// `X-Slack-Signature` of `body` at `timestamp` under `secret`, as Slack computes it.
