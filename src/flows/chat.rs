@@ -112,7 +112,10 @@ pub(super) fn reply(ctx: &Context, event: &Event, out: &mut EventOutcome) {
     }
     let text = ctx.settings.spelling.say(&lines.join("\n")).into_owned();
     if event.source == Source::Teams {
-        let body = json!({"type": "message", "textFormat": "plain", "text": text});
+        let mut body = json!({"type": "message", "textFormat": "plain", "text": text});
+        if event.kind == EventKind::Unusable {
+            body["attachments"] = json!([asking_card()]);
+        }
         out.posts.push(OutboxPost::teams(
             "teams_reply",
             "POST",
@@ -261,6 +264,32 @@ pub(super) fn approval_card(
     );
     let body = json!({"type": "message", "attachments": [card]});
     OutboxPost::teams("teams_approval", "POST", &url, body)
+}
+
+/// The card to ask in Teams: the product (a choice of those reinstate gives back) and why,
+/// sent with `Action.Submit` (its data and inputs come back as the message's `value`).
+fn asking_card() -> serde_json::Value {
+    use crate::domain::Product;
+    let choices: Vec<serde_json::Value> = [
+        Product::JiraSoftware,
+        Product::Confluence,
+        Product::JiraServicedesk,
+    ]
+    .iter()
+    .map(|p| json!({"title": p.name(), "value": p.key()}))
+    .collect();
+    card(
+        &[
+            json!({"type": "TextBlock", "text": "Ask for access", "weight": "Bolder", "wrap": true}),
+            json!({"type": "Input.ChoiceSet", "id": "product", "label": "Product", "isRequired": true,
+                   "errorMessage": "Choose a product", "choices": choices}),
+            json!({"type": "Input.Text", "id": "reason", "label": "Why", "isMultiline": true, "maxLength": 500}),
+        ],
+        &[
+            json!({"type": "Action.Submit", "title": "Ask", "style": "positive",
+                 "data": {"reinstate": crate::sources::teams::ASK}}),
+        ],
+    )
 }
 
 /// An Adaptive Card attachment (schema 1.4, which Teams renders) of these elements and actions.

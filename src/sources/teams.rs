@@ -29,6 +29,8 @@ pub const ISSUER: &str = "https://api.botframework.com";
 /// What an approval card's buttons put in their data.
 pub const APPROVE: &str = "approve";
 pub const DENY: &str = "deny";
+/// What the asking card's button puts in its data (with `product` and `reason`, its inputs).
+pub const ASK: &str = "ask";
 
 /// `[sources.teams]`
 #[derive(Debug, Deserialize)]
@@ -344,6 +346,34 @@ impl TeamsSource {
             trigger: None,
         };
         let id = body_hash(format!("{}\n{}", activity.conversation.id, activity.id).as_bytes());
+        let reply_url = format!("{conversation}/activities/{}", segment(&activity.id));
+        if let Some(value) = activity.value.as_ref().filter(|v| v["reinstate"] == ASK) {
+            // The asking card's Action.Submit: its inputs are the request.
+            let Some(product) = value["product"]
+                .as_str()
+                .and_then(|p| serde_json::from_value::<Product>(p.into()).ok())
+            else {
+                return Ok(Asked::Event(Box::new(usage(&id, asker(reply_url), now))));
+            };
+            let reason: String = value["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .chars()
+                .take(500)
+                .collect();
+            let mut event = Event::new(
+                Source::Teams,
+                &id,
+                EventKind::Restore,
+                EventUser::default(),
+                Some(product),
+                now,
+            );
+            event.reason = (!reason.is_empty()).then_some(reason);
+            event.chat = Some(asker(reply_url));
+            return Ok(Asked::Event(Box::new(event)));
+        }
         if let Some(value) = &activity.value {
             let kind = match value["reinstate"].as_str() {
                 Some(APPROVE) => EventKind::Approve,
@@ -376,24 +406,9 @@ impl TeamsSource {
             )));
             return Ok(Asked::Event(Box::new(event)));
         }
-        let reply_url = format!("{conversation}/activities/{}", segment(&activity.id));
         let text = activity.text.as_deref().unwrap_or_default();
         let Some((product, reason)) = asked(text) else {
-            let mut event = Event::new(
-                Source::Teams,
-                &id,
-                EventKind::Unusable,
-                EventUser::default(),
-                None,
-                now,
-            );
-            event.problem = Some(
-                "to ask for access, write: access jira (or confluence, or jsm), then why if you \
-                 like, for example \"access jira back from leave\""
-                    .into(),
-            );
-            event.chat = Some(asker(reply_url));
-            return Ok(Asked::Event(Box::new(event)));
+            return Ok(Asked::Event(Box::new(usage(&id, asker(reply_url), now))));
         };
         let mut event = Event::new(
             Source::Teams,
@@ -407,6 +422,25 @@ impl TeamsSource {
         event.chat = Some(asker(reply_url));
         Ok(Asked::Event(Box::new(event)))
     }
+}
+
+/// A message that asks for nothing usable: answered with how to ask, and the asking card.
+fn usage(id: &str, asker: ChatAsker, now: OffsetDateTime) -> Event {
+    let mut event = Event::new(
+        Source::Teams,
+        id,
+        EventKind::Unusable,
+        EventUser::default(),
+        None,
+        now,
+    );
+    event.problem = Some(
+        "to ask for access, write: access jira (or confluence, or jsm), then why if you like, \
+         for example \"access jira back from leave\" — or choose on this card"
+            .into(),
+    );
+    event.chat = Some(asker);
+    event
 }
 
 /// The product and the reason of a message such as "access jira back from leave" (the bot's

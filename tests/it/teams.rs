@@ -284,6 +284,27 @@ async fn a_message_to_the_bot_restores_and_an_approver_decides_a_card_in_teams()
         "{:?}",
         sent[5]
     );
+    // … with the card to ask on: its product choice and why come back as the click's value.
+    let card = &sent[5].2["attachments"][0]["content"];
+    assert_eq!(card["body"][1]["type"], "Input.ChoiceSet", "{card}");
+    assert_eq!(card["body"][1]["choices"][0]["value"], "jira-software");
+    let mut data = card["actions"][0]["data"].clone();
+    data["product"] = "jira-software".into();
+    data["reason"] = "from the card".into();
+    let mut chosen = teams.message(GRACE, "1700000000106", "");
+    chosen.as_object_mut().expect("object").remove("text");
+    chosen["replyToId"] = "1:1700000000105-reply".into();
+    chosen["value"] = data;
+    let token = teams.token("test-k1", &chosen, &json!({}));
+    assert_eq!(send(&app, Some(&token), &chosen).await.0, 200);
+    let sent = teams.wait_for_sent(7).await;
+    assert!(
+        sent[6].2["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("You already have Jira Software")),
+        "{:?}",
+        sent[6]
+    );
 
     // The Overview shows the channel.
     let cookie = console_sign_in(&app, ADMIN_TOKEN).await;
@@ -292,7 +313,7 @@ async fn a_message_to_the_bot_restores_and_an_approver_decides_a_card_in_teams()
     for shown in [
         "<td>Microsoft Teams</td>",
         "approvals in",
-        "unusable: unusable_event",
+        "restore: already_licensed",
     ] {
         assert!(channels.contains(shown), "{shown}: {channels}");
     }
