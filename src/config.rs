@@ -186,6 +186,15 @@ impl Config {
                  who sent a slash command (an intake process needs only the signing secret)",
             );
         }
+        let teams = &self.sources.teams;
+        if !teams.app_id.is_empty() && teams.app_secret.is_none() && role.keeps_state() {
+            problems.add(
+                "sources.teams.app_secret",
+                "needed with sources.teams.app_id: the worker asks the Bot Framework for the \
+                 token it reads who asked and replies with (an intake process needs only the \
+                 app id)",
+            );
+        }
         if self.reclaim.notifies("slack") && slack.bot_token.is_none() && role.keeps_state() {
             problems.add(
                 "reclaim.notify",
@@ -377,6 +386,22 @@ mod tests {
         );
         let c = Config::from_toml(&intake).expect("an intake needs only the signing secret");
         assert!(c.sources.slack.source().expect("valid").is_some());
+    }
+
+    #[test]
+    fn teams_needs_its_secret_where_the_workers_run_and_only_there() {
+        let teams = "[sources.teams]\napp_id = \"c9e8c047-2a74-40a2-b28a-b162d5f5327c\"\n";
+        let err = Config::from_toml(teams).expect_err("no secret");
+        assert!(
+            err.to_string().contains("sources.teams.app_secret"),
+            "{err}"
+        );
+        let intake = format!(
+            "[server]\nrole = \"intake\"\n[bus]\nnats_url = \"nats://127.0.0.1:4222\"\n\
+             [sources.login]\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n{teams}"
+        );
+        let c = Config::from_toml(&intake).expect("an intake needs only the app id");
+        assert!(c.sources.teams.source().expect("valid").is_some());
     }
 
     #[test]

@@ -216,8 +216,7 @@ impl MailSource {
             Some(product),
             now,
         );
-        let reason: String = subject.trim().chars().take(500).collect();
-        event.reason = (!reason.is_empty()).then_some(reason);
+        event.reason = super::reason(subject);
         Mailed::Ask(Box::new(event))
     }
 }

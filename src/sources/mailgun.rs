@@ -107,13 +107,9 @@ impl MailgunKeys {
         let timestamp = fields.get("timestamp").ok_or_else(|| {
             Rejected::unauthenticated("missing_timestamp", "the form has no timestamp")
         })?;
-        let ts: i64 = timestamp
-            .parse()
-            .ok()
-            .filter(|_| timestamp.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| {
-                Rejected::unauthenticated("invalid_timestamp", "timestamp is not Unix seconds")
-            })?;
+        let ts = super::unix_seconds(timestamp).ok_or_else(|| {
+            Rejected::unauthenticated("invalid_timestamp", "timestamp is not Unix seconds")
+        })?;
         let age = now.unix_timestamp() - ts;
         if !(-300..=TOLERANCE_SECS).contains(&age) {
             return Err(Rejected::unauthenticated(

@@ -147,6 +147,20 @@ pub trait Webhook: Send + Sync + 'static {
     ) -> Result<Decoded, Rejected>;
 }
 
+/// Why someone asked, as typed: trimmed, at most 500 characters, `None` when empty.
+pub(crate) fn reason(typed: &str) -> Option<String> {
+    let reason: String = typed.trim().chars().take(500).collect();
+    (!reason.is_empty()).then_some(reason)
+}
+
+/// A timestamp of Unix seconds, digits only.
+pub(crate) fn unix_seconds(timestamp: &str) -> Option<i64> {
+    timestamp
+        .parse()
+        .ok()
+        .filter(|_| timestamp.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// A header's value, when present and text.
 pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())

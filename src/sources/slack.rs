@@ -155,16 +155,12 @@ impl SlackSource {
         let timestamp = header(headers, HEADER_TIMESTAMP).ok_or_else(|| {
             Rejected::unauthenticated("missing_timestamp", "X-Slack-Request-Timestamp is missing")
         })?;
-        let ts: i64 = timestamp
-            .parse()
-            .ok()
-            .filter(|_| timestamp.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| {
-                Rejected::unauthenticated(
-                    "invalid_timestamp",
-                    "X-Slack-Request-Timestamp is not Unix seconds",
-                )
-            })?;
+        let ts = super::unix_seconds(timestamp).ok_or_else(|| {
+            Rejected::unauthenticated(
+                "invalid_timestamp",
+                "X-Slack-Request-Timestamp is not Unix seconds",
+            )
+        })?;
         let skew = now.unix_timestamp() - ts;
         if skew.abs() > TOLERANCE_SECS {
             return Err(Rejected::unauthenticated(
@@ -364,10 +360,7 @@ fn asked(text: &str) -> Result<(Product, Option<String>), String> {
     let (first, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
     let wanted = first.to_ascii_lowercase();
     match NAMES.iter().find(|(name, _)| *name == wanted) {
-        Some((_, product)) => {
-            let reason: String = rest.trim().chars().take(500).collect();
-            Ok((*product, (!reason.is_empty()).then_some(reason)))
-        }
+        Some((_, product)) => Ok((*product, super::reason(rest))),
         None => Err(format!(
             "{}Name the product first, then why if you like: `jira`, `confluence` or `jsm` \
              — for example `jira my project starts again`.",

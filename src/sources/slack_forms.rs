@@ -104,13 +104,11 @@ pub fn decode(
                 .as_str()
                 .and_then(|v| serde_json::from_value::<Product>(v.into()).ok())
                 .ok_or_else(|| Rejected::invalid("view.state: no product chosen"))?;
-            let reason: String = values[REASON_BLOCK][REASON_BLOCK]["value"]
-                .as_str()
-                .unwrap_or_default()
-                .trim()
-                .chars()
-                .take(500)
-                .collect();
+            let reason = super::reason(
+                values[REASON_BLOCK][REASON_BLOCK]["value"]
+                    .as_str()
+                    .unwrap_or_default(),
+            );
             let mut event = Event::new(
                 Source::Slack,
                 &id,
@@ -119,7 +117,7 @@ pub fn decode(
                 Some(chosen),
                 now,
             );
-            event.reason = (!reason.is_empty()).then_some(reason);
+            event.reason = reason;
             let mut asker = form(&id, team, user, None, now)
                 .chat
                 .ok_or_else(|| Rejected::invalid("payload: no asker"))?;

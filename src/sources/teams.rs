@@ -355,23 +355,8 @@ impl TeamsSource {
             else {
                 return Ok(Asked::Event(Box::new(usage(&id, asker(reply_url), now))));
             };
-            let reason: String = value["reason"]
-                .as_str()
-                .unwrap_or_default()
-                .trim()
-                .chars()
-                .take(500)
-                .collect();
-            let mut event = Event::new(
-                Source::Teams,
-                &id,
-                EventKind::Restore,
-                EventUser::default(),
-                Some(product),
-                now,
-            );
-            event.reason = (!reason.is_empty()).then_some(reason);
-            event.chat = Some(asker(reply_url));
+            let reason = super::reason(value["reason"].as_str().unwrap_or_default());
+            let event = request(&id, product, reason, asker(reply_url), now);
             return Ok(Asked::Event(Box::new(event)));
         }
         if let Some(value) = &activity.value {
@@ -410,18 +395,30 @@ impl TeamsSource {
         let Some((product, reason)) = asked(text) else {
             return Ok(Asked::Event(Box::new(usage(&id, asker(reply_url), now))));
         };
-        let mut event = Event::new(
-            Source::Teams,
-            &id,
-            EventKind::Restore,
-            EventUser::default(),
-            Some(product),
-            now,
-        );
-        event.reason = reason;
-        event.chat = Some(asker(reply_url));
+        let event = request(&id, product, reason, asker(reply_url), now);
         Ok(Asked::Event(Box::new(event)))
     }
+}
+
+/// A request for `product` by the person `asker` names.
+fn request(
+    id: &str,
+    product: Product,
+    reason: Option<String>,
+    asker: ChatAsker,
+    now: OffsetDateTime,
+) -> Event {
+    let mut event = Event::new(
+        Source::Teams,
+        id,
+        EventKind::Restore,
+        EventUser::default(),
+        Some(product),
+        now,
+    );
+    event.reason = reason;
+    event.chat = Some(asker);
+    event
 }
 
 /// A message that asks for nothing usable: answered with how to ask, and the asking card.
@@ -465,13 +462,7 @@ fn asked(text: &str) -> Option<(Product, Option<String>)> {
         "jsm" | "jira-servicedesk" | "servicedesk" => Product::JiraServicedesk,
         _ => return None,
     };
-    let reason: String = words
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(500)
-        .collect();
-    Some((product, (!reason.is_empty()).then_some(reason)))
+    Some((product, super::reason(&words.collect::<Vec<_>>().join(" "))))
 }
 
 fn with_slash(url: &str) -> String {

@@ -145,7 +145,11 @@ impl Default for Options {
             slack_toml: String::new(),
             mail_toml: String::new(),
             okta_toml: String::new(),
-            teams_toml: format!("app_id = \"{}\"\n", teams_sim::TEAMS_APP_ID),
+            teams_toml: format!(
+                "app_id = \"{}\"\napp_secret = \"{}\"\n",
+                teams_sim::TEAMS_APP_ID,
+                teams_sim::TEAMS_APP_SECRET
+            ),
             server_toml: String::new(),
             faults_at_start: Vec::new(),
         }
