@@ -289,7 +289,7 @@ fn report(conns: usize, runs: &[Vec<Run>; 4], raw: f64) {
         );
     }
     println!(
-        "    ratio {:.2} to the bare route (target >= 0.8), {:.2} with JetStream dedupe, {:.2} with dedupe and per-event subjects",
+        "    ratio {:.2} to the bare route, {:.2} with JetStream dedupe, {:.2} with dedupe and per-event subjects (target >= 0.9)",
         rates[0] / rates[1],
         rates[0] / rates[2],
         rates[0] / rates[3]

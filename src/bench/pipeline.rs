@@ -154,6 +154,36 @@ impl Service {
         format!("{outcomes:?}")
     }
 
+    /// What the audit says of the first few of `ids` (account `acc-{n}`, user
+    /// `p{n}@example.com`) whose addition never arrived.
+    async fn missing(&self, received: &Received, ids: &[String]) -> String {
+        let lost: Vec<String> = {
+            let r = received.lock().unwrap_or_else(|e| e.into_inner());
+            let mut lost = ids.iter().filter(|id| !r.contains_key(*id));
+            lost.by_ref().take(3).cloned().collect()
+        };
+        let mut said = String::new();
+        for id in lost {
+            let email = format!("p{}@example.com", id.trim_start_matches("acc-"));
+            let audit: serde_json::Value = match reqwest::Client::new()
+                .get(format!("{}/api/v1/audit?user={email}", self.url))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+            {
+                Ok(r) => r.json().await.unwrap_or_default(),
+                Err(e) => serde_json::json!(e.to_string()),
+            };
+            let entries = audit["entries"].as_array().cloned().unwrap_or_default();
+            let what: Vec<String> = entries
+                .iter()
+                .map(|e| format!("{} ({})", e["outcome"], e["reason"]))
+                .collect();
+            said.push_str(&format!("\n    not restored: {email}: audit {what:?}"));
+        }
+        said
+    }
+
     pub(super) async fn stop(self) {
         self.running.stop().await;
     }
@@ -189,16 +219,30 @@ pub(super) async fn login(http: &reqwest::Client, url: &str, n: usize) -> Option
     (r.status().as_u16() == 202).then(|| start.elapsed())
 }
 
-/// Waits until the simulator received `n` additions among `ids` (or `within` passed).
+/// Waits until the simulator received the additions of every one of `ids` (or `within`
+/// passed); how many arrived. Between checks it only reads the map's size, so waiting takes
+/// no CPU from the service it measures and holds the simulator's lock for no time: the ids are
+/// looked up once at the start and again only when enough additions arrived to cover them.
 pub(super) async fn wait_received(received: &Received, ids: &[String], within: Duration) -> usize {
     let deadline = Instant::now() + within;
+    let lock = || received.lock().unwrap_or_else(|e| e.into_inner());
+    // The ids not received yet, and the map's size when that was true.
+    let missing = |ids: &[String]| -> (Vec<String>, usize) {
+        let r = lock();
+        let left = ids.iter().filter(|id| !r.contains_key(*id)).cloned();
+        (left.collect(), r.len())
+    };
+    let (mut waiting, mut size) = missing(ids);
     loop {
-        let got = {
-            let r = received.lock().unwrap_or_else(|e| e.into_inner());
-            ids.iter().filter(|id| r.contains_key(*id)).count()
-        };
-        if got == ids.len() || Instant::now() > deadline {
-            return got;
+        if waiting.is_empty() {
+            return ids.len();
+        }
+        if lock().len() >= size + waiting.len() {
+            (waiting, size) = missing(&waiting);
+            continue;
+        }
+        if Instant::now() > deadline {
+            return ids.len() - missing(&waiting).0.len();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -249,6 +293,11 @@ async fn latency(
     }
     let ids: Vec<String> = (0..total).map(|n| format!("acc-{n}")).collect();
     let got = wait_received(received, &ids, Duration::from_secs(60)).await;
+    let lost = if got < total {
+        service.missing(received, &ids).await
+    } else {
+        String::new()
+    };
     let mut e2e: Vec<Duration> = {
         let (sent, received) = (
             sent.lock().unwrap_or_else(|e| e.into_inner()),
@@ -267,10 +316,11 @@ async fn latency(
         sending.as_secs_f64()
     );
     println!(
-        "  login sent → group call received  p50 {:>9}  p99 {:>9}  max {:>9}  ({got} of {total} restored; target p99 <= 50 ms)",
+        "  login sent → group call received  p50 {:>9}  p99 {:>9}  max {:>9}  ({got} of {total} restored, {} accepted; target p99 <= 10 ms, max <= 50 ms){lost}",
         ms(percentile(&e2e, 0.5)),
         ms(percentile(&e2e, 0.99)),
-        ms(e2e.last().copied().unwrap_or_default())
+        ms(e2e.last().copied().unwrap_or_default()),
+        answers.len()
     );
     println!(
         "  baseline, login sent → 202        p50 {:>9}  p99 {:>9}",
@@ -481,7 +531,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     println!("  baseline, bare pull consumer fetch + ack              {b:>8.0} msg/s  {bcpu}");
     println!("  directory floor, bare consumer + the same 3 calls     {f:>8.0} msg/s  {fcpu}");
     println!(
-        "  ratio {:.2} to the bare consumer (target >= 0.5); the three calls alone reach {:.2} of it; workers reach {:.2} of that floor",
+        "  ratio {:.2} to the bare consumer; the three calls alone reach {:.2} of it; workers reach {:.2} of that floor (target >= 0.5)",
         m / b,
         f / b,
         m / f
